@@ -1,0 +1,46 @@
+import Foundation
+import PostgresNIO
+
+/// A parsed `postgres://user:password@host:port/database` URL.
+public struct DatabaseURL: Sendable, Equatable {
+  public var user: String
+  public var password: String?
+  public var host: String
+  public var port: Int
+  public var database: String
+  /// `sslmode=require` or `verify-full` asks for TLS; anything else connects in plain text,
+  /// which suits the loopback and container networks SupportMesh runs on.
+  public var requireTLS: Bool
+
+  public struct ParseError: Error, CustomStringConvertible {
+    public var description: String
+  }
+
+  public init(_ text: String) throws {
+    guard let components = URLComponents(string: text),
+      let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
+    else { throw ParseError(description: "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE") }
+    guard let user = components.user, !user.isEmpty else { throw ParseError(description: "the URL names no user") }
+    guard let host = components.host, !host.isEmpty else { throw ParseError(description: "the URL names no host") }
+    let database = String(components.path.drop(while: { $0 == "/" }))
+    guard !database.isEmpty else { throw ParseError(description: "the URL names no database") }
+    self.user = user.removingPercentEncoding ?? user
+    self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+    self.host = host
+    self.port = components.port ?? 5432
+    self.database = database
+    let sslmode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "disable"
+    self.requireTLS = sslmode == "require" || sslmode == "verify-full" || sslmode == "verify-ca"
+  }
+
+  public func clientConfiguration(poolSize: Int) -> PostgresClient.Configuration {
+    var config = PostgresClient.Configuration(
+      host: host, port: port, username: user, password: password, database: database,
+      tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
+    )
+    config.options.maximumConnections = poolSize
+    config.options.minimumConnections = min(2, poolSize)
+    config.options.connectTimeout = .seconds(5)
+    return config
+  }
+}

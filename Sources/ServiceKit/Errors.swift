@@ -1,0 +1,115 @@
+import GRPCCore
+import GRPCProtobuf
+import Logging
+import PostgresNIO
+
+extension RPCError.Code {
+  /// The name gRPC gives the code on the wire and in every language's docs, e.g. NOT_FOUND.
+  public var canonicalName: String {
+    switch self {
+    case .cancelled: "CANCELLED"
+    case .unknown: "UNKNOWN"
+    case .invalidArgument: "INVALID_ARGUMENT"
+    case .deadlineExceeded: "DEADLINE_EXCEEDED"
+    case .notFound: "NOT_FOUND"
+    case .alreadyExists: "ALREADY_EXISTS"
+    case .permissionDenied: "PERMISSION_DENIED"
+    case .resourceExhausted: "RESOURCE_EXHAUSTED"
+    case .failedPrecondition: "FAILED_PRECONDITION"
+    case .aborted: "ABORTED"
+    case .outOfRange: "OUT_OF_RANGE"
+    case .unimplemented: "UNIMPLEMENTED"
+    case .internalError: "INTERNAL"
+    case .unavailable: "UNAVAILABLE"
+    case .dataLoss: "DATA_LOSS"
+    case .unauthenticated: "UNAUTHENTICATED"
+    default: "UNKNOWN"
+    }
+  }
+}
+
+/// The errors handlers throw. Each carries a message a caller can act on; INVALID_ARGUMENT also
+/// carries google.rpc.BadRequest details naming the field, for clients that read rich errors.
+public enum ServiceError {
+  public static func invalidArgument(_ field: String, _ reason: String) -> GoogleRPCStatus {
+    GoogleRPCStatus(
+      code: .invalidArgument, message: "\(field): \(reason)",
+      details: [.badRequest(violations: [.init(field: field, description: reason)])]
+    )
+  }
+
+  public static func notFound(_ what: String, _ id: String) -> RPCError {
+    RPCError(code: .notFound, message: "\(what) \"\(id)\" not found")
+  }
+
+  public static func failedPrecondition(_ message: String) -> RPCError {
+    RPCError(code: .failedPrecondition, message: message)
+  }
+
+  public static func alreadyExists(_ message: String) -> RPCError {
+    RPCError(code: .alreadyExists, message: message)
+  }
+
+  /// A stale `expected_version`: the caller should re-read and retry.
+  public static func versionMismatch(_ what: String, expected: Int64, actual: Int64) -> RPCError {
+    RPCError(code: .aborted, message: "\(what) is at version \(actual), not \(expected): re-read it and retry")
+  }
+}
+
+/// Turns whatever a handler throws into a deliberate gRPC status, so callers never see UNKNOWN
+/// and never see internals: database and other unexpected errors are logged with the request id
+/// and reported as INTERNAL or UNAVAILABLE with that id to quote.
+public struct ErrorMappingInterceptor: ServerInterceptor {
+  public init() {}
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    var response: StreamingServerResponse<Output>
+    do {
+      response = try await next(request, context)
+    } catch {
+      throw Self.map(error)
+    }
+    if case .success(var contents) = response.accepted {
+      let producer = contents.producer
+      contents.producer = { writer in
+        do { return try await producer(writer) } catch { throw Self.map(error) }
+      }
+      response.accepted = .success(contents)
+    }
+    return response
+  }
+
+  public static func map(_ error: any Error) -> any Error {
+    let context = RequestContext.current
+    let reference = context.map { " (request id \($0.requestID))" } ?? ""
+    switch error {
+    case is RPCError, is any RPCErrorConvertible:
+      return error
+    case let transaction as PostgresTransactionError:
+      return map(transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? RPCError(code: .internalError, message: "transaction failed\(reference)"))
+    case is CancellationError:
+      return RPCError(code: .cancelled, message: "the call was cancelled")
+    case let psql as PSQLError:
+      let sqlState = psql.serverInfo?[.sqlState]
+      context?.logger.error("database error", metadata: ["sqlstate": "\(sqlState ?? "-")", "error": "\(String(reflecting: psql))"])
+      switch sqlState {
+      case "23505": return RPCError(code: .alreadyExists, message: "a resource with the same unique key already exists")
+      case "40001", "40P01": return RPCError(code: .aborted, message: "concurrent update, retry the call\(reference)")
+      case "57014": return RPCError(code: .deadlineExceeded, message: "the database query was cancelled at the deadline")
+      case "53300", "57P01", "57P02", "57P03", "08000", "08003", "08006":
+        return RPCError(code: .unavailable, message: "the database is unavailable, retry later\(reference)")
+      case nil:
+        return RPCError(code: .unavailable, message: "the database is unavailable, retry later\(reference)")
+      default:
+        return RPCError(code: .internalError, message: "internal error\(reference)")
+      }
+    default:
+      context?.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+      return RPCError(code: .internalError, message: "internal error\(reference)")
+    }
+  }
+}

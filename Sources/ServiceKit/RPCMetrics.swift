@@ -1,0 +1,82 @@
+import GRPCCore
+import Metrics
+import Synchronization
+
+/// Counts every RPC and times it, per method and status code:
+/// `grpc_server_handled_total{method,code}` and `grpc_server_handling_seconds{method}`, plus
+/// `grpc_server_in_flight{method}`. For streaming responses the time runs until the last message.
+public struct RPCMetricsInterceptor: ServerInterceptor {
+  public init() {}
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let method = context.descriptor.fullyQualifiedMethod
+    let start = ContinuousClock.now
+    let inFlight = Gauge(label: "grpc_server_in_flight", dimensions: [("method", method)])
+    let gaugeValue = InFlightCounter.shared.increment(method)
+    inFlight.record(gaugeValue)
+    @Sendable func finish(_ code: String) {
+      Counter(label: "grpc_server_handled_total", dimensions: [("method", method), ("code", code)]).increment()
+      Timer(label: "grpc_server_handling_seconds", dimensions: [("method", method)]).recordInterval(since: start)
+      inFlight.record(InFlightCounter.shared.decrement(method))
+    }
+    let response: StreamingServerResponse<Output>
+    do {
+      response = try await next(request, context)
+    } catch {
+      finish(Self.codeName(of: error))
+      throw error
+    }
+    switch response.accepted {
+    case .failure(let error):
+      finish(Self.codeName(of: error))
+      return response
+    case .success(var contents):
+      let producer = contents.producer
+      contents.producer = { writer in
+        do {
+          let trailers = try await producer(writer)
+          finish("OK")
+          return trailers
+        } catch {
+          finish(Self.codeName(of: error))
+          throw error
+        }
+      }
+      var wrapped = response
+      wrapped.accepted = .success(contents)
+      return wrapped
+    }
+  }
+
+  static func codeName(of error: any Error) -> String {
+    if let rpc = error as? RPCError { return rpc.code.canonicalName }
+    if let convertible = error as? any RPCErrorConvertible { return convertible.rpcErrorCode.canonicalName }
+    return "UNKNOWN"
+  }
+}
+
+extension Timer {
+  func recordInterval(since start: ContinuousClock.Instant) {
+    let elapsed = ContinuousClock.now - start
+    let (seconds, attoseconds) = elapsed.components
+    recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+  }
+}
+
+/// Process-wide in-flight RPC counts per method, for the in-flight gauge.
+final class InFlightCounter: Sendable {
+  static let shared = InFlightCounter()
+  private let counts = Mutex<[String: Int]>([:])
+
+  func increment(_ method: String) -> Int {
+    counts.withLock { $0[method, default: 0] += 1; return $0[method]! }
+  }
+
+  func decrement(_ method: String) -> Int {
+    counts.withLock { $0[method, default: 1] -= 1; return $0[method]! }
+  }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import GRPCCore
+import Logging
+
+/// What a handler knows about the call it serves: the request id carried across hops, the
+/// caller's deadline and a logger that tags every line with both. Set by
+/// `RequestContextInterceptor` for the duration of each RPC.
+public struct RequestContext: Sendable {
+  /// Metadata key of the request id; the gateway adds one when a caller did not.
+  public static let requestIDKey = "x-request-id"
+
+  public var requestID: String
+  public var method: String
+  /// When the caller stops waiting, from the incoming `grpc-timeout`; nil when it set none.
+  public var deadline: ContinuousClock.Instant?
+  public var logger: Logger
+
+  @TaskLocal public static var current: RequestContext?
+
+  /// Time left before the deadline, for outgoing calls (deadline propagation).
+  public var remaining: Duration? {
+    deadline.map { $0 - ContinuousClock.now }
+  }
+
+  /// Call options for an outgoing call on behalf of this request: its timeout is what is left of
+  /// the incoming deadline, so a downstream service stops when the caller has given up.
+  public func callOptions(_ base: CallOptions = .defaults) -> CallOptions {
+    var options = base
+    if let remaining { options.timeout = max(remaining, .milliseconds(1)) }
+    return options
+  }
+
+  /// Metadata for an outgoing call: the request id travels to the next hop.
+  public func outgoingMetadata(_ base: Metadata = [:]) -> Metadata {
+    var metadata = base
+    metadata.replaceOrAddString(requestID, forKey: Self.requestIDKey)
+    return metadata
+  }
+
+  /// Parses a `grpc-timeout` header value ("100m", "5S", …) into a duration.
+  public static func parseTimeout(_ value: String) -> Duration? {
+    guard let unit = value.last, let amount = Int64(value.dropLast()), amount >= 0, value.count <= 9 else { return nil }
+    switch unit {
+    case "H": return .seconds(amount * 3600)
+    case "M": return .seconds(amount * 60)
+    case "S": return .seconds(amount)
+    case "m": return .milliseconds(amount)
+    case "u": return .microseconds(amount)
+    case "n": return .nanoseconds(amount)
+    default: return nil
+    }
+  }
+
+  /// A request id for a call that came without one.
+  public static func newRequestID() -> String {
+    UUID().uuidString.lowercased()
+  }
+}
+
+/// Takes the request id from the `x-request-id` metadata (or makes one), reads the caller's
+/// deadline, and runs the handler with `RequestContext.current` set; echoes the request id in
+/// the response metadata so callers can quote it.
+public struct RequestContextInterceptor: ServerInterceptor {
+  let logger: Logger
+
+  public init(logger: Logger) {
+    self.logger = logger
+  }
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let incoming = request.metadata[stringValues: RequestContext.requestIDKey].first(where: { _ in true })
+    let requestID = incoming.flatMap { id in
+      (1...128).contains(id.utf8.count) && id.allSatisfy({ $0.isASCII && !$0.isWhitespace }) ? id : nil
+    } ?? RequestContext.newRequestID()
+    let timeout = request.metadata[stringValues: "grpc-timeout"].first(where: { _ in true }).flatMap(RequestContext.parseTimeout)
+    var logger = self.logger
+    logger[metadataKey: "request_id"] = "\(requestID)"
+    logger[metadataKey: "rpc"] = "\(context.descriptor.fullyQualifiedMethod)"
+    let requestContext = RequestContext(
+      requestID: requestID, method: context.descriptor.fullyQualifiedMethod,
+      deadline: timeout.map { ContinuousClock.now + $0 }, logger: logger
+    )
+    var response = try await RequestContext.$current.withValue(requestContext) {
+      try await next(request, context)
+    }
+    response.metadata.replaceOrAddString(requestID, forKey: RequestContext.requestIDKey)
+    // Streaming bodies run after `next` returns: keep the context for them too.
+    if case .success(var contents) = response.accepted {
+      let producer = contents.producer
+      contents.producer = { writer in
+        try await RequestContext.$current.withValue(requestContext) { try await producer(writer) }
+      }
+      response.accepted = .success(contents)
+    }
+    return response
+  }
+}

@@ -1,0 +1,62 @@
+import Logging
+
+/// What every SupportMesh process reads from its environment. Defaults suit a developer
+/// machine; the launcher (`./mesh run`) sets them for each process.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | SUPPORTMESH_GRPC_ADDR | gRPC listen address | per service (chat 7701 … gateway 7700) |
+/// | SUPPORTMESH_HTTP_ADDR | HTTP listen address for /metrics and /healthz | per service (7781 … gateway 7780) |
+/// | SUPPORTMESH_DATABASE_URL | postgres://ROLE:PASSWORD@HOST:PORT/DB for the service's own role | required (not the gateway) |
+/// | SUPPORTMESH_DB_POOL_SIZE | maximum PostgreSQL connections | 10 |
+/// | SUPPORTMESH_MAX_MESSAGE_BYTES | largest request message accepted; larger gets RESOURCE_EXHAUSTED | 4194304 |
+/// | SUPPORTMESH_LOG_LEVEL | trace, debug, info, notice, warning, error, critical | info |
+/// | SUPPORTMESH_LOG_FORMAT | json or text | json |
+/// | SUPPORTMESH_SHUTDOWN_GRACE_SECONDS | how long in-flight RPCs may drain on SIGTERM | 20 |
+public struct ServiceConfig: Sendable {
+  public var serviceName: String
+  public var grpcAddress: HostPort
+  public var httpAddress: HostPort
+  public var databaseURL: String?
+  public var databasePoolSize: Int
+  public var maxMessageBytes: Int
+  public var logLevel: Logger.Level
+  public var jsonLogs: Bool
+  public var shutdownGrace: Duration
+
+  /// Default ports: gateway 7700/7780, chat 7701/7781, tickets 7702/7782, logistics 7703/7783,
+  /// feedback 7704/7784.
+  public static let defaultPorts: [String: (grpc: Int, http: Int)] = [
+    "gateway": (7700, 7780), "chat": (7701, 7781), "tickets": (7702, 7782),
+    "logistics": (7703, 7783), "feedback": (7704, 7784),
+  ]
+
+  public static func load(service: String, requiresDatabase: Bool, environment: EnvironmentReader = EnvironmentReader()) throws -> ServiceConfig {
+    var env = environment
+    let ports = defaultPorts[service] ?? (7799, 7798)
+    let grpc = env.address("SUPPORTMESH_GRPC_ADDR", default: HostPort(host: "127.0.0.1", port: ports.grpc))
+    let http = env.address("SUPPORTMESH_HTTP_ADDR", default: HostPort(host: "127.0.0.1", port: ports.http))
+    let databaseURL = env.optionalString("SUPPORTMESH_DATABASE_URL")
+    if requiresDatabase {
+      if let databaseURL {
+        do { _ = try DatabaseURL(databaseURL) } catch { env.report("SUPPORTMESH_DATABASE_URL: \(error)") }
+      } else {
+        env.report("SUPPORTMESH_DATABASE_URL is required: postgres://ROLE:PASSWORD@HOST:PORT/DATABASE")
+      }
+    }
+    let pool = env.int("SUPPORTMESH_DB_POOL_SIZE", default: 10, range: 1...500)
+    let maxBytes = env.int("SUPPORTMESH_MAX_MESSAGE_BYTES", default: 4 * 1024 * 1024, range: 1024...(64 * 1024 * 1024))
+    let levelText = env.string("SUPPORTMESH_LOG_LEVEL", default: "info")
+    let level = Logger.Level(rawValue: levelText.lowercased())
+    if level == nil { env.report("SUPPORTMESH_LOG_LEVEL=\(levelText): expected trace, debug, info, notice, warning, error or critical") }
+    let format = env.string("SUPPORTMESH_LOG_FORMAT", default: "json")
+    if format != "json" && format != "text" { env.report("SUPPORTMESH_LOG_FORMAT=\(format): expected json or text") }
+    let grace = env.int("SUPPORTMESH_SHUTDOWN_GRACE_SECONDS", default: 20, range: 0...600)
+    try env.validate()
+    return ServiceConfig(
+      serviceName: service, grpcAddress: grpc, httpAddress: http, databaseURL: databaseURL,
+      databasePoolSize: pool, maxMessageBytes: maxBytes, logLevel: level ?? .info,
+      jsonLogs: format == "json", shutdownGrace: .seconds(grace)
+    )
+  }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import Metrics
+import PostgresNIO
+import Prometheus
+import ServiceLifecycle
+
+/// What a process hands to `ServiceHost`: its RPC services and any background work.
+public struct ServiceParts: Sendable {
+  public var rpcServices: [any RegistrableRPCService]
+  /// Run beside the server for the life of the process (relays, clients' connections…).
+  public var background: [any Service]
+  /// Health answers for names this process does not own (the gateway's backends).
+  public var healthFallback: HealthService.Fallback?
+
+  public init(rpcServices: [any RegistrableRPCService], background: [any Service] = [], healthFallback: HealthService.Fallback? = nil) {
+    self.rpcServices = rpcServices
+    self.background = background
+    self.healthFallback = healthFallback
+  }
+}
+
+/// What `ServiceHost` gives a process's builder.
+public struct ServiceResources: Sendable {
+  public var config: ServiceConfig
+  public var logger: Logger
+  /// The service's own PostgreSQL role's pool; nil for processes without a database.
+  public var database: PostgresClient?
+  public var health: HealthStatusStore
+}
+
+/// Describes one SupportMesh process.
+public struct ServiceDefinition: Sendable {
+  public var name: String
+  /// The PostgreSQL schema the service owns; nil for processes without a database.
+  public var schema: String?
+  public var migrations: [Migration]
+  /// Fully qualified gRPC service names reported by grpc.health.v1.
+  public var healthNames: [String]
+  public var build: @Sendable (ServiceResources) throws -> ServiceParts
+
+  public init(name: String, schema: String?, migrations: [Migration], healthNames: [String], build: @escaping @Sendable (ServiceResources) throws -> ServiceParts) {
+    self.name = name
+    self.schema = schema
+    self.migrations = migrations
+    self.healthNames = healthNames
+    self.build = build
+  }
+}
+
+/// Runs a process: logging and metrics bootstrap, the PostgreSQL pool, migrations, the gRPC
+/// server with health, request context, metrics and error mapping, the HTTP endpoint, and a
+/// graceful shutdown on SIGTERM/SIGINT that reports NOT_SERVING, stops accepting new RPCs and
+/// lets in-flight ones finish (up to SUPPORTMESH_SHUTDOWN_GRACE_SECONDS).
+public enum ServiceHost {
+  public static func main(_ definition: ServiceDefinition) async {
+    do {
+      let config = try ServiceConfig.load(service: definition.name, requiresDatabase: definition.schema != nil)
+      try await run(definition, config: config)
+    } catch {
+      var logger = Logger(label: "supportmesh.\(definition.name)")
+      logger.logLevel = .info
+      logger.critical("process failed", metadata: ["error": "\(error)"])
+      exit(1)
+    }
+  }
+
+  public static func run(_ definition: ServiceDefinition, config: ServiceConfig) async throws {
+    LogSetup.bootstrap(service: definition.name, level: config.logLevel, json: config.jsonLogs)
+    let logger = Logger(label: "supportmesh.\(definition.name)")
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+    let health = HealthStatusStore(names: definition.healthNames)
+    var database: PostgresClient?
+    var migrator: Migrator?
+    if let schema = definition.schema, let url = config.databaseURL {
+      let parsed = try DatabaseURL(url)
+      database = PostgresClient(configuration: parsed.clientConfiguration(poolSize: config.databasePoolSize), backgroundLogger: logger)
+      migrator = try Migrator(schema: schema, migrations: definition.migrations)
+    }
+    let resources = ServiceResources(config: config, logger: logger, database: database, health: health)
+    let parts = try definition.build(resources)
+
+    let transport = HTTP2ServerTransport.Posix(
+      address: .ipv4(host: config.grpcAddress.host, port: config.grpcAddress.port),
+      transportSecurity: .plaintext,
+      config: .defaults { transport in
+        transport.rpc.maxRequestPayloadSize = config.maxMessageBytes
+        // Find dead peers within a minute rather than the default two hours.
+        transport.connection.keepalive.time = .seconds(60)
+        transport.connection.keepalive.timeout = .seconds(20)
+        transport.connection.keepalive.clientBehavior.allowWithoutCalls = true
+        transport.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = .seconds(10)
+      }
+    )
+    let server = GRPCServer(
+      transport: transport,
+      services: parts.rpcServices + [HealthService(store: health, fallback: parts.healthFallback)],
+      interceptors: [RequestContextInterceptor(logger: logger), RPCMetricsInterceptor(), ErrorMappingInterceptor()]
+    )
+    let grpcService = GRPCServerService(
+      server: server, health: health, logger: logger, address: config.grpcAddress,
+      startup: { [database, migrator] in
+        guard let database, let migrator else { return }
+        try await migrateWithRetry(migrator, database: database, logger: logger)
+      }
+    )
+
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    if let database { services.append(.init(service: database)) }
+    services.append(.init(service: HTTPEndpoint.make(address: config.httpAddress, registry: registry, health: health, logger: logger)))
+    for service in parts.background { services.append(.init(service: service)) }
+    services.append(.init(service: grpcService))
+
+    var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace
+    logger.info("starting", metadata: ["grpc": "\(config.grpcAddress)", "http": "\(config.httpAddress)"])
+    try await ServiceGroup(configuration: groupConfig).run()
+    logger.info("stopped")
+  }
+
+  /// The database may still be starting (containers start together): keep trying for a minute,
+  /// reporting NOT_SERVING meanwhile, rather than crash-looping.
+  static func migrateWithRetry(_ migrator: Migrator, database: PostgresClient, logger: Logger) async throws {
+    var attempt = 0
+    while true {
+      attempt += 1
+      do {
+        let applied = try await migrator.migrate(database, logger: logger)
+        logger.info("schema current", metadata: ["schema": "\(migrator.schema)", "applied": "\(applied)"])
+        return
+      } catch let error as MigrationError {
+        throw error
+      } catch {
+        if attempt >= 30 { throw error }
+        logger.warning("database not ready, retrying", metadata: ["attempt": "\(attempt)", "error": "\(String(reflecting: error))"])
+        try await Task.sleep(for: .seconds(2))
+      }
+    }
+  }
+}
+
+/// The gRPC server as a lifecycle service: listens at once (health reports NOT_SERVING), runs
+/// start-up work such as migrations, then reports SERVING; on shutdown reports NOT_SERVING and
+/// drains.
+struct GRPCServerService: Service {
+  let server: GRPCServer<HTTP2ServerTransport.Posix>
+  let health: HealthStatusStore
+  let logger: Logger
+  let address: HostPort
+  let startup: @Sendable () async throws -> Void
+
+  func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.serve() }
+        if let bound = try await server.listeningAddress {
+          logger.info("gRPC listening", metadata: ["address": "\(bound)"])
+        }
+        try await startup()
+        health.setAll(.serving)
+        logger.info("serving")
+      }
+    } onGracefulShutdown: {
+      logger.info("shutting down: draining in-flight RPCs")
+      health.shutdown()
+      server.beginGracefulShutdown()
+    }
+  }
+}
