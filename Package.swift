@@ -14,13 +14,14 @@ let grpcProtobuf: Target.Dependency = .product(name: "GRPCProtobuf", package: "g
 let postgres: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
 let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let protobuf: Target.Dependency = .product(name: "SwiftProtobuf", package: "swift-protobuf")
 
 /// A service: its library (handlers, SQL, migrations) and its executable, both under services/NAME.
 func service(_ name: String, library: String, executable: String, extra: [Target.Dependency] = []) -> [Target] {
   [
     .target(
       name: library,
-      dependencies: ["SupportCodec", "ServiceKit", grpcCore, grpcProtobuf, postgres, logging] + extra,
+      dependencies: ["SupportCodec", "ServiceKit", grpcCore, grpcProtobuf, protobuf, postgres, logging] + extra,
       path: "services/\(name)/Sources/\(library)",
       swiftSettings: swiftSettings
     ),
@@ -59,14 +60,14 @@ let package = Package(
   targets: [
     .target(
       name: "SupportCodec",
-      dependencies: [grpcCore, grpcProtobuf, .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: [grpcCore, grpcProtobuf, protobuf],
       exclude: ["Generated/PROTO_CHECKSUM"],
       swiftSettings: swiftSettings
     ),
     .target(
       name: "ServiceKit",
       dependencies: [
-        "SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, postgres, lifecycle, logging,
+        "SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, lifecycle, logging,
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Hummingbird", package: "hummingbird"),
@@ -79,21 +80,21 @@ let package = Package(
     + service("tickets", library: "TicketsService", executable: "supportmesh-tickets")
     + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics")
     + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback")
-    + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [grpcHTTP2])
+    + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [grpcHTTP2, lifecycle])
     + [
       .testTarget(
         name: "SupportCodecTests",
-        dependencies: ["SupportCodec", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+        dependencies: ["SupportCodec", protobuf],
         swiftSettings: swiftSettings
       ),
       .testTarget(
         name: "ServiceKitTests",
-        dependencies: ["ServiceKit", "SupportCodec", grpcCore, grpcHTTP2, postgres, logging],
+        dependencies: ["ServiceKit", "SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
       .testTarget(
         name: "IntegrationTests",
-        dependencies: ["SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, postgres, logging],
+        dependencies: ["SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
     ]

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Prometheus
+import ServiceLifecycle
 
 /// The HTTP side of every process: `GET /metrics` (Prometheus text format) and `GET /healthz`
 /// (200 when serving, 503 otherwise) for load balancers and container probes that do not speak

@@ -37,12 +37,7 @@ public struct Migration: Sendable {
   /// A stable fingerprint of the SQL (FNV-1a, 64 bit): a migration edited after it was applied
   /// is refused at start instead of silently diverging between environments.
   public var checksum: String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in sql.utf8 {
-      hash ^= UInt64(byte)
-      hash = hash &* 0x0000_0100_0000_01b3
-    }
-    return String(hash, radix: 16)
+    Fingerprint.fnv1a(sql.utf8)
   }
 }
 

@@ -22,11 +22,11 @@ public struct PageCursor: Codable, Sendable, Equatable {
   public static let defaultPageSize = 50
   public static let maxPageSize = 500
 
-  /// Clamps a requested page size: 0 means the default; negative is invalid.
+  /// The page size to use: 0 means the default (50); negative or above 500 is invalid.
   public static func pageSize(_ requested: Int32, field: String = "page_size") throws -> Int {
     if requested < 0 { throw ServiceError.invalidArgument(field, "must not be negative") }
-    if requested == 0 { return defaultPageSize }
-    return min(Int(requested), maxPageSize)
+    if requested > maxPageSize { throw ServiceError.invalidArgument(field, "must be at most \(maxPageSize)") }
+    return requested == 0 ? defaultPageSize : Int(requested)
   }
 
   public var token: String {

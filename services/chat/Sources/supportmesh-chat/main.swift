@@ -1,1 +1,4 @@
-print("x")
+import ChatService
+import ServiceKit
+
+await ServiceHost.main(ChatServiceDefinition.definition)

@@ -1,1 +1,4 @@
-print("x")
+import FeedbackService
+import ServiceKit
+
+await ServiceHost.main(FeedbackServiceDefinition.definition)

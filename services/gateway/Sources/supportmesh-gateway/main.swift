@@ -1,1 +1,4 @@
-print("x")
+import Gateway
+import ServiceKit
+
+await ServiceHost.main(GatewayDefinition.definition)

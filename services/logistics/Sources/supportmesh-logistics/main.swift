@@ -1,1 +1,4 @@
-print("x")
+import LogisticsService
+import ServiceKit
+
+await ServiceHost.main(LogisticsServiceDefinition.definition)

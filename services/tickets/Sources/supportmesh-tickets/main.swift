@@ -1,1 +1,4 @@
-print("x")
+import ServiceKit
+import TicketsService
+
+await ServiceHost.main(TicketsServiceDefinition.definition)

@@ -1,0 +1,50 @@
+import GRPCCore
+
+/// Which process serves which gRPC services: the gateway routes by it, health reports by it.
+public enum ServiceCatalog {
+  public struct Backend: Sendable {
+    /// The process name: chat, tickets, logistics or feedback.
+    public var name: String
+    public var services: [ServiceDescriptor]
+    public var methods: [MethodDescriptor]
+  }
+
+  public static let chat = Backend(
+    name: "chat",
+    services: [
+      Support_Chat_V1_ConversationService.descriptor, Support_Chat_V1_AgentService.descriptor,
+      Support_Chat_V1_CannedResponseService.descriptor, Support_Chat_V1_FaqService.descriptor,
+    ],
+    methods: Support_Chat_V1_ConversationService.Method.descriptors + Support_Chat_V1_AgentService.Method.descriptors
+      + Support_Chat_V1_CannedResponseService.Method.descriptors + Support_Chat_V1_FaqService.Method.descriptors
+  )
+
+  public static let tickets = Backend(
+    name: "tickets",
+    services: [Support_Tickets_V1_TicketService.descriptor],
+    methods: Support_Tickets_V1_TicketService.Method.descriptors
+  )
+
+  public static let logistics = Backend(
+    name: "logistics",
+    services: [Support_Logistics_V1_ShipmentService.descriptor],
+    methods: Support_Logistics_V1_ShipmentService.Method.descriptors
+  )
+
+  public static let feedback = Backend(
+    name: "feedback",
+    services: [
+      Support_Feedback_V1_SurveyService.descriptor, Support_Feedback_V1_FollowUpService.descriptor,
+      Support_Feedback_V1_ServiceQualityService.descriptor,
+    ],
+    methods: Support_Feedback_V1_SurveyService.Method.descriptors + Support_Feedback_V1_FollowUpService.Method.descriptors
+      + Support_Feedback_V1_ServiceQualityService.Method.descriptors
+  )
+
+  public static let backends: [Backend] = [chat, tickets, logistics, feedback]
+
+  /// The backend serving a fully qualified service name, if any.
+  public static func backend(serving service: String) -> Backend? {
+    backends.first { backend in backend.services.contains { $0.fullyQualifiedService == service } }
+  }
+}

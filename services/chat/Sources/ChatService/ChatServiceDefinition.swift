@@ -1,0 +1,13 @@
+import ServiceKit
+
+/// The chat process: its schema, migrations and RPC services.
+public enum ChatServiceDefinition {
+  public static let definition = ServiceDefinition(
+    name: "chat", schema: "chat", migrations: ChatMigrations.all,
+    healthNames: ["support.chat.v1.ConversationService"]
+  ) { resources in
+    ServiceParts(rpcServices: [
+      ConversationHandlers(store: ChatStore(database: resources.database!), settings: .load(), logger: resources.logger)
+    ])
+  }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import GRPCCore
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceKit
+import SupportCodec
+import SwiftProtobuf
+
+typealias Conversation = Support_Chat_V1_Conversation
+typealias ChatMessage = Support_Chat_V1_Message
+
+/// All SQL of the chat service.
+struct ChatStore: Sendable {
+  let database: PostgresClient
+
+  /// Inserts a conversation (and its first message, if any), or returns the one first created
+  /// with the same request id.
+  func start(_ conversation: Conversation, firstMessage: ChatMessage?, requestID: String, fingerprint: String, logger: Logger) async throws -> Conversation {
+    try await database.withTransaction(logger: logger) { connection in
+      let id = UUID(uuidString: conversation.conversationID)!
+      let inserted = try await connection.query(
+        """
+        INSERT INTO conversations (conversation_id, request_id, request_fingerprint, shopper_id, status, skill_group_id,
+          assigned_agent_id, last_sequence, enqueued_at, created_at, updated_at, version, body)
+        VALUES (\(id), \(requestID), \(fingerprint), \(conversation.shopperID), \(Int16(conversation.status.rawValue)),
+          \(conversation.skillGroupID), \(conversation.assignedAgentID), \(conversation.lastSequence),
+          \(conversation.enqueueTime.date), \(conversation.createTime.date), \(conversation.updateTime.date),
+          \(conversation.version), \(try Self.encode(conversation)))
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING conversation_id
+        """, logger: logger
+      ).collect()
+      if inserted.isEmpty {
+        let rows = try await connection.query(
+          "SELECT request_fingerprint, body FROM conversations WHERE request_id = \(requestID)", logger: logger
+        ).decode((String, ByteBuffer).self)
+        for try await (existingFingerprint, body) in rows {
+          let existing = try Conversation(serializedBytes: Array(body.readableBytesView))
+          guard existingFingerprint == fingerprint else {
+            throw ServiceError.alreadyExists("request_id was already used for conversation \(existing.conversationID) with different content")
+          }
+          return existing
+        }
+        throw RPCError(code: .aborted, message: "concurrent start with the same request_id, retry")
+      }
+      if let firstMessage {
+        try await Self.insert(firstMessage, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
+      }
+      return conversation
+    }
+  }
+
+  /// The conversation with its live queue position.
+  func conversation(_ id: UUID, logger: Logger) async throws -> Conversation? {
+    for try await (body, position) in try await database.query(
+      """
+      SELECT c.body, CASE WHEN c.status = 1 THEN (
+          SELECT count(*) FROM conversations q
+          WHERE q.status = 1 AND q.skill_group_id = c.skill_group_id
+            AND (q.enqueued_at, q.conversation_id) < (c.enqueued_at, c.conversation_id)) + 1
+        ELSE 0 END
+      FROM conversations c WHERE c.conversation_id = \(id)
+      """, logger: logger
+    ).decode((ByteBuffer, Int64).self) {
+      var conversation = try Conversation(serializedBytes: Array(body.readableBytesView))
+      conversation.queuePosition = Int32(clamping: position)
+      return conversation
+    }
+    return nil
+  }
+
+  enum AppendOutcome {
+    case appended(ChatMessage)
+    case retried(ChatMessage)
+  }
+
+  /// Appends a message with the conversation's next sequence. The conversation row is locked,
+  /// so concurrent senders get consecutive sequences. `decide` sees the current conversation
+  /// and returns the message to store (or throws to refuse it).
+  func append(
+    to id: UUID, requestID: String, fingerprint: String, logger: Logger,
+    decide: @Sendable (Conversation) throws -> (message: ChatMessage, conversation: Conversation)
+  ) async throws -> AppendOutcome {
+    try await database.withTransaction(logger: logger) { connection in
+      var current: Conversation?
+      for try await body in try await connection.query(
+        "SELECT body FROM conversations WHERE conversation_id = \(id) FOR UPDATE", logger: logger
+      ).decode(ByteBuffer.self) {
+        current = try Conversation(serializedBytes: Array(body.readableBytesView))
+      }
+      guard let current else { throw ServiceError.notFound("conversation", id.uuidString.lowercased()) }
+      for try await (existingFingerprint, body) in try await connection.query(
+        "SELECT request_fingerprint, body FROM messages WHERE conversation_id = \(id) AND request_id = \(requestID)", logger: logger
+      ).decode((String, ByteBuffer).self) {
+        let existing = try ChatMessage(serializedBytes: Array(body.readableBytesView))
+        guard existingFingerprint == fingerprint else {
+          throw ServiceError.alreadyExists("request_id was already used for message \(existing.messageID) with different content")
+        }
+        return .retried(existing)
+      }
+      let (message, updated) = try decide(current)
+      try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
+      try await connection.query(
+        """
+        UPDATE conversations SET last_sequence = \(updated.lastSequence), updated_at = \(updated.updateTime.date),
+          version = \(updated.version), body = \(try Self.encode(updated))
+        WHERE conversation_id = \(id)
+        """, logger: logger)
+      return .appended(message)
+    }
+  }
+
+  /// Messages after `afterSequence`, ascending; nil when the conversation does not exist.
+  func messages(_ id: UUID, afterSequence: Int64, limit: Int, logger: Logger) async throws -> [ChatMessage]? {
+    var messages: [ChatMessage] = []
+    for try await body in try await database.query(
+      """
+      SELECT body FROM messages WHERE conversation_id = \(id) AND sequence > \(afterSequence)
+      ORDER BY sequence LIMIT \(Int64(limit))
+      """, logger: logger
+    ).decode(ByteBuffer.self) {
+      messages.append(try ChatMessage(serializedBytes: Array(body.readableBytesView)))
+    }
+    if messages.isEmpty {
+      let exists = try await database.query("SELECT 1 FROM conversations WHERE conversation_id = \(id)", logger: logger).collect()
+      if exists.isEmpty { return nil }
+    }
+    return messages
+  }
+
+  private static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
+    try await connection.query(
+      """
+      INSERT INTO messages (conversation_id, sequence, message_id, request_id, request_fingerprint, created_at, body)
+      VALUES (\(conversationID), \(message.sequence), \(UUID(uuidString: message.messageID)!), \(requestID), \(fingerprint),
+        \(message.createTime.date), \(try encode(message)))
+      """, logger: logger)
+  }
+
+  static func encode(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
+    ByteBuffer(bytes: try message.serializedBytes() as [UInt8])
+  }
+}

@@ -1,0 +1,43 @@
+import ServiceKit
+
+/// The chat schema, oldest first. Never edit an applied migration: add a new one.
+enum ChatMigrations {
+  static let all: [Migration] = [
+    Migration(
+      version: 1, name: "conversations and messages",
+      sql: """
+        CREATE TABLE conversations (
+          conversation_id uuid PRIMARY KEY,
+          request_id text NOT NULL UNIQUE,
+          request_fingerprint text NOT NULL,
+          shopper_id text NOT NULL,
+          status smallint NOT NULL,
+          skill_group_id text NOT NULL,
+          assigned_agent_id text NOT NULL DEFAULT '',
+          last_sequence bigint NOT NULL,
+          enqueued_at timestamptz NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          version bigint NOT NULL,
+          body bytea NOT NULL
+        );
+        CREATE INDEX conversations_shopper_idx ON conversations (shopper_id, created_at DESC, conversation_id DESC);
+        CREATE INDEX conversations_agent_idx ON conversations (assigned_agent_id, status, updated_at DESC) WHERE assigned_agent_id <> '';
+        -- The queue of a skill group in order: position = rows ahead of a conversation.
+        CREATE INDEX conversations_queue_idx ON conversations (skill_group_id, enqueued_at, conversation_id) WHERE status = 1;
+        CREATE TABLE messages (
+          conversation_id uuid NOT NULL REFERENCES conversations (conversation_id),
+          sequence bigint NOT NULL,
+          message_id uuid NOT NULL UNIQUE,
+          request_id text NOT NULL,
+          request_fingerprint text NOT NULL,
+          created_at timestamptz NOT NULL,
+          body bytea NOT NULL,
+          PRIMARY KEY (conversation_id, sequence)
+        );
+        -- A retried SendMessage (same request id in the same conversation) finds the first message.
+        CREATE UNIQUE INDEX messages_request_idx ON messages (conversation_id, request_id);
+        """
+    )
+  ]
+}

@@ -1,0 +1,96 @@
+import Foundation
+import GRPCCore
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceKit
+import SupportCodec
+import SwiftProtobuf
+
+typealias Survey = Support_Feedback_V1_Survey
+
+/// All SQL of the feedback service's surveys.
+struct SurveyStore: Sendable {
+  let database: PostgresClient
+
+  static let pending = Int16(Support_Feedback_V1_SurveyStatus.pending.rawValue)
+  static let expired = Int16(Support_Feedback_V1_SurveyStatus.expired.rawValue)
+
+  func create(_ survey: Survey, requestID: String, fingerprint: String, now: Date, logger: Logger) async throws -> Survey {
+    try await database.withTransaction(logger: logger) { connection in
+      for try await (existingFingerprint, body) in try await connection.query(
+        "SELECT request_fingerprint, body FROM surveys WHERE request_id = \(requestID)", logger: logger
+      ).decode((String, ByteBuffer).self) {
+        let existing = try Survey(serializedBytes: Array(body.readableBytesView))
+        guard existingFingerprint == fingerprint else {
+          throw ServiceError.alreadyExists("request_id was already used for survey \(existing.surveyID) with different content")
+        }
+        return existing
+      }
+      let kind = Int16(survey.subject.kind.rawValue)
+      // A pending survey past its expiry no longer blocks a new one: mark it expired.
+      try await connection.query(
+        """
+        UPDATE surveys SET status = \(Self.expired), version = version + 1
+        WHERE subject_kind = \(kind) AND subject_id = \(survey.subject.id) AND status = \(Self.pending) AND expires_at <= \(now)
+        """, logger: logger)
+      for try await other in try await connection.query(
+        "SELECT survey_id::text FROM surveys WHERE subject_kind = \(kind) AND subject_id = \(survey.subject.id) AND status = \(Self.pending)",
+        logger: logger
+      ).decode(String.self) {
+        throw ServiceError.alreadyExists("the subject already has pending survey \(other)")
+      }
+      try await connection.query(
+        """
+        INSERT INTO surveys (survey_id, request_id, request_fingerprint, subject_kind, subject_id, shopper_id, agent_id,
+          token, status, created_at, expires_at, version, body)
+        VALUES (\(UUID(uuidString: survey.surveyID)!), \(requestID), \(fingerprint), \(kind), \(survey.subject.id),
+          \(survey.shopperID), \(survey.agentID), \(survey.token), \(Int16(survey.status.rawValue)),
+          \(survey.createTime.date), \(survey.expireTime.date), \(survey.version), \(try Self.encode(survey)))
+        """, logger: logger)
+      return survey
+    }
+  }
+
+  func get(_ id: UUID, logger: Logger) async throws -> Survey? {
+    for try await body in try await database.query("SELECT body FROM surveys WHERE survey_id = \(id)", logger: logger).decode(ByteBuffer.self) {
+      return try Survey(serializedBytes: Array(body.readableBytesView))
+    }
+    return nil
+  }
+
+  func get(token: String, logger: Logger) async throws -> Survey? {
+    for try await body in try await database.query("SELECT body FROM surveys WHERE token = \(token)", logger: logger).decode(ByteBuffer.self) {
+      return try Survey(serializedBytes: Array(body.readableBytesView))
+    }
+    return nil
+  }
+
+  /// Locks the survey with `token`, lets `decide` produce the answered survey (or refuse), and
+  /// stores it. Exactly one answer wins however many arrive at once.
+  func answer(token: String, logger: Logger, decide: @Sendable (Survey) throws -> Survey) async throws -> Survey {
+    try await database.withTransaction(logger: logger) { connection in
+      var current: Survey?
+      for try await body in try await connection.query(
+        "SELECT body FROM surveys WHERE token = \(token) FOR UPDATE", logger: logger
+      ).decode(ByteBuffer.self) {
+        current = try Survey(serializedBytes: Array(body.readableBytesView))
+      }
+      guard let current else { throw RPCError(code: .notFound, message: "no survey has this token") }
+      let answered = try decide(current)
+      try await connection.query(
+        """
+        UPDATE surveys SET status = \(Int16(answered.status.rawValue)),
+          csat = \(answered.answer.hasCsat ? Int16(answered.answer.csat) : nil),
+          nps = \(answered.answer.hasNps ? Int16(answered.answer.nps) : nil),
+          answered_at = \(answered.answer.answerTime.date), version = \(answered.version), body = \(try Self.encode(answered))
+        WHERE token = \(token)
+        """, logger: logger)
+      return answered
+    }
+  }
+
+  static func encode(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
+    ByteBuffer(bytes: try message.serializedBytes() as [UInt8])
+  }
+}

@@ -1,0 +1,53 @@
+import GRPCCore
+import Logging
+import ServiceKit
+import SupportCodec
+
+/// The gateway process: one gRPC port in front of chat, tickets, logistics and feedback.
+///
+/// Backends come from SUPPORTMESH_BACKEND_CHAT, _TICKETS, _LOGISTICS, _FEEDBACK (host:port;
+/// defaults 127.0.0.1:7701…7704). grpc.health.v1 answers "" for the gateway itself and, by
+/// fully qualified service name, for each backend (asked live, NOT_SERVING when unreachable).
+public enum GatewayDefinition {
+  public static let definition = ServiceDefinition(name: "gateway", schema: nil, migrations: [], healthNames: []) { resources in
+    var env = EnvironmentReader()
+    var routes: [(method: MethodDescriptor, backend: BackendConnection)] = []
+    var byService: [String: BackendConnection] = [:]
+    var connections: [BackendConnection] = []
+    for backend in ServiceCatalog.backends {
+      let port = ServiceConfig.defaultPorts[backend.name]?.grpc ?? 0
+      let address = env.address("SUPPORTMESH_BACKEND_\(backend.name.uppercased())", default: HostPort(host: "127.0.0.1", port: port))
+      let connection = try BackendConnection(name: backend.name, address: address, maxMessageBytes: resources.config.maxMessageBytes)
+      connections.append(connection)
+      routes += backend.methods.map { ($0, connection) }
+      for service in backend.services { byService[service.fullyQualifiedService] = connection }
+    }
+    try env.validate()
+    let logger = resources.logger
+    let backendsByService = byService
+    return ServiceParts(
+      rpcServices: [GatewayProxy(routes: routes, maxMessageBytes: resources.config.maxMessageBytes)],
+      background: connections.map(\.service),
+      healthFallback: { name in
+        guard let backend = backendsByService[name] else { return nil }
+        return await BackendHealth.check(name, on: backend, logger: logger)
+      }
+    )
+  }
+}
+
+enum BackendHealth {
+  /// Asks a backend's own health service; NOT_SERVING when it cannot be reached within a second.
+  static func check(_ name: String, on backend: BackendConnection, logger: Logger) async -> ServingStatus {
+    let health = Grpc_Health_V1_Health.Client(wrapping: backend.client)
+    var options = CallOptions.defaults
+    options.timeout = .seconds(1)
+    options.waitForReady = false
+    do {
+      return try await health.check(.with { $0.service = name }, options: options).status
+    } catch {
+      logger.debug("backend health check failed", metadata: ["backend": "\(backend.name)", "error": "\(error)"])
+      return .notServing
+    }
+  }
+}

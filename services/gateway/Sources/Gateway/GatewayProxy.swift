@@ -1,0 +1,90 @@
+import GRPCCore
+import ServiceKit
+import SupportCodec
+
+/// Forwards every method of every backend by its full method path, as opaque bytes: messages
+/// are never decoded, so the gateway needs no change when a backend's messages grow fields.
+///
+/// Every call is forwarded as a bidirectional stream, the general case of all four RPC kinds
+/// on the wire, with the caller's metadata (less transport headers), the request id, and the
+/// time left before the caller's deadline.
+struct GatewayProxy: RegistrableRPCService {
+  let routes: [(method: MethodDescriptor, backend: BackendConnection)]
+  let maxMessageBytes: Int
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    for route in routes {
+      let backend = route.backend
+      let method = route.method
+      let maxBytes = maxMessageBytes
+      router.registerHandler(
+        forMethod: method, deserializer: RawMessageDeserializer(), serializer: RawMessageSerializer()
+      ) { request, _ in
+        Self.forward(request, method: method, to: backend, maxMessageBytes: maxBytes)
+      }
+    }
+  }
+
+  static func forward(
+    _ request: StreamingServerRequest<[UInt8]>, method: MethodDescriptor, to backend: BackendConnection, maxMessageBytes: Int
+  ) -> StreamingServerResponse<[UInt8]> {
+    let context = RequestContext.current
+    var metadata = forwardable(request.metadata)
+    if let context { metadata = context.outgoingMetadata(metadata) }
+    var options = context?.callOptions() ?? .defaults
+    // Fail fast with UNAVAILABLE while a backend is down instead of queueing until the deadline.
+    options.waitForReady = false
+    options.maxRequestMessageBytes = maxMessageBytes
+    options.maxResponseMessageBytes = maxMessageBytes
+    let callOptions = options
+    let outgoing = StreamingClientRequest<[UInt8]>(metadata: metadata) { writer in
+      for try await message in request.messages {
+        try await writer.write(message)
+      }
+    }
+    return StreamingServerResponse { writer in
+      do {
+        return try await backend.client.bidirectionalStreaming(
+          request: outgoing, descriptor: method,
+          serializer: RawMessageSerializer(), deserializer: RawMessageDeserializer(), options: callOptions
+        ) { response in
+          let contents = try response.accepted.get()
+          var trailers: Metadata = [:]
+          for try await part in contents.bodyParts {
+            switch part {
+            case .message(let message): try await writer.write(message)
+            case .trailingMetadata(let metadata): trailers = metadata
+            }
+          }
+          return forwardable(trailers)
+        }
+      } catch let error as RPCError {
+        var error = error
+        error.metadata = forwardable(error.metadata)
+        if error.code == .unavailable {
+          error.message = "\(backend.name) service at \(backend.address) is unavailable: \(error.message)"
+        }
+        throw error
+      }
+    }
+  }
+
+  /// Metadata the gateway passes on: everything but HTTP/2 pseudo-headers and the transport's
+  /// own headers, which each hop sets for itself (grpc-timeout is re-derived from the deadline).
+  static func forwardable(_ metadata: Metadata) -> Metadata {
+    var result = Metadata()
+    for (key, value) in metadata {
+      if key.hasPrefix(":") || hopHeaders.contains(key) { continue }
+      switch value {
+      case .string(let text): result.addString(text, forKey: key)
+      case .binary(let bytes): result.addBinary(bytes, forKey: key)
+      }
+    }
+    return result
+  }
+
+  static let hopHeaders: Set<String> = [
+    "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
+    "grpc-status", "grpc-message", "content-length", "host", "connection", "x-request-id",
+  ]
+}

@@ -1,0 +1,46 @@
+import ServiceKit
+
+/// The logistics schema, oldest first. Never edit an applied migration: add a new one.
+enum LogisticsMigrations {
+  static let all: [Migration] = [
+    Migration(
+      version: 1, name: "shipments and tracking events",
+      sql: """
+        CREATE TABLE shipments (
+          shipment_id uuid PRIMARY KEY,
+          request_id text NOT NULL UNIQUE,
+          request_fingerprint text NOT NULL,
+          kind smallint NOT NULL,
+          order_id text NOT NULL,
+          ticket_id text NOT NULL DEFAULT '',
+          carrier_code text NOT NULL,
+          tracking_number text NOT NULL,
+          status smallint NOT NULL,
+          last_sequence bigint NOT NULL DEFAULT 0,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          version bigint NOT NULL,
+          body bytea NOT NULL
+        );
+        -- One live shipment per waybill; a cancelled label (status 11) frees the number.
+        CREATE UNIQUE INDEX shipments_waybill_idx ON shipments (carrier_code, tracking_number) WHERE status <> 11;
+        CREATE INDEX shipments_order_idx ON shipments (order_id, created_at DESC, shipment_id DESC);
+        CREATE INDEX shipments_ticket_idx ON shipments (ticket_id, created_at DESC, shipment_id DESC) WHERE ticket_id <> '';
+        CREATE INDEX shipments_status_idx ON shipments (status, created_at DESC, shipment_id DESC);
+        -- Carrier events, idempotent per (carrier, carrier event id); the timeline is read in
+        -- event-time order with the receipt sequence breaking ties.
+        CREATE TABLE tracking_events (
+          carrier_code text NOT NULL,
+          carrier_event_id text NOT NULL,
+          shipment_id uuid NOT NULL REFERENCES shipments (shipment_id),
+          sequence bigint NOT NULL,
+          event_time timestamptz NOT NULL,
+          received_at timestamptz NOT NULL,
+          body bytea NOT NULL,
+          PRIMARY KEY (carrier_code, carrier_event_id)
+        );
+        CREATE INDEX tracking_events_timeline_idx ON tracking_events (shipment_id, event_time, sequence);
+        """
+    )
+  ]
+}

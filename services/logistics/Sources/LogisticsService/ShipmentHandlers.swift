@@ -1,0 +1,168 @@
+import Foundation
+import GRPCCore
+import Logging
+import ServiceKit
+import SupportCodec
+import SwiftProtobuf
+
+/// support.logistics.v1.ShipmentService: the methods this release serves (create, get,
+/// record tracking events). The router answers the rest of the contract with UNIMPLEMENTED.
+struct ShipmentHandlers: RegistrableRPCService {
+  typealias Methods = Support_Logistics_V1_ShipmentService.Method
+  let store: ShipmentStore
+  let carriers: CarrierCatalog
+  let logger: Logger
+
+  var log: Logger { RequestContext.current?.logger ?? logger }
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.registerUnary(Methods.CreateShipment.descriptor, createShipment)
+    router.registerUnary(Methods.GetShipment.descriptor, getShipment)
+    router.registerUnary(Methods.RecordTrackingEvents.descriptor, recordTrackingEvents)
+  }
+
+  /// How far in the future a carrier's event time may be (clocks differ).
+  static let clockSkewAllowance: TimeInterval = 15 * 60
+  static let maxEventsPerBatch = 500
+
+  @Sendable func createShipment(_ request: Support_Logistics_V1_CreateShipmentRequest) async throws -> Shipment {
+    try Validate.requestID(request.requestID)
+    try Validate.specified(request.kind, "kind")
+    try Validate.required(request.orderID, "order_id")
+    try Validate.required(request.carrierCode, "carrier_code", maxLength: 32)
+    guard carriers.knows(request.carrierCode) else {
+      throw ServiceError.invalidArgument("carrier_code", "\(request.carrierCode) is not a configured carrier")
+    }
+    try Validate.required(request.trackingNumber, "tracking_number", maxLength: 64)
+    guard request.hasDestination else { throw ServiceError.invalidArgument("destination", "is required") }
+    try validate(request.destination, "destination")
+    if request.hasOrigin { try validate(request.origin, "origin") }
+    if request.kind != .outbound { try Validate.required(request.ticketID, "ticket_id") }
+    try Validate.maxLength(request.ticketID, "ticket_id", Validate.maxIDLength)
+    if request.items.isEmpty { throw ServiceError.invalidArgument("items", "at least one item is required") }
+    try Validate.maxCount(request.items, "items", 100)
+    for (index, item) in request.items.enumerated() {
+      if !item.orderID.isEmpty && item.orderID != request.orderID {
+        throw ServiceError.invalidArgument("items[\(index)].order_id", "names order \(item.orderID), not \(request.orderID)")
+      }
+      if item.quantity < 0 { throw ServiceError.invalidArgument("items[\(index)].quantity", "must not be negative") }
+    }
+    if !request.returnAuthorizationID.isEmpty {
+      guard request.kind == .return || request.kind == .repairInbound else {
+        throw ServiceError.invalidArgument("return_authorization_id", "applies only to RETURN and REPAIR_INBOUND shipments")
+      }
+      // Return authorisations are not served by this release, so none can exist yet.
+      throw ServiceError.notFound("return authorisation", request.returnAuthorizationID)
+    }
+    if request.hasActor { try Validate.known(request.actor.kind, "actor.kind") }
+
+    let now = Date.nowMicroseconds
+    var shipment = Shipment()
+    shipment.shipmentID = UUID().uuidString.lowercased()
+    shipment.kind = request.kind
+    shipment.orderID = request.orderID
+    shipment.ticketID = request.ticketID
+    shipment.carrierCode = request.carrierCode
+    shipment.trackingNumber = request.trackingNumber
+    shipment.status = .labelCreated
+    shipment.items = request.items.map { item in
+      var item = item
+      if item.orderID.isEmpty { item.orderID = request.orderID }
+      return item
+    }
+    if request.hasOrigin { shipment.origin = request.origin }
+    shipment.destination = request.destination
+    if request.hasPromisedDeliveryTime { shipment.promisedDeliveryTime = request.promisedDeliveryTime.microsecondDate.timestamp }
+    if request.hasActor { shipment.createdBy = request.actor }
+    shipment.createTime = now.timestamp
+    shipment.updateTime = now.timestamp
+    shipment.version = 1
+    shipment.expectedDeliveryTime = request.hasPromisedDeliveryTime
+      ? shipment.promisedDeliveryTime
+      : now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
+    let created = try await store.create(shipment, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log)
+    log.info("shipment created", metadata: ["shipment_id": "\(created.shipmentID)", "kind": "\(created.kind)"])
+    return created
+  }
+
+  private func validate(_ address: Support_Logistics_V1_Address, _ field: String) throws {
+    try Validate.required(address.recipientName, "\(field).recipient_name", maxLength: 100)
+    try Validate.required(address.street, "\(field).street", maxLength: 300)
+    try Validate.required(address.city, "\(field).city", maxLength: 100)
+    try Validate.maxLength(address.phone, "\(field).phone", 32)
+    try Validate.maxLength(address.countryCode, "\(field).country_code", 2)
+    try Validate.maxLength(address.province, "\(field).province", 100)
+    try Validate.maxLength(address.district, "\(field).district", 100)
+    try Validate.maxLength(address.postalCode, "\(field).postal_code", 16)
+  }
+
+  @Sendable func getShipment(_ request: Support_Logistics_V1_GetShipmentRequest) async throws -> Shipment {
+    guard let id = try Validate.resourceID(request.shipmentID, "shipment_id"),
+      let shipment = try await store.get(id, logger: log)
+    else { throw ServiceError.notFound("shipment", request.shipmentID) }
+    return shipment
+  }
+
+  @Sendable func recordTrackingEvents(_ request: Support_Logistics_V1_RecordTrackingEventsRequest) async throws -> Support_Logistics_V1_RecordTrackingEventsResponse {
+    try Validate.required(request.carrierCode, "carrier_code", maxLength: 32)
+    try Validate.required(request.trackingNumber, "tracking_number", maxLength: 64)
+    if request.events.isEmpty { throw ServiceError.invalidArgument("events", "at least one event is required") }
+    try Validate.maxCount(request.events, "events", Self.maxEventsPerBatch)
+    let now = Date.nowMicroseconds
+    var events: [TrackingEvent] = []
+    for (index, carrierEvent) in request.events.enumerated() {
+      let field = "events[\(index)]"
+      try Validate.required(carrierEvent.carrierEventID, "\(field).carrier_event_id")
+      try Validate.maxLength(carrierEvent.carrierStatusCode, "\(field).carrier_status_code", 64)
+      try Validate.maxLength(carrierEvent.description_p, "\(field).description", 1000)
+      try Validate.maxLength(carrierEvent.location, "\(field).location", 300)
+      try Validate.known(carrierEvent.status, "\(field).status")
+      guard carrierEvent.hasEventTime else { throw ServiceError.invalidArgument("\(field).event_time", "is required") }
+      if carrierEvent.eventTime.date > now.addingTimeInterval(Self.clockSkewAllowance) {
+        throw ServiceError.invalidArgument("\(field).event_time", "is in the future")
+      }
+      var event = TrackingEvent()
+      event.carrierEventID = carrierEvent.carrierEventID
+      event.carrierStatusCode = carrierEvent.carrierStatusCode
+      event.status = carriers.status(carrier: request.carrierCode, code: carrierEvent.carrierStatusCode, hint: carrierEvent.status)
+      event.description_p = carrierEvent.description_p
+      event.location = carrierEvent.location
+      event.eventTime = carrierEvent.eventTime.microsecondDate.timestamp
+      event.receivedTime = now.timestamp
+      events.append(event)
+    }
+    let estimates = request.events.filter(\.hasEstimatedDeliveryTime)
+      .max { $0.eventTime.date < $1.eventTime.date }?.estimatedDeliveryTime
+    let outcome = try await store.record(
+      carrier: request.carrierCode, trackingNumber: request.trackingNumber, events: events, logger: log
+    ) { shipment, timeline in
+      var updated = shipment
+      // The status of the latest mapped event; unmapped events stay in the timeline only.
+      if let latest = timeline.last(where: { $0.status != .unspecified }) { updated.status = latest.status }
+      if let delivered = timeline.first(where: { $0.status == .delivered }), updated.status == .delivered {
+        updated.deliveredTime = delivered.eventTime
+      } else {
+        updated.clearDeliveredTime()
+      }
+      if let lastScan = timeline.last { updated.lastScanTime = lastScan.eventTime }
+      // Expected delivery: the delivery itself once delivered, else the carrier's latest
+      // estimate, else what was expected before (the promise, or creation + transit days).
+      if updated.hasDeliveredTime {
+        updated.expectedDeliveryTime = updated.deliveredTime
+      } else if let estimates {
+        updated.expectedDeliveryTime = estimates.microsecondDate.timestamp
+      }
+      updated.updateTime = now.timestamp
+      updated.version += 1
+      return updated
+    }
+    log.info("tracking events recorded", metadata: [
+      "shipment_id": "\(outcome.shipment.shipmentID)", "accepted": "\(outcome.accepted)", "duplicates": "\(outcome.duplicates)",
+    ])
+    return .with {
+      $0.shipment = outcome.shipment
+      $0.acceptedCount = Int32(outcome.accepted)
+      $0.duplicateCount = Int32(outcome.duplicates)
+    }
+  }
+}

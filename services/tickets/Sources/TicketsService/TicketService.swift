@@ -1,0 +1,220 @@
+import Foundation
+import GRPCCore
+import Logging
+import ServiceKit
+import SupportCodec
+
+/// support.tickets.v1.TicketService: after-sales cases. Handlers validate, decide, and hand the
+/// SQL to `TicketStore`.
+struct TicketService: Support_Tickets_V1_TicketService.SimpleServiceProtocol {
+  let store: TicketStore
+  let policy: TicketsPolicy
+  let logger: Logger
+
+  var rules: EligibilityRules { EligibilityRules(policy: policy) }
+  var log: Logger { RequestContext.current?.logger ?? logger }
+
+  // MARK: - CreateTicket
+
+  func createTicket(request: Support_Tickets_V1_CreateTicketRequest, context: ServerContext) async throws -> Ticket {
+    let now = Date.nowMicroseconds
+    try validate(request, now: now)
+    var ticket = Ticket()
+    ticket.ticketID = UUID().uuidString.lowercased()
+    ticket.type = request.type
+    ticket.category = request.category
+    ticket.status = .submitted
+    ticket.priority = request.priority == .unspecified ? .normal : request.priority
+    ticket.shopperID = request.shopperID
+    ticket.items = request.items
+    ticket.title = request.title
+    ticket.description_p = request.description_p
+    ticket.evidence = request.evidence
+    if request.hasRequestedRefund { ticket.requestedRefund = request.requestedRefund }
+    if request.hasDeliveredTime { ticket.deliveredTime = request.deliveredTime.microsecondDate.timestamp }
+    if request.hasSource { ticket.source = request.source }
+    ticket.channel = request.channel
+    ticket.skillGroupID = request.skillGroupID
+    ticket.createdBy = request.hasActor ? request.actor : .with { $0.kind = .shopper; $0.id = request.shopperID }
+    ticket.goodsReturnRequired = [.returnAndRefund, .exchange, .repair].contains(request.type)
+    ticket.eligibilityOverrideReason = request.eligibilityOverrideReason
+    ticket.createTime = now.timestamp
+    ticket.updateTime = now.timestamp
+    ticket.version = 1
+    ticket.sla.firstResponseDueTime = now.addingTimeInterval(Double(policy.firstResponseHours) * 3600).timestamp
+    ticket.sla.resolutionDueTime = now.addingTimeInterval(Double(policy.resolutionHours) * 3600).timestamp
+    ticket.sla.pausedDuration = .init(seconds: 0)
+
+    // The same rules as CheckEligibility, for every item (or once for cases about no goods).
+    let deliveredAt = request.hasDeliveredTime ? request.deliveredTime.date : nil
+    let items = request.items.isEmpty ? [Support_Common_V1_OrderItemRef()] : request.items
+    ticket.eligibility = items.map {
+      rules.check(type: request.type, category: request.category, deliveredAt: deliveredAt, condition: request.goodsCondition, item: $0, at: now)
+    }
+    let refused = ticket.eligibility.filter { !$0.eligible }
+    if !refused.isEmpty && request.eligibilityOverrideReason.isEmpty {
+      let reasons = refused.flatMap { answer in answer.reasonMessages.map { "\(answer.item.orderID)/\(answer.item.orderItemID): \($0)" } }
+      throw ServiceError.failedPrecondition("not eligible: " + reasons.joined(separator: "; ") + " (an agent may file anyway with eligibility_override_reason)")
+    }
+
+    switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
+    case .created(let created):
+      log.info("ticket created", metadata: ["ticket_id": "\(created.ticketID)", "type": "\(created.type)"])
+      return created.withLiveSLA(at: now)
+    case .retried(let existing):
+      return existing.withLiveSLA(at: now)
+    }
+  }
+
+  private func validate(_ request: Support_Tickets_V1_CreateTicketRequest, now: Date) throws {
+    try Validate.requestID(request.requestID)
+    try Validate.specified(request.type, "type")
+    try Validate.specified(request.category, "category")
+    try Validate.required(request.shopperID, "shopper_id")
+    try Validate.required(request.title, "title", maxLength: 200)
+    try Validate.maxLength(request.description_p, "description", 10_000)
+    try Validate.known(request.priority, "priority")
+    try Validate.known(request.channel, "channel")
+    try Validate.known(request.goodsCondition, "goods_condition")
+    try Validate.maxLength(request.skillGroupID, "skill_group_id", Validate.maxIDLength)
+    try Validate.maxLength(request.eligibilityOverrideReason, "eligibility_override_reason", 1000)
+    if TicketStore.goodsTypes.contains(request.type) && request.items.isEmpty {
+      throw ServiceError.invalidArgument("items", "at least one order item is required for \(request.type)")
+    }
+    try Validate.maxCount(request.items, "items", 100)
+    var currencies = Set<String>()
+    for (index, item) in request.items.enumerated() {
+      try Validate.required(item.orderID, "items[\(index)].order_id")
+      try Validate.maxLength(item.orderItemID, "items[\(index)].order_item_id", Validate.maxIDLength)
+      try Validate.maxLength(item.sku, "items[\(index)].sku", Validate.maxIDLength)
+      if item.quantity < 0 { throw ServiceError.invalidArgument("items[\(index)].quantity", "must not be negative") }
+      if item.hasUnitPrice {
+        try Validate.money(item.unitPrice, "items[\(index)].unit_price")
+        currencies.insert(item.unitPrice.currencyCode)
+      }
+    }
+    try Validate.maxCount(request.evidence, "evidence", 20)
+    for (index, attachment) in request.evidence.enumerated() {
+      try Validate.attachment(attachment, "evidence[\(index)]")
+    }
+    if request.hasRequestedRefund {
+      guard request.type == .returnAndRefund || request.type == .refundOnly else {
+        throw ServiceError.invalidArgument("requested_refund", "applies only to RETURN_AND_REFUND and REFUND_ONLY")
+      }
+      try Validate.money(request.requestedRefund, "requested_refund")
+      if !currencies.isEmpty && !currencies.contains(request.requestedRefund.currencyCode) {
+        throw ServiceError.invalidArgument("requested_refund.currency_code", "differs from the items' unit price currency")
+      }
+    }
+    if request.hasDeliveredTime && request.deliveredTime.date > now.addingTimeInterval(300) {
+      throw ServiceError.invalidArgument("delivered_time", "is in the future")
+    }
+    if request.hasSource {
+      try Validate.known(request.source.kind, "source.kind")
+      try Validate.maxLength(request.source.id, "source.id", Validate.maxIDLength)
+    }
+    if request.hasActor {
+      try Validate.known(request.actor.kind, "actor.kind")
+      try Validate.maxLength(request.actor.id, "actor.id", Validate.maxIDLength)
+    }
+  }
+
+  // MARK: - GetTicket, ListTickets
+
+  func getTicket(request: Support_Tickets_V1_GetTicketRequest, context: ServerContext) async throws -> Ticket {
+    guard let id = try Validate.resourceID(request.ticketID, "ticket_id"),
+      let ticket = try await store.get(id, logger: log)
+    else { throw ServiceError.notFound("ticket", request.ticketID) }
+    return ticket.withLiveSLA(at: Date())
+  }
+
+  func listTickets(request: Support_Tickets_V1_ListTicketsRequest, context: ServerContext) async throws -> Support_Tickets_V1_ListTicketsResponse {
+    let pageSize = try PageCursor.pageSize(request.pageSize)
+    for (index, status) in request.statuses.enumerated() { try Validate.specified(status, "statuses[\(index)]") }
+    for (index, type) in request.types.enumerated() { try Validate.specified(type, "types[\(index)]") }
+    for (index, category) in request.categories.enumerated() { try Validate.specified(category, "categories[\(index)]") }
+    try Validate.maxLength(request.assigneeAgentID, "assignee_agent_id", Validate.maxIDLength)
+    try Validate.maxLength(request.shopperID, "shopper_id", Validate.maxIDLength)
+    try Validate.maxLength(request.orderID, "order_id", Validate.maxIDLength)
+    var filterOnly = request
+    filterOnly.pageSize = 0
+    filterOnly.pageToken = ""
+    let filterKey = try Fingerprint.of(filterOnly)
+    let cursor = try PageCursor.decode(request.pageToken, filter: filterKey)
+
+    let filter = TicketStore.ListFilter(
+      statuses: request.statuses, types: request.types, categories: request.categories,
+      assigneeAgentID: request.assigneeAgentID, shopperID: request.shopperID, orderID: request.orderID,
+      slaBreachedOnly: request.slaBreachedOnly
+    )
+    var tickets = try await store.list(filter, after: cursor, limit: pageSize + 1, logger: log)
+    var response = Support_Tickets_V1_ListTicketsResponse()
+    if tickets.count > pageSize {
+      tickets.removeLast(tickets.count - pageSize)
+      let last = tickets[tickets.count - 1]
+      let micros = Int64(last.createTime.seconds) * 1_000_000 + Int64(last.createTime.nanos / 1000)
+      response.nextPageToken = PageCursor(key: micros, id: last.ticketID, filter: filterKey).token
+    }
+    let now = Date()
+    response.tickets = tickets.map { $0.withLiveSLA(at: now) }
+    return response
+  }
+
+  // MARK: - CheckEligibility
+
+  func checkEligibility(request: Support_Tickets_V1_CheckEligibilityRequest, context: ServerContext) async throws -> Support_Tickets_V1_CheckEligibilityResponse {
+    try Validate.specified(request.type, "type")
+    try Validate.specified(request.category, "category")
+    try Validate.known(request.goodsCondition, "goods_condition")
+    if TicketStore.goodsTypes.contains(request.type) { try Validate.required(request.item.orderID, "item.order_id") }
+    let at = request.hasCheckTime ? request.checkTime.date : Date()
+    return rules.check(
+      type: request.type, category: request.category,
+      deliveredAt: request.hasDeliveredTime ? request.deliveredTime.date : nil,
+      condition: request.goodsCondition, item: request.item, at: at
+    )
+  }
+
+  // MARK: - Not in this release
+
+  func transitionTicket(request: Support_Tickets_V1_TransitionTicketRequest, context: ServerContext) async throws -> Ticket {
+    throw notYet("TransitionTicket")
+  }
+
+  func assignTicket(request: Support_Tickets_V1_AssignTicketRequest, context: ServerContext) async throws -> Ticket {
+    throw notYet("AssignTicket")
+  }
+
+  func setPriority(request: Support_Tickets_V1_SetPriorityRequest, context: ServerContext) async throws -> Ticket {
+    throw notYet("SetPriority")
+  }
+
+  func addComment(request: Support_Tickets_V1_AddCommentRequest, context: ServerContext) async throws -> Support_Tickets_V1_Comment {
+    throw notYet("AddComment")
+  }
+
+  func listComments(request: Support_Tickets_V1_ListCommentsRequest, context: ServerContext) async throws -> Support_Tickets_V1_ListCommentsResponse {
+    throw notYet("ListComments")
+  }
+
+  func listTicketHistory(request: Support_Tickets_V1_ListTicketHistoryRequest, context: ServerContext) async throws -> Support_Tickets_V1_ListTicketHistoryResponse {
+    throw notYet("ListTicketHistory")
+  }
+
+  private func notYet(_ method: String) -> RPCError {
+    RPCError(code: .unimplemented, message: "support.tickets.v1.TicketService/\(method) is part of the v1 contract but not served by this release yet")
+  }
+}
+
+extension Ticket {
+  /// The SLA flags as of `now`: a clock breaches when its due time passes before it is met.
+  func withLiveSLA(at now: Date) -> Ticket {
+    var ticket = self
+    let stopped = [.rejected, .cancelled].contains(status)
+    let responded: Date? = sla.hasFirstResponseTime ? sla.firstResponseTime.date : nil
+    ticket.sla.firstResponseBreached = !stopped && (responded ?? now) > sla.firstResponseDueTime.date
+    let resolved: Date? = hasResolveTime ? resolveTime.date : nil
+    ticket.sla.resolutionBreached = !stopped && (resolved ?? now) > sla.resolutionDueTime.date
+    return ticket
+  }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import GRPCCore
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceKit
+import SupportCodec
+
+typealias Ticket = Support_Tickets_V1_Ticket
+typealias TicketStatus = Support_Tickets_V1_TicketStatus
+
+/// All SQL of the tickets service. Every write runs in one transaction with its history entry.
+struct TicketStore: Sendable {
+  let database: PostgresClient
+
+  /// Statuses in which a case no longer blocks a new one for the same order item.
+  static let finishedStatuses: [TicketStatus] = [.rejected, .cancelled, .closed]
+  /// Types whose cases concern specific goods (one open case per order item).
+  static let goodsTypes: [TicketType] = [.returnAndRefund, .refundOnly, .exchange, .repair]
+
+  enum CreateOutcome {
+    case created(Ticket)
+    case retried(Ticket)
+  }
+
+  /// Inserts a new case, or returns the case first created with the same request id.
+  func create(_ ticket: Ticket, requestID: String, fingerprint: String, logger: Logger) async throws -> CreateOutcome {
+    try await database.withTransaction(logger: logger) { connection in
+      if let existing = try await Self.byRequestID(requestID, connection, logger) {
+        return try Self.retry(existing, fingerprint: fingerprint)
+      }
+      if Self.goodsTypes.contains(ticket.type) {
+        try await Self.rejectOverlappingOpenCase(ticket, connection, logger)
+      }
+      let id = UUID(uuidString: ticket.ticketID)!
+      let body = try ByteBuffer(bytes: ticket.serializedBytes() as [UInt8])
+      let inserted = try await connection.query(
+        """
+        INSERT INTO tickets (ticket_id, request_id, request_fingerprint, type, category, status, priority,
+          shopper_id, assignee_agent_id, first_response_due_at, resolution_due_at, created_at, updated_at, version, body)
+        VALUES (\(id), \(requestID), \(fingerprint), \(Int16(ticket.type.rawValue)), \(Int16(ticket.category.rawValue)),
+          \(Int16(ticket.status.rawValue)), \(Int16(ticket.priority.rawValue)), \(ticket.shopperID), \(ticket.assigneeAgentID),
+          \(ticket.sla.firstResponseDueTime.date), \(ticket.sla.resolutionDueTime.date), \(ticket.createTime.date),
+          \(ticket.updateTime.date), \(ticket.version), \(body))
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING ticket_id
+        """, logger: logger
+      ).collect()
+      if inserted.isEmpty {
+        // A concurrent call with the same request id committed first.
+        guard let existing = try await Self.byRequestID(requestID, connection, logger) else {
+          throw RPCError(code: .aborted, message: "concurrent create with the same request_id, retry")
+        }
+        return try Self.retry(existing, fingerprint: fingerprint)
+      }
+      if !ticket.items.isEmpty {
+        let positions = ticket.items.indices.map { Int32($0) }
+        try await connection.query(
+          """
+          INSERT INTO ticket_items (ticket_id, position, order_id, order_item_id)
+          SELECT \(id), * FROM unnest(\(positions)::integer[], \(ticket.items.map(\.orderID))::text[], \(ticket.items.map(\.orderItemID))::text[])
+          """, logger: logger)
+      }
+      var entry = Support_Tickets_V1_HistoryEntry()
+      entry.ticketID = ticket.ticketID
+      entry.kind = .created
+      entry.actor = ticket.createdBy
+      entry.fromStatus = .unspecified
+      entry.toStatus = ticket.status
+      entry.occurTime = ticket.createTime
+      entry.ticketVersion = ticket.version
+      try await Self.appendHistory(entry, ticketID: id, connection, logger)
+      return .created(ticket)
+    }
+  }
+
+  func get(_ id: UUID, logger: Logger) async throws -> Ticket? {
+    for try await body in try await database.execute(TicketByID(ticketID: id), logger: logger) {
+      return try Ticket(serializedBytes: Array(body.readableBytesView))
+    }
+    return nil
+  }
+
+  struct ListFilter {
+    var statuses: [TicketStatus] = []
+    var types: [TicketType] = []
+    var categories: [ProblemCategory] = []
+    var assigneeAgentID = ""
+    var shopperID = ""
+    var orderID = ""
+    var slaBreachedOnly = false
+  }
+
+  /// One page, newest first; `after` is the last (created_at µs, id) of the previous page.
+  /// Only the filters given become SQL, so each query can use the index for its filter.
+  func list(_ filter: ListFilter, after: PageCursor?, limit: Int, logger: Logger) async throws -> [Ticket] {
+    var bindings = PostgresBindings()
+    var conditions: [String] = []
+    func bind<T: PostgresNonThrowingEncodable & Sendable>(_ value: T) -> String {
+      bindings.append(value)
+      return "$\(bindings.count)"
+    }
+    if !filter.statuses.isEmpty { conditions.append("status = ANY(\(bind(filter.statuses.map { Int16($0.rawValue) })))") }
+    if !filter.types.isEmpty { conditions.append("type = ANY(\(bind(filter.types.map { Int16($0.rawValue) })))") }
+    if !filter.categories.isEmpty { conditions.append("category = ANY(\(bind(filter.categories.map { Int16($0.rawValue) })))") }
+    if !filter.assigneeAgentID.isEmpty { conditions.append("assignee_agent_id = \(bind(filter.assigneeAgentID))") }
+    if !filter.shopperID.isEmpty { conditions.append("shopper_id = \(bind(filter.shopperID))") }
+    if !filter.orderID.isEmpty {
+      conditions.append("EXISTS (SELECT 1 FROM ticket_items i WHERE i.ticket_id = t.ticket_id AND i.order_id = \(bind(filter.orderID)))")
+    }
+    if filter.slaBreachedOnly {
+      conditions.append(
+        """
+        ((resolved_at IS NULL AND (resolution_due_at < now() OR (first_responded_at IS NULL AND first_response_due_at < now())))
+          OR resolved_at > resolution_due_at OR first_responded_at > first_response_due_at)
+        """)
+    }
+    if let after, let afterID = UUID(uuidString: after.id) {
+      let afterTime = Date(timeIntervalSince1970: Double(after.key) / 1_000_000)
+      conditions.append("(created_at, ticket_id) < (\(bind(afterTime)), \(bind(afterID)))")
+    }
+    let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    let sql = "SELECT body FROM tickets t \(whereClause) ORDER BY created_at DESC, ticket_id DESC LIMIT \(bind(Int64(limit)))"
+    var tickets: [Ticket] = []
+    for try await body in try await database.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(ByteBuffer.self) {
+      tickets.append(try Ticket(serializedBytes: Array(body.readableBytesView)))
+    }
+    return tickets
+  }
+
+  // MARK: - helpers
+
+  private static func byRequestID(_ requestID: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> (fingerprint: String, ticket: Ticket)? {
+    let rows = try await connection.query(
+      "SELECT request_fingerprint, body FROM tickets WHERE request_id = \(requestID)", logger: logger
+    ).decode((String, ByteBuffer).self)
+    for try await (fingerprint, body) in rows {
+      return (fingerprint, try Ticket(serializedBytes: Array(body.readableBytesView)))
+    }
+    return nil
+  }
+
+  private static func retry(_ existing: (fingerprint: String, ticket: Ticket), fingerprint: String) throws -> CreateOutcome {
+    guard existing.fingerprint == fingerprint else {
+      throw ServiceError.alreadyExists("request_id was already used for ticket \(existing.ticket.ticketID) with different content")
+    }
+    return .retried(existing.ticket)
+  }
+
+  /// One open case per order item: a case for the whole order (empty order_item_id) overlaps
+  /// every item of it. Serialised per order by an advisory lock so two concurrent creates
+  /// cannot both pass the check.
+  private static func rejectOverlappingOpenCase(_ ticket: Ticket, _ connection: PostgresConnection, _ logger: Logger) async throws {
+    let finished = finishedStatuses.map { Int16($0.rawValue) }
+    let goods = goodsTypes.map { Int16($0.rawValue) }
+    for orderID in Set(ticket.items.map(\.orderID)).sorted() {
+      let lockKey = "tickets.order:\(orderID)"
+      try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
+      let itemIDs = ticket.items.filter { $0.orderID == orderID }.map(\.orderItemID)
+      let wholeOrder = itemIDs.contains("")
+      let rows = try await connection.query(
+        """
+        SELECT t.ticket_id::text FROM ticket_items i JOIN tickets t ON t.ticket_id = i.ticket_id
+        WHERE i.order_id = \(orderID)
+          AND (\(wholeOrder) OR i.order_item_id = '' OR i.order_item_id = ANY(\(itemIDs)::text[]))
+          AND t.status <> ALL(\(finished)::smallint[]) AND t.type = ANY(\(goods)::smallint[])
+        LIMIT 1
+        """, logger: logger
+      ).decode(String.self)
+      for try await other in rows {
+        throw ServiceError.alreadyExists("open case \(other) already covers order \(orderID); add to that case instead")
+      }
+    }
+  }
+
+  static func appendHistory(_ entry: Support_Tickets_V1_HistoryEntry, ticketID: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws {
+    let body = try ByteBuffer(bytes: entry.serializedBytes() as [UInt8])
+    try await connection.query(
+      "INSERT INTO ticket_history (ticket_id, occurred_at, body) VALUES (\(ticketID), \(entry.occurTime.date), \(body))",
+      logger: logger)
+  }
+}
+
+/// GetTicket's query, prepared once per connection.
+struct TicketByID: PostgresPreparedStatement {
+  static let sql = "SELECT body FROM tickets WHERE ticket_id = $1"
+  typealias Row = ByteBuffer
+  var ticketID: UUID
+
+  func makeBindings() throws -> PostgresBindings {
+    var bindings = PostgresBindings()
+    bindings.append(ticketID)
+    return bindings
+  }
+
+  func decodeRow(_ row: PostgresRow) throws -> ByteBuffer {
+    try row.decode(ByteBuffer.self)
+  }
+}

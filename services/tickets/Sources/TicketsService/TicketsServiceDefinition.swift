@@ -1,0 +1,14 @@
+import ServiceKit
+
+/// The tickets process: its schema, migrations and RPC services.
+public enum TicketsServiceDefinition {
+  public static let definition = ServiceDefinition(
+    name: "tickets", schema: "tickets", migrations: TicketsMigrations.all,
+    healthNames: ["support.tickets.v1.TicketService"]
+  ) { resources in
+    let policy = try TicketsPolicy.load()
+    return ServiceParts(rpcServices: [
+      TicketService(store: TicketStore(database: resources.database!), policy: policy, logger: resources.logger)
+    ])
+  }
+}
