@@ -73,6 +73,7 @@ public enum ServiceHost {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
+    MessageLimit.set(config.maxMessageBytes)
     let health = HealthStatusStore(names: definition.healthNames)
     var database: PostgresClient?
     var migrator: Migrator?
@@ -88,7 +89,7 @@ public enum ServiceHost {
       address: .ipv4(host: config.grpcAddress.host, port: config.grpcAddress.port),
       transportSecurity: .plaintext,
       config: .defaults { transport in
-        transport.rpc.maxRequestPayloadSize = config.maxMessageBytes
+        transport.rpc.maxRequestPayloadSize = MessageLimit.transportCap(for: config.maxMessageBytes)
         // Find dead peers within a minute rather than the default two hours.
         transport.connection.keepalive.time = .seconds(60)
         transport.connection.keepalive.timeout = .seconds(20)

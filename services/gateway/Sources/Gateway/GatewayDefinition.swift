@@ -37,14 +37,17 @@ public enum GatewayDefinition {
 }
 
 enum BackendHealth {
-  /// Asks a backend's own health service; NOT_SERVING when it cannot be reached within a second.
-  static func check(_ name: String, on backend: BackendConnection, logger: Logger) async -> ServingStatus {
+  /// Asks a backend's own health service: its answer, nil when the backend does not know the
+  /// name (NOT_FOUND), NOT_SERVING when it cannot be reached within a second.
+  static func check(_ name: String, on backend: BackendConnection, logger: Logger) async -> ServingStatus? {
     let health = Grpc_Health_V1_Health.Client(wrapping: backend.client)
     var options = CallOptions.defaults
     options.timeout = .seconds(1)
     options.waitForReady = false
     do {
       return try await health.check(.with { $0.service = name }, options: options).status
+    } catch let error as RPCError where error.code == .notFound {
+      return nil
     } catch {
       logger.debug("backend health check failed", metadata: ["backend": "\(backend.name)", "error": "\(error)"])
       return .notServing

@@ -1,4 +1,5 @@
 import GRPCCore
+import Synchronization
 import ServiceKit
 import SupportCodec
 
@@ -18,7 +19,7 @@ struct GatewayProxy: RegistrableRPCService {
       let method = route.method
       let maxBytes = maxMessageBytes
       router.registerHandler(
-        forMethod: method, deserializer: RawMessageDeserializer(), serializer: RawMessageSerializer()
+        forMethod: method, deserializer: LimitedDeserializer(RawMessageDeserializer()), serializer: RawMessageSerializer()
       ) { request, _ in
         Self.forward(request, method: method, to: backend, maxMessageBytes: maxBytes)
       }
@@ -37,9 +38,17 @@ struct GatewayProxy: RegistrableRPCService {
     options.maxRequestMessageBytes = maxMessageBytes
     options.maxResponseMessageBytes = maxMessageBytes
     let callOptions = options
+    // An error reading the caller's messages (an oversize message, say) is the caller's
+    // problem, not the backend's: remember it and report it as is.
+    let inboundError = ErrorBox()
     let outgoing = StreamingClientRequest<[UInt8]>(metadata: metadata) { writer in
-      for try await message in request.messages {
-        try await writer.write(message)
+      do {
+        for try await message in request.messages {
+          try await writer.write(message)
+        }
+      } catch {
+        inboundError.set(error)
+        throw error
       }
     }
     return StreamingServerResponse { writer in
@@ -59,6 +68,7 @@ struct GatewayProxy: RegistrableRPCService {
           return forwardable(trailers)
         }
       } catch let error as RPCError {
+        if let inbound = inboundError.value { throw inbound }
         var error = error
         error.metadata = forwardable(error.metadata)
         if error.code == .unavailable {
@@ -87,4 +97,15 @@ struct GatewayProxy: RegistrableRPCService {
     "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
     "grpc-status", "grpc-message", "content-length", "host", "connection", "x-request-id",
   ]
+}
+
+/// Holds the first error seen by one side of a forwarded call.
+final class ErrorBox: Sendable {
+  private let error = Mutex<(any Error)?>(nil)
+
+  func set(_ newValue: any Error) {
+    error.withLock { if $0 == nil { $0 = newValue } }
+  }
+
+  var value: (any Error)? { error.withLock { $0 } }
 }

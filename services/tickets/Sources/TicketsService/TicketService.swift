@@ -5,18 +5,27 @@ import ServiceKit
 import SupportCodec
 
 /// support.tickets.v1.TicketService: after-sales cases. Handlers validate, decide, and hand the
-/// SQL to `TicketStore`.
-struct TicketService: Support_Tickets_V1_TicketService.SimpleServiceProtocol {
+/// SQL to `TicketStore`. This release serves create, get, list and the eligibility check; the
+/// router answers the rest of the contract with UNIMPLEMENTED.
+struct TicketService: RegistrableRPCService {
+  typealias Methods = Support_Tickets_V1_TicketService.Method
   let store: TicketStore
   let policy: TicketsPolicy
   let logger: Logger
 
   var rules: EligibilityRules { EligibilityRules(policy: policy) }
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.registerUnary(Methods.CreateTicket.descriptor, createTicket)
+    router.registerUnary(Methods.GetTicket.descriptor, getTicket)
+    router.registerUnary(Methods.ListTickets.descriptor, listTickets)
+    router.registerUnary(Methods.CheckEligibility.descriptor, checkEligibility)
+  }
   var log: Logger { RequestContext.current?.logger ?? logger }
 
   // MARK: - CreateTicket
 
-  func createTicket(request: Support_Tickets_V1_CreateTicketRequest, context: ServerContext) async throws -> Ticket {
+  @Sendable func createTicket(_ request: Support_Tickets_V1_CreateTicketRequest) async throws -> Ticket {
     let now = Date.nowMicroseconds
     try validate(request, now: now)
     var ticket = Ticket()
@@ -121,14 +130,14 @@ struct TicketService: Support_Tickets_V1_TicketService.SimpleServiceProtocol {
 
   // MARK: - GetTicket, ListTickets
 
-  func getTicket(request: Support_Tickets_V1_GetTicketRequest, context: ServerContext) async throws -> Ticket {
+  @Sendable func getTicket(_ request: Support_Tickets_V1_GetTicketRequest) async throws -> Ticket {
     guard let id = try Validate.resourceID(request.ticketID, "ticket_id"),
       let ticket = try await store.get(id, logger: log)
     else { throw ServiceError.notFound("ticket", request.ticketID) }
     return ticket.withLiveSLA(at: Date())
   }
 
-  func listTickets(request: Support_Tickets_V1_ListTicketsRequest, context: ServerContext) async throws -> Support_Tickets_V1_ListTicketsResponse {
+  @Sendable func listTickets(_ request: Support_Tickets_V1_ListTicketsRequest) async throws -> Support_Tickets_V1_ListTicketsResponse {
     let pageSize = try PageCursor.pageSize(request.pageSize)
     for (index, status) in request.statuses.enumerated() { try Validate.specified(status, "statuses[\(index)]") }
     for (index, type) in request.types.enumerated() { try Validate.specified(type, "types[\(index)]") }
@@ -162,7 +171,7 @@ struct TicketService: Support_Tickets_V1_TicketService.SimpleServiceProtocol {
 
   // MARK: - CheckEligibility
 
-  func checkEligibility(request: Support_Tickets_V1_CheckEligibilityRequest, context: ServerContext) async throws -> Support_Tickets_V1_CheckEligibilityResponse {
+  @Sendable func checkEligibility(_ request: Support_Tickets_V1_CheckEligibilityRequest) async throws -> Support_Tickets_V1_CheckEligibilityResponse {
     try Validate.specified(request.type, "type")
     try Validate.specified(request.category, "category")
     try Validate.known(request.goodsCondition, "goods_condition")
@@ -173,36 +182,6 @@ struct TicketService: Support_Tickets_V1_TicketService.SimpleServiceProtocol {
       deliveredAt: request.hasDeliveredTime ? request.deliveredTime.date : nil,
       condition: request.goodsCondition, item: request.item, at: at
     )
-  }
-
-  // MARK: - Not in this release
-
-  func transitionTicket(request: Support_Tickets_V1_TransitionTicketRequest, context: ServerContext) async throws -> Ticket {
-    throw notYet("TransitionTicket")
-  }
-
-  func assignTicket(request: Support_Tickets_V1_AssignTicketRequest, context: ServerContext) async throws -> Ticket {
-    throw notYet("AssignTicket")
-  }
-
-  func setPriority(request: Support_Tickets_V1_SetPriorityRequest, context: ServerContext) async throws -> Ticket {
-    throw notYet("SetPriority")
-  }
-
-  func addComment(request: Support_Tickets_V1_AddCommentRequest, context: ServerContext) async throws -> Support_Tickets_V1_Comment {
-    throw notYet("AddComment")
-  }
-
-  func listComments(request: Support_Tickets_V1_ListCommentsRequest, context: ServerContext) async throws -> Support_Tickets_V1_ListCommentsResponse {
-    throw notYet("ListComments")
-  }
-
-  func listTicketHistory(request: Support_Tickets_V1_ListTicketHistoryRequest, context: ServerContext) async throws -> Support_Tickets_V1_ListTicketHistoryResponse {
-    throw notYet("ListTicketHistory")
-  }
-
-  private func notYet(_ method: String) -> RPCError {
-    RPCError(code: .unimplemented, message: "support.tickets.v1.TicketService/\(method) is part of the v1 contract but not served by this release yet")
   }
 }
 

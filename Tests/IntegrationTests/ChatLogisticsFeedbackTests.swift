@@ -1,0 +1,199 @@
+import Foundation
+import GRPCCore
+import SupportCodec
+import SwiftProtobuf
+import Testing
+
+extension MeshTests {
+  @Suite("Chat through the gateway")
+  struct Chat {
+    @Test("start, send, retry, page through history; senders are checked")
+    func conversation() async throws {
+      try await mesh.withGateway { grpc in
+        let chat = Support_Chat_V1_ConversationService.Client(wrapping: grpc)
+        let shopper = uniqueID("shopper")
+        let start = Support_Chat_V1_StartConversationRequest.with {
+          $0.requestID = uniqueID("req"); $0.shopperID = shopper; $0.channel = .web; $0.orderID = "order-1"
+          $0.subject = "Where is my parcel?"; $0.initialMessage = "您好, where is my parcel?"
+        }
+        let conversation = try await chat.startConversation(start)
+        #expect(conversation.status == .queued && conversation.offline && conversation.lastSequence == 1)
+        #expect(conversation.queuePosition >= 1 && conversation.skillGroupID == "general")
+        #expect(try await chat.startConversation(start).conversationID == conversation.conversationID)
+
+        let send = Support_Chat_V1_SendMessageRequest.with {
+          $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
+          $0.sender = .with { $0.kind = .shopper; $0.id = shopper }; $0.text = "Order 1, please"
+        }
+        let message = try await chat.sendMessage(send)
+        #expect(message.sequence == 2)
+        #expect(try await chat.sendMessage(send) == message, "a retry returns the stored message")
+
+        await expectCode(.permissionDenied) {
+          try await chat.sendMessage(.with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
+            $0.sender = .with { $0.kind = .shopper; $0.id = "someone-else" }; $0.text = "hi"
+          })
+        }
+        await expectCode(.failedPrecondition, containing: "QUEUED") {
+          try await chat.sendMessage(.with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
+            $0.sender = .with { $0.kind = .agent; $0.id = "agent-1" }; $0.text = "hello"
+          })
+        }
+        await expectCode(.invalidArgument, containing: "text") {
+          try await chat.sendMessage(.with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
+            $0.sender = .with { $0.kind = .shopper; $0.id = shopper }; $0.text = String(repeating: "长", count: 5_001)
+          })
+        }
+        await expectCode(.notFound) {
+          try await chat.sendMessage(.with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = UUID().uuidString
+            $0.sender = .with { $0.kind = .shopper; $0.id = shopper }; $0.text = "hi"
+          })
+        }
+
+        // Concurrent senders get consecutive, unique sequences.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          for index in 0..<8 {
+            group.addTask {
+              _ = try await chat.sendMessage(.with {
+                $0.requestID = "burst-\(index)"; $0.conversationID = conversation.conversationID
+                $0.sender = .with { $0.kind = .shopper; $0.id = shopper }; $0.text = "burst \(index)"
+              })
+            }
+          }
+          try await group.waitForAll()
+        }
+        var sequences: [Int64] = []
+        var token = ""
+        repeat {
+          let page = try await chat.listMessages(.with { $0.conversationID = conversation.conversationID; $0.pageSize = 3; $0.pageToken = token })
+          sequences += page.messages.map(\.sequence)
+          token = page.nextPageToken
+        } while !token.isEmpty
+        #expect(sequences == Array(1...10))
+        let fetched = try await chat.getConversation(.with { $0.conversationID = conversation.conversationID })
+        #expect(fetched.lastSequence == 10 && fetched.version == 10)
+        await expectCode(.notFound) { try await chat.listMessages(.with { $0.conversationID = UUID().uuidString }) }
+      }
+    }
+  }
+
+  @Suite("Logistics through the gateway")
+  struct Logistics {
+    static let address = Support_Logistics_V1_Address.with {
+      $0.recipientName = "王芳"; $0.phone = "13800000000"; $0.countryCode = "CN"; $0.province = "浙江"
+      $0.city = "杭州"; $0.street = "文三路 1 号"
+    }
+
+    @Test("tracking events arriving late, twice and out of order make one clear timeline")
+    func timeline() async throws {
+      try await mesh.withGateway { grpc in
+        let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+        let waybill = uniqueID("SF")
+        let create = Support_Logistics_V1_CreateShipmentRequest.with {
+          $0.requestID = uniqueID("req"); $0.kind = .return; $0.orderID = "order-7"; $0.ticketID = "ticket-7"
+          $0.carrierCode = "SF"; $0.trackingNumber = waybill; $0.items = [.with { $0.orderItemID = "line-1"; $0.quantity = 1 }]
+          $0.origin = Self.address; $0.destination = Self.address
+        }
+        let shipment = try await shipments.createShipment(create)
+        #expect(shipment.status == .labelCreated && shipment.items[0].orderID == "order-7" && shipment.hasExpectedDeliveryTime)
+        #expect(try await shipments.createShipment(create).shipmentID == shipment.shipmentID)
+        var again = create
+        again.requestID = uniqueID("req")
+        await expectCode(.alreadyExists, containing: waybill) { try await shipments.createShipment(again) }
+
+        let t0 = Date().addingTimeInterval(-3 * 3600)
+        func event(_ id: String, _ code: String, _ hours: Double, _ hint: Support_Logistics_V1_ShipmentStatus = .unspecified) -> Support_Logistics_V1_CarrierTrackingEvent {
+          .with { $0.carrierEventID = id; $0.carrierStatusCode = code; $0.status = hint; $0.eventTime = Google_Protobuf_Timestamp(date: t0.addingTimeInterval(hours * 3600)); $0.location = "Hangzhou" }
+        }
+        let first = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "SF"; $0.trackingNumber = waybill
+          $0.events = [event("e2", "IN_TRANSIT", 1), event("e1", "PICKED_UP", 0), event("e1", "PICKED_UP", 0)]
+        })
+        #expect(first.acceptedCount == 2 && first.duplicateCount == 1)
+        #expect(first.shipment.status == .inTransit)
+        let second = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "SF"; $0.trackingNumber = waybill
+          $0.events = [event("e2", "IN_TRANSIT", 1), event("e4", "x-unknown-code", 2.5), event("e3", "80", 2, .delivered)]
+        })
+        #expect(second.acceptedCount == 2 && second.duplicateCount == 1)
+        let fetched = try await shipments.getShipment(.with { $0.shipmentID = shipment.shipmentID })
+        #expect(fetched.timeline.map(\.carrierEventID) == ["e1", "e2", "e3", "e4"], "ordered by event time")
+        #expect(fetched.timeline.map(\.status) == [.pickedUp, .inTransit, .delivered, .unspecified])
+        #expect(fetched.status == .delivered, "an unmapped later event does not change the status")
+        #expect(fetched.deliveredTime == fetched.timeline[2].eventTime && fetched.expectedDeliveryTime == fetched.deliveredTime)
+        let replay = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "SF"; $0.trackingNumber = waybill; $0.events = [event("e3", "80", 2, .delivered)]
+        })
+        #expect(replay.acceptedCount == 0 && replay.shipment.version == fetched.version, "a webhook retry changes nothing")
+
+        await expectCode(.notFound) {
+          try await shipments.recordTrackingEvents(.with { $0.carrierCode = "SF"; $0.trackingNumber = "nope"; $0.events = [event("x", "DELIVERED", 0)] })
+        }
+        await expectCode(.invalidArgument, containing: "events[0].event_time") {
+          try await shipments.recordTrackingEvents(.with {
+            $0.carrierCode = "SF"; $0.trackingNumber = waybill
+            $0.events = [.with { $0.carrierEventID = "future"; $0.eventTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(86_400)) }]
+          })
+        }
+        var unknownCarrier = create
+        unknownCarrier.requestID = uniqueID("req")
+        unknownCarrier.carrierCode = "NOPE"
+        await expectCode(.invalidArgument, containing: "carrier_code") { try await shipments.createShipment(unknownCarrier) }
+        var noTicket = create
+        noTicket.requestID = uniqueID("req")
+        noTicket.ticketID = ""
+        await expectCode(.invalidArgument, containing: "ticket_id") { try await shipments.createShipment(noTicket) }
+      }
+    }
+  }
+
+  @Suite("Feedback through the gateway")
+  struct Feedback {
+    @Test("one answer per survey, scores in range, expired surveys refuse answers")
+    func surveys() async throws {
+      try await mesh.withGateway { grpc in
+        let surveys = Support_Feedback_V1_SurveyService.Client(wrapping: grpc)
+        let subject = Support_Common_V1_SubjectRef.with { $0.kind = .ticket; $0.id = uniqueID("ticket") }
+        let create = Support_Feedback_V1_CreateSurveyRequest.with {
+          $0.requestID = uniqueID("req"); $0.subject = subject; $0.shopperID = "shopper-1"; $0.agentID = "agent-1"; $0.channel = .app
+        }
+        let survey = try await surveys.createSurvey(create)
+        #expect(survey.status == .pending && survey.token.count >= 40)
+        #expect(try await surveys.createSurvey(create).surveyID == survey.surveyID)
+        var second = create
+        second.requestID = uniqueID("req")
+        await expectCode(.alreadyExists, containing: survey.surveyID) { try await surveys.createSurvey(second) }
+
+        await expectCode(.invalidArgument, containing: "csat") {
+          try await surveys.submitSurveyAnswer(.with { $0.token = survey.token; $0.csat = 6 })
+        }
+        await expectCode(.invalidArgument, containing: "csat") { try await surveys.submitSurveyAnswer(.with { $0.token = survey.token }) }
+        await expectCode(.notFound) { try await surveys.submitSurveyAnswer(.with { $0.token = "no-such-token"; $0.csat = 5 }) }
+        let answered = try await surveys.submitSurveyAnswer(.with {
+          $0.token = survey.token; $0.csat = 5; $0.nps = 0; $0.comment = "客服很耐心"; $0.tags = ["patient"]
+        })
+        #expect(answered.status == .answered && answered.answer.csat == 5 && answered.answer.hasNps && answered.answer.nps == 0)
+        await expectCode(.alreadyExists) { try await surveys.submitSurveyAnswer(.with { $0.token = survey.token; $0.csat = 1 }) }
+        let fetched = try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID })
+        #expect(fetched.answer.csat == 5 && fetched.version == 2)
+
+        let short = try await surveys.createSurvey(.with {
+          $0.requestID = uniqueID("req"); $0.subject = .with { $0.kind = .conversation; $0.id = uniqueID("conv") }
+          $0.shopperID = "shopper-2"; $0.expireTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(1.5))
+        })
+        try await Task.sleep(for: .seconds(2))
+        await expectCode(.failedPrecondition, containing: "expired") {
+          try await surveys.submitSurveyAnswer(.with { $0.token = short.token; $0.csat = 4 })
+        }
+        #expect(try await surveys.getSurveyByToken(.with { $0.token = short.token }).status == .expired)
+        await expectCode(.invalidArgument, containing: "subject.kind") {
+          try await surveys.createSurvey(.with { $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .shipment; $0.id = "x" } })
+        }
+      }
+    }
+  }
+}

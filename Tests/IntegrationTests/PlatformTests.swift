@@ -1,0 +1,162 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PostgresNIO
+import SupportCodec
+import Testing
+
+extension MeshTests {
+  @Suite("Gateway, health, metrics, isolation")
+  struct Platform {
+    @Test("unknown methods and unserved contract methods are UNIMPLEMENTED")
+    func unimplemented() async throws {
+      try await mesh.withGateway { grpc in
+        let unknown = MethodDescriptor(fullyQualifiedService: "support.tickets.v1.TicketService", method: "Nope")
+        await expectCode(.unimplemented) {
+          try await grpc.unary(
+            request: ClientRequest(message: [UInt8]()), descriptor: unknown,
+            serializer: RawMessageSerializer(), deserializer: RawMessageDeserializer(), options: .defaults
+          ) { try $0.message }
+        }
+        let agents = Support_Chat_V1_AgentService.Client(wrapping: grpc)
+        await expectCode(.unimplemented) { try await agents.getAgent(.with { $0.agentID = "a" }) }
+      }
+    }
+
+    @Test("health: the gateway itself and every backend by service name")
+    func health() async throws {
+      try await mesh.withGateway { grpc in
+        let health = Grpc_Health_V1_Health.Client(wrapping: grpc)
+        let own = try await health.check(.with { $0.service = "" })
+        #expect(own.status == .serving)
+        // The services this release serves, one per backend; the gateway asks each backend live.
+        for service in ["support.chat.v1.ConversationService", "support.tickets.v1.TicketService",
+                        "support.logistics.v1.ShipmentService", "support.feedback.v1.SurveyService"] {
+          let answer = try await health.check(.with { $0.service = service })
+          #expect(answer.status == .serving, "\(service)")
+        }
+        // A contract service no backend serves yet is unknown to health, as to the router.
+        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.chat.v1.AgentService" }) }
+        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.nope.v1.Nothing" }) }
+      }
+      let (status, body) = try await mesh.http(mesh.httpPort("gateway"), "/healthz")
+      #expect(status == 200 && body.contains("SERVING"))
+    }
+
+    @Test("request ids cross the hop; deadlines are honoured; oversize messages are refused")
+    func metadataDeadlinesLimits() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Support_Tickets_V1_TicketService.Client(wrapping: grpc)
+        let requestID = uniqueID("trace")
+        let echoed = try await tickets.listTickets(.with { $0.shopperID = "nobody" }, metadata: ["x-request-id": .string(requestID)]) { response in
+          _ = try response.message
+          return response.metadata[stringValues: "x-request-id"].first(where: { _ in true })
+        }
+        #expect(echoed == requestID)
+        let traced = uniqueID("trace")
+        _ = try await tickets.createTicket(Tickets.returnRequest(shopper: uniqueID("shopper")), metadata: ["x-request-id": .string(traced)])
+        let log = try String(contentsOf: mesh.state.appendingPathComponent("logs/tickets.log"), encoding: .utf8)
+        #expect(log.contains("\"request_id\":\"\(traced)\""), "the backend logged the caller's request id")
+
+        var tight = CallOptions.defaults
+        tight.timeout = .milliseconds(1)
+        await expectCode(.deadlineExceeded) { try await tickets.listTickets(.init(), options: tight) }
+
+        var huge = Tickets.returnRequest(shopper: uniqueID("shopper"))
+        huge.description_p = String(repeating: "x", count: 5 * 1024 * 1024)
+        await expectCode(.resourceExhausted) { try await tickets.createTicket(huge) }
+      }
+    }
+
+    @Test("every process serves Prometheus metrics with RPC counts by method and code")
+    func metrics() async throws {
+      try await mesh.withGateway { grpc in
+        _ = try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).listTickets(.with { $0.shopperID = "metrics" })
+      }
+      let (status, body) = try await mesh.http(mesh.httpPort("tickets"), "/metrics")
+      #expect(status == 200)
+      #expect(body.contains("grpc_server_handled_total{"))
+      #expect(body.contains("support.tickets.v1.TicketService/ListTickets"))
+      #expect(body.contains("code=\"OK\""))
+      let gateway = try await mesh.http(mesh.httpPort("gateway"), "/metrics").1
+      #expect(gateway.contains("grpc_server_handling_seconds"))
+    }
+
+    @Test("each service's role owns its schema and cannot touch another's")
+    func schemaIsolation() async throws {
+      let logger = Logger(label: "isolation")
+      var config = PostgresClient.Configuration(
+        host: "127.0.0.1", port: try mesh.pgPort, username: "chat", password: try mesh.databasePassword("chat"),
+        database: "supportmesh", tls: .disable
+      )
+      config.options.maximumConnections = 2
+      let client = PostgresClient(configuration: config, backgroundLogger: logger)
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { await client.run() }
+        let own = try await client.query("SELECT count(*) FROM conversations", logger: logger).collect()
+        #expect(own.count == 1, "chat reads its own schema through its search_path")
+        for statement in ["SELECT count(*) FROM tickets.tickets", "INSERT INTO feedback.surveys DEFAULT VALUES",
+                          "CREATE TABLE logistics.intruder (id int)", "CREATE TABLE public.intruder (id int)"] {
+          do {
+            try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            Issue.record("chat must not be able to run: \(statement)")
+          } catch let error as PSQLError {
+            #expect(error.serverInfo?[.sqlState] == "42501", "permission denied for \(statement): \(String(reflecting: error))")
+          }
+        }
+        group.cancelAll()
+      }
+    }
+
+    @Test("a gRPC client written in another language (Python grpcio) works through the gateway")
+    func python() async throws {
+      let python = try #require(ProcessInfo.processInfo.environment["SUPPORTMESH_TEST_PYTHON"], "SUPPORTMESH_TEST_PYTHON is not set: run ./mesh test")
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: python)
+      process.arguments = [try mesh.root.appendingPathComponent("Tests/interop/ticket_roundtrip.py").path, "127.0.0.1:\(try mesh.gatewayPort)"]
+      let output = Pipe()
+      process.standardOutput = output
+      process.standardError = output
+      try process.run()
+      let data = output.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      let text = String(decoding: data, as: UTF8.self)
+      #expect(process.terminationStatus == 0, "\(text)")
+      #expect(text.contains("created and read ticket"))
+    }
+
+    @Test("a backend going down is UNAVAILABLE through the gateway, then recovers with its data")
+    func backendDown() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Support_Tickets_V1_TicketService.Client(wrapping: grpc)
+        let health = Grpc_Health_V1_Health.Client(wrapping: grpc)
+        let before = try await tickets.createTicket(Tickets.returnRequest(shopper: uniqueID("shopper")))
+        kill(try mesh.pid(of: "tickets"), SIGKILL)
+        // The launcher restarts it after 3 s; meanwhile callers get a clear UNAVAILABLE.
+        var sawUnavailable = false
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline && !sawUnavailable {
+          do {
+            _ = try await tickets.getTicket(.with { $0.ticketID = before.ticketID })
+            try await Task.sleep(for: .milliseconds(50))
+          } catch let error as RPCError {
+            #expect(error.code == .unavailable, "\(error)")
+            #expect(error.message.contains("tickets"), "the message names the backend: \(error.message)")
+            sawUnavailable = error.code == .unavailable
+          }
+        }
+        #expect(sawUnavailable)
+        #expect(try await health.check(.with { $0.service = "support.tickets.v1.TicketService" }).status == .notServing)
+        var recovered: Support_Tickets_V1_Ticket?
+        let recoverBy = ContinuousClock.now + .seconds(60)
+        while recovered == nil && ContinuousClock.now < recoverBy {
+          recovered = try? await tickets.getTicket(.with { $0.ticketID = before.ticketID })
+          if recovered == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(recovered == before, "the backend came back with the acknowledged ticket")
+        #expect(try await health.check(.with { $0.service = "support.tickets.v1.TicketService" }).status == .serving)
+      }
+    }
+  }
+}
