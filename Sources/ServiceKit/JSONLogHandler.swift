@@ -20,14 +20,15 @@ public struct JSONLogHandler: LogHandler {
     set { metadata[key] = newValue }
   }
 
-  public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+  public func log(event: LogEvent) {
     var fields: [String: String] = [
       "time": Date().formatted(Self.timeFormat),
-      "level": level.rawValue, "service": service, "logger": label, "msg": message.description,
+      "level": event.level.rawValue, "service": service, "logger": label, "msg": event.message.description,
     ]
-    for (key, value) in self.metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+    for (key, value) in self.metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
       fields[key] = "\(value)"
     }
+    if let error = event.error { fields["error"] = "\(error)" }
     let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
     FileHandle.standardError.write(data + Data([0x0A]))
   }

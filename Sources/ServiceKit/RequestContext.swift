@@ -17,6 +17,13 @@ public struct RequestContext: Sendable {
 
   @TaskLocal public static var current: RequestContext?
 
+  public init(requestID: String, method: String, deadline: ContinuousClock.Instant?, logger: Logger) {
+    self.requestID = requestID
+    self.method = method
+    self.deadline = deadline
+    self.logger = logger
+  }
+
   /// Time left before the deadline, for outgoing calls (deadline propagation).
   public var remaining: Duration? {
     deadline.map { $0 - ContinuousClock.now }

@@ -27,7 +27,7 @@ public struct ServiceResources: Sendable {
   public var config: ServiceConfig
   public var logger: Logger
   /// The service's own PostgreSQL role's pool; nil for processes without a database.
-  public var database: PostgresClient?
+  public var database: Database?
   public var health: HealthStatusStore
 }
 
@@ -82,7 +82,10 @@ public enum ServiceHost {
       database = PostgresClient(configuration: parsed.clientConfiguration(poolSize: config.databasePoolSize), backgroundLogger: logger)
       migrator = try Migrator(schema: schema, migrations: definition.migrations)
     }
-    let resources = ServiceResources(config: config, logger: logger, database: database, health: health)
+    let resources = ServiceResources(
+      config: config, logger: logger,
+      database: database.map { Database(client: $0, maxConnections: config.databasePoolSize) }, health: health
+    )
     let parts = try definition.build(resources)
 
     let transport = HTTP2ServerTransport.Posix(

@@ -21,19 +21,25 @@ final class Mesh: @unchecked Sendable {
   func httpPort(_ service: String) -> Int { grpcPort(service) + 80 }
   var pgPort: Int { portBase + 90 }
 
-  init() throws {
+  /// With `databaseURL`, the launcher provisions roles and schemas there instead of creating
+  /// its embedded cluster.
+  let databaseURL: String?
+
+  init(portBase: Int? = nil, databaseURL: String? = nil) throws {
+    self.databaseURL = databaseURL
     let environment = ProcessInfo.processInfo.environment
     let command = try #require(environment["SUPPORTMESH_MESH_COMMAND"], "SUPPORTMESH_MESH_COMMAND is not set: run the tests with ./mesh test")
     root = URL(fileURLWithPath: command).deletingLastPathComponent()
     state = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("supportmesh-it-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-    portBase = Int(environment["SUPPORTMESH_IT_PORT_BASE"] ?? "") ?? 17700
+    self.portBase = portBase ?? Int(environment["SUPPORTMESH_IT_PORT_BASE"] ?? "") ?? 17700
   }
 
   /// Starts `./mesh run` and waits until it reports every process healthy.
   func start() async throws {
     var environment = ProcessInfo.processInfo.environment
     environment.removeValue(forKey: "DATABASE_URL")
+    if let databaseURL { environment["DATABASE_URL"] = databaseURL }
     environment["SUPPORTMESH_STATE_DIR"] = state.path
     environment["SUPPORTMESH_PORT_BASE"] = "\(portBase)"
     environment["SUPPORTMESH_SKIP_BUILD"] = "1"
@@ -71,6 +77,15 @@ final class Mesh: @unchecked Sendable {
 
   private var launcherPID: pid_t?
   private var finished: Int32?
+
+  /// Stops and starts the launcher again on the same state folder.
+  func restart() async throws -> Int32 {
+    let status = try await stop()
+    launcherPID = nil
+    finished = nil
+    try await start()
+    return status
+  }
 
   /// The launcher's exit status once it has exited (reaped once, remembered).
   private func exitStatus() -> Int32? {

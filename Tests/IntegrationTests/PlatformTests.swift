@@ -79,6 +79,9 @@ extension MeshTests {
       #expect(body.contains("grpc_server_handled_total{"))
       #expect(body.contains("support.tickets.v1.TicketService/ListTickets"))
       #expect(body.contains("code=\"OK\""))
+      #expect(body.contains("db_pool_max_connections 10"))
+      #expect(body.contains("db_pool_connections_in_use"))
+      #expect(body.contains("db_transactions_total{outcome=\"committed\"}") || body.contains("db_operation_seconds"))
       let gateway = try await mesh.http(mesh.httpPort("gateway"), "/metrics").1
       #expect(gateway.contains("grpc_server_handling_seconds"))
     }
@@ -157,6 +160,50 @@ extension MeshTests {
         #expect(recovered == before, "the backend came back with the acknowledged ticket")
         #expect(try await health.check(.with { $0.service = "support.tickets.v1.TicketService" }).status == .serving)
       }
+    }
+  }
+}
+
+extension MeshTests {
+  @Suite("Launcher modes")
+  struct Launcher {
+    @Test("a second ./mesh run reuses the embedded cluster and keeps the data")
+    func embeddedRestart() async throws {
+      let mesh = try mesh
+      let created = try await mesh.withGateway { grpc in
+        try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).createTicket(Tickets.returnRequest(shopper: uniqueID("shopper")))
+      }
+      #expect(try await mesh.restart() == 0)
+      let fetched = try await mesh.withGateway { grpc in
+        try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).getTicket(.with { $0.ticketID = created.ticketID })
+      }
+      #expect(fetched == created)
+      let log = mesh.log()
+      #expect(log.components(separatedBy: "creating PostgreSQL cluster").count == 2, "the cluster was created once")
+      #expect(log.components(separatedBy: "starting PostgreSQL").count == 3, "and started twice")
+    }
+
+    @Test("with DATABASE_URL the launcher provisions there; a second run keeps the data")
+    func databaseURLAndRestart() async throws {
+      let admin = try #require(ProcessInfo.processInfo.environment["SUPPORTMESH_TEST_ADMIN_URL"], "run ./mesh test")
+      let other = try Mesh(portBase: try mesh.portBase + 100, databaseURL: admin)
+      try await other.start()
+      do {
+        let created = try await other.withGateway { grpc in
+          try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).createTicket(Tickets.returnRequest(shopper: uniqueID("shopper")))
+        }
+        #expect(!other.log().contains("creating PostgreSQL cluster"), "no embedded cluster with DATABASE_URL")
+        #expect(try await other.restart() == 0)
+        let fetched = try await other.withGateway { grpc in
+          try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).getTicket(.with { $0.ticketID = created.ticketID })
+        }
+        #expect(fetched == created, "the acknowledged ticket survived a full restart")
+        #expect(try await other.stop() == 0)
+      } catch {
+        _ = try? await other.stop()
+        throw error
+      }
+      other.removeState()
     }
   }
 }

@@ -54,6 +54,20 @@ struct ConfigTests {
     #expect(throws: DatabaseURL.ParseError.self) { try DatabaseURL("postgres://x@y") }
   }
 
+  @Test("outgoing calls get what is left of the caller's deadline and its request id")
+  func propagation() {
+    let context = RequestContext(
+      requestID: "r-1", method: "m", deadline: ContinuousClock.now + .seconds(2), logger: .init(label: "t")
+    )
+    let timeout = context.callOptions().timeout
+    #expect(timeout != nil && timeout! <= .seconds(2) && timeout! > .seconds(1))
+    #expect(context.outgoingMetadata(["a": "b"])[stringValues: "x-request-id"].first(where: { _ in true }) == "r-1")
+    let expired = RequestContext(requestID: "r", method: "m", deadline: ContinuousClock.now - .seconds(1), logger: .init(label: "t"))
+    #expect(expired.callOptions().timeout == .milliseconds(1), "a spent deadline still sends a (tiny) timeout, never none")
+    let none = RequestContext(requestID: "r", method: "m", deadline: nil, logger: .init(label: "t"))
+    #expect(none.callOptions().timeout == nil)
+  }
+
   @Test("grpc-timeout values parse in every unit")
   func timeouts() {
     #expect(RequestContext.parseTimeout("100m") == .milliseconds(100))

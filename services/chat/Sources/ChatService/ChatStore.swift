@@ -12,7 +12,7 @@ typealias ChatMessage = Support_Chat_V1_Message
 
 /// All SQL of the chat service.
 struct ChatStore: Sendable {
-  let database: PostgresClient
+  let database: Database
 
   /// Inserts a conversation (and its first message, if any), or returns the one first created
   /// with the same request id.
@@ -53,21 +53,23 @@ struct ChatStore: Sendable {
 
   /// The conversation with its live queue position.
   func conversation(_ id: UUID, logger: Logger) async throws -> Conversation? {
-    for try await (body, position) in try await database.query(
-      """
-      SELECT c.body, CASE WHEN c.status = 1 THEN (
-          SELECT count(*) FROM conversations q
-          WHERE q.status = 1 AND q.skill_group_id = c.skill_group_id
-            AND (q.enqueued_at, q.conversation_id) < (c.enqueued_at, c.conversation_id)) + 1
-        ELSE 0 END
-      FROM conversations c WHERE c.conversation_id = \(id)
-      """, logger: logger
-    ).decode((ByteBuffer, Int64).self) {
-      var conversation = try Conversation(serializedBytes: Array(body.readableBytesView))
-      conversation.queuePosition = Int32(clamping: position)
-      return conversation
+    try await database.withConnection(logger: logger) { connection in
+      for try await (body, position) in try await connection.query(
+        """
+        SELECT c.body, CASE WHEN c.status = 1 THEN (
+            SELECT count(*) FROM conversations q
+            WHERE q.status = 1 AND q.skill_group_id = c.skill_group_id
+              AND (q.enqueued_at, q.conversation_id) < (c.enqueued_at, c.conversation_id)) + 1
+          ELSE 0 END
+        FROM conversations c WHERE c.conversation_id = \(id)
+        """, logger: logger
+      ).decode((ByteBuffer, Int64).self) {
+        var conversation = try Conversation(serializedBytes: Array(body.readableBytesView))
+        conversation.queuePosition = Int32(clamping: position)
+        return conversation
+      }
+      return nil
     }
-    return nil
   }
 
   enum AppendOutcome {
@@ -113,20 +115,22 @@ struct ChatStore: Sendable {
 
   /// Messages after `afterSequence`, ascending; nil when the conversation does not exist.
   func messages(_ id: UUID, afterSequence: Int64, limit: Int, logger: Logger) async throws -> [ChatMessage]? {
-    var messages: [ChatMessage] = []
-    for try await body in try await database.query(
-      """
-      SELECT body FROM messages WHERE conversation_id = \(id) AND sequence > \(afterSequence)
-      ORDER BY sequence LIMIT \(Int64(limit))
-      """, logger: logger
-    ).decode(ByteBuffer.self) {
-      messages.append(try ChatMessage(serializedBytes: Array(body.readableBytesView)))
+    try await database.withConnection(logger: logger) { connection in
+      var messages: [ChatMessage] = []
+      for try await body in try await connection.query(
+        """
+        SELECT body FROM messages WHERE conversation_id = \(id) AND sequence > \(afterSequence)
+        ORDER BY sequence LIMIT \(Int64(limit))
+        """, logger: logger
+      ).decode(ByteBuffer.self) {
+        messages.append(try ChatMessage(serializedBytes: Array(body.readableBytesView)))
+      }
+      if messages.isEmpty {
+        let exists = try await connection.query("SELECT 1 FROM conversations WHERE conversation_id = \(id)", logger: logger).collect()
+        if exists.isEmpty { return nil }
+      }
+      return messages
     }
-    if messages.isEmpty {
-      let exists = try await database.query("SELECT 1 FROM conversations WHERE conversation_id = \(id)", logger: logger).collect()
-      if exists.isEmpty { return nil }
-    }
-    return messages
   }
 
   private static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {

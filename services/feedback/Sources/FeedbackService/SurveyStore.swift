@@ -11,7 +11,7 @@ typealias Survey = Support_Feedback_V1_Survey
 
 /// All SQL of the feedback service's surveys.
 struct SurveyStore: Sendable {
-  let database: PostgresClient
+  let database: Database
 
   static let pending = Int16(Support_Feedback_V1_SurveyStatus.pending.rawValue)
   static let expired = Int16(Support_Feedback_V1_SurveyStatus.expired.rawValue)
@@ -53,17 +53,21 @@ struct SurveyStore: Sendable {
   }
 
   func get(_ id: UUID, logger: Logger) async throws -> Survey? {
-    for try await body in try await database.query("SELECT body FROM surveys WHERE survey_id = \(id)", logger: logger).decode(ByteBuffer.self) {
-      return try Survey(serializedBytes: Array(body.readableBytesView))
+    try await database.withConnection(logger: logger) { connection in
+      for try await body in try await connection.query("SELECT body FROM surveys WHERE survey_id = \(id)", logger: logger).decode(ByteBuffer.self) {
+        return try Survey(serializedBytes: Array(body.readableBytesView))
+      }
+      return nil
     }
-    return nil
   }
 
   func get(token: String, logger: Logger) async throws -> Survey? {
-    for try await body in try await database.query("SELECT body FROM surveys WHERE token = \(token)", logger: logger).decode(ByteBuffer.self) {
-      return try Survey(serializedBytes: Array(body.readableBytesView))
+    try await database.withConnection(logger: logger) { connection in
+      for try await body in try await connection.query("SELECT body FROM surveys WHERE token = \(token)", logger: logger).decode(ByteBuffer.self) {
+        return try Survey(serializedBytes: Array(body.readableBytesView))
+      }
+      return nil
     }
-    return nil
   }
 
   /// Locks the survey with `token`, lets `decide` produce the answered survey (or refuse), and

@@ -13,7 +13,7 @@ typealias TrackingEvent = Support_Logistics_V1_TrackingEvent
 /// All SQL of the logistics service. The shipment row's `body` holds the shipment without its
 /// timeline; the timeline is the shipment's rows in tracking_events, read in one query.
 struct ShipmentStore: Sendable {
-  let database: PostgresClient
+  let database: Database
 
   static let cancelled = Int16(Support_Logistics_V1_ShipmentStatus.cancelled.rawValue)
 
@@ -50,7 +50,7 @@ struct ShipmentStore: Sendable {
   }
 
   func get(_ id: UUID, logger: Logger) async throws -> Shipment? {
-    try await database.withConnection { connection in
+    try await database.withConnection(logger: logger) { connection in
       for try await body in try await connection.query("SELECT body FROM shipments WHERE shipment_id = \(id)", logger: logger).decode(ByteBuffer.self) {
         return try await Self.withTimeline(try Shipment(serializedBytes: Array(body.readableBytesView)), connection, logger)
       }

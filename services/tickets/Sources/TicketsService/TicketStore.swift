@@ -11,7 +11,7 @@ typealias TicketStatus = Support_Tickets_V1_TicketStatus
 
 /// All SQL of the tickets service. Every write runs in one transaction with its history entry.
 struct TicketStore: Sendable {
-  let database: PostgresClient
+  let database: Database
 
   /// Statuses in which a case no longer blocks a new one for the same order item.
   static let finishedStatuses: [TicketStatus] = [.rejected, .cancelled, .closed]
@@ -75,10 +75,12 @@ struct TicketStore: Sendable {
   }
 
   func get(_ id: UUID, logger: Logger) async throws -> Ticket? {
-    for try await body in try await database.execute(TicketByID(ticketID: id), logger: logger) {
-      return try Ticket(serializedBytes: Array(body.readableBytesView))
+    try await database.withConnection(logger: logger) { connection in
+      for try await body in try await connection.execute(TicketByID(ticketID: id), logger: logger) {
+        return try Ticket(serializedBytes: Array(body.readableBytesView))
+      }
+      return nil
     }
-    return nil
   }
 
   struct ListFilter {
@@ -121,11 +123,14 @@ struct TicketStore: Sendable {
     }
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     let sql = "SELECT body FROM tickets t \(whereClause) ORDER BY created_at DESC, ticket_id DESC LIMIT \(bind(Int64(limit)))"
-    var tickets: [Ticket] = []
-    for try await body in try await database.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(ByteBuffer.self) {
-      tickets.append(try Ticket(serializedBytes: Array(body.readableBytesView)))
+    let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
+    return try await database.withConnection(logger: logger) { connection in
+      var tickets: [Ticket] = []
+      for try await body in try await connection.query(query, logger: logger).decode(ByteBuffer.self) {
+        tickets.append(try Ticket(serializedBytes: Array(body.readableBytesView)))
+      }
+      return tickets
     }
-    return tickets
   }
 
   // MARK: - helpers
