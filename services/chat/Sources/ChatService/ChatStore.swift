@@ -26,23 +26,17 @@ struct ChatStore: Sendable {
         VALUES (\(id), \(requestID), \(fingerprint), \(conversation.shopperID), \(Int16(conversation.status.rawValue)),
           \(conversation.skillGroupID), \(conversation.assignedAgentID), \(conversation.lastSequence),
           \(conversation.enqueueTime.date), \(conversation.createTime.date), \(conversation.updateTime.date),
-          \(conversation.version), \(try Self.encode(conversation)))
+          \(conversation.version), \(try conversation.bytea()))
         ON CONFLICT (request_id) DO NOTHING
         RETURNING conversation_id
         """, logger: logger
       ).collect()
       if inserted.isEmpty {
-        let rows = try await connection.query(
-          "SELECT request_fingerprint, body FROM conversations WHERE request_id = \(requestID)", logger: logger
-        ).decode((String, ByteBuffer).self)
-        for try await (existingFingerprint, body) in rows {
-          let existing = try Conversation(serializedBytes: Array(body.readableBytesView))
-          guard existingFingerprint == fingerprint else {
-            throw ServiceError.alreadyExists("request_id was already used for conversation \(existing.conversationID) with different content")
-          }
-          return existing
-        }
-        throw RPCError(code: .aborted, message: "concurrent start with the same request_id, retry")
+        guard let existing = try await Idempotency.firstResult(
+          of: Conversation.self, "SELECT request_fingerprint, body FROM conversations WHERE request_id = \(requestID)",
+          fingerprint: fingerprint, describe: { "conversation \($0.conversationID)" }, on: connection, logger: logger
+        ) else { throw RPCError(code: .aborted, message: "concurrent start with the same request_id, retry") }
+        return existing
       }
       if let firstMessage {
         try await Self.insert(firstMessage, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
@@ -64,7 +58,7 @@ struct ChatStore: Sendable {
         FROM conversations c WHERE c.conversation_id = \(id)
         """, logger: logger
       ).decode((ByteBuffer, Int64).self) {
-        var conversation = try Conversation(serializedBytes: Array(body.readableBytesView))
+        var conversation = try Conversation(bytea: body)
         conversation.queuePosition = Int32(clamping: position)
         return conversation
       }
@@ -89,16 +83,14 @@ struct ChatStore: Sendable {
       for try await body in try await connection.query(
         "SELECT body FROM conversations WHERE conversation_id = \(id) FOR UPDATE", logger: logger
       ).decode(ByteBuffer.self) {
-        current = try Conversation(serializedBytes: Array(body.readableBytesView))
+        current = try Conversation(bytea: body)
       }
       guard let current else { throw ServiceError.notFound("conversation", id.uuidString.lowercased()) }
-      for try await (existingFingerprint, body) in try await connection.query(
-        "SELECT request_fingerprint, body FROM messages WHERE conversation_id = \(id) AND request_id = \(requestID)", logger: logger
-      ).decode((String, ByteBuffer).self) {
-        let existing = try ChatMessage(serializedBytes: Array(body.readableBytesView))
-        guard existingFingerprint == fingerprint else {
-          throw ServiceError.alreadyExists("request_id was already used for message \(existing.messageID) with different content")
-        }
+      if let existing = try await Idempotency.firstResult(
+        of: ChatMessage.self,
+        "SELECT request_fingerprint, body FROM messages WHERE conversation_id = \(id) AND request_id = \(requestID)",
+        fingerprint: fingerprint, describe: { "message \($0.messageID)" }, on: connection, logger: logger
+      ) {
         return .retried(existing)
       }
       let (message, updated) = try decide(current)
@@ -106,7 +98,7 @@ struct ChatStore: Sendable {
       try await connection.query(
         """
         UPDATE conversations SET last_sequence = \(updated.lastSequence), updated_at = \(updated.updateTime.date),
-          version = \(updated.version), body = \(try Self.encode(updated))
+          version = \(updated.version), body = \(try updated.bytea())
         WHERE conversation_id = \(id)
         """, logger: logger)
       return .appended(message)
@@ -123,7 +115,7 @@ struct ChatStore: Sendable {
         ORDER BY sequence LIMIT \(Int64(limit))
         """, logger: logger
       ).decode(ByteBuffer.self) {
-        messages.append(try ChatMessage(serializedBytes: Array(body.readableBytesView)))
+        messages.append(try ChatMessage(bytea: body))
       }
       if messages.isEmpty {
         let exists = try await connection.query("SELECT 1 FROM conversations WHERE conversation_id = \(id)", logger: logger).collect()
@@ -138,11 +130,7 @@ struct ChatStore: Sendable {
       """
       INSERT INTO messages (conversation_id, sequence, message_id, request_id, request_fingerprint, created_at, body)
       VALUES (\(conversationID), \(message.sequence), \(UUID(uuidString: message.messageID)!), \(requestID), \(fingerprint),
-        \(message.createTime.date), \(try encode(message)))
+        \(message.createTime.date), \(try message.bytea()))
       """, logger: logger)
-  }
-
-  static func encode(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
-    ByteBuffer(bytes: try message.serializedBytes() as [UInt8])
   }
 }

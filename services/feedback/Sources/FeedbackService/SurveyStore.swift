@@ -18,13 +18,10 @@ struct SurveyStore: Sendable {
 
   func create(_ survey: Survey, requestID: String, fingerprint: String, now: Date, logger: Logger) async throws -> Survey {
     try await database.withTransaction(logger: logger) { connection in
-      for try await (existingFingerprint, body) in try await connection.query(
-        "SELECT request_fingerprint, body FROM surveys WHERE request_id = \(requestID)", logger: logger
-      ).decode((String, ByteBuffer).self) {
-        let existing = try Survey(serializedBytes: Array(body.readableBytesView))
-        guard existingFingerprint == fingerprint else {
-          throw ServiceError.alreadyExists("request_id was already used for survey \(existing.surveyID) with different content")
-        }
+      if let existing = try await Idempotency.firstResult(
+        of: Survey.self, "SELECT request_fingerprint, body FROM surveys WHERE request_id = \(requestID)",
+        fingerprint: fingerprint, describe: { "survey \($0.surveyID)" }, on: connection, logger: logger
+      ) {
         return existing
       }
       let kind = Int16(survey.subject.kind.rawValue)
@@ -46,7 +43,7 @@ struct SurveyStore: Sendable {
           token, status, created_at, expires_at, version, body)
         VALUES (\(UUID(uuidString: survey.surveyID)!), \(requestID), \(fingerprint), \(kind), \(survey.subject.id),
           \(survey.shopperID), \(survey.agentID), \(survey.token), \(Int16(survey.status.rawValue)),
-          \(survey.createTime.date), \(survey.expireTime.date), \(survey.version), \(try Self.encode(survey)))
+          \(survey.createTime.date), \(survey.expireTime.date), \(survey.version), \(try survey.bytea()))
         """, logger: logger)
       return survey
     }
@@ -55,7 +52,7 @@ struct SurveyStore: Sendable {
   func get(_ id: UUID, logger: Logger) async throws -> Survey? {
     try await database.withConnection(logger: logger) { connection in
       for try await body in try await connection.query("SELECT body FROM surveys WHERE survey_id = \(id)", logger: logger).decode(ByteBuffer.self) {
-        return try Survey(serializedBytes: Array(body.readableBytesView))
+        return try Survey(bytea: body)
       }
       return nil
     }
@@ -64,7 +61,7 @@ struct SurveyStore: Sendable {
   func get(token: String, logger: Logger) async throws -> Survey? {
     try await database.withConnection(logger: logger) { connection in
       for try await body in try await connection.query("SELECT body FROM surveys WHERE token = \(token)", logger: logger).decode(ByteBuffer.self) {
-        return try Survey(serializedBytes: Array(body.readableBytesView))
+        return try Survey(bytea: body)
       }
       return nil
     }
@@ -78,7 +75,7 @@ struct SurveyStore: Sendable {
       for try await body in try await connection.query(
         "SELECT body FROM surveys WHERE token = \(token) FOR UPDATE", logger: logger
       ).decode(ByteBuffer.self) {
-        current = try Survey(serializedBytes: Array(body.readableBytesView))
+        current = try Survey(bytea: body)
       }
       guard let current else { throw RPCError(code: .notFound, message: "no survey has this token") }
       let answered = try decide(current)
@@ -87,14 +84,10 @@ struct SurveyStore: Sendable {
         UPDATE surveys SET status = \(Int16(answered.status.rawValue)),
           csat = \(answered.answer.hasCsat ? Int16(answered.answer.csat) : nil),
           nps = \(answered.answer.hasNps ? Int16(answered.answer.nps) : nil),
-          answered_at = \(answered.answer.answerTime.date), version = \(answered.version), body = \(try Self.encode(answered))
+          answered_at = \(answered.answer.answerTime.date), version = \(answered.version), body = \(try answered.bytea())
         WHERE token = \(token)
         """, logger: logger)
       return answered
     }
-  }
-
-  static func encode(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
-    ByteBuffer(bytes: try message.serializedBytes() as [UInt8])
   }
 }

@@ -19,13 +19,10 @@ struct ShipmentStore: Sendable {
 
   func create(_ shipment: Shipment, requestID: String, fingerprint: String, logger: Logger) async throws -> Shipment {
     try await database.withTransaction(logger: logger) { connection in
-      for try await (existingFingerprint, body) in try await connection.query(
-        "SELECT request_fingerprint, body FROM shipments WHERE request_id = \(requestID)", logger: logger
-      ).decode((String, ByteBuffer).self) {
-        let existing = try Shipment(serializedBytes: Array(body.readableBytesView))
-        guard existingFingerprint == fingerprint else {
-          throw ServiceError.alreadyExists("request_id was already used for shipment \(existing.shipmentID) with different content")
-        }
+      if let existing = try await Idempotency.firstResult(
+        of: Shipment.self, "SELECT request_fingerprint, body FROM shipments WHERE request_id = \(requestID)",
+        fingerprint: fingerprint, describe: { "shipment \($0.shipmentID)" }, on: connection, logger: logger
+      ) {
         return try await Self.withTimeline(existing, connection, logger)
       }
       for try await other in try await connection.query(
@@ -43,7 +40,7 @@ struct ShipmentStore: Sendable {
         VALUES (\(UUID(uuidString: shipment.shipmentID)!), \(requestID), \(fingerprint), \(Int16(shipment.kind.rawValue)),
           \(shipment.orderID), \(shipment.ticketID), \(shipment.carrierCode), \(shipment.trackingNumber),
           \(Int16(shipment.status.rawValue)), \(shipment.createTime.date), \(shipment.updateTime.date), \(shipment.version),
-          \(try Self.encode(shipment)))
+          \(try shipment.bytea()))
         """, logger: logger)
       return shipment
     }
@@ -52,7 +49,7 @@ struct ShipmentStore: Sendable {
   func get(_ id: UUID, logger: Logger) async throws -> Shipment? {
     try await database.withConnection(logger: logger) { connection in
       for try await body in try await connection.query("SELECT body FROM shipments WHERE shipment_id = \(id)", logger: logger).decode(ByteBuffer.self) {
-        return try await Self.withTimeline(try Shipment(serializedBytes: Array(body.readableBytesView)), connection, logger)
+        return try await Self.withTimeline(try Shipment(bytea: body), connection, logger)
       }
       return nil
     }
@@ -79,7 +76,7 @@ struct ShipmentStore: Sendable {
         FOR UPDATE
         """, logger: logger
       ).decode((UUID, ByteBuffer).self) {
-        found = (id, try Shipment(serializedBytes: Array(body.readableBytesView)))
+        found = (id, try Shipment(bytea: body))
       }
       guard let (id, shipment) = found else {
         throw RPCError(code: .notFound, message: "no shipment has carrier \(carrier) tracking number \(trackingNumber) (not registered yet: retry later)")
@@ -114,7 +111,7 @@ struct ShipmentStore: Sendable {
           SELECT \(carrier), e.id, \(id), e.seq, e.at, e.received, e.body
           FROM unnest(\(stored.map(\.carrierEventID))::text[], \(stored.map(\.sequence))::bigint[],
             \(stored.map(\.eventTime.date))::timestamptz[], \(stored.map(\.receivedTime.date))::timestamptz[],
-            \(try stored.map(Self.encode))::bytea[]) AS e(id, seq, at, received, body)
+            \(try stored.map { try $0.bytea() })::bytea[]) AS e(id, seq, at, received, body)
           """, logger: logger)
       }
       let timeline = try await Self.timeline(id, connection, logger)
@@ -125,7 +122,7 @@ struct ShipmentStore: Sendable {
         try await connection.query(
           """
           UPDATE shipments SET status = \(Int16(updated.status.rawValue)), last_sequence = \(sequence),
-            updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try Self.encode(updated))
+            updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try updated.bytea())
           WHERE shipment_id = \(id)
           """, logger: logger)
       }
@@ -145,12 +142,8 @@ struct ShipmentStore: Sendable {
     for try await body in try await connection.query(
       "SELECT body FROM tracking_events WHERE shipment_id = \(id) ORDER BY event_time, sequence", logger: logger
     ).decode(ByteBuffer.self) {
-      events.append(try TrackingEvent(serializedBytes: Array(body.readableBytesView)))
+      events.append(try TrackingEvent(bytea: body))
     }
     return events
-  }
-
-  static func encode(_ message: some SwiftProtobuf.Message) throws -> ByteBuffer {
-    ByteBuffer(bytes: try message.serializedBytes() as [UInt8])
   }
 }

@@ -26,14 +26,14 @@ struct TicketStore: Sendable {
   /// Inserts a new case, or returns the case first created with the same request id.
   func create(_ ticket: Ticket, requestID: String, fingerprint: String, logger: Logger) async throws -> CreateOutcome {
     try await database.withTransaction(logger: logger) { connection in
-      if let existing = try await Self.byRequestID(requestID, connection, logger) {
-        return try Self.retry(existing, fingerprint: fingerprint)
+      if let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) {
+        return .retried(existing)
       }
       if Self.goodsTypes.contains(ticket.type) {
         try await Self.rejectOverlappingOpenCase(ticket, connection, logger)
       }
       let id = UUID(uuidString: ticket.ticketID)!
-      let body = try ByteBuffer(bytes: ticket.serializedBytes() as [UInt8])
+      let body = try ticket.bytea()
       let inserted = try await connection.query(
         """
         INSERT INTO tickets (ticket_id, request_id, request_fingerprint, type, category, status, priority,
@@ -48,10 +48,10 @@ struct TicketStore: Sendable {
       ).collect()
       if inserted.isEmpty {
         // A concurrent call with the same request id committed first.
-        guard let existing = try await Self.byRequestID(requestID, connection, logger) else {
+        guard let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) else {
           throw RPCError(code: .aborted, message: "concurrent create with the same request_id, retry")
         }
-        return try Self.retry(existing, fingerprint: fingerprint)
+        return .retried(existing)
       }
       if !ticket.items.isEmpty {
         let positions = ticket.items.indices.map { Int32($0) }
@@ -77,7 +77,7 @@ struct TicketStore: Sendable {
   func get(_ id: UUID, logger: Logger) async throws -> Ticket? {
     try await database.withConnection(logger: logger) { connection in
       for try await body in try await connection.execute(TicketByID(ticketID: id), logger: logger) {
-        return try Ticket(serializedBytes: Array(body.readableBytesView))
+        return try Ticket(bytea: body)
       }
       return nil
     }
@@ -127,7 +127,7 @@ struct TicketStore: Sendable {
     return try await database.withConnection(logger: logger) { connection in
       var tickets: [Ticket] = []
       for try await body in try await connection.query(query, logger: logger).decode(ByteBuffer.self) {
-        tickets.append(try Ticket(serializedBytes: Array(body.readableBytesView)))
+        tickets.append(try Ticket(bytea: body))
       }
       return tickets
     }
@@ -135,21 +135,11 @@ struct TicketStore: Sendable {
 
   // MARK: - helpers
 
-  private static func byRequestID(_ requestID: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> (fingerprint: String, ticket: Ticket)? {
-    let rows = try await connection.query(
-      "SELECT request_fingerprint, body FROM tickets WHERE request_id = \(requestID)", logger: logger
-    ).decode((String, ByteBuffer).self)
-    for try await (fingerprint, body) in rows {
-      return (fingerprint, try Ticket(serializedBytes: Array(body.readableBytesView)))
-    }
-    return nil
-  }
-
-  private static func retry(_ existing: (fingerprint: String, ticket: Ticket), fingerprint: String) throws -> CreateOutcome {
-    guard existing.fingerprint == fingerprint else {
-      throw ServiceError.alreadyExists("request_id was already used for ticket \(existing.ticket.ticketID) with different content")
-    }
-    return .retried(existing.ticket)
+  private static func firstResult(_ requestID: String, _ fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> Ticket? {
+    try await Idempotency.firstResult(
+      of: Ticket.self, "SELECT request_fingerprint, body FROM tickets WHERE request_id = \(requestID)",
+      fingerprint: fingerprint, describe: { "ticket \($0.ticketID)" }, on: connection, logger: logger
+    )
   }
 
   /// One open case per order item: a case for the whole order (empty order_item_id) overlaps
@@ -179,7 +169,7 @@ struct TicketStore: Sendable {
   }
 
   static func appendHistory(_ entry: Support_Tickets_V1_HistoryEntry, ticketID: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws {
-    let body = try ByteBuffer(bytes: entry.serializedBytes() as [UInt8])
+    let body = try entry.bytea()
     try await connection.query(
       "INSERT INTO ticket_history (ticket_id, occurred_at, body) VALUES (\(ticketID), \(entry.occurTime.date), \(body))",
       logger: logger)

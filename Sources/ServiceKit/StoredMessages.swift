@@ -1,0 +1,39 @@
+import Logging
+import NIOCore
+import PostgresNIO
+import SwiftProtobuf
+
+/// Services store each resource as its protobuf message in a `bytea` column beside the columns
+/// their queries filter and sort on.
+extension SwiftProtobuf.Message {
+  /// Decodes a message read from a `bytea` column.
+  public init(bytea: ByteBuffer) throws {
+    try self.init(serializedBytes: Array(bytea.readableBytesView))
+  }
+
+  /// Encodes the message for a `bytea` column.
+  public func bytea() throws -> ByteBuffer {
+    ByteBuffer(bytes: try serializedBytes() as [UInt8])
+  }
+}
+
+/// Idempotent creates: a retried create with the same request id returns the first result; the
+/// same request id with other content is ALREADY_EXISTS (it is a client bug, not a retry).
+public enum Idempotency {
+  /// `query` selects `(request_fingerprint, body)` of the resource first created with the
+  /// request id. Returns that resource when `fingerprint` matches, nil when the request id is
+  /// new; throws ALREADY_EXISTS naming the resource (`describe`) when the content differs.
+  public static func firstResult<M: SwiftProtobuf.Message>(
+    of type: M.Type, _ query: PostgresQuery, fingerprint: String,
+    describe: (M) -> String, on connection: PostgresConnection, logger: Logger
+  ) async throws -> M? {
+    for try await (storedFingerprint, body) in try await connection.query(query, logger: logger).decode((String, ByteBuffer).self) {
+      let existing = try M(bytea: body)
+      guard storedFingerprint == fingerprint else {
+        throw ServiceError.alreadyExists("request_id was already used for \(describe(existing)) with different content")
+      }
+      return existing
+    }
+    return nil
+  }
+}
