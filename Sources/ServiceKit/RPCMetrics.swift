@@ -1,10 +1,14 @@
 import GRPCCore
+import Logging
 import Metrics
 import Synchronization
 
 /// Counts every RPC and times it, per method and status code:
 /// `grpc_server_handled_total{method,code}` and `grpc_server_handling_seconds{method}`, plus
 /// `grpc_server_in_flight{method}`. For streaming responses the time runs until the last message.
+///
+/// Also writes the access log line of each RPC (method, code, duration, request id): at debug
+/// level when it succeeded, info for a caller's error, error for a server fault.
 public struct RPCMetricsInterceptor: ServerInterceptor {
   public init() {}
 
@@ -22,6 +26,12 @@ public struct RPCMetricsInterceptor: ServerInterceptor {
       Counter(label: "grpc_server_handled_total", dimensions: [("method", method), ("code", code)]).increment()
       Timer(label: "grpc_server_handling_seconds", dimensions: [("method", method)]).recordInterval(since: start)
       inFlight.record(InFlightCounter.shared.decrement(method))
+      if let logger = RequestContext.current?.logger {
+        let level: Logger.Level = code == "OK" ? .debug : (["INTERNAL", "UNKNOWN", "DATA_LOSS"].contains(code) ? .error : .info)
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.log(level: level, "rpc finished", metadata: ["code": "\(code)", "duration_ms": "\(milliseconds)"])
+      }
     }
     let response: StreamingServerResponse<Output>
     do {

@@ -29,7 +29,7 @@ struct BackendConnection: Sendable {
   }
 
   /// Keeps the client's connections running for the life of the process.
-  var service: some Service { ClientConnections(client: client) }
+  var service: any Service { ClientConnections(client: client) }
 }
 
 /// A GRPCClient as a lifecycle service: connections run until graceful shutdown, after the

@@ -27,7 +27,7 @@ public enum GatewayDefinition {
     let backendsByService = byService
     return ServiceParts(
       rpcServices: [GatewayProxy(routes: routes, maxMessageBytes: resources.config.maxMessageBytes)],
-      background: connections.map(\.service),
+      background: connections.map { $0.service },
       healthFallback: { name in
         guard let backend = backendsByService[name] else { return nil }
         return await BackendHealth.check(name, on: backend, logger: logger)
