@@ -93,6 +93,11 @@ let package = Package(
         swiftSettings: swiftSettings
       ),
       .testTarget(
+        name: "GatewayTests",
+        dependencies: ["Gateway", "ServiceKit", "SupportCodec", grpcCore, grpcHTTP2, logging],
+        swiftSettings: swiftSettings
+      ),
+      .testTarget(
         name: "IntegrationTests",
         dependencies: ["SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings

@@ -56,6 +56,11 @@ public final class HealthStatusStore: Sendable {
     for continuation in continuations { continuation.finish() }
   }
 
+  /// How many Watch streams are open (to see that a cancelled caller's stream is gone).
+  public var watcherCount: Int {
+    state.withLock { $0.watchers.count }
+  }
+
   public var isShutDown: Bool {
     state.withLock { $0.closed }
   }

@@ -92,17 +92,43 @@ public struct RequestContextInterceptor: ServerInterceptor {
       deadline: timeout.map { ContinuousClock.now + $0 }, logger: logger
     )
     var response = try await RequestContext.$current.withValue(requestContext) {
-      try await next(request, context)
+      // `next` does not escape: the task running it is awaited before this returns.
+      try await withoutActuallyEscaping(next) { next in
+        try await RPCCancellation.cancellingTask { try await next(request, context) }
+      }
     }
     response.metadata.replaceOrAddString(requestID, forKey: RequestContext.requestIDKey)
-    // Streaming bodies run after `next` returns: keep the context for them too.
+    // Streaming bodies run after `next` returns: keep the context (and cancellation) for them too.
     if case .success(var contents) = response.accepted {
       let producer = contents.producer
       contents.producer = { writer in
-        try await RequestContext.$current.withValue(requestContext) { try await producer(writer) }
+        try await RequestContext.$current.withValue(requestContext) {
+          try await RPCCancellation.cancellingTask { try await producer(writer) }
+        }
       }
       response.accepted = .success(contents)
     }
     return response
+  }
+}
+
+/// grpc-swift's server cancels an RPC cooperatively: when the caller's deadline passes or the
+/// caller resets the stream, it only fires the RPC's cancellation handle; the handler's task
+/// keeps running. Handlers here are ordinary async code (database queries, forwarded calls,
+/// watch loops) that stop on task cancellation, so every RPC's work runs in a task that the
+/// RPC's cancellation cancels. That is what ends a backend's work when the caller gives up, and
+/// what carries a caller's cancellation through the gateway to the backend.
+public enum RPCCancellation {
+  public static func cancellingTask<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
+    let task = Task { try await operation() }
+    return try await withTaskCancellationHandler {
+      try await withRPCCancellationHandler {
+        try await task.value
+      } onCancelRPC: {
+        task.cancel()
+      }
+    } onCancel: {
+      task.cancel()
+    }
   }
 }

@@ -72,4 +72,43 @@ struct ServerTests {
       #expect(seen == [.serving, .notServing], "watch ends when the process shuts down")
     }
   }
+
+  @Test("the caller's deadline or cancellation stops the handler's work")
+  func cancellation() async throws {
+    let store = HealthStatusStore(names: ["a"], initial: .serving)
+    try await Self.withServer(store: store) { health in
+      var options = CallOptions.defaults
+      options.timeout = .milliseconds(300)
+      do {
+        try await health.watch(.with { $0.service = "a" }, options: options) { response in
+          for try await _ in response.messages {}
+        }
+        Issue.record("a watch never ends by itself")
+      } catch let error as RPCError {
+        #expect(error.code == .deadlineExceeded)
+      }
+      try await eventually { store.watcherCount == 0 }
+
+      let watching = Task {
+        try await health.watch(.with { $0.service = "a" }) { response in
+          for try await _ in response.messages {}
+        }
+      }
+      try await eventually { store.watcherCount == 1 }
+      watching.cancel()
+      _ = await watching.result
+      try await eventually { store.watcherCount == 0 }
+    }
+  }
+}
+
+func eventually(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+  let deadline = ContinuousClock.now + .seconds(5)
+  while !condition() {
+    if ContinuousClock.now > deadline {
+      Issue.record("condition not met within 5 s", sourceLocation: sourceLocation)
+      return
+    }
+    try await Task.sleep(for: .milliseconds(20))
+  }
 }
