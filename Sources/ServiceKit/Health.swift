@@ -38,7 +38,8 @@ public final class HealthStatusStore: Sendable {
 
   public func set(_ name: String, _ status: ServingStatus) {
     let toNotify: [AsyncStream<ServingStatus>.Continuation] = state.withLock { state in
-      guard state.statuses[name] != status else { return [] }
+      // After shutdown nothing reports SERVING again (a start-up step may finish late).
+      guard !state.closed, state.statuses[name] != status else { return [] }
       state.statuses[name] = status
       return state.watchers.values.filter { $0.name == name }.map(\.continuation)
     }
@@ -50,6 +51,7 @@ public final class HealthStatusStore: Sendable {
   public func shutdown() {
     setAll(.notServing)
     let continuations = state.withLock { state in
+      for name in state.statuses.keys { state.statuses[name] = .notServing }
       state.closed = true
       return state.watchers.values.map(\.continuation)
     }

@@ -36,14 +36,20 @@ public struct PageCursor: Codable, Sendable, Equatable {
       .replacingOccurrences(of: "=", with: "")
   }
 
-  /// Decodes a token; nil for an empty one (the first page).
-  public static func decode(_ token: String, filter: String, field: String = "page_token") throws -> PageCursor? {
+  /// Decodes a token; nil for an empty one (the first page). `validKeys` bounds the key (a
+  /// token is client input: a forged one must not reach the database as an absurd value).
+  public static func decode(
+    _ token: String, filter: String, validKeys: ClosedRange<Int64> = 0...Int64.max, field: String = "page_token"
+  ) throws -> PageCursor? {
     if token.isEmpty { return nil }
     var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
     while base64.count % 4 != 0 { base64 += "=" }
     guard token.count <= 1024, let data = Data(base64Encoded: base64),
       let cursor = try? JSONDecoder().decode(PageCursor.self, from: data)
     else { throw ServiceError.invalidArgument(field, "is not a token this service issued") }
+    guard validKeys.contains(cursor.key) else {
+      throw ServiceError.invalidArgument(field, "is not a token this service issued")
+    }
     guard cursor.filter == filter else {
       throw ServiceError.invalidArgument(field, "was issued for different filters; start again without a token")
     }

@@ -20,6 +20,14 @@ extension SwiftProtobuf.Message {
 /// Idempotent creates: a retried create with the same request id returns the first result; the
 /// same request id with other content is ALREADY_EXISTS (it is a client bug, not a retry).
 public enum Idempotency {
+  /// Serialises the creates that share a request id until the transaction ends, so a retry
+  /// racing its original waits for it and then finds its result (instead of tripping over a
+  /// uniqueness check the original's row now fails).
+  public static func lock(requestID: String, scope: String, on connection: PostgresConnection, logger: Logger) async throws {
+    let key = "\(scope).request:\(requestID)"
+    try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(key)))", logger: logger)
+  }
+
   /// `query` selects `(request_fingerprint, body)` of the resource first created with the
   /// request id. Returns that resource when `fingerprint` matches, nil when the request id is
   /// new; throws ALREADY_EXISTS naming the resource (`describe`) when the content differs.

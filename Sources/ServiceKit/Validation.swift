@@ -63,6 +63,18 @@ public enum Validate {
     if attachment.sizeBytes < 0 { throw ServiceError.invalidArgument("\(field).size_bytes", "must not be negative") }
   }
 
+  /// Seconds of 0001-01-01 and 9999-12-31T23:59:59Z: the range protobuf Timestamps (and
+  /// PostgreSQL) can represent.
+  public static let timestampSeconds: ClosedRange<Int64> = -62_135_596_800...253_402_300_799
+
+  /// A well-formed Timestamp: binary protobuf does not range-check them, and an absurd one would
+  /// otherwise overflow date arithmetic.
+  public static func timestamp(_ value: Google_Protobuf_Timestamp, _ field: String) throws {
+    if !timestampSeconds.contains(value.seconds) || !(0..<1_000_000_000).contains(value.nanos) {
+      throw ServiceError.invalidArgument(field, "is not a valid time (years 0001 to 9999)")
+    }
+  }
+
   /// A server-issued id. Returns nil when the text cannot be an id this service issued, which
   /// callers report as NOT_FOUND (the resource cannot exist) without asking the database.
   public static func resourceID(_ value: String, _ field: String) throws -> UUID? {
@@ -100,8 +112,14 @@ extension Google_Protobuf_Timestamp {
   /// Microsecond precision, like PostgreSQL's timestamptz, so that a value read back equals the
   /// value written.
   public var microsecondDate: Date {
-    let micros = (Int64(seconds) * 1_000_000) + Int64(nanos / 1000)
-    return Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+    Date(timeIntervalSince1970: Double(seconds) + Double(nanos / 1000) / 1_000_000)
+  }
+
+  /// Microseconds since 1970, exact: the integer form used for keyset cursors and for writing
+  /// timestamptz columns without a round trip through floating point. Clamped to the valid range.
+  public var unixMicroseconds: Int64 {
+    let clamped = min(max(seconds, Validate.timestampSeconds.lowerBound), Validate.timestampSeconds.upperBound)
+    return clamped * 1_000_000 + Int64(nanos / 1000)
   }
 }
 

@@ -139,6 +139,17 @@ extension MeshTests {
             $0.events = [.with { $0.carrierEventID = "future"; $0.eventTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(86_400)) }]
           })
         }
+        await expectCode(.invalidArgument, containing: "events[0].status") {
+          try await shipments.recordTrackingEvents(.with {
+            $0.carrierCode = "SF"; $0.trackingNumber = waybill; $0.events = [event("e9", "X", 3, .cancelled)]
+          })
+        }
+        await expectCode(.invalidArgument, containing: "events[0].event_time") {
+          try await shipments.recordTrackingEvents(.with {
+            $0.carrierCode = "SF"; $0.trackingNumber = waybill
+            $0.events = [.with { $0.carrierEventID = "ancient"; $0.eventTime = Google_Protobuf_Timestamp(seconds: -9_000_000_000_000_000, nanos: 0) }]
+          })
+        }
         var unknownCarrier = create
         unknownCarrier.requestID = uniqueID("req")
         unknownCarrier.carrierCode = "NOPE"
@@ -190,6 +201,12 @@ extension MeshTests {
           try await surveys.submitSurveyAnswer(.with { $0.token = short.token; $0.csat = 4 })
         }
         #expect(try await surveys.getSurveyByToken(.with { $0.token = short.token }).status == .expired)
+        await expectCode(.invalidArgument, containing: "expire_time") {
+          try await surveys.createSurvey(.with {
+            $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .ticket; $0.id = uniqueID("t") }
+            $0.expireTime = Google_Protobuf_Timestamp(seconds: Int64.max / 2, nanos: 0)
+          })
+        }
         await expectCode(.invalidArgument, containing: "subject.kind") {
           try await surveys.createSurvey(.with { $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .shipment; $0.id = "x" } })
         }

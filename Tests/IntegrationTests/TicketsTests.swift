@@ -55,6 +55,45 @@ extension MeshTests {
       }
     }
 
+    @Test("concurrent retries of one create all get the same ticket")
+    func concurrentRetries() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        let request = Self.returnRequest(shopper: uniqueID("shopper"))
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+          for _ in 0..<6 { group.addTask { try await tickets.createTicket(request).ticketID } }
+          return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 1)
+        let listed = try await tickets.listTickets(.with { $0.shopperID = request.shopperID })
+        #expect(listed.tickets.count == 1)
+      }
+    }
+
+    @Test("forged page tokens and absurd times are INVALID_ARGUMENT, never a crash")
+    func hostileInput() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        // A token with the right filter fingerprint but an absurd key (the fingerprint of "no
+        // filters" is public: FNV-1a of nothing).
+        func token(_ json: String) -> String {
+          Data(json.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        }
+        for forged in [
+          token(#"{"key":-9223372036854775808,"id":"\#(UUID().uuidString)","filter":"cbf29ce484222325"}"#),
+          token(#"{"key":1790000000000000,"id":"not-a-uuid","filter":"cbf29ce484222325"}"#),
+        ] {
+          await expectCode(.invalidArgument, containing: "page_token") { try await tickets.listTickets(.with { $0.pageToken = forged }) }
+        }
+        var request = Self.returnRequest(shopper: uniqueID("shopper"))
+        request.deliveredTime = Google_Protobuf_Timestamp(seconds: -9_000_000_000_000_000, nanos: 0)
+        await expectCode(.invalidArgument, containing: "delivered_time") { try await tickets.createTicket(request) }
+        // Still serving.
+        _ = try await tickets.listTickets(.init())
+      }
+    }
+
     @Test("bad input is INVALID_ARGUMENT naming the field, and changes nothing")
     func invalidInput() async throws {
       try await mesh.withGateway { grpc in

@@ -73,6 +73,15 @@ struct ServerTests {
     }
   }
 
+  @Test("after shutdown nothing reports SERVING again")
+  func noServingAfterShutdown() {
+    let store = HealthStatusStore(names: ["a"])
+    store.shutdown()
+    store.setAll(.serving)
+    store.set("a", .serving)
+    #expect(store.all.values.allSatisfy { $0 == .notServing })
+  }
+
   @Test("the caller's deadline or cancellation stops the handler's work")
   func cancellation() async throws {
     let store = HealthStatusStore(names: ["a"], initial: .serving)

@@ -33,6 +33,7 @@ struct SurveyHandlers: RegistrableRPCService {
     try Validate.maxLength(request.skillGroup, "skill_group", Validate.maxIDLength)
     try Validate.maxLength(request.category, "category", Validate.maxIDLength)
     try Validate.maxLength(request.ticketType, "ticket_type", Validate.maxIDLength)
+    if request.hasExpireTime { try Validate.timestamp(request.expireTime, "expire_time") }
     let now = Date.nowMicroseconds
     let expiry = request.hasExpireTime ? request.expireTime.microsecondDate : now.addingTimeInterval(Double(settings.defaultValidityDays) * 86_400)
     if expiry <= now { throw ServiceError.invalidArgument("expire_time", "must be in the future") }

@@ -18,6 +18,7 @@ struct SurveyStore: Sendable {
 
   func create(_ survey: Survey, requestID: String, fingerprint: String, now: Date, logger: Logger) async throws -> Survey {
     try await database.withTransaction(logger: logger) { connection in
+      try await Idempotency.lock(requestID: requestID, scope: "feedback", on: connection, logger: logger)
       if let existing = try await Idempotency.firstResult(
         of: Survey.self, "SELECT request_fingerprint, body FROM surveys WHERE request_id = \(requestID)",
         fingerprint: fingerprint, describe: { "survey \($0.surveyID)" }, on: connection, logger: logger
@@ -25,10 +26,11 @@ struct SurveyStore: Sendable {
         return existing
       }
       let kind = Int16(survey.subject.kind.rawValue)
-      // A pending survey past its expiry no longer blocks a new one: mark it expired.
+      // A pending survey past its expiry no longer blocks a new one: mark its row expired
+      // (its body stays as created; reads derive EXPIRED from the expiry time).
       try await connection.query(
         """
-        UPDATE surveys SET status = \(Self.expired), version = version + 1
+        UPDATE surveys SET status = \(Self.expired)
         WHERE subject_kind = \(kind) AND subject_id = \(survey.subject.id) AND status = \(Self.pending) AND expires_at <= \(now)
         """, logger: logger)
       for try await other in try await connection.query(

@@ -55,6 +55,7 @@ struct ShipmentHandlers: RegistrableRPCService {
       throw ServiceError.notFound("return authorisation", request.returnAuthorizationID)
     }
     if request.hasActor { try Validate.known(request.actor.kind, "actor.kind") }
+    if request.hasPromisedDeliveryTime { try Validate.timestamp(request.promisedDeliveryTime, "promised_delivery_time") }
 
     let now = Date.nowMicroseconds
     var shipment = Shipment()
@@ -117,7 +118,14 @@ struct ShipmentHandlers: RegistrableRPCService {
       try Validate.maxLength(carrierEvent.description_p, "\(field).description", 1000)
       try Validate.maxLength(carrierEvent.location, "\(field).location", 300)
       try Validate.known(carrierEvent.status, "\(field).status")
+      if carrierEvent.status == .cancelled {
+        throw ServiceError.invalidArgument("\(field).status", "CANCELLED is set by CancelShipment, never by a carrier event")
+      }
       guard carrierEvent.hasEventTime else { throw ServiceError.invalidArgument("\(field).event_time", "is required") }
+      try Validate.timestamp(carrierEvent.eventTime, "\(field).event_time")
+      if carrierEvent.hasEstimatedDeliveryTime {
+        try Validate.timestamp(carrierEvent.estimatedDeliveryTime, "\(field).estimated_delivery_time")
+      }
       if carrierEvent.eventTime.date > now.addingTimeInterval(Self.clockSkewAllowance) {
         throw ServiceError.invalidArgument("\(field).event_time", "is in the future")
       }

@@ -19,6 +19,7 @@ struct ShipmentStore: Sendable {
 
   func create(_ shipment: Shipment, requestID: String, fingerprint: String, logger: Logger) async throws -> Shipment {
     try await database.withTransaction(logger: logger) { connection in
+      try await Idempotency.lock(requestID: requestID, scope: "logistics", on: connection, logger: logger)
       if let existing = try await Idempotency.firstResult(
         of: Shipment.self, "SELECT request_fingerprint, body FROM shipments WHERE request_id = \(requestID)",
         fingerprint: fingerprint, describe: { "shipment \($0.shipmentID)" }, on: connection, logger: logger

@@ -115,6 +115,7 @@ struct TicketService: RegistrableRPCService {
         throw ServiceError.invalidArgument("requested_refund.currency_code", "differs from the items' unit price currency")
       }
     }
+    if request.hasDeliveredTime { try Validate.timestamp(request.deliveredTime, "delivered_time") }
     if request.hasDeliveredTime && request.deliveredTime.date > now.addingTimeInterval(300) {
       throw ServiceError.invalidArgument("delivered_time", "is in the future")
     }
@@ -149,23 +150,32 @@ struct TicketService: RegistrableRPCService {
     filterOnly.pageSize = 0
     filterOnly.pageToken = ""
     let filterKey = try Fingerprint.of(filterOnly)
-    let cursor = try PageCursor.decode(request.pageToken, filter: filterKey)
+    let cursor = try PageCursor.decode(
+      request.pageToken, filter: filterKey,
+      validKeys: Validate.timestampSeconds.lowerBound * 1_000_000...Validate.timestampSeconds.upperBound * 1_000_000
+    )
+    var after: (micros: Int64, id: UUID)?
+    if let cursor {
+      guard let id = UUID(uuidString: cursor.id) else {
+        throw ServiceError.invalidArgument("page_token", "is not a token this service issued")
+      }
+      after = (cursor.key, id)
+    }
 
     let filter = TicketStore.ListFilter(
       statuses: request.statuses, types: request.types, categories: request.categories,
       assigneeAgentID: request.assigneeAgentID, shopperID: request.shopperID, orderID: request.orderID,
       slaBreachedOnly: request.slaBreachedOnly
     )
-    var tickets = try await store.list(filter, after: cursor, limit: pageSize + 1, logger: log)
+    var rows = try await store.list(filter, after: after, limit: pageSize + 1, logger: log)
     var response = Support_Tickets_V1_ListTicketsResponse()
-    if tickets.count > pageSize {
-      tickets.removeLast(tickets.count - pageSize)
-      let last = tickets[tickets.count - 1]
-      let micros = Int64(last.createTime.seconds) * 1_000_000 + Int64(last.createTime.nanos / 1000)
-      response.nextPageToken = PageCursor(key: micros, id: last.ticketID, filter: filterKey).token
+    if rows.count > pageSize {
+      rows.removeLast(rows.count - pageSize)
+      let last = rows[rows.count - 1]
+      response.nextPageToken = PageCursor(key: last.micros, id: last.ticket.ticketID, filter: filterKey).token
     }
     let now = Date()
-    response.tickets = tickets.map { $0.withLiveSLA(at: now) }
+    response.tickets = rows.map { $0.ticket.withLiveSLA(at: now) }
     return response
   }
 
@@ -176,6 +186,8 @@ struct TicketService: RegistrableRPCService {
     try Validate.specified(request.category, "category")
     try Validate.known(request.goodsCondition, "goods_condition")
     if TicketStore.goodsTypes.contains(request.type) { try Validate.required(request.item.orderID, "item.order_id") }
+    if request.hasDeliveredTime { try Validate.timestamp(request.deliveredTime, "delivered_time") }
+    if request.hasCheckTime { try Validate.timestamp(request.checkTime, "check_time") }
     let at = request.hasCheckTime ? request.checkTime.date : Date()
     return rules.check(
       type: request.type, category: request.category,

@@ -26,6 +26,7 @@ struct TicketStore: Sendable {
   /// Inserts a new case, or returns the case first created with the same request id.
   func create(_ ticket: Ticket, requestID: String, fingerprint: String, logger: Logger) async throws -> CreateOutcome {
     try await database.withTransaction(logger: logger) { connection in
+      try await Idempotency.lock(requestID: requestID, scope: "tickets", on: connection, logger: logger)
       if let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) {
         return .retried(existing)
       }
@@ -40,7 +41,8 @@ struct TicketStore: Sendable {
           shopper_id, assignee_agent_id, first_response_due_at, resolution_due_at, created_at, updated_at, version, body)
         VALUES (\(id), \(requestID), \(fingerprint), \(Int16(ticket.type.rawValue)), \(Int16(ticket.category.rawValue)),
           \(Int16(ticket.status.rawValue)), \(Int16(ticket.priority.rawValue)), \(ticket.shopperID), \(ticket.assigneeAgentID),
-          \(ticket.sla.firstResponseDueTime.date), \(ticket.sla.resolutionDueTime.date), \(ticket.createTime.date),
+          \(ticket.sla.firstResponseDueTime.date), \(ticket.sla.resolutionDueTime.date),
+          'epoch'::timestamptz + \(ticket.createTime.unixMicroseconds) * interval '1 microsecond',
           \(ticket.updateTime.date), \(ticket.version), \(body))
         ON CONFLICT (request_id) DO NOTHING
         RETURNING ticket_id
@@ -93,9 +95,10 @@ struct TicketStore: Sendable {
     var slaBreachedOnly = false
   }
 
-  /// One page, newest first; `after` is the last (created_at µs, id) of the previous page.
-  /// Only the filters given become SQL, so each query can use the index for its filter.
-  func list(_ filter: ListFilter, after: PageCursor?, limit: Int, logger: Logger) async throws -> [Ticket] {
+  /// One page, newest first, each ticket with its created_at in exact microseconds (the cursor
+  /// key); `after` is the last (created_at µs, id) of the previous page. Only the filters
+  /// given become SQL, so each query can use the index for its filter.
+  func list(_ filter: ListFilter, after: (micros: Int64, id: UUID)?, limit: Int, logger: Logger) async throws -> [(ticket: Ticket, micros: Int64)] {
     var bindings = PostgresBindings()
     var conditions: [String] = []
     func bind<T: PostgresNonThrowingEncodable & Sendable>(_ value: T) -> String {
@@ -117,17 +120,20 @@ struct TicketStore: Sendable {
           OR resolved_at > resolution_due_at OR first_responded_at > first_response_due_at)
         """)
     }
-    if let after, let afterID = UUID(uuidString: after.id) {
-      let afterTime = Date(timeIntervalSince1970: Double(after.key) / 1_000_000)
-      conditions.append("(created_at, ticket_id) < (\(bind(afterTime)), \(bind(afterID)))")
+    if let after {
+      conditions.append(
+        "(created_at, ticket_id) < ('epoch'::timestamptz + \(bind(after.micros)) * interval '1 microsecond', \(bind(after.id)))")
     }
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-    let sql = "SELECT body FROM tickets t \(whereClause) ORDER BY created_at DESC, ticket_id DESC LIMIT \(bind(Int64(limit)))"
+    let sql = """
+      SELECT body, (extract(epoch FROM created_at) * 1000000)::int8 FROM tickets t \(whereClause)
+      ORDER BY created_at DESC, ticket_id DESC LIMIT \(bind(Int64(limit)))
+      """
     let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
     return try await database.withConnection(logger: logger) { connection in
-      var tickets: [Ticket] = []
-      for try await body in try await connection.query(query, logger: logger).decode(ByteBuffer.self) {
-        tickets.append(try Ticket(bytea: body))
+      var tickets: [(ticket: Ticket, micros: Int64)] = []
+      for try await (body, micros) in try await connection.query(query, logger: logger).decode((ByteBuffer, Int64).self) {
+        tickets.append((try Ticket(bytea: body), micros))
       }
       return tickets
     }
