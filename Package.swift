@@ -82,6 +82,12 @@ let package = Package(
     + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback")
     + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [grpcHTTP2, lifecycle])
     + [
+      .target(
+        name: "TestSupport",
+        dependencies: [grpcCore],
+        path: "Tests/TestSupport",
+        swiftSettings: swiftSettings
+      ),
       .testTarget(
         name: "SupportCodecTests",
         dependencies: ["SupportCodec", protobuf],
@@ -89,17 +95,17 @@ let package = Package(
       ),
       .testTarget(
         name: "ServiceKitTests",
-        dependencies: ["ServiceKit", "SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
+        dependencies: ["ServiceKit", "SupportCodec", "TestSupport", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
       .testTarget(
         name: "GatewayTests",
-        dependencies: ["Gateway", "ServiceKit", "SupportCodec", grpcCore, grpcHTTP2, logging],
+        dependencies: ["Gateway", "ServiceKit", "SupportCodec", "TestSupport", grpcCore, grpcHTTP2, logging],
         swiftSettings: swiftSettings
       ),
       .testTarget(
         name: "IntegrationTests",
-        dependencies: ["SupportCodec", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
+        dependencies: ["SupportCodec", "TestSupport", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
     ]

@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import ServiceKit
 import SupportCodec
+import TestSupport
 import Testing
 
 @testable import Gateway
@@ -96,7 +97,7 @@ struct ForwardingTests {
       } catch let error as RPCError {
         #expect(error.code == .deadlineExceeded)
       }
-      try await Self.eventually { store.watcherCount == 0 }
+      try await eventually { store.watcherCount == 0 }
     }
   }
 
@@ -109,22 +110,10 @@ struct ForwardingTests {
           for try await _ in response.messages {}
         }
       }
-      try await Self.eventually { store.watcherCount == 1 }
+      try await eventually { store.watcherCount == 1 }
       watching.cancel()
       _ = await watching.result
-      try await Self.eventually { store.watcherCount == 0 }
-    }
-  }
-
-  static func eventually(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-    let deadline = ContinuousClock.now + .seconds(5)
-    while !condition() {
-      if ContinuousClock.now > deadline {
-        Issue.record("condition not met within 5 s", sourceLocation: sourceLocation)
-        return
-      }
-      try await Task.sleep(for: .milliseconds(20))
+      try await eventually { store.watcherCount == 0 }
     }
   }
 }
-

@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -199,25 +200,6 @@ struct WholeMesh: SuiteTrait, TestScoping {
 
 extension Trait where Self == WholeMesh {
   static var wholeMesh: WholeMesh { WholeMesh() }
-}
-
-/// Expects `body` to fail with the gRPC status `code` (and, when given, a message containing
-/// `containing`).
-func expectCode<T>(
-  _ code: RPCError.Code, containing: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
-  _ body: () async throws -> T
-) async {
-  do {
-    let value = try await body()
-    Issue.record("expected \(code), got \(value)", sourceLocation: sourceLocation)
-  } catch let error as RPCError {
-    #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-    if let containing {
-      #expect(error.message.contains(containing), "\(error.message)", sourceLocation: sourceLocation)
-    }
-  } catch {
-    Issue.record("expected RPCError \(code), got \(error)", sourceLocation: sourceLocation)
-  }
 }
 
 var mesh: Mesh {

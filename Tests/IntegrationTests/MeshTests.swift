@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import SupportCodec
 import SwiftProtobuf
+import TestSupport
 import Testing
 
 /// Every test here talks to the real executables through the gateway with a real gRPC client.

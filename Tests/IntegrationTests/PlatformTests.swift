@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import PostgresNIO
 import SupportCodec
+import TestSupport
 import Testing
 
 extension MeshTests {

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import SupportCodec
 import SwiftProtobuf
+import TestSupport
 import Testing
 
 extension MeshTests {

@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import ServiceKit
 import SupportCodec
+import TestSupport
 import Testing
 
 /// The kit's interceptors and health service on a real HTTP/2 server and client.
@@ -111,13 +112,3 @@ struct ServerTests {
   }
 }
 
-func eventually(_ condition: @Sendable () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-  let deadline = ContinuousClock.now + .seconds(5)
-  while !condition() {
-    if ContinuousClock.now > deadline {
-      Issue.record("condition not met within 5 s", sourceLocation: sourceLocation)
-      return
-    }
-    try await Task.sleep(for: .milliseconds(20))
-  }
-}
