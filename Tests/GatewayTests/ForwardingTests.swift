@@ -28,7 +28,7 @@ struct ForwardingTests {
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await backend.serve() }
       let backendPort = try #require(try await backend.listeningAddress?.ipv4?.port)
-      let connection = try BackendConnection(name: "health-backend", address: HostPort(host: "127.0.0.1", port: backendPort), maxMessageBytes: 1 << 20)
+      let connection = try BackendConnection(name: "health-backend", address: HostPort(host: "127.0.0.1", port: backendPort))
       group.addTask { try await connection.client.runConnections() }
       let gateway = GRPCServer(
         transport: HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),

@@ -10,7 +10,7 @@ struct BackendConnection: Sendable {
   let address: HostPort
   let client: GRPCClient<HTTP2ClientTransport.Posix>
 
-  init(name: String, address: HostPort, maxMessageBytes: Int) throws {
+  init(name: String, address: HostPort) throws {
     self.name = name
     self.address = address
     let transport = try HTTP2ClientTransport.Posix(
@@ -25,7 +25,6 @@ struct BackendConnection: Sendable {
       }
     )
     self.client = GRPCClient(transport: transport)
-    _ = maxMessageBytes
   }
 
   /// Keeps the client's connections running for the life of the process.

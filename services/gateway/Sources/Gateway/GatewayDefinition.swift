@@ -17,7 +17,7 @@ public enum GatewayDefinition {
     for backend in ServiceCatalog.backends {
       let port = ServiceConfig.defaultPorts[backend.name]?.grpc ?? 0
       let address = env.address("SUPPORTMESH_BACKEND_\(backend.name.uppercased())", default: HostPort(host: "127.0.0.1", port: port))
-      let connection = try BackendConnection(name: backend.name, address: address, maxMessageBytes: resources.config.maxMessageBytes)
+      let connection = try BackendConnection(name: backend.name, address: address)
       connections.append(connection)
       routes += backend.methods.map { ($0, connection) }
       for service in backend.services { byService[service.fullyQualifiedService] = connection }

@@ -8,7 +8,7 @@ public enum TicketsServiceDefinition {
   ) { resources in
     let policy = try TicketsPolicy.load()
     return ServiceParts(rpcServices: [
-      TicketService(store: TicketStore(database: resources.database!), policy: policy, logger: resources.logger)
+      TicketHandlers(store: TicketStore(database: resources.database!), policy: policy, logger: resources.logger)
     ])
   }
 }

@@ -7,7 +7,7 @@ import SupportCodec
 /// support.tickets.v1.TicketService: after-sales cases. Handlers validate, decide, and hand the
 /// SQL to `TicketStore`. This release serves create, get, list and the eligibility check; the
 /// router answers the rest of the contract with UNIMPLEMENTED.
-struct TicketService: RegistrableRPCService {
+struct TicketHandlers: RegistrableRPCService {
   typealias Methods = Support_Tickets_V1_TicketService.Method
   let store: TicketStore
   let policy: TicketsPolicy
