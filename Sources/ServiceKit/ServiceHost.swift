@@ -164,7 +164,13 @@ struct GRPCServerService: Service {
         if let bound = try await server.listeningAddress {
           logger.info("gRPC listening", metadata: ["address": "\(bound)"])
         }
-        try await startup()
+        // A shutdown during start-up (migrations still waiting for the database) ends it at once.
+        do {
+          try await cancelWhenGracefulShutdown { try await startup() }
+        } catch where Task.isShuttingDownGracefully {
+          logger.info("stopped during start-up")
+          return
+        }
         health.setAll(.serving)
         logger.info("serving")
       }
