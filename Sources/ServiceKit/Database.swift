@@ -16,6 +16,13 @@ import Synchronization
 public struct Database: Sendable {
   public let client: PostgresClient
   private let inUse = InUseCounter()
+  // Metric handles made once: every query passes through here.
+  private let inUseGauge = Gauge(label: "db_pool_connections_in_use")
+  private let waitTimer = Timer(label: "db_pool_wait_seconds")
+  private let readTimer = Timer(label: "db_operation_seconds", dimensions: [("kind", "read")])
+  private let transactionTimer = Timer(label: "db_operation_seconds", dimensions: [("kind", "transaction")])
+  private let committed = Counter(label: "db_transactions_total", dimensions: [("outcome", "committed")])
+  private let rolledBack = Counter(label: "db_transactions_total", dimensions: [("outcome", "rolled_back")])
 
   public init(client: PostgresClient, maxConnections: Int) {
     self.client = client
@@ -28,7 +35,7 @@ public struct Database: Sendable {
   ) async throws -> Result {
     let requested = ContinuousClock.now
     return try await client.withConnection { connection in
-      try await measured(kind: "read", requested: requested) { try await body(connection) }
+      try await measured(readTimer, requested: requested) { try await body(connection) }
     }
   }
 
@@ -40,28 +47,28 @@ public struct Database: Sendable {
     let requested = ContinuousClock.now
     do {
       let result = try await client.withConnection { connection in
-        try await measured(kind: "transaction", requested: requested) {
+        try await measured(transactionTimer, requested: requested) {
           try await connection.withTransaction(logger: logger) { try await body($0) }
         }
       }
-      Counter(label: "db_transactions_total", dimensions: [("outcome", "committed")]).increment()
+      committed.increment()
       return result
     } catch let error as PostgresTransactionError {
-      Counter(label: "db_transactions_total", dimensions: [("outcome", "rolled_back")]).increment()
-      throw error.closureError ?? error.beginError ?? error.commitError ?? error
+      rolledBack.increment()
+      throw error.underlying
     } catch {
-      Counter(label: "db_transactions_total", dimensions: [("outcome", "rolled_back")]).increment()
+      rolledBack.increment()
       throw error
     }
   }
 
-  private func measured<Result>(kind: String, requested: ContinuousClock.Instant, _ body: () async throws -> Result) async throws -> Result {
+  private func measured<Result>(_ operationTimer: Timer, requested: ContinuousClock.Instant, _ body: () async throws -> Result) async throws -> Result {
     let leased = ContinuousClock.now
-    Timer(label: "db_pool_wait_seconds").recordInterval(since: requested)
-    Gauge(label: "db_pool_connections_in_use").record(inUse.add(1))
+    waitTimer.recordInterval(since: requested)
+    inUseGauge.record(inUse.add(1))
     defer {
-      Gauge(label: "db_pool_connections_in_use").record(inUse.add(-1))
-      Timer(label: "db_operation_seconds", dimensions: [("kind", kind)]).recordInterval(since: leased)
+      inUseGauge.record(inUse.add(-1))
+      operationTimer.recordInterval(since: leased)
     }
     return try await body()
   }
@@ -72,5 +79,13 @@ private final class InUseCounter: Sendable {
 
   func add(_ delta: Int) -> Int {
     value.add(delta, ordering: .relaxed).newValue
+  }
+}
+
+extension PostgresTransactionError {
+  /// What actually went wrong: the error thrown inside the transaction, else the failure to
+  /// begin or commit it.
+  public var underlying: any Error {
+    closureError ?? beginError ?? commitError ?? self
   }
 }

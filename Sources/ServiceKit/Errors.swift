@@ -90,7 +90,10 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     case is RPCError, is any RPCErrorConvertible:
       return error
     case let transaction as PostgresTransactionError:
-      return map(transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? RPCError(code: .internalError, message: "transaction failed\(reference)"))
+      let underlying = transaction.underlying
+      return underlying is PostgresTransactionError
+        ? RPCError(code: .internalError, message: "transaction failed\(reference)")
+        : map(underlying)
     case is CancellationError:
       return RPCError(code: .cancelled, message: "the call was cancelled")
     case let psql as PSQLError:

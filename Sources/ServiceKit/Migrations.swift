@@ -74,7 +74,7 @@ public struct Migrator: Sendable {
         try await self.migrate(connection, logger: logger)
       }
     } catch let error as PostgresTransactionError {
-      throw error.closureError ?? error.beginError ?? error.commitError ?? error
+      throw error.underlying
     }
   }
 
