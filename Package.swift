@@ -84,7 +84,7 @@ let package = Package(
     + [
       .target(
         name: "TestSupport",
-        dependencies: [grpcCore],
+        dependencies: ["ServiceKit", "SupportCodec", grpcCore],
         path: "Tests/TestSupport",
         swiftSettings: swiftSettings
       ),

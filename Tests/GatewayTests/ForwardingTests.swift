@@ -83,37 +83,11 @@ struct ForwardingTests {
     }
   }
 
-  @Test("the caller's deadline ends the backend's stream too")
-  func deadlinePropagates() async throws {
+  @Test("the caller's deadline, or its cancellation, ends the backend's stream too")
+  func givingUpPropagates() async throws {
     let store = HealthStatusStore(names: ["a"], initial: .serving)
     try await Self.withHop(store) { health in
-      var options = CallOptions.defaults
-      options.timeout = .milliseconds(400)
-      do {
-        try await health.watch(.with { $0.service = "a" }, options: options) { response in
-          for try await _ in response.messages {}
-        }
-        Issue.record("a watch never ends by itself: the deadline must end it")
-      } catch let error as RPCError {
-        #expect(error.code == .deadlineExceeded)
-      }
-      try await eventually { store.watcherCount == 0 }
-    }
-  }
-
-  @Test("a caller that cancels cancels the backend's stream")
-  func cancellationPropagates() async throws {
-    let store = HealthStatusStore(names: ["a"], initial: .serving)
-    try await Self.withHop(store) { health in
-      let watching = Task {
-        try await health.watch(.with { $0.service = "a" }) { response in
-          for try await _ in response.messages {}
-        }
-      }
-      try await eventually { store.watcherCount == 1 }
-      watching.cancel()
-      _ = await watching.result
-      try await eventually { store.watcherCount == 0 }
+      try await expectWatchStopsWhenCallerGivesUp(health, store, deadline: .milliseconds(400))
     }
   }
 }

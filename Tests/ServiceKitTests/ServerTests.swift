@@ -87,27 +87,7 @@ struct ServerTests {
   func cancellation() async throws {
     let store = HealthStatusStore(names: ["a"], initial: .serving)
     try await Self.withServer(store: store) { health in
-      var options = CallOptions.defaults
-      options.timeout = .milliseconds(300)
-      do {
-        try await health.watch(.with { $0.service = "a" }, options: options) { response in
-          for try await _ in response.messages {}
-        }
-        Issue.record("a watch never ends by itself")
-      } catch let error as RPCError {
-        #expect(error.code == .deadlineExceeded)
-      }
-      try await eventually { store.watcherCount == 0 }
-
-      let watching = Task {
-        try await health.watch(.with { $0.service = "a" }) { response in
-          for try await _ in response.messages {}
-        }
-      }
-      try await eventually { store.watcherCount == 1 }
-      watching.cancel()
-      _ = await watching.result
-      try await eventually { store.watcherCount == 0 }
+      try await expectWatchStopsWhenCallerGivesUp(health, store, deadline: .milliseconds(300))
     }
   }
 }
