@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 // SupportMesh: the service desk's gRPC microservices. Layout:
 //   Sources/SupportCodec   generated contracts (proto/) + wire helpers shared by every process
 //   Sources/ServiceKit     config, PostgreSQL, migrations, health, metrics, logging, lifecycle
@@ -56,6 +56,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
     .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+    .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
   ],
   targets: [
     .target(
@@ -72,6 +74,8 @@ let package = Package(
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -80,7 +84,7 @@ let package = Package(
     + service("tickets", library: "TicketsService", executable: "supportmesh-tickets")
     + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics")
     + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback")
-    + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [grpcHTTP2, lifecycle])
+    + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [grpcHTTP2, lifecycle, .product(name: "JWTKit", package: "jwt-kit")])
     + [
       .target(
         name: "TestSupport",
@@ -105,7 +109,7 @@ let package = Package(
       ),
       .testTarget(
         name: "IntegrationTests",
-        dependencies: ["SupportCodec", "TestSupport", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
+        dependencies: ["SupportCodec", "TestSupport", "Gateway", "ServiceKit", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
     ]

@@ -1,3 +1,4 @@
+import GRPCCore
 import Logging
 import Metrics
 import PostgresNIO
@@ -24,8 +25,16 @@ public struct Database: Sendable {
   private let committed = Counter(label: "db_transactions_total", dimensions: [("outcome", "committed")])
   private let rolledBack = Counter(label: "db_transactions_total", dimensions: [("outcome", "rolled_back")])
 
-  public init(client: PostgresClient, maxConnections: Int) {
+  /// Whether the database answered the last probe (`DatabaseProbe`): while it does not, calls
+  /// fail at once with UNAVAILABLE instead of queueing for a connection until their deadline.
+  public let reachability: DatabaseReachability
+  /// Longest wait for a pooled connection when the caller set no shorter deadline.
+  public let acquireTimeout: Duration
+
+  public init(client: PostgresClient, maxConnections: Int, acquireTimeout: Duration = .seconds(5)) {
     self.client = client
+    self.reachability = DatabaseReachability()
+    self.acquireTimeout = acquireTimeout
     Gauge(label: "db_pool_max_connections").record(maxConnections)
   }
 
@@ -34,8 +43,14 @@ public struct Database: Sendable {
     logger: Logger, _ body: @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
     let requested = ContinuousClock.now
-    return try await client.withConnection { connection in
-      try await measured(readTimer, requested: requested) { try await body(connection) }
+    // The lease races a timer in a task group, which is awaited before this returns.
+    return try await withoutActuallyEscaping(body) { body in
+      try await leasing { lease in
+        try await client.withConnection { connection in
+          lease.granted()
+          return try await measured(readTimer, requested: requested) { try await body(connection) }
+        }
+      }
     }
   }
 
@@ -46,9 +61,14 @@ public struct Database: Sendable {
   ) async throws -> Result {
     let requested = ContinuousClock.now
     do {
-      let result = try await client.withConnection { connection in
-        try await measured(transactionTimer, requested: requested) {
-          try await connection.withTransaction(logger: logger) { try await body($0) }
+      let result = try await withoutActuallyEscaping(body) { body in
+        try await leasing { lease in
+          try await client.withConnection { connection in
+            lease.granted()
+            return try await measured(transactionTimer, requested: requested) {
+              try await connection.withTransaction(logger: logger) { try await body($0) }
+            }
+          }
         }
       }
       committed.increment()
@@ -62,6 +82,34 @@ public struct Database: Sendable {
     }
   }
 
+  /// Runs `operation` (which leases a connection and calls `granted()` once it has one) so that
+  /// the wait for the lease is bounded: by the caller's deadline, else by `acquireTimeout`.
+  /// A wait that runs out is UNAVAILABLE (pool exhausted or database unreachable), and the
+  /// pending lease is withdrawn, so a caller who is gone holds nothing.
+  private func leasing<Result: Sendable>(_ operation: @escaping @Sendable (LeaseState) async throws -> Result) async throws -> Result {
+    guard reachability.isReachable else {
+      throw RPCError(code: .unavailable, message: "the database is unavailable, retry later")
+    }
+    let remaining = RequestContext.current?.remaining
+    let limit = remaining.map { min(acquireTimeout, max($0, .zero)) } ?? acquireTimeout
+    let lease = LeaseState()
+    return try await withThrowingTaskGroup(of: Result?.self) { group in
+      group.addTask { try await operation(lease) }
+      group.addTask {
+        try await Task.sleep(for: limit)
+        if lease.isGranted { return nil }
+        throw RPCError(code: .unavailable, message: "no database connection became free in time, retry later")
+      }
+      while let next = try await group.next() {
+        if let result = next {
+          group.cancelAll()
+          return result
+        }
+      }
+      throw CancellationError()
+    }
+  }
+
   private func measured<Result>(_ operationTimer: Timer, requested: ContinuousClock.Instant, _ body: () async throws -> Result) async throws -> Result {
     let leased = ContinuousClock.now
     waitTimer.recordInterval(since: requested)
@@ -72,6 +120,25 @@ public struct Database: Sendable {
     }
     return try await body()
   }
+}
+
+/// Set by `DatabaseProbe`; read on every lease.
+public final class DatabaseReachability: Sendable {
+  private let reachable = Atomic<Bool>(true)
+
+  public init() {}
+
+  public var isReachable: Bool { reachable.load(ordering: .relaxed) }
+
+  public func set(_ value: Bool) {
+    reachable.store(value, ordering: .relaxed)
+  }
+}
+
+private final class LeaseState: Sendable {
+  private let flag = Atomic<Bool>(false)
+  func granted() { flag.store(true, ordering: .relaxed) }
+  var isGranted: Bool { flag.load(ordering: .relaxed) }
 }
 
 private final class InUseCounter: Sendable {

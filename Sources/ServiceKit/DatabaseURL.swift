@@ -33,7 +33,16 @@ public struct DatabaseURL: Sendable, Equatable {
     self.requireTLS = sslmode == "require" || sslmode == "verify-full" || sslmode == "verify-ca"
   }
 
-  public func clientConfiguration(poolSize: Int) -> PostgresClient.Configuration {
+  /// Server-side limits every session of the pool starts with, so no statement, lock wait or
+  /// forgotten transaction can hold a pooled connection for long after its caller gave up.
+  public struct SessionLimits: Sendable, Equatable {
+    public var statementTimeout: Duration = .seconds(10)
+    public var lockTimeout: Duration = .seconds(3)
+    public var idleInTransactionTimeout: Duration = .seconds(30)
+    public init() {}
+  }
+
+  public func clientConfiguration(poolSize: Int, limits: SessionLimits = SessionLimits()) -> PostgresClient.Configuration {
     var config = PostgresClient.Configuration(
       host: host, port: port, username: user, password: password, database: database,
       tls: requireTLS ? .require(.makeClientConfiguration()) : .disable
@@ -41,6 +50,12 @@ public struct DatabaseURL: Sendable, Equatable {
     config.options.maximumConnections = poolSize
     config.options.minimumConnections = min(2, poolSize)
     config.options.connectTimeout = .seconds(5)
+    func milliseconds(_ duration: Duration) -> String { "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)" }
+    config.options.additionalStartupParameters = [
+      ("statement_timeout", milliseconds(limits.statementTimeout)),
+      ("lock_timeout", milliseconds(limits.lockTimeout)),
+      ("idle_in_transaction_session_timeout", milliseconds(limits.idleInTransactionTimeout)),
+    ]
     return config
   }
 }

@@ -71,24 +71,47 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     do {
       response = try await next(request, context)
     } catch {
-      throw Self.map(error)
+      throw Self.tagged(Self.map(error))
     }
     if case .success(var contents) = response.accepted {
       let producer = contents.producer
       contents.producer = { writer in
-        do { return try await producer(writer) } catch { throw Self.map(error) }
+        do { return try await producer(writer) } catch { throw Self.tagged(Self.map(error)) }
       }
       response.accepted = .success(contents)
     }
     return response
   }
 
+  /// Every error status carries the request id in its trailers, so a caller can quote it and
+  /// the gateway can tell a backend's own status from a failed connection to it.
+  static func tagged(_ error: any Error) -> any Error {
+    guard let requestID = RequestContext.current?.requestID else { return error }
+    var rpcError: RPCError
+    switch error {
+    case let error as RPCError: rpcError = error
+    case let convertible as any RPCErrorConvertible: rpcError = RPCError(convertible)
+    default: return error
+    }
+    if !rpcError.metadata.contains(where: { $0.key == RequestContext.requestIDKey }) {
+      rpcError.metadata.addString(requestID, forKey: RequestContext.requestIDKey)
+    }
+    return rpcError
+  }
+
   public static func map(_ error: any Error) -> any Error {
     let context = RequestContext.current
     let reference = context.map { " (request id \($0.requestID))" } ?? ""
+    let deadlinePassed = context?.deadline.map { $0 <= .now } ?? false
     switch error {
     case is RPCError, is any RPCErrorConvertible:
       return error
+    case _ where Task.isCancelled:
+      // The caller gave up (or its deadline passed) and the work stopped wherever it was: a
+      // pending pool lease, a query. That is the caller's outcome, not a server fault.
+      return deadlinePassed
+        ? RPCError(code: .deadlineExceeded, message: "the deadline passed before the call finished")
+        : RPCError(code: .cancelled, message: "the call was cancelled")
     case let transaction as PostgresTransactionError:
       let underlying = transaction.underlying
       return underlying is PostgresTransactionError
@@ -102,7 +125,11 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
       switch sqlState {
       case "23505": return RPCError(code: .alreadyExists, message: "a resource with the same unique key already exists")
       case "40001", "40P01": return RPCError(code: .aborted, message: "concurrent update, retry the call\(reference)")
-      case "57014": return RPCError(code: .deadlineExceeded, message: "the database query was cancelled at the deadline")
+      case "57014":
+        return deadlinePassed
+          ? RPCError(code: .deadlineExceeded, message: "the deadline passed before the call finished")
+          : RPCError(code: .unavailable, message: "the database took too long, retry later\(reference)")
+      case "55P03": return RPCError(code: .aborted, message: "the resource is busy with another call, retry\(reference)")
       case "53300", "57P01", "57P02", "57P03", "08000", "08003", "08006":
         return RPCError(code: .unavailable, message: "the database is unavailable, retry later\(reference)")
       case nil:

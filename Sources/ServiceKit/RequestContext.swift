@@ -14,14 +14,20 @@ public struct RequestContext: Sendable {
   /// When the caller stops waiting, from the incoming `grpc-timeout`; nil when it set none.
   public var deadline: ContinuousClock.Instant?
   public var logger: Logger
+  /// Who is calling, set by `AuthenticationInterceptor` once the caller is verified.
+  public let callerSlot: CallerSlot
+
+  /// The verified caller; nil only for the open health service.
+  public var caller: Caller? { callerSlot.caller }
 
   @TaskLocal public static var current: RequestContext?
 
-  public init(requestID: String, method: String, deadline: ContinuousClock.Instant?, logger: Logger) {
+  public init(requestID: String, method: String, deadline: ContinuousClock.Instant?, logger: Logger, caller: Caller? = nil) {
     self.requestID = requestID
     self.method = method
     self.deadline = deadline
     self.logger = logger
+    self.callerSlot = CallerSlot(caller)
   }
 
   /// Time left before the deadline, for outgoing calls (deadline propagation).

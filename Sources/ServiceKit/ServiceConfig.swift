@@ -13,6 +13,9 @@ import Logging
 /// | SUPPORTMESH_LOG_LEVEL | trace, debug, info, notice, warning, error, critical | info |
 /// | SUPPORTMESH_LOG_FORMAT | json or text | json |
 /// | SUPPORTMESH_SHUTDOWN_GRACE_SECONDS | how long in-flight RPCs may drain on SIGTERM | 20 |
+/// | SUPPORTMESH_MAX_CONCURRENT_STREAMS | concurrent calls per HTTP/2 connection, advertised in SETTINGS | 256 |
+/// | SUPPORTMESH_IDLE_TIMEOUT_SECONDS | a connection with no call for this long is closed | 300 |
+/// | SUPPORTMESH_CALLER_SECRET_FILE | file holding the secret (≥ 32 bytes) that signs the caller header between the gateway and the services | required |
 public struct ServiceConfig: Sendable {
   public var serviceName: String
   public var grpcAddress: HostPort
@@ -23,6 +26,10 @@ public struct ServiceConfig: Sendable {
   public var logLevel: Logger.Level
   public var jsonLogs: Bool
   public var shutdownGrace: Duration
+  public var maxConcurrentStreams: Int
+  public var idleTimeout: Duration
+  /// Signs (gateway) and verifies (services) the caller identity passed between them.
+  public var callerHeader: SignedCallerHeader
 
   /// Default ports: gateway 7700/7780, chat 7701/7781, tickets 7702/7782, logistics 7703/7783,
   /// feedback 7704/7784.
@@ -52,11 +59,20 @@ public struct ServiceConfig: Sendable {
     let format = env.string("SUPPORTMESH_LOG_FORMAT", default: "json")
     if format != "json" && format != "text" { env.report("SUPPORTMESH_LOG_FORMAT=\(format): expected json or text") }
     let grace = env.int("SUPPORTMESH_SHUTDOWN_GRACE_SECONDS", default: 20, range: 0...600)
+    let streams = env.int("SUPPORTMESH_MAX_CONCURRENT_STREAMS", default: 256, range: 1...10_000)
+    let idle = env.int("SUPPORTMESH_IDLE_TIMEOUT_SECONDS", default: 300, range: 1...86_400)
+    var callerHeader: SignedCallerHeader?
+    if let path = env.optionalString("SUPPORTMESH_CALLER_SECRET_FILE") {
+      do { callerHeader = try SignedCallerHeader(secretFile: path) } catch { env.report("SUPPORTMESH_CALLER_SECRET_FILE: \(error)") }
+    } else {
+      env.report("SUPPORTMESH_CALLER_SECRET_FILE is required: a file with the secret the gateway and the services share (`supportmesh-gateway credentials --dir DIR` makes one)")
+    }
     try env.validate()
     return ServiceConfig(
       serviceName: service, grpcAddress: grpc, httpAddress: http, databaseURL: databaseURL,
       databasePoolSize: pool, maxMessageBytes: maxBytes, logLevel: level ?? .info,
-      jsonLogs: format == "json", shutdownGrace: .seconds(grace)
+      jsonLogs: format == "json", shutdownGrace: .seconds(grace),
+      maxConcurrentStreams: streams, idleTimeout: .seconds(idle), callerHeader: callerHeader!
     )
   }
 }

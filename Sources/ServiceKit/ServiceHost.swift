@@ -14,11 +14,18 @@ public struct ServiceParts: Sendable {
   public var background: [any Service]
   /// Health answers for names this process does not own (the gateway's backends).
   public var healthFallback: HealthService.Fallback?
+  /// Who may call: by default the caller the gateway signed (`SignedCallerAuthenticator`);
+  /// the gateway itself verifies API keys and JWTs.
+  public var authenticator: (any CallerAuthenticator)?
 
-  public init(rpcServices: [any RegistrableRPCService], background: [any Service] = [], healthFallback: HealthService.Fallback? = nil) {
+  public init(
+    rpcServices: [any RegistrableRPCService], background: [any Service] = [], healthFallback: HealthService.Fallback? = nil,
+    authenticator: (any CallerAuthenticator)? = nil
+  ) {
     self.rpcServices = rpcServices
     self.background = background
     self.healthFallback = healthFallback
+    self.authenticator = authenticator
   }
 }
 
@@ -39,9 +46,9 @@ public struct ServiceDefinition: Sendable {
   public var migrations: [Migration]
   /// Fully qualified gRPC service names reported by grpc.health.v1.
   public var healthNames: [String]
-  public var build: @Sendable (ServiceResources) throws -> ServiceParts
+  public var build: @Sendable (ServiceResources) async throws -> ServiceParts
 
-  public init(name: String, schema: String?, migrations: [Migration], healthNames: [String], build: @escaping @Sendable (ServiceResources) throws -> ServiceParts) {
+  public init(name: String, schema: String?, migrations: [Migration], healthNames: [String], build: @escaping @Sendable (ServiceResources) async throws -> ServiceParts) {
     self.name = name
     self.schema = schema
     self.migrations = migrations
@@ -82,11 +89,9 @@ public enum ServiceHost {
       database = PostgresClient(configuration: parsed.clientConfiguration(poolSize: config.databasePoolSize), backgroundLogger: logger)
       migrator = try Migrator(schema: schema, migrations: definition.migrations)
     }
-    let resources = ServiceResources(
-      config: config, logger: logger,
-      database: database.map { Database(client: $0, maxConnections: config.databasePoolSize) }, health: health
-    )
-    let parts = try definition.build(resources)
+    let pool = database.map { Database(client: $0, maxConnections: config.databasePoolSize) }
+    let resources = ServiceResources(config: config, logger: logger, database: pool, health: health)
+    let parts = try await definition.build(resources)
 
     let transport = HTTP2ServerTransport.Posix(
       address: .ipv4(host: config.grpcAddress.host, port: config.grpcAddress.port),
@@ -98,19 +103,28 @@ public enum ServiceHost {
         transport.connection.keepalive.timeout = .seconds(20)
         transport.connection.keepalive.clientBehavior.allowWithoutCalls = true
         transport.connection.keepalive.clientBehavior.minPingIntervalWithoutCalls = .seconds(10)
+        // Advertise the stream limit in SETTINGS, so clients queue calls beyond it instead of
+        // having the connection refuse them; close connections that carry no call for a while.
+        transport.http2.maxConcurrentStreams = config.maxConcurrentStreams
+        transport.connection.maxIdleTime = config.idleTimeout
       }
     )
     let server = GRPCServer(
       transport: transport,
       services: parts.rpcServices + [HealthService(store: health, fallback: parts.healthFallback)],
-      interceptors: [RequestContextInterceptor(logger: logger), RPCMetricsInterceptor(), ErrorMappingInterceptor()]
+      interceptors: [
+        RequestContextInterceptor(logger: logger), RPCMetricsInterceptor(),
+        AuthenticationInterceptor(parts.authenticator ?? SignedCallerAuthenticator(config.callerHeader)),
+        ErrorMappingInterceptor(),
+      ]
     )
     let grpcService = GRPCServerService(
       server: server, health: health, logger: logger, address: config.grpcAddress,
       startup: { [database, migrator] in
         guard let database, let migrator else { return }
         try await migrateWithRetry(migrator, database: database, logger: logger)
-      }
+      },
+      probe: pool.map { DatabaseProbe(database: $0, health: health, logger: logger) }
     )
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -122,6 +136,8 @@ public enum ServiceHost {
     var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace
     logger.info("starting", metadata: ["grpc": "\(config.grpcAddress)", "http": "\(config.httpAddress)"])
+    let watchdog = Task { await ShutdownWatchdog.watch(grace: config.shutdownGrace, logger: logger) }
+    defer { watchdog.cancel() }
     try await ServiceGroup(configuration: groupConfig).run()
     logger.info("stopped")
   }
@@ -156,6 +172,8 @@ struct GRPCServerService: Service {
   let logger: Logger
   let address: HostPort
   let startup: @Sendable () async throws -> Void
+  /// Watches the database once serving, so health and calls follow its availability.
+  let probe: DatabaseProbe?
 
   func run() async throws {
     try await withGracefulShutdownHandler {
@@ -173,6 +191,9 @@ struct GRPCServerService: Service {
         }
         health.setAll(.serving)
         logger.info("serving")
+        if let probe {
+          group.addTask { await cancelWhenGracefulShutdown { await probe.run() } }
+        }
       }
     } onGracefulShutdown: {
       logger.info("shutting down: draining in-flight RPCs")

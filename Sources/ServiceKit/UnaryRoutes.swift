@@ -11,7 +11,7 @@ extension RPCRouter {
     _ handler: @escaping @Sendable (Input) async throws -> Output
   ) {
     registerHandler(
-      forMethod: method, deserializer: LimitedDeserializer(ProtobufDeserializer<Input>()), serializer: ProtobufSerializer<Output>()
+      forMethod: method, deserializer: LimitedDeserializer(CheckedProtobufDeserializer<Input>()), serializer: ProtobufSerializer<Output>()
     ) { request, _ in
       let single = try await ServerRequest(stream: request)
       return StreamingServerResponse(single: ServerResponse(message: try await handler(single.message), metadata: [:]))

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -32,7 +33,12 @@ struct ForwardingTests {
       group.addTask { try await connection.client.runConnections() }
       let gateway = GRPCServer(
         transport: HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
-        services: [GatewayProxy(routes: Grpc_Health_V1_Health.Method.descriptors.map { ($0, connection) }, maxMessageBytes: 1 << 20)],
+        services: [
+          GatewayProxy(
+            routes: Grpc_Health_V1_Health.Method.descriptors.map { ($0, connection) }, maxMessageBytes: 1 << 20,
+            callerHeader: try SignedCallerHeader(secret: Array(repeating: 1, count: 32))
+          )
+        ],
         interceptors: [RequestContextInterceptor(logger: logger), ErrorMappingInterceptor()]
       )
       group.addTask { try await gateway.serve() }
@@ -89,5 +95,51 @@ struct ForwardingTests {
     try await Self.withHop(store) { health in
       try await expectWatchStopsWhenCallerGivesUp(health, store, deadline: .milliseconds(400))
     }
+  }
+}
+
+@Suite("Gateway identity")
+struct GatewayIdentityTests {
+  @Test("scope patterns match a method, its service or its package, nothing wider")
+  func scopes() {
+    let method = "support.tickets.v1.TicketService/GetTicket"
+    for pattern in ["*", method, "support.tickets.v1.TicketService", "support.tickets.v1.TicketService/*", "support.tickets.v1.*"] {
+      #expect(Scope.allows(pattern, method: method), "\(pattern)")
+    }
+    for pattern in ["support.tickets.v1.TicketService/CreateTicket", "support.chat.v1.*", "support.*", "support.tickets.v1.Ticket", "support.tickets.*"] {
+      #expect(!Scope.allows(pattern, method: method), "\(pattern)")
+    }
+  }
+
+  @Test("every method shoppers may call exists in the contract")
+  func shopperMethodsExist() {
+    let all = Set(ServiceCatalog.backends.flatMap(\.methods).map(\.fullyQualifiedMethod))
+    #expect(ShopperMethods.all.subtracting(all).isEmpty)
+  }
+
+  @Test("a signed caller header verifies for its method only, until it expires, and not with another secret")
+  func signedCallerHeader() throws {
+    let header = try SignedCallerHeader(secret: Array(repeating: 3, count: 32))
+    let caller = Caller(subject: "shopper-1", role: .shopper, scopes: ["*"])
+    let signed = header.sign(caller, method: "a.B/C")
+    #expect(try header.verify(signed, method: "a.B/C") == caller)
+    #expect(throws: RPCError.self) { try header.verify(signed, method: "a.B/D") }
+    #expect(throws: RPCError.self) { try header.verify(signed, method: "a.B/C", now: Date().addingTimeInterval(SignedCallerHeader.lifetime + 5)) }
+    #expect(throws: RPCError.self) { try SignedCallerHeader(secret: Array(repeating: 4, count: 32)).verify(signed, method: "a.B/C") }
+    var tampered = Array(signed.utf8)
+    tampered[5] = tampered[5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+    #expect(throws: RPCError.self) { try header.verify(String(decoding: tampered, as: UTF8.self), method: "a.B/C") }
+    #expect(throws: IdentityError.self) { try SignedCallerHeader(secret: Array(repeating: 1, count: 16)) }
+  }
+
+  @Test("API key files: keys verify by hash, unknown or wrong keys do not")
+  func apiKeys() throws {
+    let made = APIKeyFile.make(id: "orders", role: .service, scopes: ["support.tickets.v1.*"])
+    let file = APIKeyFile(keys: [made.entry])
+    #expect(try file.caller(forKey: made.key) == Caller(subject: "orders", role: .service, scopes: ["support.tickets.v1.*"]))
+    #expect(throws: RPCError.self) { try file.caller(forKey: made.key + "x") }
+    #expect(throws: RPCError.self) { try file.caller(forKey: "smk_other_" + made.key.suffix(10)) }
+    #expect(!made.key.contains(made.entry.sha256), "the file holds a hash, not the key")
+    #expect(throws: (any Error).self) { try APIKeyFile.parse(Data(#"{"keys":[{"id":"Bad Id","sha256":"00","scopes":[]}]}"#.utf8)) }
   }
 }

@@ -165,43 +165,27 @@ extension MeshTests {
 
   @Suite("Feedback through the gateway")
   struct Feedback {
-    @Test("one answer per survey, scores in range, expired surveys refuse answers")
+    @Test("one answer per survey, scores in range, expired surveys refuse answers; the token is the shopper's alone")
     func surveys() async throws {
-      try await mesh.withGateway { grpc in
+      let shopper = uniqueID("shopper")
+      let (survey, short) = try await mesh.withGateway { grpc in
         let surveys = Support_Feedback_V1_SurveyService.Client(wrapping: grpc)
         let subject = Support_Common_V1_SubjectRef.with { $0.kind = .ticket; $0.id = uniqueID("ticket") }
         let create = Support_Feedback_V1_CreateSurveyRequest.with {
-          $0.requestID = uniqueID("req"); $0.subject = subject; $0.shopperID = "shopper-1"; $0.agentID = "agent-1"; $0.channel = .app
+          $0.requestID = uniqueID("req"); $0.subject = subject; $0.shopperID = shopper; $0.agentID = "agent-1"; $0.channel = .app
         }
         let survey = try await surveys.createSurvey(create)
-        #expect(survey.status == .pending && survey.token.count >= 40)
+        #expect(survey.status == .pending && survey.token.isEmpty, "the token is shown to the survey's shopper only")
         #expect(try await surveys.createSurvey(create).surveyID == survey.surveyID)
         var second = create
         second.requestID = uniqueID("req")
         await expectCode(.alreadyExists, containing: survey.surveyID) { try await surveys.createSurvey(second) }
-
-        await expectCode(.invalidArgument, containing: "csat") {
-          try await surveys.submitSurveyAnswer(.with { $0.token = survey.token; $0.csat = 6 })
-        }
-        await expectCode(.invalidArgument, containing: "csat") { try await surveys.submitSurveyAnswer(.with { $0.token = survey.token }) }
-        await expectCode(.notFound) { try await surveys.submitSurveyAnswer(.with { $0.token = "no-such-token"; $0.csat = 5 }) }
-        let answered = try await surveys.submitSurveyAnswer(.with {
-          $0.token = survey.token; $0.csat = 5; $0.nps = 0; $0.comment = "客服很耐心"; $0.tags = ["patient"]
-        })
-        #expect(answered.status == .answered && answered.answer.csat == 5 && answered.answer.hasNps && answered.answer.nps == 0)
-        await expectCode(.alreadyExists) { try await surveys.submitSurveyAnswer(.with { $0.token = survey.token; $0.csat = 1 }) }
-        let fetched = try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID })
-        #expect(fetched.answer.csat == 5 && fetched.version == 2)
+        #expect(try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID }).token.isEmpty)
 
         let short = try await surveys.createSurvey(.with {
           $0.requestID = uniqueID("req"); $0.subject = .with { $0.kind = .conversation; $0.id = uniqueID("conv") }
-          $0.shopperID = "shopper-2"; $0.expireTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(1.5))
+          $0.shopperID = shopper; $0.expireTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(1.5))
         })
-        try await Task.sleep(for: .seconds(2))
-        await expectCode(.failedPrecondition, containing: "expired") {
-          try await surveys.submitSurveyAnswer(.with { $0.token = short.token; $0.csat = 4 })
-        }
-        #expect(try await surveys.getSurveyByToken(.with { $0.token = short.token }).status == .expired)
         await expectCode(.invalidArgument, containing: "expire_time") {
           try await surveys.createSurvey(.with {
             $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .ticket; $0.id = uniqueID("t") }
@@ -211,6 +195,32 @@ extension MeshTests {
         await expectCode(.invalidArgument, containing: "subject.kind") {
           try await surveys.createSurvey(.with { $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .shipment; $0.id = "x" } })
         }
+        return (survey, short)
+      }
+
+      try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+        let surveys = Support_Feedback_V1_SurveyService.Client(wrapping: grpc)
+        let token = try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID }).token
+        #expect(token.count >= 40, "the survey's shopper reads the token")
+        await expectCode(.invalidArgument, containing: "csat") {
+          try await surveys.submitSurveyAnswer(.with { $0.token = token; $0.csat = 6 })
+        }
+        await expectCode(.invalidArgument, containing: "csat") { try await surveys.submitSurveyAnswer(.with { $0.token = token }) }
+        await expectCode(.notFound) { try await surveys.submitSurveyAnswer(.with { $0.token = "no-such-token"; $0.csat = 5 }) }
+        let answered = try await surveys.submitSurveyAnswer(.with {
+          $0.token = token; $0.csat = 5; $0.nps = 0; $0.comment = "客服很耐心"; $0.tags = ["patient"]
+        })
+        #expect(answered.status == .answered && answered.answer.csat == 5 && answered.answer.hasNps && answered.answer.nps == 0)
+        await expectCode(.alreadyExists) { try await surveys.submitSurveyAnswer(.with { $0.token = token; $0.csat = 1 }) }
+        let fetched = try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID })
+        #expect(fetched.answer.csat == 5 && fetched.version == 2)
+
+        let shortToken = try await surveys.getSurvey(.with { $0.surveyID = short.surveyID }).token
+        try await Task.sleep(for: .seconds(2))
+        await expectCode(.failedPrecondition, containing: "expired") {
+          try await surveys.submitSurveyAnswer(.with { $0.token = shortToken; $0.csat = 4 })
+        }
+        #expect(try await surveys.getSurveyByToken(.with { $0.token = shortToken }).status == .expired)
       }
     }
   }

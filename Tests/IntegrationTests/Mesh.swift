@@ -1,6 +1,8 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Gateway
+import ServiceKit
 import TestSupport
 import Testing
 
@@ -144,14 +146,42 @@ final class Mesh: @unchecked Sendable {
     return String(line.dropFirst(key.count))
   }
 
-  /// Runs `body` with a gRPC client connected to the gateway.
-  func withGateway<T: Sendable>(_ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
-    try await withGRPCClient(
+  /// Runs `body` with a gRPC client connected to the gateway, calling as `caller` (by default
+  /// the admin API key `./mesh run` made; `.none` sends no credentials).
+  func withGateway<T: Sendable>(
+    as caller: TestCaller = .admin, _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
+  ) async throws -> T {
+    let credentials = try await self.credentials(for: caller)
+    return try await withGRPCClient(
       transport: .http2NIOPosix(
         target: .ipv4(address: "127.0.0.1", port: gatewayPort), transportSecurity: .plaintext,
         config: .defaults { $0.backoff.initial = .milliseconds(100); $0.backoff.max = .seconds(1) }
-      )
+      ),
+      interceptors: credentials.map { [CredentialsInterceptor(header: $0)] } ?? []
     ) { client in try await body(client) }
+  }
+
+  /// Where `./mesh run` keeps the credentials it made.
+  var secrets: URL { state.appendingPathComponent("secrets") }
+
+  /// The metadata entry that authenticates `caller`.
+  func credentials(for caller: TestCaller) async throws -> (key: String, value: String)? {
+    switch caller {
+    case .none:
+      return nil
+    case .admin:
+      let key = try String(contentsOf: secrets.appendingPathComponent("admin-api-key"), encoding: .utf8)
+      return ("x-api-key", key.trimmingCharacters(in: .whitespacesAndNewlines))
+    case .apiKey(let key):
+      return ("x-api-key", key)
+    case .token(let token):
+      return ("authorization", "Bearer \(token)")
+    case .person(let role, let subject, let scope):
+      let token = try await GatewayCommand.mintToken(
+        keyFile: secrets.appendingPathComponent("dev-jwt-key.json").path, subject: subject, role: role, scope: scope
+      )
+      return ("authorization", "Bearer \(token)")
+    }
   }
 
   /// GET http://127.0.0.1:PORT/PATH → (status, body).
@@ -204,4 +234,36 @@ extension Trait where Self == WholeMesh {
 
 var mesh: Mesh {
   get throws { try #require(Mesh.current, "the mesh is started by the suite's .wholeMesh trait") }
+}
+
+/// Who a test calls the gateway as.
+enum TestCaller: Sendable {
+  /// No credentials at all.
+  case none
+  /// The admin API key `./mesh run` created (scope `*`, role service).
+  case admin
+  case apiKey(String)
+  /// A raw bearer token (for forged or expired tokens).
+  case token(String)
+  /// A JWT from the mesh's development identity provider.
+  case person(Caller.Role, String, scope: String?)
+
+  static func shopper(_ id: String) -> TestCaller { .person(.shopper, id, scope: nil) }
+  static func agent(_ id: String) -> TestCaller { .person(.agent, id, scope: nil) }
+  static func supervisor(_ id: String) -> TestCaller { .person(.supervisor, id, scope: nil) }
+}
+
+/// Adds one credentials header to every call.
+struct CredentialsInterceptor: ClientInterceptor {
+  let header: (key: String, value: String)
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingClientRequest<Input>,
+    context: ClientContext,
+    next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
+  ) async throws -> StreamingClientResponse<Output> {
+    var request = request
+    request.metadata.replaceOrAddString(header.value, forKey: header.key)
+    return try await next(request, context)
+  }
 }

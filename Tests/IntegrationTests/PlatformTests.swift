@@ -118,7 +118,10 @@ extension MeshTests {
       let python = try #require(ProcessInfo.processInfo.environment["SUPPORTMESH_TEST_PYTHON"], "SUPPORTMESH_TEST_PYTHON is not set: run ./mesh test")
       let process = Process()
       process.executableURL = URL(fileURLWithPath: python)
-      process.arguments = [try mesh.root.appendingPathComponent("Tests/interop/ticket_roundtrip.py").path, "127.0.0.1:\(try mesh.gatewayPort)"]
+      process.arguments = [
+        try mesh.root.appendingPathComponent("Tests/interop/ticket_roundtrip.py").path, "127.0.0.1:\(try mesh.gatewayPort)",
+        try mesh.secrets.appendingPathComponent("admin-api-key").path,
+      ]
       let output = Pipe()
       process.standardOutput = output
       process.standardError = output

@@ -8,9 +8,14 @@ import Testing
 struct ConfigTests {
   @Test("defaults apply when variables are absent")
   func defaults() throws {
+    let secret = FileManager.default.temporaryDirectory.appendingPathComponent("caller-secret-\(UUID().uuidString)")
+    try String(repeating: "ab", count: 32).write(to: secret, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: secret) }
     let config = try ServiceConfig.load(
       service: "tickets", requiresDatabase: true,
-      environment: EnvironmentReader(["SUPPORTMESH_DATABASE_URL": "postgres://tickets:pw@127.0.0.1:5432/supportmesh"])
+      environment: EnvironmentReader([
+        "SUPPORTMESH_DATABASE_URL": "postgres://tickets:pw@127.0.0.1:5432/supportmesh", "SUPPORTMESH_CALLER_SECRET_FILE": secret.path,
+      ])
     )
     #expect(config.grpcAddress == HostPort(host: "127.0.0.1", port: 7702))
     #expect(config.httpAddress == HostPort(host: "127.0.0.1", port: 7782))
@@ -31,6 +36,7 @@ struct ConfigTests {
       let text = "\(error)"
       return text.contains("SUPPORTMESH_GRPC_ADDR") && text.contains("SUPPORTMESH_DB_POOL_SIZE")
         && text.contains("SUPPORTMESH_LOG_LEVEL") && text.contains("SUPPORTMESH_DATABASE_URL is required")
+        && text.contains("SUPPORTMESH_CALLER_SECRET_FILE is required")
     }
   }
 

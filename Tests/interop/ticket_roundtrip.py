@@ -2,7 +2,8 @@
 """Cross-language wire check: a gRPC client nobody here wrote (Python grpcio, code generated
 from proto/ at test time) creates and reads a ticket through the gateway.
 
-Usage: ticket_roundtrip.py HOST:PORT    (exit 0 on success; prints what it checked)
+Usage: ticket_roundtrip.py HOST:PORT API_KEY_FILE    (exit 0 on success; prints what it checked)
+API_KEY_FILE holds an API key (./mesh run makes .state/secrets/admin-api-key).
 """
 import importlib.util
 import os
@@ -27,6 +28,9 @@ def generate(out_dir: str) -> None:
 
 def main() -> int:
     target = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7700"
+    key_file = sys.argv[2] if len(sys.argv) > 2 else ".state/secrets/admin-api-key"
+    with open(key_file) as f:
+        auth = [("x-api-key", f.read().strip())]
     with tempfile.TemporaryDirectory() as out:
         generate(out)
         sys.path.insert(0, out)
@@ -50,6 +54,12 @@ def main() -> int:
         assert status.status == health_pb2.HealthCheckResponse.SERVING, status
 
         tickets = tickets_pb2_grpc.TicketServiceStub(channel)
+        try:
+            tickets.GetTicket(tickets_pb2.GetTicketRequest(ticket_id=str(uuid.uuid4())), timeout=10)
+            raise AssertionError("a call without credentials must fail")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error
+
         delivered = timestamp_pb2.Timestamp()
         delivered.GetCurrentTime()
         delivered.seconds -= 2 * 86400
@@ -66,28 +76,28 @@ def main() -> int:
             requested_refund=common_pb2.Money(amount_minor=19900, currency_code="CNY"),
             channel=common_pb2.CHANNEL_APP,
         )
-        metadata = [("x-request-id", f"py-trace-{uuid.uuid4()}")]
+        metadata = auth + [("x-request-id", f"py-trace-{uuid.uuid4()}")]
         created, call = tickets.CreateTicket.with_call(request, timeout=10, metadata=metadata)
         assert created.ticket_id and created.status == tickets_pb2.TICKET_STATUS_SUBMITTED, created
         assert created.title == request.title and created.version == 1, created
         echoed = dict(call.initial_metadata()).get("x-request-id")
-        assert echoed == metadata[0][1], f"request id not echoed: {echoed}"
+        assert echoed == metadata[-1][1], f"request id not echoed: {echoed}"
 
-        again = tickets.CreateTicket(request, timeout=10)
+        again = tickets.CreateTicket(request, timeout=10, metadata=auth)
         assert again.ticket_id == created.ticket_id, "a retried create must return the first ticket"
 
-        fetched = tickets.GetTicket(tickets_pb2.GetTicketRequest(ticket_id=created.ticket_id), timeout=10)
+        fetched = tickets.GetTicket(tickets_pb2.GetTicketRequest(ticket_id=created.ticket_id), timeout=10, metadata=auth)
         assert fetched.ticket_id == created.ticket_id and fetched.items[0].sku == "SKU-1", fetched
         assert fetched.requested_refund.amount_minor == 19900, fetched
 
         try:
-            tickets.GetTicket(tickets_pb2.GetTicketRequest(ticket_id=str(uuid.uuid4())), timeout=10)
+            tickets.GetTicket(tickets_pb2.GetTicketRequest(ticket_id=str(uuid.uuid4())), timeout=10, metadata=auth)
             raise AssertionError("GetTicket of an unknown id must fail")
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.NOT_FOUND, error
 
         try:
-            tickets.CreateTicket(tickets_pb2.CreateTicketRequest(request_id="x"), timeout=10)
+            tickets.CreateTicket(tickets_pb2.CreateTicketRequest(request_id="x"), timeout=10, metadata=auth)
             raise AssertionError("an empty create must fail")
         except grpc.RpcError as error:
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "type" in error.details(), error

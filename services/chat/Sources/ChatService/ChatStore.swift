@@ -106,8 +106,17 @@ struct ChatStore: Sendable {
   }
 
   /// Messages after `afterSequence`, ascending; nil when the conversation does not exist.
-  func messages(_ id: UUID, afterSequence: Int64, limit: Int, logger: Logger) async throws -> [ChatMessage]? {
+  /// A page of a conversation's messages; nil when the conversation does not exist. `owner`
+  /// sees the conversation's shopper id first and may refuse by throwing.
+  func messages(
+    _ id: UUID, afterSequence: Int64, limit: Int, logger: Logger, owner check: @Sendable (String) throws -> Void
+  ) async throws -> [ChatMessage]? {
     try await database.withConnection(logger: logger) { connection in
+      let rows = try await connection.query("SELECT shopper_id FROM conversations WHERE conversation_id = \(id)", logger: logger)
+      var found: String?
+      for try await shopperID in rows.decode(String.self) { found = shopperID }
+      guard let owner = found else { return nil }
+      try check(owner)
       var messages: [ChatMessage] = []
       for try await body in try await connection.query(
         """
@@ -116,10 +125,6 @@ struct ChatStore: Sendable {
         """, logger: logger
       ).decode(ByteBuffer.self) {
         messages.append(try ChatMessage(bytea: body))
-      }
-      if messages.isEmpty {
-        let exists = try await connection.query("SELECT 1 FROM conversations WHERE conversation_id = \(id)", logger: logger).collect()
-        if exists.isEmpty { return nil }
       }
       return messages
     }

@@ -21,12 +21,21 @@ struct ConversationHandlers: RegistrableRPCService {
     router.registerUnary(Methods.ListMessages.descriptor, listMessages)
   }
 
+  /// A shopper reads only their own conversations (PERMISSION_DENIED, as the contract says);
+  /// agents, supervisors and services read any.
+  static func requireParticipant(_ shopperID: String) throws {
+    guard try Permissions.mayRead(shopperID: shopperID) else {
+      throw Permissions.denied("this conversation belongs to another shopper")
+    }
+  }
+
   static let maxTextLength = 5_000
   static let maxAttachments = 10
 
   @Sendable func startConversation(_ request: Support_Chat_V1_StartConversationRequest) async throws -> Conversation {
     try Validate.requestID(request.requestID)
     try Validate.required(request.shopperID, "shopper_id")
+    try Permissions.requireSelf(shopperID: request.shopperID, field: "shopper_id")
     try Validate.specified(request.channel, "channel")
     try Validate.maxLength(request.orderID, "order_id", Validate.maxIDLength)
     try Validate.maxLength(request.skillGroupID, "skill_group_id", Validate.maxIDLength)
@@ -86,14 +95,17 @@ struct ConversationHandlers: RegistrableRPCService {
     guard let id = try Validate.resourceID(request.conversationID, "conversation_id"),
       let conversation = try await store.conversation(id, logger: log)
     else { throw ServiceError.notFound("conversation", request.conversationID) }
+    try Self.requireParticipant(conversation.shopperID)
     return conversation
   }
 
   @Sendable func sendMessage(_ request: Support_Chat_V1_SendMessageRequest) async throws -> ChatMessage {
     try Validate.requestID(request.requestID)
     guard request.hasSender else { throw ServiceError.invalidArgument("sender", "is required") }
-    try Validate.specified(request.sender.kind, "sender.kind")
-    if request.sender.kind != .system { try Validate.required(request.sender.id, "sender.id") }
+    try Validate.known(request.sender.kind, "sender.kind")
+    // Who writes is the verified caller: a sender naming someone else is refused.
+    let sender = try Permissions.actor(claimed: request.sender, field: "sender")
+    if sender.kind != .system { try Validate.required(sender.id, "sender.id") }
     if !request.cannedResponseID.isEmpty {
       throw RPCError(code: .unimplemented, message: "canned responses are part of the v1 contract but not served by this release yet; send text instead")
     }
@@ -113,17 +125,17 @@ struct ConversationHandlers: RegistrableRPCService {
       guard current.status != .closed else {
         throw ServiceError.failedPrecondition("conversation \(current.conversationID) is CLOSED")
       }
-      switch request.sender.kind {
+      switch sender.kind {
       case .shopper:
-        guard request.sender.id == current.shopperID else {
-          throw RPCError(code: .permissionDenied, message: "sender \(request.sender.id) is not this conversation's shopper")
+        guard sender.id == current.shopperID else {
+          throw RPCError(code: .permissionDenied, message: "sender \(sender.id) is not this conversation's shopper")
         }
       case .agent:
         guard current.status == .active else {
           throw ServiceError.failedPrecondition("an agent cannot write to a QUEUED conversation: assign it first")
         }
-        guard request.sender.id == current.assignedAgentID else {
-          throw RPCError(code: .permissionDenied, message: "agent \(request.sender.id) is not assigned to this conversation")
+        guard sender.id == current.assignedAgentID else {
+          throw RPCError(code: .permissionDenied, message: "agent \(sender.id) is not assigned to this conversation")
         }
       default:
         break
@@ -132,17 +144,17 @@ struct ConversationHandlers: RegistrableRPCService {
       message.messageID = UUID().uuidString.lowercased()
       message.conversationID = current.conversationID
       message.sequence = current.lastSequence + 1
-      message.sender = request.sender
+      message.sender = sender
       message.text = request.text
       message.attachments = request.attachments
       message.createTime = now.timestamp
       message.requestID = request.requestID
-      message.offline = current.offline && request.sender.kind == .shopper
+      message.offline = current.offline && sender.kind == .shopper
       var updated = current
       updated.lastSequence = message.sequence
       updated.updateTime = now.timestamp
       updated.version += 1
-      if request.sender.kind == .agent && !updated.hasFirstAgentMessageTime {
+      if sender.kind == .agent && !updated.hasFirstAgentMessageTime {
         updated.firstAgentMessageTime = now.timestamp
       }
       return (message, updated)
@@ -159,7 +171,8 @@ struct ConversationHandlers: RegistrableRPCService {
     }
     let filterKey = request.conversationID.lowercased()
     let cursor = try PageCursor.decode(request.pageToken, filter: filterKey)
-    guard var messages = try await store.messages(id, afterSequence: cursor?.key ?? 0, limit: pageSize + 1, logger: log) else {
+    guard var messages = try await store.messages(id, afterSequence: cursor?.key ?? 0, limit: pageSize + 1, logger: log, owner: Self.requireParticipant)
+    else {
       throw ServiceError.notFound("conversation", request.conversationID)
     }
     var response = Support_Chat_V1_ListMessagesResponse()

@@ -22,6 +22,7 @@ struct SurveyHandlers: RegistrableRPCService {
   }
 
   @Sendable func createSurvey(_ request: Support_Feedback_V1_CreateSurveyRequest) async throws -> Survey {
+    try Permissions.requireStaff("create surveys")
     try Validate.requestID(request.requestID)
     guard request.subject.kind == .conversation || request.subject.kind == .ticket else {
       throw ServiceError.invalidArgument("subject.kind", "must be CONVERSATION or TICKET")
@@ -56,22 +57,24 @@ struct SurveyHandlers: RegistrableRPCService {
     survey.category = request.category
     survey.ticketType = request.ticketType
     let created = try await store.create(survey, requestID: request.requestID, fingerprint: Fingerprint.of(request), now: now, logger: log)
-    return created.withLiveStatus(at: now)
+    return try created.withLiveStatus(at: now).forCaller()
   }
 
   @Sendable func getSurvey(_ request: Support_Feedback_V1_GetSurveyRequest) async throws -> Survey {
     guard let id = try Validate.resourceID(request.surveyID, "survey_id"),
-      let survey = try await store.get(id, logger: log)
+      let survey = try await store.get(id, logger: log),
+      // Another shopper's survey does not exist for a shopper caller.
+      try Permissions.mayRead(shopperID: survey.shopperID)
     else { throw ServiceError.notFound("survey", request.surveyID) }
-    return survey.withLiveStatus(at: Date())
+    return try survey.withLiveStatus(at: Date()).forCaller()
   }
 
   @Sendable func getSurveyByToken(_ request: Support_Feedback_V1_GetSurveyByTokenRequest) async throws -> Survey {
     try Validate.required(request.token, "token")
-    guard let survey = try await store.get(token: request.token, logger: log) else {
+    guard let survey = try await store.get(token: request.token, logger: log), try Permissions.mayRead(shopperID: survey.shopperID) else {
       throw RPCError(code: .notFound, message: "no survey has this token")
     }
-    return survey.withLiveStatus(at: Date())
+    return try survey.withLiveStatus(at: Date()).forCaller()
   }
 
   @Sendable func submitSurveyAnswer(_ request: Support_Feedback_V1_SubmitSurveyAnswerRequest) async throws -> Survey {
@@ -82,8 +85,17 @@ struct SurveyHandlers: RegistrableRPCService {
     try Validate.maxLength(request.comment, "comment", 2000)
     try Validate.maxCount(request.tags, "tags", 10)
     for (index, tag) in request.tags.enumerated() { try Validate.required(tag, "tags[\(index)]", maxLength: 64) }
+    // The answer is the shopper's own: agents and supervisors may not answer for them (a
+    // service may, for a shopper who answered through it, e.g. an SMS reply).
+    let caller = try Permissions.caller()
+    if caller.role == .agent || caller.role == .supervisor {
+      throw Permissions.denied("only the survey's shopper (or a service for them) may answer it")
+    }
     let now = Date.nowMicroseconds
     let answered = try await store.answer(token: request.token, logger: log) { current in
+      guard try Permissions.mayRead(shopperID: current.shopperID) else {
+        throw RPCError(code: .notFound, message: "no survey has this token")
+      }
       if current.status == .answered { throw ServiceError.alreadyExists("survey \(current.surveyID) was already answered") }
       if current.expireTime.date <= now { throw ServiceError.failedPrecondition("survey \(current.surveyID) expired at \(current.expireTime.date)") }
       if request.expectedVersion != 0 && request.expectedVersion != current.version {
@@ -103,7 +115,7 @@ struct SurveyHandlers: RegistrableRPCService {
       return survey
     }
     log.info("survey answered", metadata: ["survey_id": "\(answered.surveyID)"])
-    return answered
+    return try answered.forCaller()
   }
 
   /// 32 random bytes from the system's secure generator, base64url: unguessable.
@@ -143,5 +155,17 @@ struct SurveySettings: Sendable {
     )
     try env.validate()
     return settings
+  }
+}
+
+extension Survey {
+  /// The survey as the caller may see it: the token is a bearer secret, shown only to the
+  /// survey's own shopper.
+  func forCaller() throws -> Survey {
+    let caller = try Permissions.caller()
+    if caller.role == .shopper && caller.subject == shopperID { return self }
+    var survey = self
+    survey.token = ""
+    return survey
   }
 }

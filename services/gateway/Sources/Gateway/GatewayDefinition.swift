@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Logging
 import ServiceKit
@@ -8,9 +9,15 @@ import SupportCodec
 /// Backends come from SUPPORTMESH_BACKEND_CHAT, _TICKETS, _LOGISTICS, _FEEDBACK (host:port;
 /// defaults 127.0.0.1:7701…7704). grpc.health.v1 answers "" for the gateway itself and, by
 /// fully qualified service name, for each backend (asked live, NOT_SERVING when unreachable).
+///
+/// Callers authenticate here (health aside): SUPPORTMESH_API_KEYS_FILE (hashed service keys)
+/// and/or SUPPORTMESH_JWKS_FILE with SUPPORTMESH_JWT_ISSUER and SUPPORTMESH_JWT_AUDIENCE
+/// (tokens from the shop's identity provider; SUPPORTMESH_JWT_LEEWAY_SECONDS, default 60).
+/// At least one is required. Both files are re-read when they change.
 public enum GatewayDefinition {
   public static let definition = ServiceDefinition(name: "gateway", schema: nil, migrations: [], healthNames: []) { resources in
     var env = EnvironmentReader()
+    let authenticator = try await loadAuthenticator(&env, logger: resources.logger)
     var routes: [(method: MethodDescriptor, backend: BackendConnection)] = []
     var byService: [String: BackendConnection] = [:]
     var connections: [BackendConnection] = []
@@ -26,13 +33,44 @@ public enum GatewayDefinition {
     let logger = resources.logger
     let backendsByService = byService
     return ServiceParts(
-      rpcServices: [GatewayProxy(routes: routes, maxMessageBytes: resources.config.maxMessageBytes)],
+      rpcServices: [GatewayProxy(routes: routes, maxMessageBytes: resources.config.maxMessageBytes, callerHeader: resources.config.callerHeader)],
       background: connections.map { $0.service },
       healthFallback: { name in
         guard let backend = backendsByService[name] else { return nil }
         return await BackendHealth.check(name, on: backend, logger: logger)
-      }
+      },
+      authenticator: authenticator
     )
+  }
+
+  static func loadAuthenticator(_ env: inout EnvironmentReader, logger: Logger) async throws -> GatewayAuthenticator {
+    var apiKeys: ReloadingFile<APIKeyFile>?
+    var tokens: TokenVerifier?
+    if let path = env.optionalString("SUPPORTMESH_API_KEYS_FILE") {
+      do { apiKeys = try await ReloadingFile(path: path, logger: logger) { try APIKeyFile.parse($0) } } catch {
+        env.report("SUPPORTMESH_API_KEYS_FILE: \(error)")
+      }
+    }
+    let leeway = env.int("SUPPORTMESH_JWT_LEEWAY_SECONDS", default: 60, range: 0...600)
+    if let path = env.optionalString("SUPPORTMESH_JWKS_FILE") {
+      let issuer = env.optionalString("SUPPORTMESH_JWT_ISSUER")
+      let audience = env.optionalString("SUPPORTMESH_JWT_AUDIENCE")
+      if issuer == nil { env.report("SUPPORTMESH_JWT_ISSUER is required with SUPPORTMESH_JWKS_FILE") }
+      if audience == nil { env.report("SUPPORTMESH_JWT_AUDIENCE is required with SUPPORTMESH_JWKS_FILE") }
+      do {
+        let keys = try await ReloadingFile(path: path, logger: logger) { try await TokenVerifier.loadKeys($0) }
+        if let issuer, let audience {
+          tokens = TokenVerifier(keys: keys, issuer: issuer, audience: audience, leeway: TimeInterval(leeway))
+        }
+      } catch {
+        env.report("SUPPORTMESH_JWKS_FILE: \(error)")
+      }
+    }
+    if env.optionalString("SUPPORTMESH_API_KEYS_FILE") == nil && env.optionalString("SUPPORTMESH_JWKS_FILE") == nil {
+      env.report("set SUPPORTMESH_API_KEYS_FILE and/or SUPPORTMESH_JWKS_FILE: without either nobody could call (`supportmesh-gateway credentials --dir DIR` makes both for development)")
+    }
+    try env.validate()
+    return GatewayAuthenticator(apiKeys: apiKeys, tokens: tokens)
   }
 }
 

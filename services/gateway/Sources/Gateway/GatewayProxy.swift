@@ -8,30 +8,37 @@ import SupportCodec
 ///
 /// Every call is forwarded as a bidirectional stream, the general case of all four RPC kinds
 /// on the wire, with the caller's metadata (less transport headers), the request id, and the
-/// time left before the caller's deadline.
+/// time left before the caller's deadline. The caller's credentials stay here: the backend
+/// gets the verified caller in a header signed for that one method (`SignedCallerHeader`).
 struct GatewayProxy: RegistrableRPCService {
   let routes: [(method: MethodDescriptor, backend: BackendConnection)]
   let maxMessageBytes: Int
+  let callerHeader: SignedCallerHeader
 
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
     for route in routes {
       let backend = route.backend
       let method = route.method
       let maxBytes = maxMessageBytes
+      let callerHeader = callerHeader
       router.registerHandler(
         forMethod: method, deserializer: LimitedDeserializer(RawMessageDeserializer()), serializer: RawMessageSerializer()
       ) { request, _ in
-        Self.forward(request, method: method, to: backend, maxMessageBytes: maxBytes)
+        Self.forward(request, method: method, to: backend, maxMessageBytes: maxBytes, callerHeader: callerHeader)
       }
     }
   }
 
   static func forward(
-    _ request: StreamingServerRequest<[UInt8]>, method: MethodDescriptor, to backend: BackendConnection, maxMessageBytes: Int
+    _ request: StreamingServerRequest<[UInt8]>, method: MethodDescriptor, to backend: BackendConnection, maxMessageBytes: Int,
+    callerHeader: SignedCallerHeader
   ) -> StreamingServerResponse<[UInt8]> {
     let context = RequestContext.current
     var metadata = forwardable(request.metadata)
     if let context { metadata = context.outgoingMetadata(metadata) }
+    if let caller = context?.caller {
+      metadata.addString(callerHeader.sign(caller, method: method.fullyQualifiedMethod), forKey: SignedCallerHeader.metadataKey)
+    }
     var options = context?.callOptions() ?? .defaults
     // Fail fast with UNAVAILABLE while a backend is down instead of queueing until the deadline.
     options.waitForReady = false
@@ -70,9 +77,13 @@ struct GatewayProxy: RegistrableRPCService {
       } catch let error as RPCError {
         if let inbound = inboundError.value { throw inbound }
         var error = error
+        // A backend's own status carries its request id; one without came from the connection
+        // to the backend, whose text names internal addresses: log it, tell the caller less.
+        let fromBackend = error.metadata.contains { $0.key == RequestContext.requestIDKey }
         error.metadata = forwardable(error.metadata)
-        if error.code == .unavailable {
-          error.message = "\(backend.name) service at \(backend.address) is unavailable: \(error.message)"
+        if !fromBackend && error.code == .unavailable {
+          context?.logger.warning("backend unreachable", metadata: ["backend": "\(backend.name)", "address": "\(backend.address)", "error": "\(error.message)"])
+          error.message = "the \(backend.name) service is unavailable, retry later"
         }
         throw error
       }
@@ -96,6 +107,8 @@ struct GatewayProxy: RegistrableRPCService {
   static let hopHeaders: Set<String> = [
     "content-type", "te", "user-agent", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
     "grpc-status", "grpc-message", "content-length", "host", "connection", "x-request-id",
+    // Credentials end at the gateway; a caller cannot forge the signed identity either.
+    "authorization", "x-api-key", SignedCallerHeader.metadataKey,
   ]
 }
 

@@ -28,6 +28,11 @@ struct TicketHandlers: RegistrableRPCService {
   @Sendable func createTicket(_ request: Support_Tickets_V1_CreateTicketRequest) async throws -> Ticket {
     let now = Date.nowMicroseconds
     try validate(request, now: now)
+    try Permissions.requireSelf(shopperID: request.shopperID, field: "shopper_id")
+    if !request.eligibilityOverrideReason.isEmpty {
+      try Permissions.requireStaff("file a case with eligibility_override_reason")
+    }
+    let createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
     var ticket = Ticket()
     ticket.ticketID = UUID().uuidString.lowercased()
     ticket.type = request.type
@@ -44,7 +49,7 @@ struct TicketHandlers: RegistrableRPCService {
     if request.hasSource { ticket.source = request.source }
     ticket.channel = request.channel
     ticket.skillGroupID = request.skillGroupID
-    ticket.createdBy = request.hasActor ? request.actor : .with { $0.kind = .shopper; $0.id = request.shopperID }
+    ticket.createdBy = createdBy
     ticket.goodsReturnRequired = [.returnAndRefund, .exchange, .repair].contains(request.type)
     ticket.eligibilityOverrideReason = request.eligibilityOverrideReason
     ticket.createTime = now.timestamp
@@ -133,7 +138,9 @@ struct TicketHandlers: RegistrableRPCService {
 
   @Sendable func getTicket(_ request: Support_Tickets_V1_GetTicketRequest) async throws -> Ticket {
     guard let id = try Validate.resourceID(request.ticketID, "ticket_id"),
-      let ticket = try await store.get(id, logger: log)
+      let ticket = try await store.get(id, logger: log),
+      // Another shopper's case does not exist for a shopper caller.
+      try Permissions.mayRead(shopperID: ticket.shopperID)
     else { throw ServiceError.notFound("ticket", request.ticketID) }
     return ticket.withLiveSLA(at: Date())
   }
@@ -146,6 +153,14 @@ struct TicketHandlers: RegistrableRPCService {
     try Validate.maxLength(request.assigneeAgentID, "assignee_agent_id", Validate.maxIDLength)
     try Validate.maxLength(request.shopperID, "shopper_id", Validate.maxIDLength)
     try Validate.maxLength(request.orderID, "order_id", Validate.maxIDLength)
+    var request = request
+    // A shopper lists only their own cases: shopper_id defaults to the caller and may not name
+    // anyone else.
+    let caller = try Permissions.caller()
+    if !caller.isStaff {
+      if request.shopperID.isEmpty { request.shopperID = caller.subject }
+      try Permissions.requireSelf(shopperID: request.shopperID, field: "shopper_id")
+    }
     var filterOnly = request
     filterOnly.pageSize = 0
     filterOnly.pageToken = ""

@@ -1,0 +1,95 @@
+import Logging
+import Synchronization
+import PostgresNIO
+
+/// Asks the database `SELECT 1` every second. When it does not answer within a second the
+/// process reports NOT_SERVING and its calls fail at once with UNAVAILABLE (see
+/// `Database.reachability`) instead of each waiting for its deadline; when it answers again,
+/// SERVING and calls flow.
+struct DatabaseProbe: Sendable {
+  let database: Database
+  let health: HealthStatusStore
+  let logger: Logger
+  var interval: Duration = .seconds(1)
+  var timeout: Duration = .seconds(1)
+
+  func run() async {
+    var reachable = true
+    while !Task.isCancelled {
+      let answered = await probe()
+      if answered != reachable {
+        reachable = answered
+        database.reachability.set(answered)
+        health.setAll(answered ? .serving : .notServing)
+        if answered {
+          logger.notice("database reachable again: serving")
+        } else {
+          logger.error("database unreachable: NOT_SERVING, calls fail fast with UNAVAILABLE")
+        }
+      }
+      try? await Task.sleep(for: interval)
+    }
+  }
+
+  /// One probe: true when `SELECT 1` answered within `timeout`. The query runs in a task of
+  /// its own that the probe does not wait for: on a hung server it may never return, and a
+  /// probe still outstanding counts as a failure rather than piling up another one.
+  private func probe() async -> Bool {
+    guard outstanding.begin() else { return false }
+    let client = database.client
+    let logger = self.logger
+    let outstanding = self.outstanding
+    let answer = ProbeAnswer()
+    return await withCheckedContinuation { continuation in
+      answer.set(continuation)
+      Task {
+        let ok: Bool
+        do {
+          _ = try await client.withConnection { connection in try await connection.query("SELECT 1", logger: logger).collect() }
+          ok = true
+        } catch {
+          ok = false
+        }
+        outstanding.end()
+        answer.resume(ok)
+      }
+      Task {
+        try? await Task.sleep(for: timeout)
+        answer.resume(false)
+      }
+    }
+  }
+
+  let outstanding = OutstandingProbe()
+}
+
+/// At most one probe query in flight.
+final class OutstandingProbe: Sendable {
+  private let busy = Mutex(false)
+  func begin() -> Bool { busy.withLock { busy in if busy { return false }; busy = true; return true } }
+  func end() { busy.withLock { $0 = false } }
+}
+
+/// Resumes the probe's continuation once: with the query's answer or the timeout's.
+final class ProbeAnswer: Sendable {
+  private let state = Mutex<(continuation: CheckedContinuation<Bool, Never>?, answer: Bool?)>((nil, nil))
+
+  func set(_ continuation: CheckedContinuation<Bool, Never>) {
+    let early = state.withLock { state -> Bool? in
+      if let answer = state.answer { return answer }
+      state.continuation = continuation
+      return nil
+    }
+    if let early { continuation.resume(returning: early) }
+  }
+
+  func resume(_ value: Bool) {
+    let continuation = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+      guard state.answer == nil else { return nil }
+      state.answer = value
+      defer { state.continuation = nil }
+      return state.continuation
+    }
+    continuation?.resume(returning: value)
+  }
+}

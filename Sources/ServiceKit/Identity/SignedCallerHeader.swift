@@ -1,0 +1,89 @@
+import Crypto
+import Foundation
+import GRPCCore
+
+/// The verified caller, as the gateway hands it to a backend: metadata
+/// `x-supportmesh-caller: <base64url(JSON claims)>.<base64url(HMAC-SHA256)>`, keyed with the
+/// secret the gateway and the services share (SUPPORTMESH_CALLER_SECRET_FILE).
+///
+/// The claims name the method the header was made for and expire after a few minutes, so a
+/// header copied from one call cannot be replayed for another method or later. Backends accept
+/// a caller only this way: a request body's `actor` is checked against it, never trusted alone.
+public struct SignedCallerHeader: Sendable {
+  public static let metadataKey = "x-supportmesh-caller"
+  /// How long a header stays valid after it was made (clocks of one deployment, small skew).
+  public static let lifetime: TimeInterval = 300
+
+  let key: SymmetricKey
+
+  public init(secret: [UInt8]) throws {
+    guard secret.count >= 32 else { throw IdentityError("the caller secret must be at least 32 bytes") }
+    key = SymmetricKey(data: secret)
+  }
+
+  /// Reads the secret from a file (hex or raw text; surrounding whitespace ignored).
+  public init(secretFile path: String) throws {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw IdentityError("cannot read the caller secret file \(path)")
+    }
+    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    try self.init(secret: Array(text.utf8))
+  }
+
+  struct Claims: Codable {
+    var sub: String
+    var role: Caller.Role
+    var scp: [String]
+    /// The fully qualified method the header is for.
+    var mth: String
+    /// Expiry, seconds since 1970.
+    var exp: Int64
+  }
+
+  public func sign(_ caller: Caller, method: String, now: Date = Date()) -> String {
+    let claims = Claims(sub: caller.subject, role: caller.role, scp: caller.scopes, mth: method, exp: Int64(now.timeIntervalSince1970 + Self.lifetime))
+    let payload = Base64URL.encode(Array((try? JSONEncoder().encode(claims)) ?? Data()))
+    let mac = HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)
+    return payload + "." + Base64URL.encode(Array(mac))
+  }
+
+  /// The caller named by `header` for `method`, or an UNAUTHENTICATED error saying why not.
+  public func verify(_ header: String, method: String, now: Date = Date()) throws -> Caller {
+    let parts = header.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 2, let mac = Base64URL.decode(parts[1]) else { throw Self.rejected("malformed") }
+    guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(parts[0].utf8), using: key) else {
+      throw Self.rejected("bad signature")
+    }
+    guard let json = Base64URL.decode(parts[0]), let claims = try? JSONDecoder().decode(Claims.self, from: Data(json)) else {
+      throw Self.rejected("malformed")
+    }
+    guard claims.mth == method else { throw Self.rejected("made for another method") }
+    guard Double(claims.exp) >= now.timeIntervalSince1970 else { throw Self.rejected("expired") }
+    return Caller(subject: claims.sub, role: claims.role, scopes: claims.scp)
+  }
+
+  static func rejected(_ why: String) -> RPCError {
+    RPCError(code: .unauthenticated, message: "caller identity rejected (\(why)): call through the gateway with credentials")
+  }
+}
+
+public struct IdentityError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Base64url without padding (RFC 4648 §5), as JWTs and JWKs use it.
+public enum Base64URL {
+  public static func encode(_ bytes: [UInt8]) -> String {
+    Data(bytes).base64EncodedString()
+      .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+      .replacingOccurrences(of: "=", with: "")
+  }
+
+  public static func decode<S: StringProtocol>(_ text: S) -> [UInt8]? {
+    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    guard !base64.contains("=") else { return nil }
+    base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+    return Data(base64Encoded: base64).map(Array.init)
+  }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import GRPCCore
+import JWTKit
+import ServiceKit
+
+/// Verifies the JWTs that shopper- and agent-facing apps send (`authorization: Bearer …`),
+/// issued by the shop's identity provider and checked against its public keys (a JWKS file
+/// the gateway re-reads when it changes): signature (EdDSA, ES256 or RS256 only), issuer,
+/// audience, expiry and not-before with a small leeway.
+///
+/// Claims used: `sub` (the shopper or agent id), `role` (shopper, agent, supervisor or
+/// service), `scope` (space-separated method patterns; absent means every method its role
+/// may call).
+struct TokenVerifier: Sendable {
+  static let acceptedAlgorithms: Set<String> = ["EdDSA", "ES256", "RS256"]
+
+  let keys: ReloadingFile<JWTKeyCollection>
+  let issuer: String
+  let audience: String
+  let leeway: TimeInterval
+
+  struct Claims: JWTPayload {
+    var iss: IssuerClaim?
+    var aud: AudienceClaim?
+    var sub: SubjectClaim?
+    var exp: ExpirationClaim?
+    var nbf: NotBeforeClaim?
+    var iat: IssuedAtClaim?
+    var role: String?
+    var scope: String?
+
+    // Checked in `verify(_:)` with the configured issuer, audience and leeway.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
+  }
+
+  static func loadKeys(_ data: Data) async throws -> JWTKeyCollection {
+    let jwks = try JSONDecoder().decode(JWKS.self, from: data)
+    guard !jwks.keys.isEmpty else { throw ReloadError("the JWKS has no keys") }
+    let keys = JWTKeyCollection()
+    try await keys.add(jwks: jwks)
+    return keys
+  }
+
+  func verify(_ token: String, now: Date = Date()) async throws -> Caller {
+    let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 3, let headerJSON = Base64URL.decode(parts[0]),
+      let header = try? JSONSerialization.jsonObject(with: Data(headerJSON)) as? [String: Any]
+    else { throw Self.invalid("not a JWT") }
+    guard let algorithm = header["alg"] as? String, Self.acceptedAlgorithms.contains(algorithm) else {
+      throw Self.invalid("algorithm \(header["alg"] ?? "none") is not accepted (EdDSA, ES256 or RS256)")
+    }
+    let claims: Claims
+    do {
+      claims = try await keys.current.verify(token, as: Claims.self)
+    } catch {
+      throw Self.invalid("signature not verified by any configured key")
+    }
+    guard claims.iss?.value == issuer else { throw Self.invalid("issuer is not \(issuer)") }
+    guard let aud = claims.aud, aud.value.contains(audience) else { throw Self.invalid("audience does not include \(audience)") }
+    guard let exp = claims.exp else { throw Self.invalid("no expiry (exp)") }
+    guard exp.value.timeIntervalSince(now) > -leeway else { throw Self.invalid("expired") }
+    if let nbf = claims.nbf, nbf.value.timeIntervalSince(now) > leeway { throw Self.invalid("not valid yet (nbf)") }
+    guard let subject = claims.sub?.value, (1...Validate.maxIDLength).contains(subject.count) else {
+      throw Self.invalid("no subject (sub)")
+    }
+    guard let roleName = claims.role, let role = Caller.Role(rawValue: roleName) else {
+      throw Self.invalid("role must be one of shopper, agent, supervisor, service")
+    }
+    var scopes = ["*"]
+    if let scope = claims.scope {
+      scopes = scope.split(separator: " ").map(String.init)
+      guard scopes.allSatisfy(Scope.isValid) else { throw Self.invalid("scope holds something that is not a method pattern") }
+    }
+    return Caller(subject: subject, role: role, scopes: scopes)
+  }
+
+  static func invalid(_ why: String) -> RPCError {
+    RPCError(code: .unauthenticated, message: "invalid token: \(why)")
+  }
+}
