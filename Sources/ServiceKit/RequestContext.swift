@@ -1,6 +1,8 @@
 import Foundation
 import GRPCCore
 import Logging
+import Synchronization
+import SupportCodec
 
 /// What a handler knows about the call it serves: the request id carried across hops, the
 /// caller's deadline and a logger that tags every line with both. Set by
@@ -97,10 +99,11 @@ public struct RequestContextInterceptor: ServerInterceptor {
       requestID: requestID, method: context.descriptor.fullyQualifiedMethod,
       deadline: timeout.map { ContinuousClock.now + $0 }, logger: logger
     )
+    let longLived = ServiceCatalog.longLivedMethods.contains(context.descriptor.fullyQualifiedMethod)
     var response = try await RequestContext.$current.withValue(requestContext) {
       // `next` does not escape: the task running it is awaited before this returns.
       try await withoutActuallyEscaping(next) { next in
-        try await RPCCancellation.cancellingTask { try await next(request, context) }
+        try await RPCCancellation.cancellingTask(deadline: requestContext.deadline, longLived: longLived) { try await next(request, context) }
       }
     }
     response.metadata.replaceOrAddString(requestID, forKey: RequestContext.requestIDKey)
@@ -109,7 +112,7 @@ public struct RequestContextInterceptor: ServerInterceptor {
       let producer = contents.producer
       contents.producer = { writer in
         try await RequestContext.$current.withValue(requestContext) {
-          try await RPCCancellation.cancellingTask { try await producer(writer) }
+          try await RPCCancellation.cancellingTask(deadline: requestContext.deadline, longLived: longLived) { try await producer(writer) }
         }
       }
       response.accepted = .success(contents)
@@ -124,17 +127,38 @@ public struct RequestContextInterceptor: ServerInterceptor {
 /// watch loops) that stop on task cancellation, so every RPC's work runs in a task that the
 /// RPC's cancellation cancels. That is what ends a backend's work when the caller gives up, and
 /// what carries a caller's cancellation through the gateway to the backend.
+///
+/// The transport also fires the RPC's cancellation when the server begins its graceful
+/// shutdown (it "quiesces" every stream). While draining, that is not a reason to stop: the
+/// call runs to its real result (a committed write answers OK, not CANCELLED). Only the
+/// caller's deadline passing ends it then, or the grace period running out (which cancels the
+/// server's tasks). Long-lived streams (`ServiceCatalog.longLivedMethods`) end at once.
 public enum RPCCancellation {
-  public static func cancellingTask<Result: Sendable>(_ operation: @escaping @Sendable () async throws -> Result) async throws -> Result {
+  public static func cancellingTask<Result: Sendable>(
+    deadline: ContinuousClock.Instant? = nil, longLived: Bool = true, _ operation: @escaping @Sendable () async throws -> Result
+  ) async throws -> Result {
     let task = Task { try await operation() }
     return try await withTaskCancellationHandler {
       try await withRPCCancellationHandler {
         try await task.value
       } onCancelRPC: {
+        if !longLived, ServerDrain.isDraining, deadline.map({ $0 > .now }) ?? true { return }
         task.cancel()
       }
     } onCancel: {
       task.cancel()
     }
+  }
+}
+
+/// Whether this process is draining (graceful shutdown began): new calls are refused by the
+/// transport, calls in flight run to completion, watch streams should end.
+public enum ServerDrain {
+  private static let draining = Atomic<Bool>(false)
+
+  public static var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+  static func begin() {
+    draining.store(true, ordering: .relaxed)
   }
 }

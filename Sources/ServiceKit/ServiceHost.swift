@@ -197,6 +197,7 @@ struct GRPCServerService: Service {
       }
     } onGracefulShutdown: {
       logger.info("shutting down: draining in-flight RPCs")
+      ServerDrain.begin()
       health.shutdown()
       server.beginGracefulShutdown()
     }

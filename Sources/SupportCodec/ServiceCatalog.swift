@@ -43,6 +43,16 @@ public enum ServiceCatalog {
 
   public static let backends: [Backend] = [chat, tickets, logistics, feedback]
 
+  /// Methods whose responses are a stream that lasts as long as the caller watches (every
+  /// `returns (stream …)` in proto/; a contract test keeps this list complete). A draining
+  /// process ends these at once; every other call runs to its result.
+  public static let longLivedMethods: Set<String> = [
+    Grpc_Health_V1_Health.Method.Watch.descriptor.fullyQualifiedMethod,
+    Support_Chat_V1_ConversationService.Method.WatchConversation.descriptor.fullyQualifiedMethod,
+    Support_Chat_V1_ConversationService.Method.WatchInbox.descriptor.fullyQualifiedMethod,
+    Support_Logistics_V1_ShipmentService.Method.WatchShipment.descriptor.fullyQualifiedMethod,
+  ]
+
   /// The backend serving a fully qualified service name, if any.
   public static func backend(serving service: String) -> Backend? {
     backends.first { backend in backend.services.contains { $0.fullyQualifiedService == service } }

@@ -50,6 +50,78 @@ struct FaultTests {
   }
 }
 
+extension FaultTests {
+  @Test("SIGTERM drains: a call in flight at the backend or the gateway finishes with its real result; a second SIGTERM stops at once")
+  func drainOnSigterm() async throws {
+    let mesh = try Mesh(portBase: 18430)
+    try await mesh.start()
+    do {
+      for victim in ["tickets", "gateway"] {
+        // Hold the order's lock for 2 s from another session: the create waits on it, in flight.
+        let order = uniqueID("order")
+        let holder = try mesh.psql("SELECT pg_advisory_lock(hashtext('tickets.order:\(order)')); SELECT pg_sleep(2);")
+        try await Task.sleep(for: .milliseconds(500))
+        let pid = try mesh.pid(of: victim)
+        let created = try await mesh.withGateway { grpc in
+          try await withThrowingTaskGroup(of: Support_Tickets_V1_Ticket?.self) { group in
+            group.addTask {
+              try await Support_Tickets_V1_TicketService.Client(wrapping: grpc)
+                .createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"), order: order))
+            }
+            group.addTask {
+              try await Task.sleep(for: .milliseconds(400))
+              kill(pid, SIGTERM)
+              return nil
+            }
+            var ticket: Support_Tickets_V1_Ticket?
+            for try await result in group { if let result { ticket = result } }
+            return ticket
+          }
+        }
+        holder.waitUntilExit()
+        #expect(created?.status == .submitted, "the call in flight at \(victim) when it got SIGTERM completed")
+        // The launcher starts it again; wait until it serves before the next round.
+        try await waitFor(seconds: 30) {
+          guard (try? mesh.pid(of: victim)) != pid else { return false }
+          return (try? await mesh.http(mesh.httpPort(victim), "/healthz").0) == 200
+        }
+      }
+
+      // A second SIGTERM does not wait for the drain.
+      let order = uniqueID("order")
+      let holder = try mesh.psql("SELECT pg_advisory_lock(hashtext('tickets.order:\(order)')); SELECT pg_sleep(2);")
+      try await Task.sleep(for: .milliseconds(500))
+      let pid = try mesh.pid(of: "tickets")
+      try await mesh.withGateway { grpc in
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask {
+            await expectCode(.unavailable) {
+              try await Support_Tickets_V1_TicketService.Client(wrapping: grpc)
+                .createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"), order: order))
+            }
+          }
+          group.addTask {
+            try await Task.sleep(for: .milliseconds(300))
+            kill(pid, SIGTERM)
+            try await Task.sleep(for: .milliseconds(100))
+            let second = ContinuousClock.now
+            kill(pid, SIGTERM)
+            while kill(pid, 0) == 0, ContinuousClock.now - second < .seconds(5) { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(ContinuousClock.now - second < .seconds(1), "a second SIGTERM ends the process at once")
+          }
+          try await group.waitForAll()
+        }
+      }
+      holder.waitUntilExit()
+    } catch {
+      _ = try? await mesh.stop()
+      throw error
+    }
+    #expect(try await mesh.stop() == 0)
+    mesh.removeState()
+  }
+}
+
 /// Polls `condition` until it holds, failing after `seconds`.
 func waitFor(seconds: Int, _ condition: () async throws -> Bool) async throws {
   let deadline = ContinuousClock.now + .seconds(seconds)
@@ -87,6 +159,20 @@ struct PostgresProcesses {
 }
 
 extension Mesh {
+  /// Runs SQL as the admin on the embedded cluster, in the background.
+  func psql(_ sql: String) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["psql", "-h", "127.0.0.1", "-p", "\(pgPort)", "-U", "postgres", "-d", "supportmesh", "-v", "ON_ERROR_STOP=1", "-qc", sql]
+    var environment = ProcessInfo.processInfo.environment
+    environment["PGPASSWORD"] = try String(contentsOf: state.appendingPathComponent("admin-password"), encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    return process
+  }
+
   /// The embedded cluster's data directory, as the launcher recorded it.
   func pgDataDirectory() throws -> String {
     try String(contentsOf: state.appendingPathComponent("pg-data"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

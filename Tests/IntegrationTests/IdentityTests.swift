@@ -264,6 +264,41 @@ extension MeshTests {
       }
     }
 
+    @Test("150 concurrent streams on one connection all run, at the gateway and at a service: the limit is advertised, not enforced by failing the connection")
+    func manyStreamsOnOneConnection() async throws {
+      let m = try mesh
+      try await m.withGateway { grpc async throws in
+        #expect(try await Self.concurrentWatches(150, Grpc_Health_V1_Health.Client(wrapping: grpc), service: "") == 150)
+      }
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("tickets")), transportSecurity: .plaintext)
+      ) { grpc async throws in
+        let health = Grpc_Health_V1_Health.Client(wrapping: grpc)
+        #expect(try await Self.concurrentWatches(150, health, service: "support.tickets.v1.TicketService") == 150)
+      }
+    }
+
+    /// Opens `count` health watches at once on one connection; returns how many saw SERVING.
+    static func concurrentWatches<Transport: ClientTransport>(_ count: Int, _ health: Grpc_Health_V1_Health.Client<Transport>, service: String) async throws -> Int {
+      // One call first: the connection is up and the server's SETTINGS have arrived.
+      _ = try await health.check(.with { $0.service = service })
+      return try await withThrowingTaskGroup(of: Bool.self) { group in
+        for _ in 0..<count {
+          group.addTask {
+            var options = CallOptions.defaults
+            options.timeout = .seconds(20)
+            return try await health.watch(.with { $0.service = service }, options: options) { response in
+              for try await status in response.messages { return status.status == .serving }
+              return false
+            }
+          }
+        }
+        var served = 0
+        for try await ok in group where ok { served += 1 }
+        return served
+      }
+    }
+
     @Test("a NUL character in any string field is INVALID_ARGUMENT naming the field, and nothing is written")
     func nulCharacters() async throws {
       try await mesh.withGateway { grpc async throws in

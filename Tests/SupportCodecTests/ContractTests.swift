@@ -93,4 +93,26 @@ struct ContractTests {
     #expect(serialized == bytes)
     #expect(try RawMessageDeserializer().deserialize(serialized) == bytes)
   }
+
+  @Test("the long-lived methods are exactly the contract's server streams")
+  func longLivedMethods() throws {
+    let proto = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../proto").standardized
+    var streams = Set<String>()
+    let files = FileManager.default.enumerator(at: proto, includingPropertiesForKeys: nil)
+    while let file = files?.nextObject() as? URL {
+      guard file.pathExtension == "proto" else { continue }
+      let text = try String(contentsOf: file, encoding: .utf8)
+      let package = text.split(separator: "\n").first { $0.hasPrefix("package ") }.map { $0.dropFirst(8).dropLast() } ?? ""
+      var service = ""
+      for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        if line.hasPrefix("service ") { service = String(line.split(separator: " ")[1]) }
+        if line.hasPrefix("rpc "), line.contains("returns (stream") {
+          let name = line.dropFirst(4).prefix { $0 != "(" }
+          streams.insert("\(package).\(service)/\(name)")
+        }
+      }
+    }
+    #expect(!streams.isEmpty)
+    #expect(streams == ServiceCatalog.longLivedMethods)
+  }
 }

@@ -306,6 +306,12 @@ extension Support_Chat_V1_ConversationService {
     /// >
     /// > Conversations between a shopper and agents: start, queue, assign, transfer, close; messages,
     /// > typing indicators and read markers; resumable watch streams; escalation to after-sales.
+    /// > 
+    /// > Identity: shoppers may call StartConversation, GetConversation, ListConversations,
+    /// > GetQueuePosition, CloseConversation, SendMessage, ListMessages, SendTypingIndicator,
+    /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
+    /// > other method is for agents, supervisors and services. A message's sender is the verified
+    /// > caller (a service may send for anyone).
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "StartConversation" method.
         ///
@@ -321,8 +327,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured. A retry with the same request_id returns the
-        /// > conversation created first.
+        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_StartConversationRequest` messages.
@@ -492,9 +498,10 @@ extension Support_Chat_V1_ConversationService {
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
         /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-        /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-        /// > skill groups.
+        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+        /// > not available to the agent's skill groups.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SendMessageRequest` messages.
@@ -714,6 +721,12 @@ extension Support_Chat_V1_ConversationService {
     /// >
     /// > Conversations between a shopper and agents: start, queue, assign, transfer, close; messages,
     /// > typing indicators and read markers; resumable watch streams; escalation to after-sales.
+    /// > 
+    /// > Identity: shoppers may call StartConversation, GetConversation, ListConversations,
+    /// > GetQueuePosition, CloseConversation, SendMessage, ListMessages, SendTypingIndicator,
+    /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
+    /// > other method is for agents, supervisors and services. A message's sender is the verified
+    /// > caller (a service may send for anyone).
     public protocol ServiceProtocol: Support_Chat_V1_ConversationService.StreamingServiceProtocol {
         /// Handle the "StartConversation" method.
         ///
@@ -729,8 +742,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured. A retry with the same request_id returns the
-        /// > conversation created first.
+        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -900,9 +913,10 @@ extension Support_Chat_V1_ConversationService {
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
         /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-        /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-        /// > skill groups.
+        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+        /// > not available to the agent's skill groups.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -1120,6 +1134,12 @@ extension Support_Chat_V1_ConversationService {
     /// >
     /// > Conversations between a shopper and agents: start, queue, assign, transfer, close; messages,
     /// > typing indicators and read markers; resumable watch streams; escalation to after-sales.
+    /// > 
+    /// > Identity: shoppers may call StartConversation, GetConversation, ListConversations,
+    /// > GetQueuePosition, CloseConversation, SendMessage, ListMessages, SendTypingIndicator,
+    /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
+    /// > other method is for agents, supervisors and services. A message's sender is the verified
+    /// > caller (a service may send for anyone).
     public protocol SimpleServiceProtocol: Support_Chat_V1_ConversationService.ServiceProtocol {
         /// Handle the "StartConversation" method.
         ///
@@ -1135,8 +1155,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured. A retry with the same request_id returns the
-        /// > conversation created first.
+        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_StartConversationRequest` message.
@@ -1306,9 +1326,10 @@ extension Support_Chat_V1_ConversationService {
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
         /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-        /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-        /// > skill groups.
+        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+        /// > not available to the agent's skill groups.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SendMessageRequest` message.
@@ -2115,6 +2136,12 @@ extension Support_Chat_V1_ConversationService {
     /// >
     /// > Conversations between a shopper and agents: start, queue, assign, transfer, close; messages,
     /// > typing indicators and read markers; resumable watch streams; escalation to after-sales.
+    /// > 
+    /// > Identity: shoppers may call StartConversation, GetConversation, ListConversations,
+    /// > GetQueuePosition, CloseConversation, SendMessage, ListMessages, SendTypingIndicator,
+    /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
+    /// > other method is for agents, supervisors and services. A message's sender is the verified
+    /// > caller (a service may send for anyone).
     public protocol ClientProtocol: Sendable {
         /// Call the "StartConversation" method.
         ///
@@ -2130,8 +2157,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured. A retry with the same request_id returns the
-        /// > conversation created first.
+        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -2336,9 +2363,10 @@ extension Support_Chat_V1_ConversationService {
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
         /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-        /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-        /// > skill groups.
+        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+        /// > not available to the agent's skill groups.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -2601,6 +2629,12 @@ extension Support_Chat_V1_ConversationService {
     /// >
     /// > Conversations between a shopper and agents: start, queue, assign, transfer, close; messages,
     /// > typing indicators and read markers; resumable watch streams; escalation to after-sales.
+    /// > 
+    /// > Identity: shoppers may call StartConversation, GetConversation, ListConversations,
+    /// > GetQueuePosition, CloseConversation, SendMessage, ListMessages, SendTypingIndicator,
+    /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
+    /// > other method is for agents, supervisors and services. A message's sender is the verified
+    /// > caller (a service may send for anyone).
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -2626,8 +2660,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured. A retry with the same request_id returns the
-        /// > conversation created first.
+        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -2909,9 +2943,10 @@ extension Support_Chat_V1_ConversationService {
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
         /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-        /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-        /// > skill groups.
+        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+        /// > not available to the agent's skill groups.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -3277,8 +3312,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
     /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-    /// > no default skill group configured. A retry with the same request_id returns the
-    /// > conversation created first.
+    /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+    /// > shopper_id. A retry with the same request_id returns the conversation created first.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -3525,9 +3560,10 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
     /// > value; NOT_FOUND when the conversation or canned response does not exist;
     /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-    /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-    /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-    /// > skill groups.
+    /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+    /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+    /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+    /// > not available to the agent's skill groups.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -3847,8 +3883,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
     /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-    /// > no default skill group configured. A retry with the same request_id returns the
-    /// > conversation created first.
+    /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+    /// > shopper_id. A retry with the same request_id returns the conversation created first.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4123,9 +4159,10 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
     /// > value; NOT_FOUND when the conversation or canned response does not exist;
     /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-    /// > conversation; PERMISSION_DENIED when the sender is not the conversation's shopper, its
-    /// > assigned agent or a supervisor, or the canned response is not available to the agent's
-    /// > skill groups.
+    /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+    /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
+    /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
+    /// > not available to the agent's skill groups.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -12,6 +12,15 @@
 /// - money is integer minor units plus an ISO 4217 currency code;
 /// - the request id for logs travels in the `x-request-id` metadata header; the gateway adds one
 ///   when the caller did not.
+///
+/// Identity (docs/security.md): every method except grpc.health.v1 needs credentials at the
+/// gateway, an API key (`x-api-key`) or a JWT (`authorization: Bearer`); without valid ones it
+/// fails with UNAUTHENTICATED. A caller outside its scopes, or a shopper calling a method that
+/// is not shopper-facing, gets PERMISSION_DENIED. Services accept only the caller the gateway
+/// verified: an `actor` (or `sender`) in a request that names anyone but the caller fails with
+/// PERMISSION_DENIED, except for service callers, which may act for a person or the system.
+/// An absent actor is the caller. These rules hold for every method; each method lists the
+/// rules of its own below.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

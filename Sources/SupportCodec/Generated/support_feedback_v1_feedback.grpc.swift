@@ -134,16 +134,19 @@ extension Support_Feedback_V1_SurveyService {
     /// > it once, through its unguessable token, before it expires.
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
-    /// > ListSurveys. The shopper-facing gateway uses only GetSurveyByToken and SubmitSurveyAnswer and
-    /// > must not expose the other methods to shoppers.
+    /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
+    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
+    /// > survey's own shopper: every other caller receives the survey with an empty token.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-        /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-        /// > directly for a manual invitation.
+        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -167,7 +170,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns a survey by id.
-        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+        /// > a shopper caller asks for another shopper's survey).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_GetSurveyRequest` messages.
@@ -188,7 +192,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
         /// > returned with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-        /// > (malformed and unknown tokens are not distinguished).
+        /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+        /// > another shopper's survey.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_GetSurveyByTokenRequest` messages.
@@ -213,7 +218,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
         /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
         /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-        /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+        /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+        /// > the caller is an agent or supervisor (a service may answer for the shopper);
+        /// > ALREADY_EXISTS when the survey has already been
         /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
         /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
         /// > set and stale.
@@ -267,16 +274,19 @@ extension Support_Feedback_V1_SurveyService {
     /// > it once, through its unguessable token, before it expires.
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
-    /// > ListSurveys. The shopper-facing gateway uses only GetSurveyByToken and SubmitSurveyAnswer and
-    /// > must not expose the other methods to shoppers.
+    /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
+    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
+    /// > survey's own shopper: every other caller receives the survey with an empty token.
     public protocol ServiceProtocol: Support_Feedback_V1_SurveyService.StreamingServiceProtocol {
         /// Handle the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-        /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-        /// > directly for a manual invitation.
+        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -300,7 +310,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns a survey by id.
-        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+        /// > a shopper caller asks for another shopper's survey).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyRequest` message.
@@ -321,7 +332,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
         /// > returned with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-        /// > (malformed and unknown tokens are not distinguished).
+        /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+        /// > another shopper's survey.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyByTokenRequest` message.
@@ -346,7 +358,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
         /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
         /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-        /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+        /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+        /// > the caller is an agent or supervisor (a service may answer for the shopper);
+        /// > ALREADY_EXISTS when the survey has already been
         /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
         /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
         /// > set and stale.
@@ -398,16 +412,19 @@ extension Support_Feedback_V1_SurveyService {
     /// > it once, through its unguessable token, before it expires.
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
-    /// > ListSurveys. The shopper-facing gateway uses only GetSurveyByToken and SubmitSurveyAnswer and
-    /// > must not expose the other methods to shoppers.
+    /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
+    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
+    /// > survey's own shopper: every other caller receives the survey with an empty token.
     public protocol SimpleServiceProtocol: Support_Feedback_V1_SurveyService.ServiceProtocol {
         /// Handle the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-        /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-        /// > directly for a manual invitation.
+        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -431,7 +448,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns a survey by id.
-        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+        /// > a shopper caller asks for another shopper's survey).
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_GetSurveyRequest` message.
@@ -452,7 +470,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
         /// > returned with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-        /// > (malformed and unknown tokens are not distinguished).
+        /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+        /// > another shopper's survey.
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_GetSurveyByTokenRequest` message.
@@ -477,7 +496,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
         /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
         /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-        /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+        /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+        /// > the caller is an agent or supervisor (a service may answer for the shopper);
+        /// > ALREADY_EXISTS when the survey has already been
         /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
         /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
         /// > set and stale.
@@ -723,16 +744,19 @@ extension Support_Feedback_V1_SurveyService {
     /// > it once, through its unguessable token, before it expires.
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
-    /// > ListSurveys. The shopper-facing gateway uses only GetSurveyByToken and SubmitSurveyAnswer and
-    /// > must not expose the other methods to shoppers.
+    /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
+    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
+    /// > survey's own shopper: every other caller receives the survey with an empty token.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-        /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-        /// > directly for a manual invitation.
+        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -761,7 +785,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns a survey by id.
-        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+        /// > a shopper caller asks for another shopper's survey).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyRequest` message.
@@ -787,7 +812,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
         /// > returned with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-        /// > (malformed and unknown tokens are not distinguished).
+        /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+        /// > another shopper's survey.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyByTokenRequest` message.
@@ -817,7 +843,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
         /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
         /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-        /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+        /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+        /// > the caller is an agent or supervisor (a service may answer for the shopper);
+        /// > ALREADY_EXISTS when the survey has already been
         /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
         /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
         /// > set and stale.
@@ -879,8 +907,10 @@ extension Support_Feedback_V1_SurveyService {
     /// > it once, through its unguessable token, before it expires.
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
-    /// > ListSurveys. The shopper-facing gateway uses only GetSurveyByToken and SubmitSurveyAnswer and
-    /// > must not expose the other methods to shoppers.
+    /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
+    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
+    /// > survey's own shopper: every other caller receives the survey with an empty token.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -896,9 +926,10 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-        /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-        /// > directly for a manual invitation.
+        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -938,7 +969,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns a survey by id.
-        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+        /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+        /// > a shopper caller asks for another shopper's survey).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyRequest` message.
@@ -975,7 +1007,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
         /// > returned with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-        /// > (malformed and unknown tokens are not distinguished).
+        /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+        /// > another shopper's survey.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyByTokenRequest` message.
@@ -1016,7 +1049,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
         /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
         /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-        /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+        /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+        /// > the caller is an agent or supervisor (a service may answer for the shopper);
+        /// > ALREADY_EXISTS when the survey has already been
         /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
         /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
         /// > set and stale.
@@ -1096,9 +1131,10 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-    /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-    /// > directly for a manual invitation.
+    /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+    /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+    /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+    /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
     /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -1133,7 +1169,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns a survey by id.
-    /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+    /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+    /// > a shopper caller asks for another shopper's survey).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyRequest` message.
@@ -1165,7 +1202,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
     /// > returned with status EXPIRED (the page shows "this survey has closed").
     /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-    /// > (malformed and unknown tokens are not distinguished).
+    /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+    /// > another shopper's survey.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_GetSurveyByTokenRequest` message.
@@ -1201,7 +1239,9 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
     /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
     /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-    /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+    /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+    /// > the caller is an agent or supervisor (a service may answer for the shopper);
+    /// > ALREADY_EXISTS when the survey has already been
     /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
     /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
     /// > set and stale.
@@ -1270,9 +1310,10 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a survey for a conversation or a ticket and returns it with its token. Normally
-    /// > called by feedback itself when it consumes ConversationClosed / TicketResolved; callable
-    /// > directly for a manual invitation.
+    /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
+    /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
+    /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
+    /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
     /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -1311,7 +1352,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns a survey by id.
-    /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists.
+    /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
+    /// > a shopper caller asks for another shopper's survey).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1347,7 +1389,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
     /// > returned with status EXPIRED (the page shows "this survey has closed").
     /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
-    /// > (malformed and unknown tokens are not distinguished).
+    /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
+    /// > another shopper's survey.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -1387,7 +1430,9 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
     /// > nps is set, csat is outside 1..5, nps is outside 0..10, comment is longer than 2000
     /// > characters, or there are more than 10 tags or a tag is empty or longer than 64 characters;
-    /// > NOT_FOUND when the token matches no survey; ALREADY_EXISTS when the survey has already been
+    /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
+    /// > the caller is an agent or supervisor (a service may answer for the shopper);
+    /// > ALREADY_EXISTS when the survey has already been
     /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
     /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
     /// > set and stale.

@@ -316,7 +316,8 @@ public nonisolated struct Support_Feedback_V1_Survey: @unchecked Sendable {
   }
 
   /// Unguessable secret (at least 128 random bits, URL-safe base64) that the shopper's survey
-  /// link carries. Whoever holds it can answer; treat it like a password: never log it.
+  /// link carries; treat it like a password: never log it. Returned only to the survey's own
+  /// shopper (empty for every other caller, the survey's creator included).
   public var token: String {
     get {_storage._token}
     set {_uniqueStorage()._token = newValue}

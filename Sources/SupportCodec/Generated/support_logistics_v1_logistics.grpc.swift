@@ -261,6 +261,9 @@ extension Support_Logistics_V1_ShipmentService {
     /// > Source IDL Documentation:
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
+    /// > 
+    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
+    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateShipment" method.
         ///
@@ -278,7 +281,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id).
+        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_CreateShipmentRequest` messages.
@@ -298,7 +301,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+        /// > PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_GetShipmentRequest` messages.
@@ -409,7 +413,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier.
+        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_RecordTrackingEventsRequest` messages.
@@ -618,6 +622,9 @@ extension Support_Logistics_V1_ShipmentService {
     /// > Source IDL Documentation:
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
+    /// > 
+    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
+    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
     public protocol ServiceProtocol: Support_Logistics_V1_ShipmentService.StreamingServiceProtocol {
         /// Handle the "CreateShipment" method.
         ///
@@ -635,7 +642,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id).
+        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -655,7 +662,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+        /// > PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -766,7 +774,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier.
+        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -973,6 +981,9 @@ extension Support_Logistics_V1_ShipmentService {
     /// > Source IDL Documentation:
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
+    /// > 
+    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
+    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
     public protocol SimpleServiceProtocol: Support_Logistics_V1_ShipmentService.ServiceProtocol {
         /// Handle the "CreateShipment" method.
         ///
@@ -990,7 +1001,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id).
+        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -1010,7 +1021,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+        /// > PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_GetShipmentRequest` message.
@@ -1121,7 +1133,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier.
+        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -1842,6 +1854,9 @@ extension Support_Logistics_V1_ShipmentService {
     /// > Source IDL Documentation:
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
+    /// > 
+    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
+    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateShipment" method.
         ///
@@ -1859,7 +1874,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id).
+        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -1884,7 +1899,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+        /// > PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -2015,7 +2031,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier.
+        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -2267,6 +2283,9 @@ extension Support_Logistics_V1_ShipmentService {
     /// > Source IDL Documentation:
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
+    /// > 
+    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
+    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -2294,7 +2313,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id).
+        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -2330,7 +2349,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+        /// > PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -2505,7 +2525,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier.
+        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -2865,7 +2885,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
     /// > shipment, or belongs to another ticket;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-    /// > tracking_number (created under a different request_id).
+    /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -2896,7 +2916,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// >
     /// > Returns a shipment with its full timeline, ordered by event time, and its expected
     /// > delivery time.
-    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+    /// > PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -3051,7 +3072,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
     /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
     /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-    /// > different shipment of the same carrier.
+    /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -3365,7 +3386,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
     /// > shipment, or belongs to another ticket;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-    /// > tracking_number (created under a different request_id).
+    /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3400,7 +3421,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// >
     /// > Returns a shipment with its full timeline, ordered by event time, and its expected
     /// > delivery time.
-    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it.
+    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
+    /// > PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3571,7 +3593,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
     /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
     /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-    /// > different shipment of the same carrier.
+    /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -238,9 +238,12 @@ extension Support_Tickets_V1_TicketService {
     /// > The after-sales case service. Primary callers: the agent desk, the shopper apps (through the
     /// > gateway), chat (escalation), logistics, feedback and internal platform teams.
     /// > 
-    /// > Identity: `actor` on mutating requests names who performs the action. The gateway
-    /// > authenticates the caller; a shopper caller may only name itself, and a service caller acting
-    /// > for a person names that person. A mismatch fails with PERMISSION_DENIED.
+    /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
+    /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
+    /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
+    /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateTicket" method.
         ///
@@ -297,8 +300,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+        /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-        /// > or was issued for different filters.
+        /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_ListTicketsRequest` messages.
@@ -487,9 +492,12 @@ extension Support_Tickets_V1_TicketService {
     /// > The after-sales case service. Primary callers: the agent desk, the shopper apps (through the
     /// > gateway), chat (escalation), logistics, feedback and internal platform teams.
     /// > 
-    /// > Identity: `actor` on mutating requests names who performs the action. The gateway
-    /// > authenticates the caller; a shopper caller may only name itself, and a service caller acting
-    /// > for a person names that person. A mismatch fails with PERMISSION_DENIED.
+    /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
+    /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
+    /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
+    /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     public protocol ServiceProtocol: Support_Tickets_V1_TicketService.StreamingServiceProtocol {
         /// Handle the "CreateTicket" method.
         ///
@@ -546,8 +554,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+        /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-        /// > or was issued for different filters.
+        /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_ListTicketsRequest` message.
@@ -734,9 +744,12 @@ extension Support_Tickets_V1_TicketService {
     /// > The after-sales case service. Primary callers: the agent desk, the shopper apps (through the
     /// > gateway), chat (escalation), logistics, feedback and internal platform teams.
     /// > 
-    /// > Identity: `actor` on mutating requests names who performs the action. The gateway
-    /// > authenticates the caller; a shopper caller may only name itself, and a service caller acting
-    /// > for a person names that person. A mismatch fails with PERMISSION_DENIED.
+    /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
+    /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
+    /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
+    /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     public protocol SimpleServiceProtocol: Support_Tickets_V1_TicketService.ServiceProtocol {
         /// Handle the "CreateTicket" method.
         ///
@@ -793,8 +806,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+        /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-        /// > or was issued for different filters.
+        /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id.
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_ListTicketsRequest` message.
@@ -1350,9 +1365,12 @@ extension Support_Tickets_V1_TicketService {
     /// > The after-sales case service. Primary callers: the agent desk, the shopper apps (through the
     /// > gateway), chat (escalation), logistics, feedback and internal platform teams.
     /// > 
-    /// > Identity: `actor` on mutating requests names who performs the action. The gateway
-    /// > authenticates the caller; a shopper caller may only name itself, and a service caller acting
-    /// > for a person names that person. A mismatch fails with PERMISSION_DENIED.
+    /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
+    /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
+    /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
+    /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateTicket" method.
         ///
@@ -1419,8 +1437,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+        /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-        /// > or was issued for different filters.
+        /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_ListTicketsRequest` message.
@@ -1647,9 +1667,12 @@ extension Support_Tickets_V1_TicketService {
     /// > The after-sales case service. Primary callers: the agent desk, the shopper apps (through the
     /// > gateway), chat (escalation), logistics, feedback and internal platform teams.
     /// > 
-    /// > Identity: `actor` on mutating requests names who performs the action. The gateway
-    /// > authenticates the caller; a shopper caller may only name itself, and a service caller acting
-    /// > for a person names that person. A mismatch fails with PERMISSION_DENIED.
+    /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
+    /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
+    /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
+    /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -1748,8 +1771,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+        /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-        /// > or was issued for different filters.
+        /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+        /// > shopper_id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_ListTicketsRequest` message.
@@ -2134,8 +2159,10 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+    /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-    /// > or was issued for different filters.
+    /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+    /// > shopper_id.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_ListTicketsRequest` message.
@@ -2487,8 +2514,10 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Lists cases matching all given filters, newest create_time first (ticket_id breaks ties).
+    /// > A shopper caller lists only their own cases: shopper_id defaults to the caller.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is malformed
-    /// > or was issued for different filters.
+    /// > or was issued for different filters; PERMISSION_DENIED when a shopper caller names another
+    /// > shopper_id.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -57,10 +57,7 @@ enum ShopperMethods {
       ("support.tickets.v1.TicketService", [
         "CreateTicket", "GetTicket", "ListTickets", "TransitionTicket", "AddComment", "ListComments", "CheckEligibility",
       ]),
-      ("support.logistics.v1.ShipmentService", [
-        "GetShipment", "ListShipments", "WatchShipment", "CreateReturnAuthorization", "GetReturnAuthorization",
-        "ListReturnAuthorizations", "CancelReturnAuthorization",
-      ]),
+      // Shipments do not record their shopper yet: none of ShipmentService is shopper-facing.
       ("support.feedback.v1.SurveyService", ["GetSurvey", "GetSurveyByToken", "SubmitSurveyAnswer", "ListSurveys"]),
     ].flatMap { service, methods in methods.map { "\(service)/\($0)" } }
   )
