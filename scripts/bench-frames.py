@@ -1,8 +1,17 @@
 #!/usr/bin/env python3
 """Writes gRPC request frames (1-byte flag, 4-byte length, protobuf) for scripts/bench, after
-creating the data they read through the gateway. Usage: bench-frames.py GATEWAY OUT_DIR"""
+creating the data they read through the gateway. Usage: bench-frames.py GATEWAY OUT_DIR SECRETS_DIR
+
+SECRETS_DIR is the mesh's credentials folder (.state/secrets): the admin API key authenticates
+the set-up calls, and `caller METHOD` (see below) signs the caller header that h2load sends when
+it calls a service directly, as the gateway would."""
+import base64
+import hashlib
+import hmac
+import json
 import os
 import struct
+import time
 import sys
 import tempfile
 import uuid
@@ -17,8 +26,24 @@ def frame(message) -> bytes:
     return struct.pack(">BI", 0, len(body)) + body
 
 
+def signed_caller(secrets: str, method: str, lifetime: int = 300) -> str:
+    """The x-supportmesh-caller value the gateway would send for the admin key's caller."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    with open(os.path.join(secrets, "caller-secret"), "rb") as f:
+        key = f.read().strip()
+    claims = {"sub": "admin", "role": "service", "scp": ["*"], "mth": method, "exp": int(time.time()) + lifetime}
+    payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+    return payload + "." + b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
 def main() -> int:
-    target, out = sys.argv[1], sys.argv[2]
+    if sys.argv[1] == "caller":
+        print(signed_caller(sys.argv[3], sys.argv[2]))
+        return 0
+    target, out, secrets = sys.argv[1], sys.argv[2], sys.argv[3]
+    with open(os.path.join(secrets, "admin-api-key")) as f:
+        auth = [("x-api-key", f.read().strip())]
     with tempfile.TemporaryDirectory() as gen:
         generate(gen)
         sys.path.insert(0, gen)
@@ -32,7 +57,7 @@ def main() -> int:
             created = tickets.CreateTicket(tickets_pb2.CreateTicketRequest(
                 request_id=f"bench-{uuid.uuid4()}", type=tickets_pb2.TICKET_TYPE_COMPLAINT,
                 category=tickets_pb2.PROBLEM_CATEGORY_SERVICE_ATTITUDE, shopper_id=shopper,
-                title=f"bench complaint {i}", channel=common_pb2.CHANNEL_WEB), timeout=10)
+                title=f"bench complaint {i}", channel=common_pb2.CHANNEL_WEB), timeout=10, metadata=auth)
             first = first or created
         with open(os.path.join(out, "get_ticket.bin"), "wb") as f:
             f.write(frame(tickets_pb2.GetTicketRequest(ticket_id=first.ticket_id)))

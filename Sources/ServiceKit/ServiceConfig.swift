@@ -15,6 +15,7 @@ import Logging
 /// | SUPPORTMESH_SHUTDOWN_GRACE_SECONDS | how long in-flight RPCs may drain on SIGTERM | 20 |
 /// | SUPPORTMESH_MAX_CONCURRENT_STREAMS | concurrent calls per HTTP/2 connection, advertised in SETTINGS | 256 |
 /// | SUPPORTMESH_IDLE_TIMEOUT_SECONDS | a connection with no call for this long is closed | 300 |
+/// | SUPPORTMESH_HANDSHAKE_TIMEOUT_SECONDS | a connection that sends nothing for this long after it is accepted is closed | 10 |
 /// | SUPPORTMESH_CALLER_SECRET_FILE | file holding the secret (≥ 32 bytes) that signs the caller header between the gateway and the services | required |
 public struct ServiceConfig: Sendable {
   public var serviceName: String
@@ -28,6 +29,7 @@ public struct ServiceConfig: Sendable {
   public var shutdownGrace: Duration
   public var maxConcurrentStreams: Int
   public var idleTimeout: Duration
+  public var handshakeTimeout: Duration
   /// Signs (gateway) and verifies (services) the caller identity passed between them.
   public var callerHeader: SignedCallerHeader
 
@@ -61,6 +63,7 @@ public struct ServiceConfig: Sendable {
     let grace = env.int("SUPPORTMESH_SHUTDOWN_GRACE_SECONDS", default: 20, range: 0...600)
     let streams = env.int("SUPPORTMESH_MAX_CONCURRENT_STREAMS", default: 256, range: 1...10_000)
     let idle = env.int("SUPPORTMESH_IDLE_TIMEOUT_SECONDS", default: 300, range: 1...86_400)
+    let handshake = env.int("SUPPORTMESH_HANDSHAKE_TIMEOUT_SECONDS", default: 10, range: 1...600)
     var callerHeader: SignedCallerHeader?
     if let path = env.optionalString("SUPPORTMESH_CALLER_SECRET_FILE") {
       do { callerHeader = try SignedCallerHeader(secretFile: path) } catch { env.report("SUPPORTMESH_CALLER_SECRET_FILE: \(error)") }
@@ -72,7 +75,7 @@ public struct ServiceConfig: Sendable {
       serviceName: service, grpcAddress: grpc, httpAddress: http, databaseURL: databaseURL,
       databasePoolSize: pool, maxMessageBytes: maxBytes, logLevel: level ?? .info,
       jsonLogs: format == "json", shutdownGrace: .seconds(grace),
-      maxConcurrentStreams: streams, idleTimeout: .seconds(idle), callerHeader: callerHeader!
+      maxConcurrentStreams: streams, idleTimeout: .seconds(idle), handshakeTimeout: .seconds(handshake), callerHeader: callerHeader!
     )
   }
 }

@@ -107,6 +107,7 @@ public enum ServiceHost {
         // having the connection refuse them; close connections that carry no call for a while.
         transport.http2.maxConcurrentStreams = config.maxConcurrentStreams
         transport.connection.maxIdleTime = config.idleTimeout
+        transport.channelDebuggingCallbacks.onAcceptTCPConnection = HandshakeTimeoutHandler.installer(timeout: config.handshakeTimeout)
       }
     )
     let server = GRPCServer(

@@ -11,8 +11,13 @@ struct FaultTests {
   @Test("a hung database: health says NOT_SERVING and calls fail fast with UNAVAILABLE; service resumes when it answers again")
   func databaseOutage() async throws {
     let mesh = try Mesh(portBase: 18400)
+    mesh.extraEnvironment = ["SUPPORTMESH_HANDSHAKE_TIMEOUT_SECONDS": "2"]
     try await mesh.start()
     do {
+      // Sockets that never start HTTP/2 are closed after the handshake timeout.
+      let silent = try (0..<20).map { index in try RawSocket(port: index % 2 == 0 ? mesh.gatewayPort : mesh.grpcPort("tickets")) }
+      try await Task.sleep(for: .seconds(4))
+      #expect(silent.filter { $0.isClosedByPeer() }.count == 20, "silent connections are closed")
       try await mesh.withGateway { grpc async throws in
         let tickets = Support_Tickets_V1_TicketService.Client(wrapping: grpc)
         let health = Grpc_Health_V1_Health.Client(wrapping: grpc)
@@ -177,4 +182,35 @@ extension Mesh {
   func pgDataDirectory() throws -> String {
     try String(contentsOf: state.appendingPathComponent("pg-data"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
   }
+}
+
+/// A plain TCP connection to 127.0.0.1 that sends nothing.
+final class RawSocket {
+  let fd: Int32
+
+  init(port: Int) throws {
+    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let result = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard result == 0 else { close(fd); throw MeshError("connect to \(port) failed: errno \(errno)") }
+  }
+
+  /// True when the peer has closed the connection: past whatever it sent (a server speaks
+  /// first in HTTP/2, with its SETTINGS), a read meets end of file or a reset.
+  func isClosedByPeer() -> Bool {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+      if count > 0 { continue }
+      if count == 0 { return true }
+      return errno != EAGAIN && errno != EWOULDBLOCK
+    }
+  }
+
+  deinit { close(fd) }
 }

@@ -38,9 +38,12 @@ final class Mesh: @unchecked Sendable {
     self.portBase = portBase ?? Int(environment["SUPPORTMESH_IT_PORT_BASE"] ?? "") ?? 17700
   }
 
+  /// Settings for every process of this mesh, on top of the test runner's environment.
+  var extraEnvironment: [String: String] = [:]
+
   /// Starts `./mesh run` and waits until it reports every process healthy.
   func start() async throws {
-    var environment = ProcessInfo.processInfo.environment
+    var environment = ProcessInfo.processInfo.environment.merging(extraEnvironment) { $1 }
     environment.removeValue(forKey: "DATABASE_URL")
     if let databaseURL { environment["DATABASE_URL"] = databaseURL }
     environment["SUPPORTMESH_STATE_DIR"] = state.path
