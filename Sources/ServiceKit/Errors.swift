@@ -103,15 +103,27 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
     let context = RequestContext.current
     let reference = context.map { " (request id \($0.requestID))" } ?? ""
     let deadlinePassed = context?.deadline.map { $0 <= .now } ?? false
+    // Whether the caller is gone: this call's task was cancelled, its deadline passed, or what
+    // failed was cancelled (a forwarded call's client reports that as UNKNOWN, caused by a
+    // CancellationError, sometimes before this task learns of it).
+    let callerGone = Task.isCancelled || deadlinePassed || (error as? RPCError)?.cause is CancellationError
+    // Statuses that, once the caller is gone, only describe how the work was interrupted.
+    let interrupted: Bool
+    if let rpc = error as? RPCError {
+      interrupted = [.unknown, .internalError, .cancelled, .unavailable, .deadlineExceeded].contains(rpc.code)
+    } else {
+      interrupted = !(error is any RPCErrorConvertible)
+    }
     switch error {
-    case is RPCError, is any RPCErrorConvertible:
-      return error
-    case _ where Task.isCancelled:
+    case _ where callerGone && interrupted:
       // The caller gave up (or its deadline passed) and the work stopped wherever it was: a
-      // pending pool lease, a query. That is the caller's outcome, not a server fault.
+      // pending pool lease, a query, a forwarded call. That is the caller's outcome, not a
+      // server fault.
       return deadlinePassed
         ? RPCError(code: .deadlineExceeded, message: "the deadline passed before the call finished")
         : RPCError(code: .cancelled, message: "the call was cancelled")
+    case is RPCError, is any RPCErrorConvertible:
+      return error
     case let transaction as PostgresTransactionError:
       let underlying = transaction.underlying
       return underlying is PostgresTransactionError

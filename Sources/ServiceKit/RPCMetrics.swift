@@ -22,7 +22,7 @@ public struct RPCMetricsInterceptor: ServerInterceptor {
     let inFlight = Gauge(label: "grpc_server_in_flight", dimensions: [("method", method)])
     let gaugeValue = InFlightCounter.shared.increment(method)
     inFlight.record(gaugeValue)
-    @Sendable func finish(_ code: String) {
+    @Sendable func finish(_ code: String, _ error: (any Error)? = nil) {
       Counter(label: "grpc_server_handled_total", dimensions: [("method", method), ("code", code)]).increment()
       Timer(label: "grpc_server_handling_seconds", dimensions: [("method", method)]).recordInterval(since: start)
       inFlight.record(InFlightCounter.shared.decrement(method))
@@ -30,19 +30,21 @@ public struct RPCMetricsInterceptor: ServerInterceptor {
         let level: Logger.Level = code == "OK" ? .debug : (["INTERNAL", "UNKNOWN", "DATA_LOSS"].contains(code) ? .error : .info)
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.log(level: level, "rpc finished", metadata: ["code": "\(code)", "duration_ms": "\(milliseconds)"])
+        var metadata: Logger.Metadata = ["code": "\(code)", "duration_ms": "\(milliseconds)"]
+        if level == .error, let error { metadata["error"] = "\(String(reflecting: error))" }
+        logger.log(level: level, "rpc finished", metadata: metadata)
       }
     }
     let response: StreamingServerResponse<Output>
     do {
       response = try await next(request, context)
     } catch {
-      finish(Self.codeName(of: error))
+      finish(Self.codeName(of: error), error)
       throw error
     }
     switch response.accepted {
     case .failure(let error):
-      finish(Self.codeName(of: error))
+      finish(Self.codeName(of: error), error)
       return response
     case .success(var contents):
       let producer = contents.producer
@@ -52,7 +54,7 @@ public struct RPCMetricsInterceptor: ServerInterceptor {
           finish("OK")
           return trailers
         } catch {
-          finish(Self.codeName(of: error))
+          finish(Self.codeName(of: error), error)
           throw error
         }
       }

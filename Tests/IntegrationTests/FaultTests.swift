@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import ServiceKit
 import SupportCodec
 import TestSupport
 import Testing
@@ -89,6 +90,37 @@ extension FaultTests {
         try await waitFor(seconds: 30) {
           guard (try? mesh.pid(of: victim)) != pid else { return false }
           return (try? await mesh.http(mesh.httpPort(victim), "/healthz").0) == 200
+        }
+      }
+
+      // A caller who gives up: its deadline passes while the create waits on the lock. The
+      // caller sees DEADLINE_EXCEEDED; the service ends the call as the caller's outcome, not
+      // as a fault (no INTERNAL, nothing logged as an error).
+      do {
+        let order = uniqueID("order")
+        let holder = try mesh.psql("SELECT pg_advisory_lock(hashtext('tickets.order:\(order)')); SELECT pg_sleep(2);")
+        try await Task.sleep(for: .milliseconds(500))
+        let requestID = uniqueID("trace")
+        try await mesh.withGateway { grpc in
+          var options = CallOptions.defaults
+          options.timeout = .milliseconds(500)
+          await expectCode(.deadlineExceeded) {
+            try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).createTicket(
+              MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"), order: order),
+              metadata: header(RequestContext.requestIDKey, requestID), options: options)
+          }
+        }
+        holder.waitUntilExit()
+        for service in ["gateway", "tickets"] {
+          var lines: [Substring] = []
+          try await waitFor(seconds: 5) {
+            let log = try String(contentsOf: mesh.state.appendingPathComponent("logs/\(service).log"), encoding: .utf8)
+            lines = log.split(separator: "\n").filter { $0.contains(requestID) }
+            return lines.contains { $0.contains("rpc finished") }
+          }
+          let finished = try #require(lines.first { $0.contains("rpc finished") })
+          #expect(finished.contains(#""code":"DEADLINE_EXCEEDED""#) || finished.contains(#""code":"CANCELLED""#), "\(service): \(finished)")
+          #expect(!lines.contains { $0.contains(#""level":"error""#) }, "\(service) logs no error for a caller who gave up: \(lines)")
         }
       }
 
