@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Fault run against a running mesh: writers create tickets through the gateway while the
+processes and the database are killed; afterwards every acknowledged create must be there,
+exactly once. Bounded: a fixed duration, loopback only.
+
+Usage: faults.py GATEWAY STATE_DIR SECONDS WRITERS
+  STATE_DIR is the mesh's state folder (credentials, pids, pg-data).
+Prints what it did and "N passed, M failed" per check.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "interop"))
+from ticket_roundtrip import generate  # noqa: E402
+import grpc  # noqa: E402
+
+
+def main() -> int:
+    target, state, seconds, writers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    with open(os.path.join(state, "secrets", "admin-api-key")) as f:
+        auth = [("x-api-key", f.read().strip())]
+    with tempfile.TemporaryDirectory() as gen:
+        generate(gen)
+        sys.path.insert(0, gen)
+        from support.tickets.v1 import tickets_pb2, tickets_pb2_grpc
+        from support.common.v1 import common_pb2
+
+        shopper = f"faults-{uuid.uuid4().hex[:8]}"
+        acknowledged = {}          # request id -> ticket id
+        outcomes = {}
+        lock = threading.Lock()
+        stop = time.monotonic() + seconds
+
+        def request(request_id):
+            return tickets_pb2.CreateTicketRequest(
+                request_id=request_id, type=tickets_pb2.TICKET_TYPE_COMPLAINT,
+                category=tickets_pb2.PROBLEM_CATEGORY_SERVICE_ATTITUDE, shopper_id=shopper,
+                title=f"fault run {request_id}", channel=common_pb2.CHANNEL_WEB)
+
+        def writer():
+            stub = tickets_pb2_grpc.TicketServiceStub(grpc.insecure_channel(target))
+            while time.monotonic() < stop:
+                request_id = f"f-{uuid.uuid4()}"
+                try:
+                    ticket = stub.CreateTicket(request(request_id), timeout=5, metadata=auth)
+                    with lock:
+                        acknowledged[request_id] = ticket.ticket_id
+                        outcomes["OK"] = outcomes.get("OK", 0) + 1
+                except grpc.RpcError as error:
+                    with lock:
+                        outcomes[error.code().name] = outcomes.get(error.code().name, 0) + 1
+                    time.sleep(0.05)
+
+        def pid(name):
+            with open(os.path.join(state, "pids", f"{name}.pid")) as f:
+                return int(f.read().strip())
+
+        def database_restart():
+            with open(os.path.join(state, "pg-data")) as f:
+                data = f.read().strip()
+            pg_ctl = sorted(p for p in (f"/usr/lib/postgresql/{v}/bin/pg_ctl" for v in os.listdir("/usr/lib/postgresql")) if os.path.exists(p))[-1]
+            command = [pg_ctl, "-D", data, "restart", "-m", "immediate", "-w"]
+            if os.geteuid() == 0:
+                command = ["runuser", "-u", "postgres", "--"] + command
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        faults = []
+        threads = [threading.Thread(target=writer) for _ in range(writers)]
+        for thread in threads:
+            thread.start()
+        victims = ["tickets", "gateway", "database", "chat", "tickets", "database"]
+        interval = seconds / (len(victims) + 1)
+        for victim in victims:
+            time.sleep(interval)
+            try:
+                if victim == "database":
+                    database_restart()
+                else:
+                    os.kill(pid(victim), signal.SIGKILL)
+                faults.append(victim)
+            except (OSError, subprocess.CalledProcessError) as error:
+                faults.append(f"{victim} (failed: {error})")
+        for thread in threads:
+            thread.join()
+
+        # Let the mesh recover, then check every acknowledged create.
+        stub = tickets_pb2_grpc.TicketServiceStub(grpc.insecure_channel(target))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                stub.CheckEligibility(tickets_pb2.CheckEligibilityRequest(
+                    type=tickets_pb2.TICKET_TYPE_INQUIRY, category=tickets_pb2.PROBLEM_CATEGORY_TRANSACTION),
+                    timeout=5, metadata=auth)
+                break
+            except grpc.RpcError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        stored = set()
+        token = ""
+        while True:
+            page = stub.ListTickets(tickets_pb2.ListTicketsRequest(shopper_id=shopper, page_size=500, page_token=token), timeout=30, metadata=auth)
+            for ticket in page.tickets:
+                stored.add((ticket.ticket_id, ticket.title))
+            token = page.next_page_token
+            if not token:
+                break
+        stored_ids = {ticket_id for ticket_id, _ in stored}
+        titles = [title for _, title in stored]
+        lost = [rid for rid, tid in acknowledged.items() if tid not in stored_ids]
+        duplicated = len(titles) - len(set(titles))
+        retried_differently = 0
+        for rid, tid in random.sample(sorted(acknowledged.items()), min(200, len(acknowledged))):
+            if stub.CreateTicket(request(rid), timeout=10, metadata=auth).ticket_id != tid:
+                retried_differently += 1
+
+        print(f"faults injected: {', '.join(faults)}")
+        print(f"writers: {writers} for {seconds} s; outcomes: {dict(sorted(outcomes.items()))}")
+        print(f"acknowledged creates: {len(acknowledged)}; stored: {len(stored_ids)} "
+              f"(creates that failed or timed out may or may not have committed)")
+        checks = {
+            "no acknowledged create lost": not lost,
+            "no request stored twice": duplicated == 0,
+            "a retry returns the first ticket (200 sampled)": retried_differently == 0,
+            "some creates were acknowledged": len(acknowledged) > 0,
+        }
+        for name, ok in checks.items():
+            print(f"  {'ok  ' if ok else 'FAIL'} {name}")
+        failed = sum(not ok for ok in checks.values())
+        print(f"{len(checks) - failed} passed, {failed} failed")
+        return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
