@@ -197,13 +197,7 @@ extension Mesh {
                        "PGCONNECT_TIMEOUT": "5"]
     if let password { environment["PGPASSWORD"] = password }
     process.environment = environment
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return try Mesh.runCollectingOutput(process)
   }
 
   /// What the launcher promises of its embedded cluster, checked from outside.

@@ -132,6 +132,17 @@ final class Mesh: @unchecked Sendable {
     return pid
   }
 
+  /// Runs `process` to its end; its exit status and what it printed (stdout and stderr).
+  static func runCollectingOutput(_ process: Process) throws -> (status: Int32, output: String) {
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
   func log() -> String {
     (try? String(contentsOf: state.appendingPathComponent("mesh-run.log"), encoding: .utf8)) ?? ""
   }

@@ -122,14 +122,8 @@ extension MeshTests {
         try mesh.root.appendingPathComponent("Tests/interop/ticket_roundtrip.py").path, "127.0.0.1:\(try mesh.gatewayPort)",
         try mesh.secrets.appendingPathComponent("admin-api-key").path,
       ]
-      let output = Pipe()
-      process.standardOutput = output
-      process.standardError = output
-      try process.run()
-      let data = output.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      let text = String(decoding: data, as: UTF8.self)
-      #expect(process.terminationStatus == 0, "\(text)")
+      let (status, text) = try Mesh.runCollectingOutput(process)
+      #expect(status == 0, "\(text)")
       #expect(text.contains("created and read ticket"))
     }
 
