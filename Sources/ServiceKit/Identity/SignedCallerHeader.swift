@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRPCCore
+import Synchronization
 
 /// The verified caller, as the gateway hands it to a backend: metadata
 /// `x-supportmesh-caller: <base64url(JSON claims)>.<base64url(HMAC-SHA256)>`, keyed with the
@@ -15,6 +16,10 @@ public struct SignedCallerHeader: Sendable {
   public static let lifetime: TimeInterval = 300
 
   let key: SymmetricKey
+  /// Headers already made (gateway) or verified (services): a busy caller repeats the same one
+  /// for a minute, so JSON and HMAC are paid once, not per call.
+  private let signed = RecentHeaders()
+  private let verified = RecentHeaders()
 
   public init(secret: [UInt8]) throws {
     guard secret.count >= 32 else { throw IdentityError("the caller secret must be at least 32 bytes") }
@@ -41,14 +46,33 @@ public struct SignedCallerHeader: Sendable {
   }
 
   public func sign(_ caller: Caller, method: String, now: Date = Date()) -> String {
-    let claims = Claims(sub: caller.subject, role: caller.role, scp: caller.scopes, mth: method, exp: Int64(now.timeIntervalSince1970 + Self.lifetime))
+    let cacheKey = "\(caller.role.rawValue)|\(caller.subject)|\(caller.scopes.joined(separator: " "))|\(method)"
+    // Reused while it has at least four of its five minutes left.
+    if let (header, _, expiry) = signed.lookup(cacheKey), expiry - now.timeIntervalSince1970 > Self.lifetime - 60 {
+      return header
+    }
+    let expiry = Int64(now.timeIntervalSince1970 + Self.lifetime)
+    let claims = Claims(sub: caller.subject, role: caller.role, scp: caller.scopes, mth: method, exp: expiry)
     let payload = Base64URL.encode(Array((try? JSONEncoder().encode(claims)) ?? Data()))
     let mac = HMAC<SHA256>.authenticationCode(for: Array(payload.utf8), using: key)
-    return payload + "." + Base64URL.encode(Array(mac))
+    let header = payload + "." + Base64URL.encode(Array(mac))
+    signed.store(cacheKey, (header, caller, Double(expiry)))
+    return header
   }
 
   /// The caller named by `header` for `method`, or an UNAUTHENTICATED error saying why not.
   public func verify(_ header: String, method: String, now: Date = Date()) throws -> Caller {
+    if let (madeFor, caller, expiry) = verified.lookup(header) {
+      guard madeFor == method else { throw Self.rejected("made for another method") }
+      guard expiry >= now.timeIntervalSince1970 else { throw Self.rejected("expired") }
+      return caller
+    }
+    let (caller, expiry) = try verifyUncached(header, method: method, now: now)
+    verified.store(header, (method, caller, expiry))
+    return caller
+  }
+
+  private func verifyUncached(_ header: String, method: String, now: Date) throws -> (Caller, Double) {
     let parts = header.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 2, let mac = Base64URL.decode(parts[1]) else { throw Self.rejected("malformed") }
     guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(parts[0].utf8), using: key) else {
@@ -59,11 +83,29 @@ public struct SignedCallerHeader: Sendable {
     }
     guard claims.mth == method else { throw Self.rejected("made for another method") }
     guard Double(claims.exp) >= now.timeIntervalSince1970 else { throw Self.rejected("expired") }
-    return Caller(subject: claims.sub, role: claims.role, scopes: claims.scp)
+    return (Caller(subject: claims.sub, role: claims.role, scopes: claims.scp), Double(claims.exp))
   }
 
   static func rejected(_ why: String) -> RPCError {
     RPCError(code: .unauthenticated, message: "caller identity rejected (\(why)): call through the gateway with credentials")
+  }
+}
+
+/// A bounded map of recent headers: (text, caller, expiry in seconds since 1970) by key.
+final class RecentHeaders: Sendable {
+  typealias Entry = (String, Caller, Double)
+  private let entries = Mutex<[String: Entry]>([:])
+  static let capacity = 10_000
+
+  func lookup(_ key: String) -> Entry? {
+    entries.withLock { $0[key] }
+  }
+
+  func store(_ key: String, _ entry: Entry) {
+    entries.withLock { entries in
+      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+      entries[key] = entry
+    }
   }
 }
 

@@ -43,7 +43,14 @@ struct APIKeyFile: Codable, Sendable {
   }
 
   static func hash(_ key: String) -> String {
-    SHA256.hash(data: Array(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    var hex = [UInt8]()
+    hex.reserveCapacity(64)
+    for byte in SHA256.hash(data: Array(key.utf8)) {
+      hex.append(digits[Int(byte >> 4)])
+      hex.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: hex, as: UTF8.self)
   }
 
   /// A new key for `id`: the text to hand out and the entry to store.

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import JWTKit
 import ServiceKit
+import Synchronization
 
 /// Verifies the JWTs that shopper- and agent-facing apps send (`authorization: Bearer …`),
 /// issued by the shop's identity provider and checked against its public keys (a JWKS file
@@ -41,7 +42,22 @@ struct TokenVerifier: Sendable {
     return keys
   }
 
+  /// Tokens verified in the last minute (an app repeats its token on every call; a signature
+  /// check costs far more than the call's own work). A minute, so that a key removed from the
+  /// JWKS stops working soon after.
+  let recent = RecentTokens()
+
   func verify(_ token: String, now: Date = Date()) async throws -> Caller {
+    if let (caller, expiry) = recent.lookup(token, now: now) {
+      guard expiry.timeIntervalSince(now) > -leeway else { throw Self.invalid("expired") }
+      return caller
+    }
+    let (caller, expiry) = try await verifyUncached(token, now: now)
+    recent.store(token, caller: caller, expiry: expiry, now: now)
+    return caller
+  }
+
+  private func verifyUncached(_ token: String, now: Date) async throws -> (Caller, Date) {
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3, let headerJSON = Base64URL.decode(parts[0]),
       let header = try? JSONSerialization.jsonObject(with: Data(headerJSON)) as? [String: Any]
@@ -71,10 +87,31 @@ struct TokenVerifier: Sendable {
       scopes = scope.split(separator: " ").map(String.init)
       guard scopes.allSatisfy(Scope.isValid) else { throw Self.invalid("scope holds something that is not a method pattern") }
     }
-    return Caller(subject: subject, role: role, scopes: scopes)
+    return (Caller(subject: subject, role: role, scopes: scopes), exp.value)
   }
 
   static func invalid(_ why: String) -> RPCError {
     RPCError(code: .unauthenticated, message: "invalid token: \(why)")
+  }
+}
+
+/// A bounded map of recently verified tokens, each kept for a minute at most.
+final class RecentTokens: Sendable {
+  private let entries = Mutex<[String: (caller: Caller, expiry: Date, verified: Date)]>([:])
+  static let capacity = 10_000
+  static let keep: TimeInterval = 60
+
+  func lookup(_ token: String, now: Date) -> (Caller, Date)? {
+    entries.withLock { entries in
+      guard let entry = entries[token], now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
+      return (entry.caller, entry.expiry)
+    }
+  }
+
+  func store(_ token: String, caller: Caller, expiry: Date, now: Date) {
+    entries.withLock { entries in
+      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+      entries[token] = (caller, expiry, now)
+    }
   }
 }
