@@ -18,8 +18,8 @@ public struct SignedCallerHeader: Sendable {
   let key: SymmetricKey
   /// Headers already made (gateway) or verified (services): a busy caller repeats the same one
   /// for a minute, so JSON and HMAC are paid once, not per call.
-  private let signed = RecentHeaders()
-  private let verified = RecentHeaders()
+  private let signed = RecentEntries<(String, Caller, Double)>()
+  private let verified = RecentEntries<(String, Caller, Double)>()
 
   public init(secret: [UInt8]) throws {
     guard secret.count >= 32 else { throw IdentityError("the caller secret must be at least 32 bytes") }
@@ -91,20 +91,24 @@ public struct SignedCallerHeader: Sendable {
   }
 }
 
-/// A bounded map of recent headers: (text, caller, expiry in seconds since 1970) by key.
-final class RecentHeaders: Sendable {
-  typealias Entry = (String, Caller, Double)
-  private let entries = Mutex<[String: Entry]>([:])
-  static let capacity = 10_000
+/// A bounded map of recent results (signed headers, verified headers and tokens): emptied when
+/// it reaches `capacity`, so it never grows without bound whatever callers send.
+public final class RecentEntries<Value: Sendable>: Sendable {
+  private let entries = Mutex<[String: Value]>([:])
+  let capacity: Int
 
-  func lookup(_ key: String) -> Entry? {
+  public init(capacity: Int = 10_000) {
+    self.capacity = capacity
+  }
+
+  public func lookup(_ key: String) -> Value? {
     entries.withLock { $0[key] }
   }
 
-  func store(_ key: String, _ entry: Entry) {
+  public func store(_ key: String, _ value: Value) {
     entries.withLock { entries in
-      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-      entries[key] = entry
+      if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+      entries[key] = value
     }
   }
 }

@@ -2,7 +2,6 @@ import Foundation
 import GRPCCore
 import JWTKit
 import ServiceKit
-import Synchronization
 
 /// Verifies the JWTs that shopper- and agent-facing apps send (`authorization: Bearer …`),
 /// issued by the shop's identity provider and checked against its public keys (a JWKS file
@@ -95,23 +94,17 @@ struct TokenVerifier: Sendable {
   }
 }
 
-/// A bounded map of recently verified tokens, each kept for a minute at most.
+/// Recently verified tokens, each kept for a minute at most.
 final class RecentTokens: Sendable {
-  private let entries = Mutex<[String: (caller: Caller, expiry: Date, verified: Date)]>([:])
-  static let capacity = 10_000
+  private let entries = RecentEntries<(caller: Caller, expiry: Date, verified: Date)>()
   static let keep: TimeInterval = 60
 
   func lookup(_ token: String, now: Date) -> (Caller, Date)? {
-    entries.withLock { entries in
-      guard let entry = entries[token], now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
-      return (entry.caller, entry.expiry)
-    }
+    guard let entry = entries.lookup(token), now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
+    return (entry.caller, entry.expiry)
   }
 
   func store(_ token: String, caller: Caller, expiry: Date, now: Date) {
-    entries.withLock { entries in
-      if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-      entries[token] = (caller, expiry, now)
-    }
+    entries.store(token, (caller, expiry, now))
   }
 }
