@@ -42,16 +42,7 @@ public struct Database: Sendable {
   public func withConnection<Result: Sendable>(
     logger: Logger, _ body: @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
-    let requested = ContinuousClock.now
-    // The lease races a timer in a task group, which is awaited before this returns.
-    return try await withoutActuallyEscaping(body) { body in
-      try await leasing { lease in
-        try await client.withConnection { connection in
-          lease.granted()
-          return try await measured(readTimer, requested: requested) { try await body(connection) }
-        }
-      }
-    }
+    try await onLeasedConnection(timer: readTimer, body)
   }
 
   /// Runs `body` in a transaction: committed when it returns, rolled back when it throws (the
@@ -59,17 +50,9 @@ public struct Database: Sendable {
   public func withTransaction<Result: Sendable>(
     logger: Logger, _ body: @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
-    let requested = ContinuousClock.now
     do {
-      let result = try await withoutActuallyEscaping(body) { body in
-        try await leasing { lease in
-          try await client.withConnection { connection in
-            lease.granted()
-            return try await measured(transactionTimer, requested: requested) {
-              try await connection.withTransaction(logger: logger) { try await body($0) }
-            }
-          }
-        }
+      let result = try await onLeasedConnection(timer: transactionTimer) { connection in
+        try await connection.withTransaction(logger: logger) { try await body($0) }
       }
       committed.increment()
       return result
@@ -79,6 +62,23 @@ public struct Database: Sendable {
     } catch {
       rolledBack.increment()
       throw error
+    }
+  }
+
+  /// Runs `body` on a pooled connection, the wait for the lease bounded by `leasing`, the time
+  /// holding it recorded in `timer`.
+  private func onLeasedConnection<Result: Sendable>(
+    timer: Timer, _ body: @Sendable (PostgresConnection) async throws -> Result
+  ) async throws -> Result {
+    let requested = ContinuousClock.now
+    // The lease races a timer in a task group, which is awaited before this returns.
+    return try await withoutActuallyEscaping(body) { body in
+      try await leasing { lease in
+        try await client.withConnection { connection in
+          lease.granted()
+          return try await measured(timer, requested: requested) { try await body(connection) }
+        }
+      }
     }
   }
 
