@@ -56,6 +56,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
     .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
     .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
   ],
@@ -84,7 +85,12 @@ let package = Package(
     + service("tickets", library: "TicketsService", executable: "supportmesh-tickets")
     + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics")
     + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback")
-    + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [grpcHTTP2, lifecycle, .product(name: "JWTKit", package: "jwt-kit")])
+    + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [
+      grpcHTTP2, lifecycle, .product(name: "JWTKit", package: "jwt-kit"),
+      .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+      .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
+      .product(name: "Metrics", package: "swift-metrics"),
+    ])
     + [
       .target(
         name: "TestSupport",
@@ -104,7 +110,9 @@ let package = Package(
       ),
       .testTarget(
         name: "GatewayTests",
-        dependencies: ["Gateway", "ServiceKit", "SupportCodec", "TestSupport", grpcCore, grpcHTTP2, logging],
+        dependencies: ["Gateway", "ServiceKit", "SupportCodec", "TestSupport", grpcCore, grpcHTTP2, logging,
+          .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ],
         swiftSettings: swiftSettings
       ),
       .testTarget(

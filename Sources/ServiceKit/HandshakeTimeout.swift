@@ -4,29 +4,29 @@ import NIOCore
 /// opens a socket and never starts HTTP/2 (a half-open or abandoned connection, or a slow
 /// attack) would otherwise hold it and its memory forever. Once the first bytes arrive the
 /// handler steps aside; HTTP/2 keepalive and the idle timeout take over from there.
-final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
-  typealias InboundIn = ByteBuffer
+public final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+  public typealias InboundIn = ByteBuffer
 
   private let timeout: TimeAmount
   private var timer: Scheduled<Void>?
 
-  init(timeout: TimeAmount) {
+  public init(timeout: TimeAmount) {
     self.timeout = timeout
   }
 
-  func handlerAdded(context: ChannelHandlerContext) {
+  public func handlerAdded(context: ChannelHandlerContext) {
     let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
     timer = context.eventLoop.scheduleTask(in: timeout) {
       loopBound.value.close(promise: nil)
     }
   }
 
-  func handlerRemoved(context: ChannelHandlerContext) {
+  public func handlerRemoved(context: ChannelHandlerContext) {
     timer?.cancel()
     timer = nil
   }
 
-  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+  public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     timer?.cancel()
     timer = nil
     context.fireChannelRead(data)
@@ -34,7 +34,7 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
   }
 
   /// The transport hook that puts the handler first in every accepted connection's pipeline.
-  static func installer(timeout: Duration) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
+  public static func installer(timeout: Duration) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
     let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
     return { channel in
       channel.eventLoop.makeCompletedFuture {

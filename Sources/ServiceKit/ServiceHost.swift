@@ -17,15 +17,37 @@ public struct ServiceParts: Sendable {
   /// Who may call: by default the caller the gateway signed (`SignedCallerAuthenticator`);
   /// the gateway itself verifies API keys and JWTs.
   public var authenticator: (any CallerAuthenticator)?
+  /// Something else serves the process's public gRPC address (the gateway's relay); the
+  /// process's own gRPC server (health) then listens on a private unix socket instead.
+  public var frontDoor: FrontDoor?
 
   public init(
     rpcServices: [any RegistrableRPCService], background: [any Service] = [], healthFallback: HealthService.Fallback? = nil,
-    authenticator: (any CallerAuthenticator)? = nil
+    authenticator: (any CallerAuthenticator)? = nil, frontDoor: FrontDoor? = nil
   ) {
     self.rpcServices = rpcServices
     self.background = background
     self.healthFallback = healthFallback
     self.authenticator = authenticator
+    self.frontDoor = frontDoor
+  }
+}
+
+/// A service that owns the public gRPC port, with the process's own gRPC server behind it on
+/// `privateSocket`. It starts after that server and is the first to stop (so it drains first).
+public struct FrontDoor: Sendable {
+  public var service: any Service
+  public var privateSocket: String
+
+  public init(service: any Service, privateSocket: String) {
+    self.service = service
+    self.privateSocket = privateSocket
+  }
+
+  /// A fresh private socket path for this process.
+  public static func privateSocketPath(service: String) -> String {
+    let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    return "\(directory)/supportmesh-\(service)-\(getpid())-\(UInt32.random(in: 0 ... .max)).sock"
   }
 }
 
@@ -93,8 +115,11 @@ public enum ServiceHost {
     let resources = ServiceResources(config: config, logger: logger, database: pool, health: health)
     let parts = try await definition.build(resources)
 
+    let privateSocket = parts.frontDoor?.privateSocket
+    if let privateSocket { unlink(privateSocket) }
+    defer { if let privateSocket { unlink(privateSocket) } }
     let transport = HTTP2ServerTransport.Posix(
-      address: .ipv4(host: config.grpcAddress.host, port: config.grpcAddress.port),
+      address: privateSocket.map { .unixDomainSocket(path: $0) } ?? .ipv4(host: config.grpcAddress.host, port: config.grpcAddress.port),
       transportSecurity: .plaintext,
       config: .defaults { transport in
         transport.rpc.maxRequestPayloadSize = MessageLimit.transportCap(for: config.maxMessageBytes)
@@ -133,6 +158,7 @@ public enum ServiceHost {
     services.append(.init(service: HTTPEndpoint.make(address: config.httpAddress, registry: registry, health: health, logger: logger)))
     for service in parts.background { services.append(.init(service: service)) }
     services.append(.init(service: grpcService))
+    if let frontDoor = parts.frontDoor { services.append(.init(service: frontDoor.service)) }
 
     var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     groupConfig.maximumGracefulShutdownDuration = config.shutdownGrace

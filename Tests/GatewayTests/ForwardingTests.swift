@@ -2,6 +2,8 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceKit
 import SupportCodec
 import TestSupport
@@ -14,11 +16,12 @@ import Testing
 /// completion, deadlines and cancellation cross the hop.
 @Suite("Gateway forwarding")
 struct ForwardingTests {
-  /// Runs a backend serving `store`'s health, a gateway forwarding Health's methods to it, and
-  /// gives `body` a Health client connected to the gateway.
+  /// Runs a backend serving `store`'s health, the gateway's relay in front of it (health routed
+  /// to it, as the gateway routes health to its own server), and gives `body` a client
+  /// connected to the relay and the relay itself.
   static func withHop(
-    _ store: HealthStatusStore,
-    _ body: @Sendable (Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>) async throws -> Void
+    _ store: HealthStatusStore, maxMessageBytes: Int = 1 << 20, backendAddress: BackendAddress? = nil,
+    _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, RelayServer) async throws -> Void
   ) async throws {
     let logger = Logger(label: "gateway-test")
     let backend = GRPCServer(
@@ -29,29 +32,39 @@ struct ForwardingTests {
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await backend.serve() }
       let backendPort = try #require(try await backend.listeningAddress?.ipv4?.port)
-      let connection = try BackendConnection(name: "health-backend", address: HostPort(host: "127.0.0.1", port: backendPort))
-      group.addTask { try await connection.client.runConnections() }
-      let gateway = GRPCServer(
-        transport: HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
-        services: [
-          GatewayProxy(
-            routes: Grpc_Health_V1_Health.Method.descriptors.map { ($0, connection) }, maxMessageBytes: 1 << 20,
-            callerHeader: try SignedCallerHeader(secret: Array(repeating: 1, count: 32))
-          )
-        ],
-        interceptors: [RequestContextInterceptor(logger: logger), ErrorMappingInterceptor()]
+      let address = backendAddress ?? .host(HostPort(host: "127.0.0.1", port: backendPort))
+      let shared = RelayShared(
+        routes: RelayRoutes(backends: [("tickets", Support_Tickets_V1_TicketService.Method.descriptors)], local: 1),
+        links: BackendLinks(backends: [("tickets", address), ("health-backend", address)], group: MultiThreadedEventLoopGroup.singleton, logger: logger),
+        verdicts: CallerVerdicts(authenticator: nil),
+        callerHeader: try SignedCallerHeader(secret: Array(repeating: 1, count: 32)),
+        maxMessageBytes: maxMessageBytes, metrics: RelayMetrics(), logger: logger
       )
-      group.addTask { try await gateway.serve() }
-      let gatewayPort = try #require(try await gateway.listeningAddress?.ipv4?.port)
-      try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: gatewayPort), transportSecurity: .plaintext)
-      ) { client in
-        try await body(Grpc_Health_V1_Health.Client(wrapping: client))
+      let relay = RelayServer(
+        address: HostPort(host: "127.0.0.1", port: 0), settings: RelaySettings(), shared: shared,
+        group: MultiThreadedEventLoopGroup.singleton, health: nil
+      )
+      group.addTask { try await relay.run() }
+      var relayPort: Int?
+      while relayPort == nil {
+        relayPort = relay.listeningAddress?.port
+        try await Task.sleep(for: .milliseconds(10))
       }
-      gateway.beginGracefulShutdown()
-      connection.client.beginGracefulShutdown()
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: relayPort!), transportSecurity: .plaintext)
+      ) { client in
+        try await body(client, relay)
+      }
+      relay.beginGracefulShutdown()
       backend.beginGracefulShutdown()
     }
+  }
+
+  static func withHop(
+    _ store: HealthStatusStore,
+    _ body: @Sendable (Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>) async throws -> Void
+  ) async throws {
+    try await withHop(store) { client, _ in try await body(Grpc_Health_V1_Health.Client(wrapping: client)) }
   }
 
   @Test("unary calls and errors cross the hop unchanged")
@@ -95,6 +108,84 @@ struct ForwardingTests {
     try await Self.withHop(store) { health in
       try await expectWatchStopsWhenCallerGivesUp(health, store, deadline: .milliseconds(400))
     }
+  }
+}
+
+extension ForwardingTests {
+  @Test("a method the desk does not serve is UNIMPLEMENTED; a served one needs credentials")
+  func unknownAndUnauthenticated() async throws {
+    try await Self.withHop(HealthStatusStore(names: [], initial: .serving)) { client, _ in
+      let feedback = Support_Feedback_V1_SurveyService.Client(wrapping: client)
+      await #expect { try await feedback.getSurvey(.init()) } throws: { ($0 as? RPCError)?.code == .unimplemented }
+      let tickets = Support_Tickets_V1_TicketService.Client(wrapping: client)
+      await #expect { try await tickets.getTicket(.init()) } throws: { error in
+        let error = error as? RPCError
+        return error?.code == .unauthenticated && error?.metadata[stringValues: "x-request-id"].first(where: { _ in true }) != nil
+      }
+    }
+  }
+
+  @Test("a request message over the limit is RESOURCE_EXHAUSTED at the gateway")
+  func oversize() async throws {
+    try await Self.withHop(HealthStatusStore(names: [], initial: .serving), maxMessageBytes: 1024) { client, _ in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      await #expect { try await health.check(.with { $0.service = String(repeating: "x", count: 5000) }) } throws: { error in
+        let error = error as? RPCError
+        return error?.code == .resourceExhausted && error?.message.contains("1024") == true
+      }
+      // The connection is fine afterwards.
+      await #expect { try await health.check(.with { $0.service = "small" }) } throws: { ($0 as? RPCError)?.code == .notFound }
+    }
+  }
+
+  @Test("a backend that cannot be reached is UNAVAILABLE at once, without its address")
+  func backendDown() async throws {
+    try await Self.withHop(HealthStatusStore(names: [], initial: .serving), backendAddress: .host(HostPort(host: "127.0.0.1", port: 1))) { client, _ in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      let start = ContinuousClock.now
+      var options = CallOptions.defaults
+      options.timeout = .seconds(10)
+      do {
+        _ = try await health.check(.init(), options: options)
+        Issue.record("expected UNAVAILABLE")
+      } catch let error as RPCError {
+        #expect(error.code == .unavailable && !error.message.contains("127.0.0.1"), "\(error)")
+      }
+      #expect(ContinuousClock.now - start < .seconds(3))
+    }
+  }
+
+  @Test("a draining relay lets a call in flight finish on its connection")
+  func drainKeepsCallsInFlight() async throws {
+    let store = HealthStatusStore(names: ["a"], initial: .serving)
+    try await Self.withHop(store) { client, relay in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      let seen = try await health.watch(.with { $0.service = "a" }) { response in
+        var statuses: [ServingStatus] = []
+        for try await message in response.messages {
+          statuses.append(message.status)
+          if statuses.count == 1 {
+            relay.beginGracefulShutdown()
+            try await Task.sleep(for: .milliseconds(200))
+            store.set("a", .notServing)
+          }
+          if statuses.count == 2 { store.shutdown() }
+        }
+        return statuses
+      }
+      #expect(Array(seen.prefix(2)) == [.serving, .notServing], "the stream outlived the start of the drain")
+    }
+  }
+
+  @Test("message prefixes split across DATA frames are followed")
+  func messagePrefixes() {
+    var check = MessageSizeCheck(limit: 10)
+    func frame(_ bytes: [UInt8]) -> IOData { .byteBuffer(ByteBuffer(bytes: bytes)) }
+    #expect(check.oversize(in: frame([0, 0, 0])) == nil)
+    #expect(check.oversize(in: frame([0, 4, 1, 2])) == nil)  // a 4-byte message, first two bytes
+    #expect(check.oversize(in: frame([3, 4, 0, 0, 0, 0, 10] + Array(repeating: 0, count: 10))) == nil)
+    #expect(check.oversize(in: frame([0, 0, 0, 0])) == nil)
+    #expect(check.oversize(in: frame([11])) == 11)
   }
 }
 

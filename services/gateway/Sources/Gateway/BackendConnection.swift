@@ -4,7 +4,7 @@ import ServiceKit
 import ServiceLifecycle
 import SupportCodec
 
-/// One backend service as the gateway sees it: its address and a client connection pool.
+/// A gRPC client to one backend, for asking its health (calls themselves go through the relay).
 struct BackendConnection: Sendable {
   let name: String
   let address: HostPort
@@ -17,9 +17,9 @@ struct BackendConnection: Sendable {
       target: .dns(host: address.host, port: address.port),
       transportSecurity: .plaintext,
       config: .defaults { config in
-        // Reconnect quickly after a backend restart: callers get UNAVAILABLE meanwhile.
+        // Reconnect quickly after a backend restart, so health follows it within half a second.
         config.backoff.initial = .milliseconds(100)
-        config.backoff.max = .seconds(2)
+        config.backoff.max = .milliseconds(500)
         config.connection.keepalive = .init(time: .seconds(30), timeout: .seconds(10), allowWithoutCalls: true)
         config.http2.maxFrameSize = 1 << 20
       }

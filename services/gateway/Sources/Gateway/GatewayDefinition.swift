@@ -1,6 +1,7 @@
 import Foundation
 import GRPCCore
 import Logging
+import NIOPosix
 import ServiceKit
 import SupportCodec
 
@@ -18,28 +19,47 @@ public enum GatewayDefinition {
   public static let definition = ServiceDefinition(name: "gateway", schema: nil, migrations: [], healthNames: []) { resources in
     var env = EnvironmentReader()
     let authenticator = try await loadAuthenticator(&env, logger: resources.logger)
-    var routes: [(method: MethodDescriptor, backend: BackendConnection)] = []
+    var targets: [(name: String, address: BackendAddress)] = []
+    var methods: [(name: String, methods: [MethodDescriptor])] = []
     var byService: [String: BackendConnection] = [:]
-    var connections: [BackendConnection] = []
+    var healthClients: [BackendConnection] = []
     for backend in ServiceCatalog.backends {
       let port = ServiceConfig.defaultPorts[backend.name]?.grpc ?? 0
       let address = env.address("SUPPORTMESH_BACKEND_\(backend.name.uppercased())", default: HostPort(host: "127.0.0.1", port: port))
+      targets.append((backend.name, .host(address)))
+      methods.append((backend.name, backend.methods))
       let connection = try BackendConnection(name: backend.name, address: address)
-      connections.append(connection)
-      routes += backend.methods.map { ($0, connection) }
+      healthClients.append(connection)
       for service in backend.services { byService[service.fullyQualifiedService] = connection }
     }
     try env.validate()
+    // The gateway's own gRPC server (health) sits behind the relay on a private socket.
+    let privateSocket = FrontDoor.privateSocketPath(service: "gateway")
+    targets.append(("gateway", .unixSocket(privateSocket)))
+    let group = MultiThreadedEventLoopGroup.singleton
+    let shared = RelayShared(
+      routes: RelayRoutes(backends: methods, local: targets.count - 1),
+      links: BackendLinks(backends: targets, group: group, logger: resources.logger),
+      verdicts: CallerVerdicts(authenticator: authenticator),
+      callerHeader: resources.config.callerHeader,
+      maxMessageBytes: resources.config.maxMessageBytes,
+      metrics: RelayMetrics(),
+      logger: resources.logger
+    )
+    let relay = RelayServer(
+      address: resources.config.grpcAddress, settings: RelaySettings(resources.config), shared: shared, group: group,
+      health: resources.health
+    )
     let logger = resources.logger
     let backendsByService = byService
     return ServiceParts(
-      rpcServices: [GatewayProxy(routes: routes, maxMessageBytes: resources.config.maxMessageBytes, callerHeader: resources.config.callerHeader)],
-      background: connections.map { $0.service },
+      rpcServices: [],
+      background: healthClients.map { $0.service },
       healthFallback: { name in
         guard let backend = backendsByService[name] else { return nil }
         return await BackendHealth.check(name, on: backend, logger: logger)
       },
-      authenticator: authenticator
+      frontDoor: FrontDoor(service: relay, privateSocket: privateSocket)
     )
   }
 
@@ -81,7 +101,8 @@ enum BackendHealth {
     let health = Grpc_Health_V1_Health.Client(wrapping: backend.client)
     var options = CallOptions.defaults
     options.timeout = .seconds(1)
-    options.waitForReady = false
+    // Waits (within the second) for a connection being re-made after a backend restart.
+    options.waitForReady = true
     do {
       return try await health.check(.with { $0.service = name }, options: options).status
     } catch let error as RPCError where error.code == .notFound {

@@ -6,32 +6,30 @@ import SupportCodec
 /// supervisor with a JWT. No credentials or bad ones: UNAUTHENTICATED. A valid caller outside
 /// its scopes, or a shopper calling a method shoppers may not call: PERMISSION_DENIED. The
 /// backends then apply their per-resource rules (a shopper sees only their own cases…).
-struct GatewayAuthenticator: CallerAuthenticator {
+struct GatewayAuthenticator: Sendable {
   let apiKeys: ReloadingFile<APIKeyFile>?
   let tokens: TokenVerifier?
 
-  func authenticate(metadata: Metadata, method: String) async throws -> Caller {
-    let caller = try await identify(metadata)
-    guard Scope.allows(caller.scopes, method: method) else {
-      throw RPCError(code: .permissionDenied, message: "\(caller.role.rawValue) \(caller.subject) may not call \(method): outside its scopes")
-    }
-    if caller.role == .shopper && !ShopperMethods.all.contains(method) {
-      throw RPCError(code: .permissionDenied, message: "shoppers may not call \(method)")
-    }
-    return caller
+  /// The credentials of one call: `x-api-key`, or `authorization: Bearer <JWT or API key>`.
+  struct Credentials: Sendable, Hashable {
+    var apiKey: String?
+    var authorization: String?
+
+    /// The text that identifies the caller, for caching verdicts.
+    var cacheKey: String? { apiKey ?? authorization }
   }
 
-  private func identify(_ metadata: Metadata) async throws -> Caller {
-    let apiKey = metadata[stringValues: "x-api-key"].first(where: { _ in true })
+  /// Verifies who is calling (no credentials or bad ones: UNAUTHENTICATED).
+  func identify(_ credentials: Credentials) async throws -> Caller {
     var bearer: String?
-    if let authorization = metadata[stringValues: "authorization"].first(where: { _ in true }) {
+    if let authorization = credentials.authorization {
       let parts = authorization.split(separator: " ", maxSplits: 1)
       guard parts.count == 2, parts[0].lowercased() == "bearer" else {
         throw RPCError(code: .unauthenticated, message: "authorization must be \"Bearer <token>\"")
       }
       bearer = parts[1].trimmingCharacters(in: .whitespaces)
     }
-    if let key = apiKey ?? bearer.flatMap({ $0.hasPrefix(APIKeyFile.prefix) ? $0 : nil }) {
+    if let key = credentials.apiKey ?? bearer.flatMap({ $0.hasPrefix(APIKeyFile.prefix) ? $0 : nil }) {
       guard let apiKeys else { throw RPCError(code: .unauthenticated, message: "API keys are not accepted here") }
       return try await apiKeys.current.caller(forKey: key)
     }
@@ -40,6 +38,16 @@ struct GatewayAuthenticator: CallerAuthenticator {
       return try await tokens.verify(bearer)
     }
     throw RPCError(code: .unauthenticated, message: "missing credentials: send \"authorization: Bearer <JWT>\" or \"x-api-key: <key>\"")
+  }
+
+  /// Whether a verified caller may call `method` (PERMISSION_DENIED when not).
+  static func authorize(_ caller: Caller, method: String) throws {
+    guard Scope.allows(caller.scopes, method: method) else {
+      throw RPCError(code: .permissionDenied, message: "\(caller.role.rawValue) \(caller.subject) may not call \(method): outside its scopes")
+    }
+    if caller.role == .shopper && !ShopperMethods.all.contains(method) {
+      throw RPCError(code: .permissionDenied, message: "shoppers may not call \(method)")
+    }
   }
 }
 
