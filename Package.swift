@@ -57,6 +57,7 @@ let package = Package(
     .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1"),
     .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
     .package(url: "https://github.com/apple/swift-nio-http2.git", exact: "1.46.0"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
     .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     .package(url: "https://github.com/vapor/jwt-kit.git", exact: "5.8.0"),
   ],
@@ -90,6 +91,7 @@ let package = Package(
       .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
       .product(name: "NIOHTTP2", package: "swift-nio-http2"), .product(name: "NIOHPACK", package: "swift-nio-http2"),
       .product(name: "Metrics", package: "swift-metrics"),
+      .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ])
     + [
       .target(
@@ -112,6 +114,7 @@ let package = Package(
         name: "GatewayTests",
         dependencies: ["Gateway", "ServiceKit", "SupportCodec", "TestSupport", grpcCore, grpcHTTP2, logging,
           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+          .product(name: "Hummingbird", package: "hummingbird"),
         ],
         swiftSettings: swiftSettings
       ),

@@ -12,9 +12,10 @@ import SupportCodec
 /// fully qualified service name, for each backend (asked live, NOT_SERVING when unreachable).
 ///
 /// Callers authenticate here (health aside): SUPPORTMESH_API_KEYS_FILE (hashed service keys)
-/// and/or SUPPORTMESH_JWKS_FILE with SUPPORTMESH_JWT_ISSUER and SUPPORTMESH_JWT_AUDIENCE
-/// (tokens from the shop's identity provider; SUPPORTMESH_JWT_LEEWAY_SECONDS, default 60).
-/// At least one is required. Both files are re-read when they change.
+/// and/or a JWKS with SUPPORTMESH_JWT_ISSUER and SUPPORTMESH_JWT_AUDIENCE (tokens from the
+/// shop's identity provider; SUPPORTMESH_JWT_LEEWAY_SECONDS, default 60): SUPPORTMESH_JWKS_FILE
+/// (re-read when it changes) or SUPPORTMESH_JWKS_URL (fetched at start, every 5 minutes, and
+/// at most every 30 s when a token's key is not in the set). At least one is required.
 public enum GatewayDefinition {
   public static let definition = ServiceDefinition(name: "gateway", schema: nil, migrations: [], healthNames: []) { resources in
     var env = EnvironmentReader()
@@ -72,22 +73,34 @@ public enum GatewayDefinition {
       }
     }
     let leeway = env.int("SUPPORTMESH_JWT_LEEWAY_SECONDS", default: 60, range: 0...600)
-    if let path = env.optionalString("SUPPORTMESH_JWKS_FILE") {
+    let jwksFile = env.optionalString("SUPPORTMESH_JWKS_FILE")
+    let jwksURL = env.optionalString("SUPPORTMESH_JWKS_URL")
+    if jwksFile != nil && jwksURL != nil {
+      env.report("set SUPPORTMESH_JWKS_FILE or SUPPORTMESH_JWKS_URL, not both")
+    } else if jwksFile != nil || jwksURL != nil {
       let issuer = env.optionalString("SUPPORTMESH_JWT_ISSUER")
       let audience = env.optionalString("SUPPORTMESH_JWT_AUDIENCE")
-      if issuer == nil { env.report("SUPPORTMESH_JWT_ISSUER is required with SUPPORTMESH_JWKS_FILE") }
-      if audience == nil { env.report("SUPPORTMESH_JWT_AUDIENCE is required with SUPPORTMESH_JWKS_FILE") }
+      if issuer == nil { env.report("SUPPORTMESH_JWT_ISSUER is required with a JWKS") }
+      if audience == nil { env.report("SUPPORTMESH_JWT_AUDIENCE is required with a JWKS") }
       do {
-        let keys = try await ReloadingFile(path: path, logger: logger) { try await TokenVerifier.loadKeys($0) }
+        let keys: any SigningKeys
+        if let jwksURL {
+          guard jwksURL.hasPrefix("https://") || jwksURL.hasPrefix("http://") else {
+            throw ReloadError("\(jwksURL) is not an http(s) URL")
+          }
+          keys = try await RemoteJWKS(url: jwksURL, logger: logger)
+        } else {
+          keys = try await ReloadingFile(path: jwksFile!, logger: logger) { try await TokenVerifier.loadKeys($0) }
+        }
         if let issuer, let audience {
           tokens = TokenVerifier(keys: keys, issuer: issuer, audience: audience, leeway: TimeInterval(leeway))
         }
       } catch {
-        env.report("SUPPORTMESH_JWKS_FILE: \(error)")
+        env.report("\(jwksURL == nil ? "SUPPORTMESH_JWKS_FILE" : "SUPPORTMESH_JWKS_URL"): \(error)")
       }
     }
-    if env.optionalString("SUPPORTMESH_API_KEYS_FILE") == nil && env.optionalString("SUPPORTMESH_JWKS_FILE") == nil {
-      env.report("set SUPPORTMESH_API_KEYS_FILE and/or SUPPORTMESH_JWKS_FILE: without either nobody could call (`supportmesh-gateway credentials --dir DIR` makes both for development)")
+    if env.optionalString("SUPPORTMESH_API_KEYS_FILE") == nil && jwksFile == nil && jwksURL == nil {
+      env.report("set SUPPORTMESH_API_KEYS_FILE and/or SUPPORTMESH_JWKS_FILE (or SUPPORTMESH_JWKS_URL): without either nobody could call (`supportmesh-gateway credentials --dir DIR` makes both for development)")
     }
     try env.validate()
     return GatewayAuthenticator(apiKeys: apiKeys, tokens: tokens)

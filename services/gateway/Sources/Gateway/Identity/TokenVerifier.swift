@@ -5,7 +5,7 @@ import ServiceKit
 
 /// Verifies the JWTs that shopper- and agent-facing apps send (`authorization: Bearer …`),
 /// issued by the shop's identity provider and checked against its public keys (a JWKS file
-/// the gateway re-reads when it changes): signature (EdDSA, ES256 or RS256 only), issuer,
+/// the gateway re-reads when it changes, or the provider's JWKS URL): signature (EdDSA, ES256 or RS256 only), issuer,
 /// audience, expiry and not-before with a small leeway.
 ///
 /// Claims used: `sub` (the shopper or agent id), `role` (shopper, agent, supervisor or
@@ -14,7 +14,7 @@ import ServiceKit
 struct TokenVerifier: Sendable {
   static let acceptedAlgorithms: Set<String> = ["EdDSA", "ES256", "RS256"]
 
-  let keys: ReloadingFile<JWTKeyCollection>
+  let keys: any SigningKeys
   let issuer: String
   let audience: String
   let leeway: TimeInterval
@@ -68,7 +68,11 @@ struct TokenVerifier: Sendable {
     do {
       claims = try await keys.current.verify(token, as: Claims.self)
     } catch {
-      throw Self.invalid("signature not verified by any configured key")
+      // The provider may have rotated its keys: fetch them again (rate-limited) and retry once.
+      guard await keys.refreshForUnknownKey(), let retried = try? await keys.current.verify(token, as: Claims.self) else {
+        throw Self.invalid("signature not verified by any configured key")
+      }
+      claims = retried
     }
     guard claims.iss?.value == issuer else { throw Self.invalid("issuer is not \(issuer)") }
     guard let aud = claims.aud, aud.value.contains(audience) else { throw Self.invalid("audience does not include \(audience)") }

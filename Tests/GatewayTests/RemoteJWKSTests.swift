@@ -1,0 +1,78 @@
+import Foundation
+import GRPCCore
+import Hummingbird
+import Logging
+import ServiceKit
+import Synchronization
+import Testing
+
+@testable import Gateway
+
+/// Tokens verified against the identity provider's JWKS URL, served here over real HTTP.
+@Suite("Gateway JWKS from a URL")
+struct RemoteJWKSTests {
+  final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+    var current: Value {
+      get { value.withLock { $0 } }
+      set { value.withLock { $0 = newValue } }
+    }
+  }
+
+  /// Serves `document`'s current text at /jwks.json and gives `body` the URL.
+  static func withJWKSServer(_ document: Shared<String>, _ body: @Sendable (String) async throws -> Void) async throws {
+    let router = Router()
+    router.get("/jwks.json") { _, _ -> Response in
+      Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document.current)))
+    }
+    let port = Shared<Int?>(nil)
+    let app = Application(
+      router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+      onServerRunning: { channel in port.current = channel.localAddress?.port }
+    )
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await app.runService() }
+      while port.current == nil { try await Task.sleep(for: .milliseconds(10)) }
+      try await body("http://127.0.0.1:\(port.current!)/jwks.json")
+      group.cancelAll()
+    }
+  }
+
+  /// A development identity provider in a temporary folder: its private key file and JWKS text.
+  static func makeProvider() throws -> (keyFile: String, jwks: String) {
+    let dir = NSTemporaryDirectory() + "jwks-test-\(UUID().uuidString.prefix(8))"
+    try GatewayCommand.makeCredentials(in: dir)
+    return (dir + "/dev-jwt-key.json", try String(contentsOfFile: dir + "/jwks.json", encoding: .utf8))
+  }
+
+  @Test("a token verifies against the fetched keys; after the provider rotates its key, a token with the new key verifies too")
+  func rotation() async throws {
+    let first = try Self.makeProvider()
+    let document = Shared(first.jwks)
+    try await Self.withJWKSServer(document) { url in
+      let keys = try await RemoteJWKS(url: url, logger: Logger(label: "test"), minimumPause: .zero)
+      let verifier = TokenVerifier(keys: keys, issuer: GatewayCommand.devIssuer, audience: GatewayCommand.devAudience, leeway: 60)
+      let token = try await GatewayCommand.mintToken(keyFile: first.keyFile, subject: "shopper-1", role: .shopper)
+      #expect(try await verifier.verify(token) == Caller(subject: "shopper-1", role: .shopper, scopes: ["*"]))
+
+      // Rotation: the provider publishes a new key (same kid name, new material) and signs with it.
+      let second = try Self.makeProvider()
+      document.current = second.jwks
+      let rotated = try await GatewayCommand.mintToken(keyFile: second.keyFile, subject: "agent-7", role: .agent)
+      #expect(try await verifier.verify(rotated).subject == "agent-7", "an unknown key makes the gateway fetch the set again")
+
+      // A token from a key the provider never published stays refused.
+      let stranger = try Self.makeProvider()
+      let forged = try await GatewayCommand.mintToken(keyFile: stranger.keyFile, subject: "shopper-2", role: .shopper)
+      await #expect(throws: RPCError.self) { try await verifier.verify(forged) }
+    }
+  }
+
+  @Test("a JWKS URL that does not answer keeps the gateway from starting, saying why")
+  func unreachable() async throws {
+    await #expect(throws: ReloadError.self) {
+      _ = try await RemoteJWKS(url: "http://127.0.0.1:1/jwks.json", logger: Logger(label: "test"), attempts: 1)
+    }
+  }
+}
