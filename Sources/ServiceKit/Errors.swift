@@ -28,8 +28,13 @@ extension RPCError.Code {
   }
 }
 
-/// The errors handlers throw. Each carries a message a caller can act on; INVALID_ARGUMENT also
-/// carries google.rpc.BadRequest details naming the field, for clients that read rich errors.
+/// The errors handlers throw. Each carries a message a caller can act on, and machine-readable
+/// details in `grpc-status-details-bin` (a google.rpc.Status) for clients that read rich errors:
+/// - INVALID_ARGUMENT: google.rpc.BadRequest with one field violation naming the field;
+/// - FAILED_PRECONDITION: google.rpc.ErrorInfo (`reason` an UPPER_SNAKE_CASE code documented in
+///   the method's proto comment, `domain` the proto package of the service, `metadata` the facts
+///   behind it) and google.rpc.PreconditionFailure (one violation per failed check, `type` the
+///   reason code, `subject` what failed, e.g. "items[0]").
 public enum ServiceError {
   public static func invalidArgument(_ field: String, _ reason: String) -> GoogleRPCStatus {
     GoogleRPCStatus(
@@ -38,16 +43,62 @@ public enum ServiceError {
     )
   }
 
+  /// One failed check of a FAILED_PRECONDITION: its reason code, what it is about and why.
+  public struct Violation: Sendable, Hashable {
+    public var reason: String
+    public var subject: String
+    public var description: String
+
+    public init(reason: String, subject: String, description: String) {
+      self.reason = reason
+      self.subject = subject
+      self.description = description
+    }
+  }
+
+  /// FAILED_PRECONDITION that names its rule: ErrorInfo carries `reason` (UPPER_SNAKE_CASE),
+  /// `domain` and `metadata`; PreconditionFailure lists `violations` (by default one, the reason
+  /// itself with an empty subject). Clients switch on ErrorInfo.reason, never on the message.
+  public static func failedPrecondition(
+    reason: String, domain: String, _ message: String,
+    metadata: [String: String] = [:], violations: [Violation] = []
+  ) -> GoogleRPCStatus {
+    let failed = violations.isEmpty ? [Violation(reason: reason, subject: "", description: message)] : violations
+    return GoogleRPCStatus(
+      code: .failedPrecondition, message: message,
+      details: [
+        .errorInfo(reason: reason, domain: domain, metadata: metadata),
+        .preconditionFailure(violations: failed.map { .init(type: $0.reason, subject: $0.subject, description: $0.description) }),
+      ]
+    )
+  }
+
+  /// The domain of errors raised outside any one service's rules.
+  public static let genericDomain = "supportmesh"
+
   public static func notFound(_ what: String, _ id: String) -> RPCError {
     RPCError(code: .notFound, message: "\(what) \"\(id)\" not found")
   }
 
-  public static func failedPrecondition(_ message: String) -> RPCError {
-    RPCError(code: .failedPrecondition, message: message)
+  /// FAILED_PRECONDITION without a specific rule: ErrorInfo reason FAILED_PRECONDITION in the
+  /// generic domain. Prefer `failedPrecondition(reason:domain:_:)`, which names the rule.
+  public static func failedPrecondition(_ message: String) -> GoogleRPCStatus {
+    failedPrecondition(reason: "FAILED_PRECONDITION", domain: genericDomain, message)
   }
 
   public static func alreadyExists(_ message: String) -> RPCError {
     RPCError(code: .alreadyExists, message: message)
+  }
+
+  /// ALREADY_EXISTS that says which conflict it is: google.rpc.ErrorInfo with `reason`,
+  /// `domain` and `metadata` (e.g. the id of the resource that is in the way).
+  public static func alreadyExists(
+    reason: String, domain: String, _ message: String, metadata: [String: String] = [:]
+  ) -> GoogleRPCStatus {
+    GoogleRPCStatus(
+      code: .alreadyExists, message: message,
+      details: [.errorInfo(reason: reason, domain: domain, metadata: metadata)]
+    )
   }
 
   /// A stale `expected_version`: the caller should re-read and retry.

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import SupportCodec
 import SwiftProtobuf
 import TestSupport
@@ -159,6 +160,119 @@ extension MeshTests {
         noTicket.requestID = uniqueID("req")
         noTicket.ticketID = ""
         await expectCode(.invalidArgument, containing: "ticket_id") { try await shipments.createShipment(noTicket) }
+      }
+    }
+  }
+
+  @Suite("Logistics contract: carrier codes, sequences, exceptions")
+  struct LogisticsContract {
+
+    static func create(_ carrier: String, waybill: String) -> Support_Logistics_V1_CreateShipmentRequest {
+      .with {
+        $0.requestID = uniqueID("req"); $0.kind = .outbound; $0.orderID = uniqueID("order")
+        $0.carrierCode = carrier; $0.trackingNumber = waybill; $0.items = [.with { $0.orderItemID = "line-1"; $0.quantity = 1 }]
+        $0.destination = Logistics.address
+      }
+    }
+
+    static func event(_ id: String, _ status: Support_Logistics_V1_ShipmentStatus, at time: Date) -> Support_Logistics_V1_CarrierTrackingEvent {
+      .with { $0.carrierEventID = id; $0.status = status; $0.eventTime = Google_Protobuf_Timestamp(date: time); $0.location = "Hangzhou" }
+    }
+
+    @Test("carrier codes in any case are stored and returned in lower case; creation is sequence 1")
+    func carrierCodesAndSequence() async throws {
+      try await mesh.withGateway { grpc in
+        let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+        let waybill = uniqueID("SF")
+        var create = Self.create("SF", waybill: waybill)
+        let shipment = try await shipments.createShipment(create)
+        #expect(shipment.carrierCode == "sf" && shipment.lastSequence == 1 && shipment.version == 1)
+        create.carrierCode = "sf"
+        #expect(try await shipments.createShipment(create).shipmentID == shipment.shipmentID, "the same request in another case is a retry")
+        var other = Self.create("Sf", waybill: waybill)
+        other.orderID = create.orderID
+        let taken = try #require(await richError(.alreadyExists) { try await shipments.createShipment(other) })
+        let takenInfo = try #require(taken.details.compactMap(\.errorInfo).first)
+        #expect(takenInfo.reason == "WAYBILL_EXISTS" && takenInfo.metadata["shipment_id"] == shipment.shipmentID)
+        #expect(takenInfo.metadata["carrier_code"] == "sf" && taken.message.contains(waybill))
+        let zto = try await shipments.createShipment(Self.create("zto", waybill: uniqueID("ZTO")))
+        #expect(zto.carrierCode == "zto")
+
+        let recorded = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "sF"; $0.trackingNumber = waybill
+          $0.events = [Self.event("c1", .pickedUp, at: Date().addingTimeInterval(-3600)), Self.event("c2", .inTransit, at: Date().addingTimeInterval(-1800))]
+        })
+        #expect(recorded.acceptedCount == 2 && recorded.shipment.shipmentID == shipment.shipmentID)
+        #expect(recorded.shipment.timeline.map(\.sequence) == [2, 3] && recorded.shipment.lastSequence == 3)
+        let fetched = try await shipments.getShipment(.with { $0.shipmentID = shipment.shipmentID })
+        #expect(fetched.carrierCode == "sf" && fetched.lastSequence == 3 && fetched.status == .inTransit)
+      }
+    }
+
+    @Test("failed attempts, LOST and DAMAGED open exceptions; recovery resolves them; a lost parcel has no expected delivery")
+    func exceptions() async throws {
+      try await mesh.withGateway { grpc in
+        let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+        let waybill = uniqueID("SF")
+        let shipment = try await shipments.createShipment(Self.create("sf", waybill: waybill))
+        let t0 = Date().addingTimeInterval(-6 * 3600)
+        func record(_ events: Support_Logistics_V1_CarrierTrackingEvent...) async throws -> Support_Logistics_V1_RecordTrackingEventsResponse {
+          try await shipments.recordTrackingEvents(.with { $0.carrierCode = "sf"; $0.trackingNumber = waybill; $0.events = events })
+        }
+
+        var result = try await record(Self.event("x1", .pickedUp, at: t0), Self.event("x2", .deliveryFailed, at: t0.addingTimeInterval(3600)))
+        var open = result.shipment.openExceptions
+        #expect(open.map(\.kind) == [.deliveryFailed] && open[0].state == .open && open[0].occurrenceCount == 1)
+        #expect(open[0].carrierEventID == "x2" && open[0].shipmentID == shipment.shipmentID && open[0].carrierCode == "sf")
+        #expect(open[0].detectedTime == result.shipment.timeline[1].eventTime)
+        #expect(result.shipment.lastSequence == 4, "two events and one exception opened")
+        let failedID = open[0].exceptionID
+
+        result = try await record(Self.event("x3", .deliveryFailed, at: t0.addingTimeInterval(2 * 3600)))
+        open = result.shipment.openExceptions
+        #expect(open.map(\.exceptionID) == [failedID] && open[0].occurrenceCount == 2 && open[0].version == 2)
+        #expect(open[0].lastDetectedTime == result.shipment.timeline.last?.eventTime)
+
+        result = try await record(Self.event("x4", .lost, at: t0.addingTimeInterval(3 * 3600)))
+        #expect(result.shipment.status == .lost && !result.shipment.hasExpectedDeliveryTime, "a lost parcel is not expected")
+        #expect(result.shipment.openExceptions.map(\.kind) == [.deliveryFailed, .lost])
+        let fetched = try await shipments.getShipment(.with { $0.shipmentID = shipment.shipmentID })
+        #expect(fetched.openExceptions == result.shipment.openExceptions && !fetched.hasExpectedDeliveryTime)
+
+        // A duplicate changes nothing; a later scan recovers the lost parcel.
+        let duplicate = try await record(Self.event("x4", .lost, at: t0.addingTimeInterval(3 * 3600)))
+        #expect(duplicate.acceptedCount == 0 && duplicate.shipment.openExceptions.count == 2)
+        result = try await record(Self.event("x5", .outForDelivery, at: t0.addingTimeInterval(4 * 3600)))
+        #expect(result.shipment.openExceptions.map(\.kind) == [.deliveryFailed])
+        #expect(result.shipment.status == .outForDelivery && result.shipment.hasExpectedDeliveryTime)
+
+        result = try await record(Self.event("x6", .delivered, at: t0.addingTimeInterval(5 * 3600)))
+        #expect(result.shipment.openExceptions.isEmpty && result.shipment.status == .delivered)
+        #expect(result.shipment.expectedDeliveryTime == result.shipment.deliveredTime)
+
+        // Damage and carrier reports stay open for an agent.
+        let damagedWaybill = uniqueID("SF")
+        _ = try await shipments.createShipment(Self.create("sf", waybill: damagedWaybill))
+        let damaged = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "sf"; $0.trackingNumber = damagedWaybill
+          $0.events = [Self.event("d1", .damaged, at: t0), Self.event("d2", .exception, at: t0.addingTimeInterval(60)), Self.event("d3", .inTransit, at: t0.addingTimeInterval(120))]
+        })
+        #expect(damaged.shipment.openExceptions.map(\.kind) == [.damaged, .carrierReported])
+        #expect(damaged.shipment.openExceptions.allSatisfy { $0.detail.contains("Hangzhou") })
+
+        // An event id of this carrier already recorded for another shipment: FAILED_PRECONDITION
+        // with its reason code.
+        let refused = try #require(await richError(.failedPrecondition) {
+          try await shipments.recordTrackingEvents(.with {
+            $0.carrierCode = "SF"; $0.trackingNumber = damagedWaybill; $0.events = [Self.event("d9", .inTransit, at: t0), Self.event("x1", .pickedUp, at: t0)]
+          })
+        })
+        let info = try #require(refused.details.compactMap(\.errorInfo).first)
+        #expect(info.reason == "CARRIER_EVENT_OF_OTHER_SHIPMENT" && info.domain == "support.logistics.v1")
+        #expect(info.metadata["shipment_id"] == shipment.shipmentID && info.metadata["carrier_event_id"] == "x1")
+        #expect(refused.details.compactMap(\.preconditionFailure).first?.violations.map(\.subject) == ["events[1].carrier_event_id"])
+        let after = try await shipments.getShipment(.with { $0.shipmentID = damaged.shipment.shipmentID })
+        #expect(after.timeline.count == 3 && after.version == damaged.shipment.version, "the refused batch changed nothing")
       }
     }
   }

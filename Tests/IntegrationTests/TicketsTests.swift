@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import SupportCodec
 import SwiftProtobuf
 import TestSupport
@@ -140,6 +141,9 @@ extension MeshTests {
         var second = inTime
         second.requestID = uniqueID("req")
         await expectCode(.alreadyExists, containing: created.ticketID) { try await tickets.createTicket(second) }
+        let overlap = try #require(await richError(.alreadyExists) { try await tickets.createTicket(second) })
+        let overlapInfo = try #require(overlap.details.compactMap(\.errorInfo).first)
+        #expect(overlapInfo.reason == "OPEN_CASE_EXISTS" && overlapInfo.metadata["ticket_id"] == created.ticketID)
 
         var overridden = late
         overridden.requestID = uniqueID("req")
@@ -158,6 +162,164 @@ extension MeshTests {
           $0.type = .refundOnly; $0.category = .logistics; $0.item = .with { $0.orderID = "o" }
         })
         #expect(notDelivered.eligible && notDelivered.policyWindow == .notDelivered)
+      }
+    }
+
+    @Test("a refused create names its rules in machine-readable details; bad input names the field in BadRequest")
+    func refusalDetails() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        var late = Self.returnRequest(shopper: uniqueID("shopper"))
+        late.category = .transaction
+        late.deliveredTime = daysAgo(10)
+        late.goodsCondition = .damaged
+        let refused = try #require(await richError(.failedPrecondition) { try await tickets.createTicket(late) })
+        let info = try #require(refused.details.compactMap(\.errorInfo).first)
+        #expect(info.reason == "NOT_ELIGIBLE" && info.domain == "support.tickets.v1")
+        #expect(info.metadata["reasons"] == "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE")
+        let violations = try #require(refused.details.compactMap(\.preconditionFailure).first).violations
+        #expect(violations.map(\.type) == ["WINDOW_EXPIRED", "GOODS_NOT_RESALEABLE"])
+        #expect(violations.map(\.subject) == ["items[0]", "items[0]"])
+        #expect(refused.message.contains("WINDOW_EXPIRED"))
+
+        // 20 years after delivery a quality claim is outside the warranty, not an expired window.
+        var ancient = Self.returnRequest(shopper: uniqueID("shopper"))
+        ancient.deliveredTime = daysAgo(20 * 365)
+        let outside = try #require(await richError(.failedPrecondition) { try await tickets.createTicket(ancient) })
+        #expect(outside.details.compactMap(\.errorInfo).first?.metadata["reasons"] == "OUTSIDE_WARRANTY")
+        #expect(outside.details.compactMap(\.preconditionFailure).first?.violations.map(\.type) == ["OUTSIDE_WARRANTY"])
+
+        var bad = Self.returnRequest(shopper: late.shopperID)
+        bad.items[0].orderID = ""
+        let invalid = try #require(await richError(.invalidArgument) { try await tickets.createTicket(bad) })
+        #expect(invalid.details.compactMap(\.badRequest).first?.violations.map(\.field) == ["items[0].order_id"])
+        #expect(try await tickets.listTickets(.with { $0.shopperID = late.shopperID }).tickets.isEmpty, "nothing was written")
+      }
+    }
+
+    @Test("description is at most 5000 characters")
+    func descriptionLimit() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        var request = Self.returnRequest(shopper: uniqueID("shopper"))
+        request.description_p = String(repeating: "坏", count: 5_001)
+        let invalid = try #require(await richError(.invalidArgument) { try await tickets.createTicket(request) })
+        #expect(invalid.details.compactMap(\.badRequest).first?.violations.map(\.field) == ["description"])
+        request.description_p = String(repeating: "坏", count: 5_000)
+        #expect(try await tickets.createTicket(request).description_p.count == 5_000)
+      }
+    }
+
+    @Test("a complaint or inquiry without items has no eligibility entries; with items one per item")
+    func caseWithoutItems() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        for type in [Support_Tickets_V1_TicketType.complaint, .inquiry] {
+          let created = try await tickets.createTicket(.with {
+            $0.requestID = uniqueID("req"); $0.type = type; $0.category = .serviceAttitude
+            $0.shopperID = uniqueID("shopper"); $0.title = "Rude agent"
+          })
+          #expect(created.items.isEmpty && created.eligibility.isEmpty)
+        }
+        let about = try await tickets.createTicket(.with {
+          $0.requestID = uniqueID("req"); $0.type = .complaint; $0.category = .logistics; $0.shopperID = uniqueID("shopper")
+          $0.title = "Late"; $0.items = [.with { $0.orderID = "o-1"; $0.orderItemID = "a" }, .with { $0.orderID = "o-1"; $0.orderItemID = "b" }]
+        })
+        #expect(about.eligibility.map(\.item.orderItemID) == ["a", "b"])
+        #expect(about.eligibility.allSatisfy { $0.eligible && $0.policyWindow == .none })
+      }
+    }
+
+    @Test("CheckEligibility refuses times in the future beyond the 5-minute clock skew, naming the field")
+    func futureTimes() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        let base = Support_Tickets_V1_CheckEligibilityRequest.with {
+          $0.type = .returnAndRefund; $0.category = .transaction; $0.goodsCondition = .intact
+          $0.item = .with { $0.orderID = "o" }; $0.deliveredTime = daysAgo(1)
+        }
+        let hourAhead = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(3600))
+        var request = base
+        request.deliveredTime = hourAhead
+        var invalid = try #require(await richError(.invalidArgument) { try await tickets.checkEligibility(request) })
+        #expect(invalid.details.compactMap(\.badRequest).first?.violations.map(\.field) == ["delivered_time"])
+        request = base
+        request.checkTime = hourAhead
+        invalid = try #require(await richError(.invalidArgument) { try await tickets.checkEligibility(request) })
+        #expect(invalid.details.compactMap(\.badRequest).first?.violations.map(\.field) == ["check_time"])
+        request = base
+        request.checkTime = daysAgo(3)
+        await expectCode(.invalidArgument, containing: "delivered_time") { try await tickets.checkEligibility(request) }
+
+        // Within the skew, and in the past, are answers.
+        request = base
+        request.deliveredTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(60))
+        request.checkTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(120))
+        #expect(try await tickets.checkEligibility(request).eligible)
+        request = base
+        request.deliveredTime = daysAgo(30)
+        request.checkTime = daysAgo(25)
+        #expect(try await tickets.checkEligibility(request).eligible, "within the 7 days as of check_time")
+        request.checkTime = daysAgo(20)
+        #expect(try await tickets.checkEligibility(request).reasons == [.windowExpired])
+      }
+    }
+
+    @Test("quality warranty: no window_length, the warranty end as deadline, OUTSIDE_WARRANTY after it")
+    func qualityWarranty() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        let fresh = try await tickets.checkEligibility(.with {
+          $0.type = .returnAndRefund; $0.category = .productQuality; $0.goodsCondition = .defective
+          $0.item = .with { $0.orderID = "o" }; $0.deliveredTime = daysAgo(100)
+        })
+        #expect(fresh.eligible && fresh.policyWindow == .qualityWarranty && !fresh.hasWindowLength && fresh.hasDeadlineTime)
+        #expect(fresh.returnShippingPayer == .seller && fresh.shippingRefundable)
+        let old = try await tickets.checkEligibility(.with {
+          $0.type = .repair; $0.category = .notAsDescribed
+          $0.item = .with { $0.orderID = "o" }; $0.deliveredTime = daysAgo(20 * 365)
+        })
+        #expect(!old.eligible && old.policyWindow == .qualityWarranty && !old.hasWindowLength)
+        #expect(old.reasons == [.outsideWarranty])
+        let exchange = try await tickets.checkEligibility(.with {
+          $0.type = .exchange; $0.category = .transaction; $0.goodsCondition = .intact
+          $0.item = .with { $0.orderID = "o" }; $0.deliveredTime = daysAgo(1)
+        })
+        #expect(exchange.eligible && exchange.windowLength.seconds == 15 * 86_400, "policy windows keep their length")
+        let created = try await tickets.createTicket(Self.returnRequest(shopper: uniqueID("shopper")))
+        #expect(created.eligibility[0].policyWindow == .qualityWarranty && !created.eligibility[0].hasWindowLength)
+      }
+    }
+
+    @Test("refund only after delivery: logistics and transaction problems only")
+    func refundOnlyAfterDelivery() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        func check(_ category: Support_Tickets_V1_ProblemCategory) async throws -> Support_Tickets_V1_CheckEligibilityResponse {
+          try await tickets.checkEligibility(.with {
+            $0.type = .refundOnly; $0.category = category; $0.goodsCondition = .opened
+            $0.item = .with { $0.orderID = "o" }; $0.deliveredTime = daysAgo(3)
+          })
+        }
+        for category in [Support_Tickets_V1_ProblemCategory.logistics, .transaction] {
+          let answer = try await check(category)
+          #expect(answer.eligible && answer.policyWindow == .qualityWarranty && answer.returnShippingPayer == .none, "\(category)")
+        }
+        for category in [Support_Tickets_V1_ProblemCategory.productQuality, .notAsDescribed, .serviceAttitude, .technicalSupport] {
+          let answer = try await check(category)
+          #expect(!answer.eligible && answer.reasons == [.typeNotAllowed], "\(category)")
+        }
+        // Filing follows the same rules: an overcharge is accepted, a delivered quality problem
+        // is refused with TYPE_NOT_ALLOWED.
+        var overcharge = Self.returnRequest(shopper: uniqueID("shopper"))
+        overcharge.type = .refundOnly
+        overcharge.category = .transaction
+        let filed = try await tickets.createTicket(overcharge)
+        #expect(filed.eligibility[0].eligible)
+        var quality = Self.returnRequest(shopper: uniqueID("shopper"))
+        quality.type = .refundOnly
+        let refused = try #require(await richError(.failedPrecondition) { try await tickets.createTicket(quality) })
+        #expect(refused.details.compactMap(\.errorInfo).first?.metadata["reasons"] == "TYPE_NOT_ALLOWED")
       }
     }
 
@@ -211,4 +373,30 @@ extension MeshTests {
       }
     }
   }
+}
+
+/// Runs `body`, expects it to fail with `code`, and returns the google.rpc.Status details the
+/// error carries in grpc-status-details-bin (nil, with an issue recorded, when there are none).
+func richError<T>(
+  _ code: RPCError.Code, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
+) async -> GoogleRPCStatus? {
+  do {
+    let value = try await body()
+    Issue.record("expected \(code), got \(value)", sourceLocation: sourceLocation)
+  } catch let error as RPCError {
+    #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    do {
+      guard let status = try error.unpackGoogleRPCStatus() else {
+        Issue.record("\(error) carries no grpc-status-details-bin", sourceLocation: sourceLocation)
+        return nil
+      }
+      #expect(status.code == code && status.message == error.message, sourceLocation: sourceLocation)
+      return status
+    } catch {
+      Issue.record("undecodable status details: \(error)", sourceLocation: sourceLocation)
+    }
+  } catch {
+    Issue.record("expected RPCError \(code), got \(error)", sourceLocation: sourceLocation)
+  }
+  return nil
 }

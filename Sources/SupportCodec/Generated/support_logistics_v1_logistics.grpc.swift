@@ -264,6 +264,16 @@ extension Support_Logistics_V1_ShipmentService {
     /// > 
     /// > Identity: shipments do not record their shopper yet, so in this release every method is for
     /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
+    /// > stored and returned in lower case.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateShipment" method.
         ///
@@ -281,7 +291,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+        /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+        /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_CreateShipmentRequest` messages.
@@ -412,8 +423,16 @@ extension Support_Logistics_V1_ShipmentService {
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-        /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+        /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+        /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+        /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+        /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+        /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+        /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+        /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+        /// > sequence of the shipment's watch stream.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_RecordTrackingEventsRequest` messages.
@@ -625,6 +644,16 @@ extension Support_Logistics_V1_ShipmentService {
     /// > 
     /// > Identity: shipments do not record their shopper yet, so in this release every method is for
     /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
+    /// > stored and returned in lower case.
     public protocol ServiceProtocol: Support_Logistics_V1_ShipmentService.StreamingServiceProtocol {
         /// Handle the "CreateShipment" method.
         ///
@@ -642,7 +671,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+        /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+        /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -773,8 +803,16 @@ extension Support_Logistics_V1_ShipmentService {
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-        /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+        /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+        /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+        /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+        /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+        /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+        /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+        /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+        /// > sequence of the shipment's watch stream.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -984,6 +1022,16 @@ extension Support_Logistics_V1_ShipmentService {
     /// > 
     /// > Identity: shipments do not record their shopper yet, so in this release every method is for
     /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
+    /// > stored and returned in lower case.
     public protocol SimpleServiceProtocol: Support_Logistics_V1_ShipmentService.ServiceProtocol {
         /// Handle the "CreateShipment" method.
         ///
@@ -1001,7 +1049,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+        /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+        /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -1132,8 +1181,16 @@ extension Support_Logistics_V1_ShipmentService {
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-        /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+        /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+        /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+        /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+        /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+        /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+        /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+        /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+        /// > sequence of the shipment's watch stream.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -1857,6 +1914,16 @@ extension Support_Logistics_V1_ShipmentService {
     /// > 
     /// > Identity: shipments do not record their shopper yet, so in this release every method is for
     /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
+    /// > stored and returned in lower case.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateShipment" method.
         ///
@@ -1874,7 +1941,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+        /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+        /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -2030,8 +2098,16 @@ extension Support_Logistics_V1_ShipmentService {
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-        /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+        /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+        /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+        /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+        /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+        /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+        /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+        /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+        /// > sequence of the shipment's watch stream.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -2286,6 +2362,16 @@ extension Support_Logistics_V1_ShipmentService {
     /// > 
     /// > Identity: shipments do not record their shopper yet, so in this release every method is for
     /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
+    /// > stored and returned in lower case.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -2313,7 +2399,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
         /// > shipment, or belongs to another ticket;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-        /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+        /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+        /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -2524,8 +2611,16 @@ extension Support_Logistics_V1_ShipmentService {
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
         /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-        /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-        /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+        /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+        /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+        /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+        /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+        /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+        /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+        /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+        /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+        /// > sequence of the shipment's watch stream.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -2885,7 +2980,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
     /// > shipment, or belongs to another ticket;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-    /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+    /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+    /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_CreateShipmentRequest` message.
@@ -3071,8 +3167,16 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
     /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
     /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-    /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-    /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+    /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+    /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+    /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+    /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+    /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+    /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+    /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+    /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+    /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+    /// > sequence of the shipment's watch stream.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_RecordTrackingEventsRequest` message.
@@ -3386,7 +3490,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
     /// > shipment, or belongs to another ticket;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
-    /// > tracking_number (created under a different request_id); PERMISSION_DENIED for a shopper.
+    /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
+    /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3592,8 +3697,16 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
     /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
     /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
-    /// > FAILED_PRECONDITION when a carrier_event_id of the batch is already recorded for a
-    /// > different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+    /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
+    /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
+    /// > "events[i].carrier_event_id") when a carrier_event_id of the batch is already recorded for
+    /// > a different shipment of the same carrier; PERMISSION_DENIED for a shopper.
+    /// > Exceptions: a newly recorded DELIVERY_FAILED, LOST, DAMAGED, RETURNED_TO_SENDER or
+    /// > EXCEPTION event opens an exception of the matching ShipmentExceptionKind, or updates the
+    /// > OPEN one of that kind (occurrence_count + 1); detected_time and last_detected_time are
+    /// > event times. Automatic resolution is described with SHIPMENT_EXCEPTION_RESOLUTION_RECOVERED.
+    /// > Each new tracking event, then each exception opened, updated or resolved, takes the next
+    /// > sequence of the shipment's watch stream.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -523,7 +523,9 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionResolution: SwiftP
   case unspecified // = 0
 
   /// The parcel moved again or was delivered. Set automatically (actor SYSTEM) for DELAYED
-  /// and LOST when a later scan arrives, and for DELIVERY_FAILED when it is DELIVERED.
+  /// and LOST when a later scan arrives (a mapped event with a later event_time and another
+  /// status), and for DELIVERY_FAILED when it is DELIVERED (a DELIVERED event with a later
+  /// event_time).
   case recovered // = 1
 
   /// A replacement was shipped.
@@ -640,7 +642,7 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
     set {_uniqueStorage()._ticketID = newValue}
   }
 
-  /// Configured carrier code, lower case, for example "sf" or "zto".
+  /// Configured carrier code, lower case, for example "sf" or "zto" (requests may use any case).
   public var carrierCode: String {
     get {_storage._carrierCode}
     set {_uniqueStorage()._carrierCode = newValue}
@@ -769,7 +771,8 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
   public mutating func clearLastScanTime() {_uniqueStorage()._lastScanTime = nil}
 
   /// The sequence of the latest change in the shipment's watch stream; pass it as
-  /// WatchShipmentRequest.after_sequence to follow on from this snapshot.
+  /// WatchShipmentRequest.after_sequence to follow on from this snapshot. 1 after CreateShipment
+  /// (the CREATED change); tracking events recorded later start at 2.
   public var lastSequence: Int64 {
     get {_storage._lastSequence}
     set {_uniqueStorage()._lastSequence = newValue}
@@ -880,7 +883,7 @@ public nonisolated struct Support_Logistics_V1_CreateShipmentRequest: @unchecked
     set {_uniqueStorage()._ticketID = newValue}
   }
 
-  /// Required; a configured carrier.
+  /// Required; a configured carrier, in any case (stored in lower case, e.g. "sf").
   public var carrierCode: String {
     get {_storage._carrierCode}
     set {_uniqueStorage()._carrierCode = newValue}
@@ -1140,7 +1143,7 @@ public nonisolated struct Support_Logistics_V1_RecordTrackingEventsRequest: Send
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Required: identifies the shipment together with tracking_number.
+  /// Required: identifies the shipment together with tracking_number; any case.
   public var carrierCode: String = String()
 
   public var trackingNumber: String = String()

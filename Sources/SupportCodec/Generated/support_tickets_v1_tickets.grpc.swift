@@ -244,6 +244,16 @@ extension Support_Tickets_V1_TicketService {
     /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
+    /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateTicket" method.
         ///
@@ -256,12 +266,17 @@ extension Support_Tickets_V1_TicketService {
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
         /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
         /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-        /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-        /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+        /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+        /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+        /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+        /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+        /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+        /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+        /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-        /// > message names that ticket id).
+        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_CreateTicketRequest` messages.
@@ -463,8 +478,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Answers whether an after-sales request would be accepted for one order item, which policy
         /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
         /// > request is a normal answer (eligible = false with reasons), not an error.
-        /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-        /// > delivered_time / check_time is in the future relative to the server clock.
+        /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+        /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+        /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+        /// > is later than check_time.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_CheckEligibilityRequest` messages.
@@ -498,6 +515,16 @@ extension Support_Tickets_V1_TicketService {
     /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
+    /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
     public protocol ServiceProtocol: Support_Tickets_V1_TicketService.StreamingServiceProtocol {
         /// Handle the "CreateTicket" method.
         ///
@@ -510,12 +537,17 @@ extension Support_Tickets_V1_TicketService {
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
         /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
         /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-        /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-        /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+        /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+        /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+        /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+        /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+        /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+        /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+        /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-        /// > message names that ticket id).
+        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -717,8 +749,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Answers whether an after-sales request would be accepted for one order item, which policy
         /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
         /// > request is a normal answer (eligible = false with reasons), not an error.
-        /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-        /// > delivered_time / check_time is in the future relative to the server clock.
+        /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+        /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+        /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+        /// > is later than check_time.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -750,6 +784,16 @@ extension Support_Tickets_V1_TicketService {
     /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
+    /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
     public protocol SimpleServiceProtocol: Support_Tickets_V1_TicketService.ServiceProtocol {
         /// Handle the "CreateTicket" method.
         ///
@@ -762,12 +806,17 @@ extension Support_Tickets_V1_TicketService {
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
         /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
         /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-        /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-        /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+        /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+        /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+        /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+        /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+        /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+        /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+        /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-        /// > message names that ticket id).
+        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_CreateTicketRequest` message.
@@ -969,8 +1018,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Answers whether an after-sales request would be accepted for one order item, which policy
         /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
         /// > request is a normal answer (eligible = false with reasons), not an error.
-        /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-        /// > delivered_time / check_time is in the future relative to the server clock.
+        /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+        /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+        /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+        /// > is later than check_time.
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -1371,6 +1422,16 @@ extension Support_Tickets_V1_TicketService {
     /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
+    /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateTicket" method.
         ///
@@ -1383,12 +1444,17 @@ extension Support_Tickets_V1_TicketService {
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
         /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
         /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-        /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-        /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+        /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+        /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+        /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+        /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+        /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+        /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+        /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-        /// > message names that ticket id).
+        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -1635,8 +1701,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Answers whether an after-sales request would be accepted for one order item, which policy
         /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
         /// > request is a normal answer (eligible = false with reasons), not an error.
-        /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-        /// > delivered_time / check_time is in the future relative to the server clock.
+        /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+        /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+        /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+        /// > is later than check_time.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -1673,6 +1741,16 @@ extension Support_Tickets_V1_TicketService {
     /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
+    /// > 
+    /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
+    /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
+    /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
+    /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
+    /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
+    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > 
+    /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
+    /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -1695,12 +1773,17 @@ extension Support_Tickets_V1_TicketService {
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
         /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
         /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-        /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-        /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+        /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+        /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+        /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+        /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+        /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+        /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+        /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-        /// > message names that ticket id).
+        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -2046,8 +2129,10 @@ extension Support_Tickets_V1_TicketService {
         /// > Answers whether an after-sales request would be accepted for one order item, which policy
         /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
         /// > request is a normal answer (eligible = false with reasons), not an error.
-        /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-        /// > delivered_time / check_time is in the future relative to the server clock.
+        /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+        /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+        /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+        /// > is later than check_time.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -2093,12 +2178,17 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
     /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
     /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-    /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-    /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+    /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+    /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+    /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+    /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+    /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+    /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+    /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
     /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
     /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-    /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-    /// > message names that ticket id).
+    /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+    /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -2399,8 +2489,10 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Answers whether an after-sales request would be accepted for one order item, which policy
     /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
     /// > request is a normal answer (eligible = false with reasons), not an error.
-    /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-    /// > delivered_time / check_time is in the future relative to the server clock.
+    /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+    /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+    /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+    /// > is later than check_time.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -2440,12 +2532,17 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
     /// > order_id, an evidence attachment has no uri, requested_refund is set for a type other than
     /// > RETURN_AND_REFUND / REFUND_ONLY or its currency differs from the items' unit prices, or
-    /// > delivered_time is in the future; FAILED_PRECONDITION when an item is not eligible (the
-    /// > message lists the IneligibilityReason codes) and no eligibility_override_reason is given;
+    /// > delivered_time is in the future (more than 5 minutes after the server clock), or
+    /// > description is longer than 5000 characters; FAILED_PRECONDITION with ErrorInfo reason
+    /// > NOT_ELIGIBLE when an item is not eligible and no eligibility_override_reason is given:
+    /// > ErrorInfo.metadata["reasons"] lists the distinct IneligibilityReason codes, comma-separated,
+    /// > without the INELIGIBILITY_REASON_ prefix (e.g. "WINDOW_EXPIRED,GOODS_NOT_RESALEABLE"), and
+    /// > PreconditionFailure has one violation per item and reason (`type` the code, e.g.
+    /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
     /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
     /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-    /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (the
-    /// > message names that ticket id).
+    /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
+    /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2782,8 +2879,10 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Answers whether an after-sales request would be accepted for one order item, which policy
     /// > window applies, until when, and who pays return shipping. Changes nothing; an ineligible
     /// > request is a normal answer (eligible = false with reasons), not an error.
-    /// > Errors: INVALID_ARGUMENT when type or category is UNSPECIFIED, item.order_id is empty, or
-    /// > delivered_time / check_time is in the future relative to the server clock.
+    /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
+    /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
+    /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
+    /// > is later than check_time.
     ///
     /// - Parameters:
     ///   - message: request message to send.

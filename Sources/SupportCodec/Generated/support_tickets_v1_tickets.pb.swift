@@ -589,7 +589,8 @@ public nonisolated enum Support_Tickets_V1_IneligibilityReason: SwiftProtobuf.En
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// The applicable window has passed.
+  /// The applicable policy window (no-reason return, exchange, repair) has passed. The end of
+  /// the quality warranty is OUTSIDE_WARRANTY.
   case windowExpired // = 1
 
   /// A no-reason return needs intact, resaleable goods.
@@ -598,7 +599,7 @@ public nonisolated enum Support_Tickets_V1_IneligibilityReason: SwiftProtobuf.En
   /// Return, exchange or repair asked for goods that were not delivered yet.
   case notDelivered // = 3
 
-  /// The quality warranty has ended.
+  /// The quality warranty (POLICY_WINDOW_QUALITY_WARRANTY) has ended.
   case outsideWarranty // = 4
 
   /// The store excludes this item from the request type (e.g. perishables, customised goods).
@@ -1040,7 +1041,8 @@ public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   /// Clears the value of `sla`. Subsequent reads from it will return its default value.
   public mutating func clearSla() {_uniqueStorage()._sla = nil}
 
-  /// The eligibility evaluated at creation, per item in `items` order.
+  /// The eligibility evaluated at creation, one entry per item in `items` order; empty when the
+  /// case has no items (a complaint or inquiry not about an order line).
   public var eligibility: [Support_Tickets_V1_CheckEligibilityResponse] {
     get {_storage._eligibility}
     set {_uniqueStorage()._eligibility = newValue}
@@ -1625,7 +1627,7 @@ public nonisolated struct Support_Tickets_V1_CreateTicketRequest: @unchecked Sen
     set {_uniqueStorage()._title = newValue}
   }
 
-  /// At most 5000 characters.
+  /// At most 5000 characters (Unicode characters, not bytes).
   public var description_p: String {
     get {_storage._description_p}
     set {_uniqueStorage()._description_p = newValue}
@@ -2425,12 +2427,17 @@ public nonisolated struct Support_Tickets_V1_ListTicketHistoryResponse: Sendable
 
 /// Rules (defaults; windows counted from delivered_time):
 /// - COMPLAINT, INQUIRY: always eligible, POLICY_WINDOW_NONE, SHIPPING_PAYER_NONE.
-/// - REFUND_ONLY: eligible while not delivered (POLICY_WINDOW_NOT_DELIVERED), or for LOGISTICS
-///   / TRANSACTION problems (lost parcel, overcharge) within the quality warranty; no goods move.
+/// - REFUND_ONLY: eligible while not delivered (POLICY_WINDOW_NOT_DELIVERED), or after delivery
+///   for LOGISTICS / TRANSACTION problems (lost parcel, overcharge) within the quality warranty
+///   (POLICY_WINDOW_QUALITY_WARRANTY; OUTSIDE_WARRANTY after it); no goods move. After delivery
+///   any other category (a quality problem, not as described, ...) is TYPE_NOT_ALLOWED: the
+///   goods come back with RETURN_AND_REFUND, EXCHANGE or REPAIR.
 /// - PRODUCT_QUALITY or NOT_AS_DESCRIBED (and LOGISTICS damage) for RETURN_AND_REFUND, EXCHANGE
-///   or REPAIR: POLICY_WINDOW_QUALITY_WARRANTY until the warranty ends; the seller pays shipping.
+///   or REPAIR: POLICY_WINDOW_QUALITY_WARRANTY until the warranty ends (then OUTSIDE_WARRANTY);
+///   the seller pays shipping.
 /// - Otherwise RETURN_AND_REFUND: POLICY_WINDOW_NO_REASON_RETURN, 7 days, goods INTACT; the
-///   shopper pays. EXCHANGE: 15 days; REPAIR: 30 days; the shopper pays.
+///   shopper pays. EXCHANGE: 15 days; REPAIR: 30 days; the shopper pays. After the window:
+///   WINDOW_EXPIRED.
 public nonisolated struct Support_Tickets_V1_CheckEligibilityRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2462,7 +2469,9 @@ public nonisolated struct Support_Tickets_V1_CheckEligibilityRequest: Sendable {
 
   public var goodsCondition: Support_Tickets_V1_GoodsCondition = .unspecified
 
-  /// Evaluate as of this time; empty means now. For "what if I file tomorrow" questions.
+  /// Evaluate as of this time; empty means now. At most 5 minutes after the server clock (no
+  /// future what-if questions): for "was it eligible then" questions, e.g. when reviewing a
+  /// case filed earlier.
   public var checkTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_checkTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_checkTime = newValue}
@@ -2501,7 +2510,8 @@ public nonisolated struct Support_Tickets_V1_CheckEligibilityResponse: Sendable 
   /// Clears the value of `windowLength`. Subsequent reads from it will return its default value.
   public mutating func clearWindowLength() {self._windowLength = nil}
 
-  /// The last moment a request is accepted; unset when no deadline applies.
+  /// The last moment a request is accepted (for QUALITY_WARRANTY, the end of the warranty);
+  /// unset when no deadline applies.
   public var deadlineTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_deadlineTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_deadlineTime = newValue}

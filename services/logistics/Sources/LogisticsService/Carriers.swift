@@ -13,7 +13,10 @@ typealias ShipmentStatus = Support_Logistics_V1_ShipmentStatus
 /// | variable | meaning | default |
 /// |---|---|---|
 /// | SUPPORTMESH_LOGISTICS_CARRIERS | extra carrier codes to accept, comma-separated | (none) |
-/// | SUPPORTMESH_LOGISTICS_STATUS_CODES | `CARRIER:CODE=STATUS` pairs, comma-separated, e.g. `SF:80=DELIVERED` | (none) |
+/// | SUPPORTMESH_LOGISTICS_STATUS_CODES | `CARRIER:CODE=STATUS` pairs, comma-separated, e.g. `sf:80=DELIVERED` | (none) |
+///
+/// Carrier codes are matched case-insensitively and stored and returned in lower case, the
+/// contract's form ("sf", "zto").
 /// | SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS | expected delivery when no carrier estimate or promise exists | 3 |
 struct CarrierCatalog: Sendable {
   var mappings: [String: [String: ShipmentStatus]]
@@ -26,14 +29,14 @@ struct CarrierCatalog: Sendable {
   ]
 
   /// The carriers accepted without configuration.
-  static let builtInCarriers = ["SF", "ZTO", "YTO", "STO", "YUNDA", "JD", "EMS"]
+  static let builtInCarriers = ["sf", "zto", "yto", "sto", "yunda", "jd", "ems"]
 
   static func load(_ environment: EnvironmentReader = EnvironmentReader()) throws -> CarrierCatalog {
     var env = environment
     var mappings: [String: [String: ShipmentStatus]] = [:]
     for carrier in builtInCarriers { mappings[carrier] = [:] }
     for code in env.string("SUPPORTMESH_LOGISTICS_CARRIERS", default: "").split(separator: ",") {
-      let carrier = code.trimmingCharacters(in: .whitespaces).uppercased()
+      let carrier = code.trimmingCharacters(in: .whitespaces).lowercased()
       if !carrier.isEmpty && mappings[carrier] == nil { mappings[carrier] = [:] }
     }
     for pair in env.string("SUPPORTMESH_LOGISTICS_STATUS_CODES", default: "").split(separator: ",") {
@@ -43,19 +46,26 @@ struct CarrierCatalog: Sendable {
         env.report("SUPPORTMESH_LOGISTICS_STATUS_CODES: \(pair) is not CARRIER:CODE=STATUS with a status such as DELIVERED")
         continue
       }
-      mappings[key[0].uppercased(), default: [:]][key[1]] = status
+      mappings[key[0].lowercased(), default: [:]][key[1]] = status
     }
     let transit = env.int("SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS", default: 3, range: 1...60)
     try env.validate()
     return CarrierCatalog(mappings: mappings, defaultTransitDays: transit)
   }
 
-  func knows(_ carrier: String) -> Bool { mappings[carrier] != nil }
+  /// The documented (lower-case) form of a carrier code, whatever its case.
+  static func canonical(_ carrier: String) -> String { carrier.lowercased() }
+
+  /// The configured carrier for a code in any case, in its documented form; nil if unknown.
+  func known(_ carrier: String) -> String? {
+    let code = Self.canonical(carrier)
+    return mappings[code] != nil ? code : nil
+  }
 
   /// The normalised status of a carrier event: the integration's hint, else the carrier's own
   /// code, else the normalised name; UNSPECIFIED when nothing maps (kept, changes nothing).
   func status(carrier: String, code: String, hint: ShipmentStatus) -> ShipmentStatus {
     if hint != .unspecified { return hint }
-    return mappings[carrier]?[code] ?? Self.normalised[code.uppercased()] ?? .unspecified
+    return mappings[Self.canonical(carrier)]?[code] ?? Self.normalised[code.uppercased()] ?? .unspecified
   }
 }

@@ -41,6 +41,28 @@ enum LogisticsMigrations {
         );
         CREATE INDEX tracking_events_timeline_idx ON tracking_events (shipment_id, event_time, sequence);
         """
-    )
+    ),
+    Migration(
+      version: 2, name: "shipment exceptions; carrier codes in lower case",
+      sql: """
+        CREATE TABLE shipment_exceptions (
+          exception_id uuid PRIMARY KEY,
+          shipment_id uuid NOT NULL REFERENCES shipments (shipment_id),
+          kind smallint NOT NULL,
+          state smallint NOT NULL,
+          detected_at timestamptz NOT NULL,
+          version bigint NOT NULL,
+          body bytea NOT NULL
+        );
+        -- At most one OPEN (state 1) exception per shipment and kind.
+        CREATE UNIQUE INDEX shipment_exceptions_open_idx ON shipment_exceptions (shipment_id, kind) WHERE state = 1;
+        -- The open-exception work queue, oldest detection first.
+        CREATE INDEX shipment_exceptions_queue_idx ON shipment_exceptions (detected_at, exception_id) WHERE state = 1;
+        -- The contract's carrier codes are lower case ("sf"); earlier rows were stored upper case
+        -- (their bodies are normalised when read).
+        UPDATE shipments SET carrier_code = lower(carrier_code) WHERE carrier_code <> lower(carrier_code);
+        UPDATE tracking_events SET carrier_code = lower(carrier_code) WHERE carrier_code <> lower(carrier_code);
+        """
+    ),
   ]
 }

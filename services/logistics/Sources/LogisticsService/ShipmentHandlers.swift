@@ -24,6 +24,8 @@ struct ShipmentHandlers: RegistrableRPCService {
   /// How far in the future a carrier's event time may be (clocks differ).
   static let clockSkewAllowance: TimeInterval = 15 * 60
   static let maxEventsPerBatch = 500
+  /// Statuses in which the parcel is not expected to reach its destination.
+  static let noExpectedDelivery: Set<ShipmentStatus> = [.returnedToSender, .lost, .cancelled]
 
   @Sendable func createShipment(_ request: Support_Logistics_V1_CreateShipmentRequest) async throws -> Shipment {
     try Permissions.requireStaff("create shipments")
@@ -31,7 +33,8 @@ struct ShipmentHandlers: RegistrableRPCService {
     try Validate.specified(request.kind, "kind")
     try Validate.required(request.orderID, "order_id")
     try Validate.required(request.carrierCode, "carrier_code", maxLength: 32)
-    guard carriers.knows(request.carrierCode) else {
+    // Any case is accepted; the documented lower-case form is stored and returned.
+    guard let carrier = carriers.known(request.carrierCode) else {
       throw ServiceError.invalidArgument("carrier_code", "\(request.carrierCode) is not a configured carrier")
     }
     try Validate.required(request.trackingNumber, "tracking_number", maxLength: 64)
@@ -64,7 +67,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.kind = request.kind
     shipment.orderID = request.orderID
     shipment.ticketID = request.ticketID
-    shipment.carrierCode = request.carrierCode
+    shipment.carrierCode = carrier
     shipment.trackingNumber = request.trackingNumber
     shipment.status = .labelCreated
     shipment.items = request.items.map { item in
@@ -79,10 +82,15 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.createTime = now.timestamp
     shipment.updateTime = now.timestamp
     shipment.version = 1
+    // Registering the shipment is the first change of its watch stream (CREATED, sequence 1).
+    shipment.lastSequence = 1
     shipment.expectedDeliveryTime = request.hasPromisedDeliveryTime
       ? shipment.promisedDeliveryTime
       : now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
-    let created = try await store.create(shipment, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log)
+    // A retry that spells the carrier in another case is the same request.
+    var canonicalRequest = request
+    canonicalRequest.carrierCode = carrier
+    let created = try await store.create(shipment, requestID: request.requestID, fingerprint: Fingerprint.of(canonicalRequest), logger: log)
     log.info("shipment created", metadata: ["shipment_id": "\(created.shipmentID)", "kind": "\(created.kind)"])
     return created
   }
@@ -111,6 +119,7 @@ struct ShipmentHandlers: RegistrableRPCService {
   @Sendable func recordTrackingEvents(_ request: Support_Logistics_V1_RecordTrackingEventsRequest) async throws -> Support_Logistics_V1_RecordTrackingEventsResponse {
     try Permissions.requireStaff("record tracking events")
     try Validate.required(request.carrierCode, "carrier_code", maxLength: 32)
+    let carrier = CarrierCatalog.canonical(request.carrierCode)
     try Validate.required(request.trackingNumber, "tracking_number", maxLength: 64)
     if request.events.isEmpty { throw ServiceError.invalidArgument("events", "at least one event is required") }
     try Validate.maxCount(request.events, "events", Self.maxEventsPerBatch)
@@ -137,17 +146,18 @@ struct ShipmentHandlers: RegistrableRPCService {
       var event = TrackingEvent()
       event.carrierEventID = carrierEvent.carrierEventID
       event.carrierStatusCode = carrierEvent.carrierStatusCode
-      event.status = carriers.status(carrier: request.carrierCode, code: carrierEvent.carrierStatusCode, hint: carrierEvent.status)
+      event.status = carriers.status(carrier: carrier, code: carrierEvent.carrierStatusCode, hint: carrierEvent.status)
       event.description_p = carrierEvent.description_p
       event.location = carrierEvent.location
       event.eventTime = carrierEvent.eventTime.microsecondDate.timestamp
       event.receivedTime = now.timestamp
       events.append(event)
     }
+    let transitTime = Double(carriers.defaultTransitDays) * 86_400
     let estimates = request.events.filter(\.hasEstimatedDeliveryTime)
       .max { $0.eventTime.date < $1.eventTime.date }?.estimatedDeliveryTime
     let outcome = try await store.record(
-      carrier: request.carrierCode, trackingNumber: request.trackingNumber, events: events, logger: log
+      carrier: carrier, trackingNumber: request.trackingNumber, events: events, logger: log
     ) { shipment, timeline in
       var updated = shipment
       // The status of the latest mapped event; unmapped events stay in the timeline only.
@@ -158,12 +168,20 @@ struct ShipmentHandlers: RegistrableRPCService {
         updated.clearDeliveredTime()
       }
       if let lastScan = timeline.last { updated.lastScanTime = lastScan.eventTime }
-      // Expected delivery: the delivery itself once delivered, else the carrier's latest
-      // estimate, else what was expected before (the promise, or creation + transit days).
-      if updated.hasDeliveredTime {
+      // Expected delivery: none once the parcel will not arrive (returned, lost); the delivery
+      // itself once delivered; else the carrier's latest estimate, else what was expected
+      // before, else (after a lost parcel turned up again) the promise, or the last scan plus
+      // the transit days.
+      if Self.noExpectedDelivery.contains(updated.status) {
+        updated.clearExpectedDeliveryTime()
+      } else if updated.hasDeliveredTime {
         updated.expectedDeliveryTime = updated.deliveredTime
       } else if let estimates {
         updated.expectedDeliveryTime = estimates.microsecondDate.timestamp
+      } else if !updated.hasExpectedDeliveryTime || shipment.status == .delivered {
+        updated.expectedDeliveryTime = updated.hasPromisedDeliveryTime
+          ? updated.promisedDeliveryTime
+          : (updated.hasLastScanTime ? updated.lastScanTime.date : now).addingTimeInterval(transitTime).timestamp
       }
       updated.updateTime = now.timestamp
       updated.version += 1

@@ -17,6 +17,9 @@ struct ShipmentStore: Sendable {
 
   static let cancelled = Int16(Support_Logistics_V1_ShipmentStatus.cancelled.rawValue)
 
+  /// The error domain of the logistics service's ErrorInfo details.
+  static let errorDomain = "support.logistics.v1"
+
   func create(_ shipment: Shipment, requestID: String, fingerprint: String, logger: Logger) async throws -> Shipment {
     try await database.withTransaction(logger: logger) { connection in
       try await Idempotency.lock(requestID: requestID, scope: "logistics", on: connection, logger: logger)
@@ -24,7 +27,7 @@ struct ShipmentStore: Sendable {
         of: Shipment.self, "SELECT request_fingerprint, body FROM shipments WHERE request_id = \(requestID)",
         fingerprint: fingerprint, describe: { "shipment \($0.shipmentID)" }, on: connection, logger: logger
       ) {
-        return try await Self.withTimeline(existing, connection, logger)
+        return try await Self.withDetails(existing.normalised, connection, logger)
       }
       for try await other in try await connection.query(
         """
@@ -32,15 +35,19 @@ struct ShipmentStore: Sendable {
         WHERE carrier_code = \(shipment.carrierCode) AND tracking_number = \(shipment.trackingNumber) AND status <> \(Self.cancelled)
         """, logger: logger
       ).decode(String.self) {
-        throw ServiceError.alreadyExists("shipment \(other) already has carrier \(shipment.carrierCode) tracking number \(shipment.trackingNumber)")
+        throw ServiceError.alreadyExists(
+          reason: "WAYBILL_EXISTS", domain: Self.errorDomain,
+          "shipment \(other) already has carrier \(shipment.carrierCode) tracking number \(shipment.trackingNumber)",
+          metadata: ["shipment_id": other, "carrier_code": shipment.carrierCode, "tracking_number": shipment.trackingNumber]
+        )
       }
       try await connection.query(
         """
         INSERT INTO shipments (shipment_id, request_id, request_fingerprint, kind, order_id, ticket_id, carrier_code,
-          tracking_number, status, created_at, updated_at, version, body)
+          tracking_number, status, last_sequence, created_at, updated_at, version, body)
         VALUES (\(UUID(uuidString: shipment.shipmentID)!), \(requestID), \(fingerprint), \(Int16(shipment.kind.rawValue)),
           \(shipment.orderID), \(shipment.ticketID), \(shipment.carrierCode), \(shipment.trackingNumber),
-          \(Int16(shipment.status.rawValue)), \(shipment.createTime.date), \(shipment.updateTime.date), \(shipment.version),
+          \(Int16(shipment.status.rawValue)), \(shipment.lastSequence), \(shipment.createTime.date), \(shipment.updateTime.date), \(shipment.version),
           \(try shipment.bytea()))
         """, logger: logger)
       return shipment
@@ -50,7 +57,7 @@ struct ShipmentStore: Sendable {
   func get(_ id: UUID, logger: Logger) async throws -> Shipment? {
     try await database.withConnection(logger: logger) { connection in
       for try await body in try await connection.query("SELECT body FROM shipments WHERE shipment_id = \(id)", logger: logger).decode(ByteBuffer.self) {
-        return try await Self.withTimeline(try Shipment(bytea: body), connection, logger)
+        return try await Self.withDetails(try Shipment(bytea: body).normalised, connection, logger)
       }
       return nil
     }
@@ -62,8 +69,10 @@ struct ShipmentStore: Sendable {
     var duplicates: Int
   }
 
-  /// Records a batch of carrier events atomically and recomputes the shipment from its whole
-  /// timeline. `recompute` turns (shipment, ordered timeline) into the updated shipment.
+  /// Records a batch of carrier events atomically, recomputes the shipment from its whole
+  /// timeline (`recompute` turns (shipment, ordered timeline) into the updated shipment) and
+  /// opens, updates or resolves its exceptions (ExceptionRules), all in one transaction.
+  /// Sequences: each new tracking event, then each exception change, takes the next one.
   func record(
     carrier: String, trackingNumber: String, events: [TrackingEvent], logger: Logger,
     recompute: @Sendable (Shipment, [TrackingEvent]) -> Shipment
@@ -77,7 +86,7 @@ struct ShipmentStore: Sendable {
         FOR UPDATE
         """, logger: logger
       ).decode((UUID, ByteBuffer).self) {
-        found = (id, try Shipment(bytea: body))
+        found = (id, try Shipment(bytea: body).normalised)
       }
       guard let (id, shipment) = found else {
         throw RPCError(code: .notFound, message: "no shipment has carrier \(carrier) tracking number \(trackingNumber) (not registered yet: retry later)")
@@ -95,7 +104,15 @@ struct ShipmentStore: Sendable {
         recorded[eventID] = owner
       }
       if let (eventID, owner) = recorded.first(where: { $0.value != id }) {
-        throw ServiceError.failedPrecondition("carrier event \(eventID) is already recorded for another shipment (\(owner.uuidString.lowercased())) of carrier \(carrier)")
+        let index = events.firstIndex { $0.carrierEventID == eventID } ?? 0
+        throw ServiceError.failedPrecondition(
+          reason: "CARRIER_EVENT_OF_OTHER_SHIPMENT", domain: ShipmentStore.errorDomain,
+          "carrier event \(eventID) is already recorded for another shipment (\(owner.uuidString.lowercased())) of carrier \(carrier)",
+          metadata: ["carrier_code": carrier, "carrier_event_id": eventID, "shipment_id": owner.uuidString.lowercased()],
+          violations: [.init(
+            reason: "CARRIER_EVENT_OF_OTHER_SHIPMENT", subject: "events[\(index)].carrier_event_id",
+            description: "already recorded for shipment \(owner.uuidString.lowercased())")]
+        )
       }
       let new = unique.filter { recorded[$0.carrierEventID] == nil }
       var sequence = shipment.lastSequence
@@ -116,26 +133,65 @@ struct ShipmentStore: Sendable {
           """, logger: logger)
       }
       let timeline = try await Self.timeline(id, connection, logger)
+      let open = try await Self.openExceptions(id, connection, logger)
       var updated = shipment
+      updated.openExceptions = open
       if !stored.isEmpty {
         updated = recompute(shipment, timeline)
+        let now = updated.updateTime.date
+        let exceptions = ExceptionRules.apply(shipment: updated, open: open, newEvents: stored, timeline: timeline, now: now)
+        for exception in exceptions.changed.values.sorted(by: { $0.exceptionID < $1.exceptionID }) {
+          if exceptions.created.contains(exception.exceptionID) {
+            try await connection.query(
+              """
+              INSERT INTO shipment_exceptions (exception_id, shipment_id, kind, state, detected_at, version, body)
+              VALUES (\(UUID(uuidString: exception.exceptionID)!), \(id), \(Int16(exception.kind.rawValue)),
+                \(Int16(exception.state.rawValue)), \(exception.detectedTime.date), \(exception.version), \(try exception.bytea()))
+              """, logger: logger)
+          } else {
+            try await connection.query(
+              """
+              UPDATE shipment_exceptions SET state = \(Int16(exception.state.rawValue)), version = \(exception.version),
+                body = \(try exception.bytea())
+              WHERE exception_id = \(UUID(uuidString: exception.exceptionID)!)
+              """, logger: logger)
+          }
+        }
+        sequence += Int64(exceptions.changes.count)
         updated.lastSequence = sequence
+        var body = updated
+        body.openExceptions = []
         try await connection.query(
           """
           UPDATE shipments SET status = \(Int16(updated.status.rawValue)), last_sequence = \(sequence),
-            updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try updated.bytea())
+            updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try body.bytea())
           WHERE shipment_id = \(id)
           """, logger: logger)
+        updated.openExceptions = exceptions.open
       }
       updated.timeline = timeline
       return RecordOutcome(shipment: updated, accepted: stored.count, duplicates: events.count - stored.count)
     }
   }
 
-  private static func withTimeline(_ shipment: Shipment, _ connection: PostgresConnection, _ logger: Logger) async throws -> Shipment {
+  /// The shipment with its timeline and its OPEN exceptions (neither is kept in the body).
+  private static func withDetails(_ shipment: Shipment, _ connection: PostgresConnection, _ logger: Logger) async throws -> Shipment {
     var result = shipment
-    result.timeline = try await timeline(UUID(uuidString: shipment.shipmentID)!, connection, logger)
+    let id = UUID(uuidString: shipment.shipmentID)!
+    result.timeline = try await timeline(id, connection, logger)
+    result.openExceptions = try await openExceptions(id, connection, logger)
     return result
+  }
+
+  /// A shipment's OPEN exceptions, oldest detection first.
+  private static func openExceptions(_ id: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [ShipmentException] {
+    var exceptions: [ShipmentException] = []
+    for try await body in try await connection.query(
+      "SELECT body FROM shipment_exceptions WHERE shipment_id = \(id) AND state = 1 ORDER BY detected_at, exception_id", logger: logger
+    ).decode(ByteBuffer.self) {
+      exceptions.append(try ShipmentException(bytea: body))
+    }
+    return exceptions
   }
 
   private static func timeline(_ id: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [TrackingEvent] {
@@ -146,5 +202,15 @@ struct ShipmentStore: Sendable {
       events.append(try TrackingEvent(bytea: body))
     }
     return events
+  }
+}
+
+extension Shipment {
+  /// A stored shipment in the contract's current form: carrier codes written before they were
+  /// normalised to lower case read back in lower case.
+  var normalised: Shipment {
+    var shipment = self
+    shipment.carrierCode = CarrierCatalog.canonical(carrierCode)
+    return shipment
   }
 }

@@ -59,16 +59,14 @@ struct TicketHandlers: RegistrableRPCService {
     ticket.sla.resolutionDueTime = now.addingTimeInterval(Double(policy.resolutionHours) * 3600).timestamp
     ticket.sla.pausedDuration = .init(seconds: 0)
 
-    // The same rules as CheckEligibility, for every item (or once for cases about no goods).
+    // The same rules as CheckEligibility, for every item, in `items` order (none for a
+    // complaint or inquiry about no order line: no eligibility entries).
     let deliveredAt = request.hasDeliveredTime ? request.deliveredTime.date : nil
-    let items = request.items.isEmpty ? [Support_Common_V1_OrderItemRef()] : request.items
-    ticket.eligibility = items.map {
+    ticket.eligibility = request.items.map {
       rules.check(type: request.type, category: request.category, deliveredAt: deliveredAt, condition: request.goodsCondition, item: $0, at: now)
     }
-    let refused = ticket.eligibility.filter { !$0.eligible }
-    if !refused.isEmpty && request.eligibilityOverrideReason.isEmpty {
-      let reasons = refused.flatMap { answer in answer.reasonMessages.map { "\(answer.item.orderID)/\(answer.item.orderItemID): \($0)" } }
-      throw ServiceError.failedPrecondition("not eligible: " + reasons.joined(separator: "; ") + " (an agent may file anyway with eligibility_override_reason)")
+    if request.eligibilityOverrideReason.isEmpty {
+      try Self.requireEligible(ticket.eligibility)
     }
 
     switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
@@ -80,13 +78,42 @@ struct TicketHandlers: RegistrableRPCService {
     }
   }
 
+  /// The error domain of the tickets service's ErrorInfo details.
+  static let errorDomain = "support.tickets.v1"
+
+  /// FAILED_PRECONDITION NOT_ELIGIBLE when any item is refused: ErrorInfo metadata "reasons"
+  /// lists the distinct IneligibilityReason codes (without the enum prefix, e.g.
+  /// "WINDOW_EXPIRED"), PreconditionFailure has one violation per (item, reason) with subject
+  /// "items[i]".
+  static func requireEligible(_ answers: [EligibilityAnswer]) throws {
+    var violations: [ServiceError.Violation] = []
+    var codes: [String] = []
+    for (index, answer) in answers.enumerated() {
+      for (position, reason) in answer.reasons.enumerated() {
+        let code = reason.code
+        if !codes.contains(code) { codes.append(code) }
+        let text = position < answer.reasonMessages.count ? answer.reasonMessages[position] : code
+        let line = answer.item.orderItemID.isEmpty ? answer.item.orderID : "\(answer.item.orderID)/\(answer.item.orderItemID)"
+        violations.append(.init(reason: code, subject: "items[\(index)]", description: "\(line): \(text)"))
+      }
+    }
+    guard !violations.isEmpty else { return }
+    let message = "not eligible (" + codes.joined(separator: ", ") + "): "
+      + violations.map(\.description).joined(separator: "; ")
+      + " (an agent may file anyway with eligibility_override_reason)"
+    throw ServiceError.failedPrecondition(
+      reason: "NOT_ELIGIBLE", domain: errorDomain, message,
+      metadata: ["reasons": codes.joined(separator: ",")], violations: violations
+    )
+  }
+
   private func validate(_ request: Support_Tickets_V1_CreateTicketRequest, now: Date) throws {
     try Validate.requestID(request.requestID)
     try Validate.specified(request.type, "type")
     try Validate.specified(request.category, "category")
     try Validate.required(request.shopperID, "shopper_id")
     try Validate.required(request.title, "title", maxLength: 200)
-    try Validate.maxLength(request.description_p, "description", 10_000)
+    try Validate.maxLength(request.description_p, "description", 5_000)
     try Validate.known(request.priority, "priority")
     try Validate.known(request.channel, "channel")
     try Validate.known(request.goodsCondition, "goods_condition")
@@ -121,9 +148,7 @@ struct TicketHandlers: RegistrableRPCService {
       }
     }
     if request.hasDeliveredTime { try Validate.timestamp(request.deliveredTime, "delivered_time") }
-    if request.hasDeliveredTime && request.deliveredTime.date > now.addingTimeInterval(300) {
-      throw ServiceError.invalidArgument("delivered_time", "is in the future")
-    }
+    if request.hasDeliveredTime { try EligibilityRules.requireNotFuture(request.deliveredTime, "delivered_time", now: now) }
     if request.hasSource {
       try Validate.known(request.source.kind, "source.kind")
       try Validate.maxLength(request.source.id, "source.id", Validate.maxIDLength)
@@ -201,9 +226,21 @@ struct TicketHandlers: RegistrableRPCService {
     try Validate.specified(request.category, "category")
     try Validate.known(request.goodsCondition, "goods_condition")
     if TicketStore.goodsTypes.contains(request.type) { try Validate.required(request.item.orderID, "item.order_id") }
-    if request.hasDeliveredTime { try Validate.timestamp(request.deliveredTime, "delivered_time") }
-    if request.hasCheckTime { try Validate.timestamp(request.checkTime, "check_time") }
-    let at = request.hasCheckTime ? request.checkTime.date : Date()
+    try Validate.maxLength(request.item.orderID, "item.order_id", Validate.maxIDLength)
+    try Validate.maxLength(request.item.orderItemID, "item.order_item_id", Validate.maxIDLength)
+    let now = Date()
+    if request.hasDeliveredTime {
+      try Validate.timestamp(request.deliveredTime, "delivered_time")
+      try EligibilityRules.requireNotFuture(request.deliveredTime, "delivered_time", now: now)
+    }
+    if request.hasCheckTime {
+      try Validate.timestamp(request.checkTime, "check_time")
+      try EligibilityRules.requireNotFuture(request.checkTime, "check_time", now: now)
+    }
+    let at = request.hasCheckTime ? request.checkTime.date : now
+    if request.hasDeliveredTime && request.deliveredTime.date > at.addingTimeInterval(EligibilityRules.clockSkewAllowance) {
+      throw ServiceError.invalidArgument("delivered_time", "is later than check_time")
+    }
     return rules.check(
       type: request.type, category: request.category,
       deliveredAt: request.hasDeliveredTime ? request.deliveredTime.date : nil,

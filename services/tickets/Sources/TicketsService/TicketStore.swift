@@ -169,7 +169,11 @@ struct TicketStore: Sendable {
         """, logger: logger
       ).decode(String.self)
       for try await other in rows {
-        throw ServiceError.alreadyExists("open case \(other) already covers order \(orderID); add to that case instead")
+        throw ServiceError.alreadyExists(
+          reason: "OPEN_CASE_EXISTS", domain: TicketHandlers.errorDomain,
+          "open case \(other) already covers order \(orderID); add to that case instead",
+          metadata: ["ticket_id": other, "order_id": orderID]
+        )
       }
     }
   }

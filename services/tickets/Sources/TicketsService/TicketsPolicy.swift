@@ -1,5 +1,6 @@
 import Foundation
 import ServiceKit
+import SwiftProtobuf
 import SupportCodec
 
 /// The store's after-sales policy. Defaults follow common practice (domain.md); a store sets
@@ -68,16 +69,21 @@ struct EligibilityRules: Sendable {
     let atFault = Self.sellerAtFault(category, condition)
     answer.shippingRefundable = atFault
 
+    // The window that applies, counted from delivery. The quality warranty has no fixed
+    // window_length in the contract (it is the product's warranty, not a policy window) and
+    // ends with OUTSIDE_WARRANTY; the policy windows end with WINDOW_EXPIRED.
     func window(_ kind: Support_Tickets_V1_PolicyWindow, days: Int) {
       answer.policyWindow = kind
-      answer.windowLength = .init(seconds: Int64(days) * 86_400)
+      if kind != .qualityWarranty { answer.windowLength = .init(seconds: Int64(days) * 86_400) }
       if let deliveredAt {
         let deadline = deliveredAt.addingTimeInterval(Double(days) * 86_400)
         answer.deadlineTime = deadline.timestamp
         if now > deadline {
-          refuse(.windowExpired, kind == .qualityWarranty
-            ? "the \(days)-day warranty ended \(Self.day(deadline))"
-            : "the \(days)-day window after delivery ended \(Self.day(deadline))")
+          if kind == .qualityWarranty {
+            refuse(.outsideWarranty, "the \(days)-day warranty ended \(Self.day(deadline))")
+          } else {
+            refuse(.windowExpired, "the \(days)-day window after delivery ended \(Self.day(deadline))")
+          }
         }
       }
     }
@@ -94,11 +100,13 @@ struct EligibilityRules: Sendable {
       answer.returnShippingPayer = .none
       if deliveredAt == nil || condition == .notReceived {
         answer.policyWindow = .notDelivered
-      } else if atFault {
+      } else if Self.refundOnlyAfterDelivery.contains(category) {
+        // A lost or damaged parcel, an overcharge: money back without goods moving, within
+        // the warranty.
         window(.qualityWarranty, days: policy.warrantyDays)
       } else {
         answer.policyWindow = .none
-        refuse(.typeNotAllowed, "refund only after delivery needs a seller-side problem (quality, not as described, logistics); otherwise return the goods")
+        refuse(.typeNotAllowed, "refund only after delivery is for logistics or transaction problems (lost parcel, overcharge); for a problem with the goods ask for a return and refund, exchange or repair")
       }
     case .returnAndRefund, .exchange, .repair:
       answer.returnShippingPayer = atFault ? .seller : .shopper
@@ -128,7 +136,38 @@ struct EligibilityRules: Sendable {
     return answer
   }
 
+  /// The categories for which a delivered order may be refunded without returning the goods.
+  static let refundOnlyAfterDelivery: Set<ProblemCategory> = [.logistics, .transaction]
+
+  /// How far ahead of the server clock a caller's time (delivered_time, check_time) may be.
+  static let clockSkewAllowance: TimeInterval = 5 * 60
+
+  /// INVALID_ARGUMENT naming `field` when `value` is later than now plus the clock skew.
+  static func requireNotFuture(_ value: Google_Protobuf_Timestamp, _ field: String, now: Date) throws {
+    if value.date > now.addingTimeInterval(clockSkewAllowance) {
+      throw ServiceError.invalidArgument(field, "is in the future (more than \(Int(clockSkewAllowance / 60)) minutes after the server clock)")
+    }
+  }
+
   static func day(_ date: Date) -> String {
     date.formatted(.iso8601.year().month().day())
+  }
+}
+
+extension Support_Tickets_V1_IneligibilityReason {
+  /// The code clients see in error details: the enum value's name without its prefix, e.g.
+  /// "WINDOW_EXPIRED".
+  var code: String {
+    switch self {
+    case .unspecified: "UNSPECIFIED"
+    case .windowExpired: "WINDOW_EXPIRED"
+    case .goodsNotResaleable: "GOODS_NOT_RESALEABLE"
+    case .notDelivered: "NOT_DELIVERED"
+    case .outsideWarranty: "OUTSIDE_WARRANTY"
+    case .itemExcluded: "ITEM_EXCLUDED"
+    case .typeNotAllowed: "TYPE_NOT_ALLOWED"
+    case .openCaseExists: "OPEN_CASE_EXISTS"
+    case .UNRECOGNIZED(let value): "UNRECOGNIZED_\(value)"
+    }
   }
 }
