@@ -141,6 +141,9 @@ final class BackendLink: @unchecked Sendable {
             HTTP2Setting(parameter: .maxHeaderListSize, value: RelaySettings.maxHeaderListSize),
           ]
           connection.targetWindowSize = RelaySettings.connectionWindow
+          // Headers to the backends were validated when the caller sent them (the caller's
+          // connection validates), and the backends validate their own: not a third time here.
+          connection.headerBlockValidation = .disabled
           var stream = NIOHTTP2Handler.StreamConfiguration()
           stream.targetWindowSize = RelaySettings.streamWindow
           _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
@@ -193,7 +196,8 @@ final class BackendLink: @unchecked Sendable {
   }
 }
 
-/// Sees a backend's GOAWAY (it is shutting down): no new streams go on that connection.
+/// Sees a backend's GOAWAY (it is shutting down) or its connection closing: no new streams go
+/// on that connection.
 private final class GoAwayWatcher: ChannelInboundHandler {
   typealias InboundIn = HTTP2Frame
 
@@ -207,5 +211,12 @@ private final class GoAwayWatcher: ChannelInboundHandler {
     if case .goAway = unwrapInboundIn(data).payload {
       link.value.lost(context.channel)
     }
+  }
+
+  /// Noticed at once, not when the close future's callbacks run: no stream is opened on a
+  /// connection that is already gone.
+  func channelInactive(context: ChannelHandlerContext) {
+    link.value.lost(context.channel)
+    context.fireChannelInactive()
   }
 }

@@ -278,7 +278,9 @@ final class RelayCall: ChannelDuplexHandler {
     case .headers(let headers):
       if headers.endStream {
         // Settled before the write: a flush that ends both halves closes the stream at once.
-        complete(code: headers.headers.first(name: "grpc-status").flatMap(Int.init) ?? RPCError.Code.unknown.rawValue)
+        // The backend ended its stream: no reset (a reset per call would look like an attack
+        // to its HTTP/2 server, which closes connections that reset too many streams).
+        complete(code: headers.headers.first(name: "grpc-status").flatMap(Int.init) ?? RPCError.Code.unknown.rawValue, backendEnded: true)
         context.writeAndFlush(wrapOutboundOut(payload), promise: nil)
       } else {
         responseStarted = true
@@ -322,14 +324,20 @@ final class RelayCall: ChannelDuplexHandler {
     context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
   }
 
-  private func complete(code: Int) {
+  private func complete(code: Int, backendEnded: Bool = false) {
     guard phase != .finished else { return }
     phase = .finished
     deadlineTimer?.cancel()
     deadlineTimer = nil
     early = []
-    // Ends the backend's stream if it is still open (reset: the backend stops its work).
-    backend?.close()
+    if backendEnded {
+      // Our half ends too if the caller had not finished sending (the backend answered early).
+      backend?.finishRequest()
+    } else {
+      // The call ends here (an error of the relay's, or the caller left): reset the backend's
+      // stream so the backend stops its work.
+      backend?.close()
+    }
     backend = nil
     if readHeld { resumeReading() }
     guard let route, !route.local else { return }
@@ -375,8 +383,25 @@ final class BackendCall: ChannelDuplexHandler {
 
   var isWritable: Bool { context?.channel.isWritable ?? true }
 
+  /// The request's last frame was written (END_STREAM).
+  private var requestEnded = false
+
   func write(_ payload: HTTP2Frame.FramePayload) {
+    switch payload {
+    case .headers(let headers) where headers.endStream: requestEnded = true
+    case .data(let data) where data.endStream: requestEnded = true
+    default: break
+    }
     context?.write(wrapOutboundOut(payload), promise: nil)
+  }
+
+  /// The backend ended the call: stop passing anything on, and end the request half if the
+  /// caller had not (an empty DATA frame with END_STREAM, not a reset).
+  func finishRequest() {
+    relay = nil
+    guard !requestEnded, let context else { return }
+    requestEnded = true
+    context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: nil)
   }
 
   func flush() {
