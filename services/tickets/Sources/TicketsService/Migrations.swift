@@ -53,6 +53,31 @@ enum TicketsMigrations {
         );
         CREATE INDEX ticket_history_ticket_idx ON ticket_history (ticket_id, entry_id);
         """
-    )
+    ),
+    Migration(
+      version: 2, name: "changes by request id, comments",
+      sql: """
+        -- The first result of each change made with a request id (TransitionTicket, AssignTicket,
+        -- SetPriority): a retry returns it instead of failing on the version it moved.
+        CREATE TABLE ticket_changes (
+          request_id text PRIMARY KEY,
+          ticket_id uuid NOT NULL REFERENCES tickets (ticket_id),
+          request_fingerprint text NOT NULL,
+          result bytea NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE ticket_comments (
+          comment_id uuid PRIMARY KEY,
+          ticket_id uuid NOT NULL REFERENCES tickets (ticket_id),
+          request_id text NOT NULL UNIQUE,
+          request_fingerprint text NOT NULL,
+          visibility smallint NOT NULL,
+          created_at timestamptz NOT NULL,
+          body bytea NOT NULL
+        );
+        -- ListComments: a case's comments oldest first, optionally by visibility.
+        CREATE INDEX ticket_comments_ticket_idx ON ticket_comments (ticket_id, created_at, comment_id);
+        """
+    ),
   ]
 }

@@ -5,8 +5,9 @@ import ServiceKit
 import SupportCodec
 
 /// support.tickets.v1.TicketService: after-sales cases. Handlers validate, decide, and hand the
-/// SQL to `TicketStore`. This release serves create, get, list and the eligibility check; the
-/// router answers the rest of the contract with UNIMPLEMENTED.
+/// SQL to `TicketStore`: create, get, list and eligibility here; transitions, assignment and
+/// priority in TicketChangeHandlers.swift (the state machine in TicketWorkflow.swift); comments
+/// and history in TicketCommentHandlers.swift.
 struct TicketHandlers: RegistrableRPCService {
   typealias Methods = Support_Tickets_V1_TicketService.Method
   let store: TicketStore
@@ -20,6 +21,12 @@ struct TicketHandlers: RegistrableRPCService {
     router.registerUnary(Methods.GetTicket.descriptor, getTicket)
     router.registerUnary(Methods.ListTickets.descriptor, listTickets)
     router.registerUnary(Methods.CheckEligibility.descriptor, checkEligibility)
+    router.registerUnary(Methods.TransitionTicket.descriptor, transitionTicket)
+    router.registerUnary(Methods.AssignTicket.descriptor, assignTicket)
+    router.registerUnary(Methods.SetPriority.descriptor, setPriority)
+    router.registerUnary(Methods.AddComment.descriptor, addComment)
+    router.registerUnary(Methods.ListComments.descriptor, listComments)
+    router.registerUnary(Methods.ListTicketHistory.descriptor, listTicketHistory)
   }
   var log: Logger { RequestContext.current?.logger ?? logger }
 

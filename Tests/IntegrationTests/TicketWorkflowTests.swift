@@ -1,0 +1,262 @@
+import Foundation
+import GRPCCore
+import GRPCProtobuf
+import SupportCodec
+import TestSupport
+import Testing
+
+extension MeshTests {
+  /// The case state machine, assignment, priority, comments and history, through the gateway
+  /// with real callers (agents and shoppers with tokens, a service with the admin key).
+  @Suite("Ticket workflow through the gateway")
+  struct TicketWorkflow {
+    typealias Client = Support_Tickets_V1_TicketService.Client
+    typealias Action = Support_Tickets_V1_TicketAction
+
+    static func transition(_ ticket: Support_Tickets_V1_Ticket, _ action: Action, requestID: String = "", expected: Int64? = nil) -> Support_Tickets_V1_TransitionTicketRequest {
+      .with {
+        $0.ticketID = ticket.ticketID
+        $0.action = action
+        $0.requestID = requestID
+        $0.expectedVersion = expected ?? ticket.version
+      }
+    }
+
+    static let refund: Action = .with {
+      $0.agreeSolution = .with { $0.refund = .with { $0.amount = .with { $0.amountMinor = 9_900; $0.currencyCode = "CNY" } } }
+    }
+
+    @Test("a return and refund walks every step to CLOSED, is reopened by its shopper and resolved again; history records each step")
+    func returnAndRefundJourney() async throws {
+      let shopper = uniqueID("shopper")
+      let agent = uniqueID("agent")
+      let created = try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
+        try await Client(wrapping: grpc).createTicket(MeshTests.Tickets.returnRequest(shopper: shopper))
+      }
+      let resolved = try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        var ticket = try await tickets.transitionTicket(Self.transition(created, .with { $0.startReview = .init() }))
+        #expect(ticket.status == .underReview && ticket.version == 2 && ticket.sla.hasFirstResponseTime)
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.approve = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, Self.refund))
+        #expect(ticket.status == .solutionAgreed && ticket.goodsReturnRequired && ticket.solution.returnShippingPayer == .seller)
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.awaitReturn = .with { $0.returnShipmentID = "shp-1" } }))
+        #expect(ticket.status == .awaitingReturn && ticket.sla.paused, "waiting for the goods pauses the clock")
+        // Resolving before the goods are inspected is not in the machine.
+        let refused = await richError(.failedPrecondition) {
+          try await tickets.transitionTicket(Self.transition(ticket, .with { $0.inspect = .with { $0.result = .pass } }))
+        }
+        #expect(refused?.details.first.flatMap { if case .errorInfo(let info) = $0.wrapped { info.reason } else { nil } } == "TRANSITION_NOT_ALLOWED")
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.markGoodsReceived = .init() }))
+        #expect(ticket.status == .goodsReceived && !ticket.sla.paused)
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.inspect = .with { $0.result = .pass } }))
+        // More than was paid cannot be refunded.
+        await expectCode(.invalidArgument, containing: "refunded_amount") {
+          try await tickets.transitionTicket(Self.transition(ticket, .with {
+            $0.resolve = .with { $0.outcome = .refunded; $0.refundedAmount = .with { $0.amountMinor = 99_000; $0.currencyCode = "CNY" } }
+          }))
+        }
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with {
+          $0.resolve = .with { $0.outcome = .refunded; $0.refundedAmount = .with { $0.amountMinor = 9_900; $0.currencyCode = "CNY" }; $0.refundID = "rf-1" }
+        }))
+        #expect(ticket.status == .resolved && ticket.hasResolveTime && ticket.resolution.refundID == "rf-1")
+        return try await tickets.transitionTicket(Self.transition(ticket, .with { $0.close = .init() }))
+      }
+      #expect(resolved.status == .closed && resolved.version == 9)
+
+      // The shopper is not satisfied: reopens; an agent resolves again.
+      let reopened = try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        await expectCode(.permissionDenied) {
+          try await tickets.transitionTicket(Self.transition(resolved, .with { $0.close = .init() }))
+        }
+        return try await tickets.transitionTicket(Self.transition(resolved, .with { $0.reopen = .with { $0.reason = "still broken" } }))
+      }
+      #expect(reopened.status == .reopened && reopened.reopenCount == 1 && !reopened.hasCloseTime)
+      try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        let again = try await tickets.transitionTicket(Self.transition(reopened, .with {
+          $0.resolve = .with { $0.outcome = .answered; $0.summary = "explained the warranty" }
+        }))
+        #expect(again.status == .resolved)
+        let history = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID })
+        #expect(history.entries.map(\.sequence) == Array(1...11))
+        #expect(history.entries.map(\.toStatus) == [
+          .submitted, .underReview, .approved, .solutionAgreed, .awaitingReturn, .goodsReceived, .inspected, .resolved, .closed,
+          .reopened, .resolved,
+        ])
+        #expect(history.entries[9].actor.kind == .shopper && history.entries[9].reason == "still broken")
+        #expect(history.entries[1].actor.id == agent && history.entries[1].ticketVersion == 2)
+        // Paging through the history gives the same entries.
+        let first = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID; $0.pageSize = 4 })
+        let second = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID; $0.pageSize = 4; $0.pageToken = first.nextPageToken })
+        #expect((first.entries + second.entries).map(\.sequence) == Array(1...8))
+      }
+    }
+
+    @Test("a stale expected_version is ABORTED; a retry with the same request_id returns the first result; other pairs change nothing")
+    func versionsAndRetries() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        let created = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper")))
+        let request = Self.transition(created, .with { $0.startReview = .init() }, requestID: uniqueID("tr"))
+        let first = try await tickets.transitionTicket(request)
+        #expect(try await tickets.transitionTicket(request) == first, "a retry returns the first result")
+        var reused = request
+        reused.action = .with { $0.approve = .init() }
+        await expectCode(.alreadyExists) { try await tickets.transitionTicket(reused) }
+        await expectCode(.aborted, containing: "version 2") {
+          try await tickets.transitionTicket(Self.transition(created, .with { $0.approve = .init() }))
+        }
+        await expectCode(.failedPrecondition, containing: "Close is not allowed from UNDER_REVIEW") {
+          try await tickets.transitionTicket(Self.transition(first, .with { $0.close = .init() }))
+        }
+        await expectCode(.invalidArgument, containing: "action.reject.reason") {
+          try await tickets.transitionTicket(Self.transition(first, .with { $0.reject = .init() }))
+        }
+        await expectCode(.invalidArgument, containing: "action") {
+          try await tickets.transitionTicket(.with { $0.ticketID = first.ticketID })
+        }
+        await expectCode(.invalidArgument, containing: "does not fit") {
+          try await tickets.transitionTicket(Self.transition(first, .with { $0.agreeSolution = .with { $0.answer = .with { $0.notes = "x" } } }))
+        }
+        await expectCode(.notFound) {
+          try await tickets.transitionTicket(.with { $0.ticketID = UUID().uuidString; $0.action = .with { $0.approve = .init() } })
+        }
+        let unchanged = try await tickets.getTicket(.with { $0.ticketID = created.ticketID })
+        #expect(unchanged == first, "refused changes left the case as it was")
+      }
+    }
+
+    @Test("only the case's shopper cancels; shoppers take no agent actions and see no other shopper's case")
+    func cancelAndPermissions() async throws {
+      let shopper = uniqueID("shopper")
+      let created = try await mesh.withGateway { grpc in
+        try await Client(wrapping: grpc).createTicket(MeshTests.Tickets.returnRequest(shopper: shopper))
+      }
+      try await mesh.withGateway(as: .person(.agent, uniqueID("agent"), scope: nil)) { grpc in
+        await expectCode(.permissionDenied, containing: "shopper") {
+          try await Client(wrapping: grpc).transitionTicket(Self.transition(created, .with { $0.cancel = .with { $0.reason = "x" } }))
+        }
+      }
+      try await mesh.withGateway(as: .person(.shopper, uniqueID("other"), scope: nil)) { grpc in
+        await expectCode(.notFound) {
+          try await Client(wrapping: grpc).transitionTicket(Self.transition(created, .with { $0.cancel = .with { $0.reason = "x" } }))
+        }
+      }
+      try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        await expectCode(.permissionDenied) {
+          try await tickets.transitionTicket(Self.transition(created, .with { $0.startReview = .init() }))
+        }
+        let cancelled = try await tickets.transitionTicket(Self.transition(created, .with { $0.cancel = .with { $0.reason = "changed my mind" } }))
+        #expect(cancelled.status == .cancelled && cancelled.statusReason == "changed my mind")
+        await expectCode(.failedPrecondition) {
+          try await tickets.transitionTicket(Self.transition(cancelled, .with { $0.reopen = .with { $0.reason = "x" } }))
+        }
+      }
+    }
+
+    @Test("refund only for a lost parcel can be reshipped (补发) without goods coming back")
+    func reshipForLostParcel() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        var request = MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"))
+        request.type = .refundOnly
+        request.category = .logistics
+        request.clearDeliveredTime()
+        var ticket = try await tickets.createTicket(request)
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.startReview = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.approve = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with {
+          $0.agreeSolution = .with { $0.exchange = .with { $0.replacementItems = [.with { $0.sku = "SKU-9"; $0.quantity = 1 }] } }
+        }))
+        #expect(ticket.status == .solutionAgreed && !ticket.goodsReturnRequired && ticket.solution.kind == .exchange)
+        await expectCode(.failedPrecondition, containing: "no goods come back") {
+          try await tickets.transitionTicket(Self.transition(ticket, .with { $0.awaitReturn = .init() }))
+        }
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with {
+          $0.resolve = .with { $0.outcome = .replacementShipped; $0.outboundShipmentID = "shp-reship" }
+        }))
+        #expect(ticket.status == .resolved && ticket.resolution.outboundShipmentID == "shp-reship")
+      }
+    }
+
+    @Test("assignment and priority: staff only, recorded with from and to; not on a finished case")
+    func assignAndPriority() async throws {
+      let shopper = uniqueID("shopper")
+      let created = try await mesh.withGateway { grpc in
+        try await Client(wrapping: grpc).createTicket(MeshTests.Tickets.returnRequest(shopper: shopper))
+      }
+      try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
+        await expectCode(.permissionDenied) {
+          try await Client(wrapping: grpc).setPriority(.with { $0.ticketID = created.ticketID; $0.priority = .urgent })
+        }
+      }
+      try await mesh.withGateway(as: .person(.supervisor, uniqueID("lead"), scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        var ticket = try await tickets.assignTicket(.with {
+          $0.ticketID = created.ticketID; $0.agentID = "agent-7"; $0.skillGroupID = "after-sales"; $0.reason = "specialist"
+        })
+        #expect(ticket.assigneeAgentID == "agent-7" && ticket.skillGroupID == "after-sales" && ticket.version == 2)
+        ticket = try await tickets.setPriority(.with { $0.ticketID = created.ticketID; $0.priority = .urgent; $0.expectedVersion = 2 })
+        #expect(ticket.priority == .urgent && ticket.version == 3)
+        await expectCode(.aborted) {
+          try await tickets.setPriority(.with { $0.ticketID = created.ticketID; $0.priority = .low; $0.expectedVersion = 2 })
+        }
+        await expectCode(.invalidArgument, containing: "agent_id") { try await tickets.assignTicket(.with { $0.ticketID = created.ticketID }) }
+        let listed = try await tickets.listTickets(.with { $0.assigneeAgentID = "agent-7"; $0.shopperID = shopper })
+        #expect(listed.tickets.map(\.ticketID) == [created.ticketID], "the assignee column follows the case")
+        let history = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID })
+        #expect(history.entries.map(\.kind) == [.created, .assigned, .priorityChanged])
+        #expect(history.entries[1].assignment.toAgentID == "agent-7" && history.entries[1].reason == "specialist")
+        #expect(history.entries[2].priorityChange.fromPriority == .normal && history.entries[2].priorityChange.toPriority == .urgent)
+      }
+    }
+
+    @Test("comments: public replies and internal notes, the first reply meets the first response, awaiting the shopper pauses the clock")
+    func comments() async throws {
+      let shopper = uniqueID("shopper")
+      let agent = uniqueID("agent")
+      let created = try await mesh.withGateway { grpc in
+        try await Client(wrapping: grpc).createTicket(MeshTests.Tickets.returnRequest(shopper: shopper))
+      }
+      func comment(_ visibility: Support_Tickets_V1_CommentVisibility, _ body: String, awaiting: Bool = false) -> Support_Tickets_V1_AddCommentRequest {
+        .with { $0.requestID = uniqueID("c"); $0.ticketID = created.ticketID; $0.visibility = visibility; $0.body = body; $0.awaitingShopper = awaiting }
+      }
+      try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        _ = try await tickets.addComment(comment(.internalNote, "looks like transit damage"))
+        let request = comment(.publicReply, "Please send a photo of the box", awaiting: true)
+        let reply = try await tickets.addComment(request)
+        #expect(try await tickets.addComment(request) == reply, "a retry returns the first comment")
+        let ticket = try await tickets.getTicket(.with { $0.ticketID = created.ticketID })
+        #expect(ticket.sla.hasFirstResponseTime && ticket.sla.paused && ticket.version == 2)
+        await expectCode(.invalidArgument, containing: "awaiting_shopper") {
+          try await tickets.addComment(comment(.internalNote, "x", awaiting: true))
+        }
+      }
+      try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        await expectCode(.permissionDenied) { try await tickets.addComment(comment(.internalNote, "sneaky")) }
+        _ = try await tickets.addComment(comment(.publicReply, "photo attached"))
+        let ticket = try await tickets.getTicket(.with { $0.ticketID = created.ticketID })
+        #expect(!ticket.sla.paused && ticket.sla.pausedDuration.seconds >= 0, "the shopper's answer resumes the clock")
+        let visible = try await tickets.listComments(.with { $0.ticketID = created.ticketID })
+        #expect(visible.comments.map(\.body) == ["Please send a photo of the box", "photo attached"], "shoppers see public replies only")
+        await expectCode(.permissionDenied) {
+          try await tickets.listComments(.with { $0.ticketID = created.ticketID; $0.visibilities = [.internalNote] })
+        }
+        await expectCode(.permissionDenied) { try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID }) }
+      }
+      try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
+        let tickets = Client(wrapping: grpc)
+        let all = try await tickets.listComments(.with { $0.ticketID = created.ticketID; $0.pageSize = 2 })
+        let rest = try await tickets.listComments(.with { $0.ticketID = created.ticketID; $0.pageSize = 2; $0.pageToken = all.nextPageToken })
+        #expect((all.comments + rest.comments).map(\.visibility) == [.internalNote, .publicReply, .publicReply])
+        let history = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID })
+        #expect(history.entries.filter { $0.kind == .commented }.count == 3)
+      }
+    }
+  }
+}
