@@ -53,6 +53,8 @@ enum TicketsMigrations {
         );
         CREATE INDEX ticket_history_ticket_idx ON ticket_history (ticket_id, entry_id);
         """
-    )
+    ),
+    // TicketCreatedEvent and the other tickets events (docs/events.md).
+    EventOutbox.migration(version: 2),
   ]
 }
