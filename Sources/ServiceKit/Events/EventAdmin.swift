@@ -48,6 +48,15 @@ public enum EventAdmin {
 
   /// The subcommand's exit status and output.
   public static func run(arguments: [String], database: Database, logger: Logger) async throws -> (Int32, String) {
+    let consumes = try await database.withConnection(logger: logger) { connection in
+      for try await exists in try await connection.query("SELECT to_regclass('event_parked') IS NOT NULL", logger: logger).decode(Bool.self) {
+        return exists
+      }
+      return false
+    }
+    guard consumes else {
+      return (arguments.first == "parked" ? 0 : 1, "this service has no event subscriptions (no event_parked table in its schema)\n0 parked")
+    }
     switch arguments.first {
     case "parked":
       let rows = try await database.withConnection(logger: logger) { connection in

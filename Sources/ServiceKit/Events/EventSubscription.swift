@@ -45,6 +45,9 @@ public struct EventSubscription: Service {
     public var lease: Duration = .seconds(20)
     /// Pause before reconnecting, and between tries to take the lease.
     public var retryDelay: Duration = .seconds(1)
+    /// How long processed event ids are kept for deduplication (the cursor alone already
+    /// prevents a second effect; the ids guard against a producer replaying its log).
+    public var processedRetention: Duration = .seconds(30 * 86_400)
     public init() {}
   }
 
@@ -183,6 +186,7 @@ public struct EventSubscription: Service {
     try await log.streamEvents(request, metadata: metadata) { response in
       var last = cursor
       var head = cursor
+      var lastPrune = ContinuousClock.now - .seconds(3600)
       for try await message in response.messages {
         switch message.item {
         case .event(let event):
@@ -199,6 +203,10 @@ public struct EventSubscription: Service {
           meters.lagEvents.record(max(0, head - last))
           if head <= last { meters.lagSeconds.record(0) }
           try await retryRequested(meters)
+          if ContinuousClock.now - lastPrune > .seconds(3600) {
+            lastPrune = ContinuousClock.now
+            try await pruneProcessed()
+          }
         case nil:
           continue
         }
@@ -341,6 +349,17 @@ public struct EventSubscription: Service {
       return Int64(0)
     }
     meters.parked.record(count)
+  }
+
+  /// Forgets processed event ids older than `processedRetention`.
+  func pruneProcessed() async throws {
+    _ = try await database.withConnection(logger: logger) { connection in
+      try await connection.query(
+        """
+        DELETE FROM event_processed WHERE subscription = \(name)
+          AND processed_at < now() - \(Self.milliseconds(options.processedRetention)) * interval '1 millisecond'
+        """, logger: logger)
+    }
   }
 
   /// Moves the cursor past events the filter left out (a heartbeat's position) and renews the
