@@ -89,7 +89,7 @@ struct EventBackboneTests {
     // last position seen" detects a skip: the naive design fails where the outbox does not.
     try await EventDB.withSchemas(1) { schemas in
       let producer = schemas[0]
-      try await producer.database.withConnection(logger: Self.logger) { connection in
+      _ = try await producer.database.withConnection(logger: Self.logger) { connection in
         try await connection.query("CREATE TABLE naive_outbox (position bigserial PRIMARY KEY, subject text NOT NULL)", logger: Self.logger)
       }
       func readAfter(_ cursor: Int64) async throws -> [(Int64, String)] {
@@ -293,6 +293,33 @@ struct EventBackboneTests {
     }
   }
 
+  @Test("a filtered subscription applies only its types, and heartbeats move its cursor past the others")
+  func filteredSubscription() async throws {
+    try await EventDB.withSchemas(2) { schemas in
+      let (producer, consumer) = (schemas[0], schemas[1])
+      try await EventProducer.run(producer) { server in
+        let seenTypes = Locked<[String]>([])
+        let subscription = EventSubscription(
+          name: "test.closed", producer: server.address, types: [Support_Tickets_V1_TicketClosedEvent.protoMessageName], consumer: "consumer",
+          database: consumer.database, callerHeader: try SignedCallerHeader(secret: Self.secret), logger: Self.logger
+        ) { event, connection in
+          seenTypes.withLock { $0.append(event.type) }
+          try await connection.query("INSERT INTO effects (event_id, applied) VALUES (\(UUID(uuidString: event.eventID)!), 1)", logger: Self.logger)
+        }
+        try await server.append(subject: "created-1")
+        try await server.append(.ticketClosed(.init()), subject: "closed")
+        try await server.append(subject: "created-2")
+        try await server.append(subject: "created-3")
+        let task = Task { try await subscription.run() }
+        try await waitUntil("the cursor passed the filtered-out events too") { try await consumer.cursor("test.closed") == 4 }
+        #expect(seenTypes.value == ["support.tickets.v1.TicketClosedEvent"])
+        #expect(try await consumer.effectCount() == 1)
+        task.cancel()
+        _ = try? await task.value
+      }
+    }
+  }
+
   @Test("a poison event is parked after its attempts and does not block the stream; an operator retry applies it")
   func poisonParkedAndRetried() async throws {
     try await EventDB.withSchemas(2) { schemas in
@@ -329,7 +356,7 @@ struct EventBackboneTests {
         #expect(status == 0)
         #expect(listing.contains(poison.eventID) && listing.contains("poison cannot be applied") && listing.contains("\t3\t"), "\(listing)")
         // The cause is fixed; the operator asks for a retry.
-        try await consumer.database.withConnection(logger: Self.logger) { try await $0.query("INSERT INTO healed VALUES (1)", logger: Self.logger) }
+        _ = try await consumer.database.withConnection(logger: Self.logger) { try await $0.query("INSERT INTO healed VALUES (1)", logger: Self.logger) }
         let (retryStatus, _) = try await EventAdmin.run(arguments: ["retry", poison.eventID], database: consumer.database, logger: Self.logger)
         #expect(retryStatus == 0)
         try await waitUntil("the retried event was applied") { try await consumer.effectCount() == 4 }
