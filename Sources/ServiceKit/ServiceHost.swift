@@ -58,6 +58,9 @@ public struct ServiceResources: Sendable {
   /// The service's own PostgreSQL role's pool; nil for processes without a database.
   public var database: Database?
   public var health: HealthStatusStore
+  /// The service's event outbox, for definitions with `producesEvents` (stores append to it
+  /// inside their transactions; the host serves it as support.events.v1.EventLog).
+  public var outbox: EventOutbox?
 }
 
 /// Describes one SupportMesh process.
@@ -68,13 +71,21 @@ public struct ServiceDefinition: Sendable {
   public var migrations: [Migration]
   /// Fully qualified gRPC service names reported by grpc.health.v1.
   public var healthNames: [String]
+  /// Whether the service writes events to an outbox in its schema (its migrations include
+  /// `EventOutbox.migration`): the host then serves support.events.v1.EventLog, listens for
+  /// new events, and prunes the log (docs/events.md).
+  public var producesEvents: Bool
   public var build: @Sendable (ServiceResources) async throws -> ServiceParts
 
-  public init(name: String, schema: String?, migrations: [Migration], healthNames: [String], build: @escaping @Sendable (ServiceResources) async throws -> ServiceParts) {
+  public init(
+    name: String, schema: String?, migrations: [Migration], healthNames: [String], producesEvents: Bool = false,
+    build: @escaping @Sendable (ServiceResources) async throws -> ServiceParts
+  ) {
     self.name = name
     self.schema = schema
     self.migrations = migrations
     self.healthNames = healthNames
+    self.producesEvents = producesEvents
     self.build = build
   }
 }
@@ -85,6 +96,11 @@ public struct ServiceDefinition: Sendable {
 /// lets in-flight ones finish (up to SUPPORTMESH_SHUTDOWN_GRACE_SECONDS).
 public enum ServiceHost {
   public static func main(_ definition: ServiceDefinition) async {
+    // Operator subcommands (parked events): `supportmesh-NAME events …`.
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.first == "events" {
+      exit(await EventAdmin.main(arguments: Array(arguments.dropFirst())))
+    }
     do {
       let config = try ServiceConfig.load(service: definition.name, requiresDatabase: definition.schema != nil)
       try await run(definition, config: config)
@@ -112,8 +128,16 @@ public enum ServiceHost {
       migrator = try Migrator(schema: schema, migrations: definition.migrations)
     }
     let pool = database.map { Database(client: $0, maxConnections: config.databasePoolSize) }
-    let resources = ServiceResources(config: config, logger: logger, database: pool, health: health)
-    let parts = try await definition.build(resources)
+    let outbox = definition.producesEvents ? definition.schema.map { EventOutbox(producer: definition.name, schema: $0) } : nil
+    let resources = ServiceResources(config: config, logger: logger, database: pool, health: health, outbox: outbox)
+    var parts = try await definition.build(resources)
+    if let outbox, let database, let pool {
+      // The event log: one LISTEN connection for all streams, retention and metrics.
+      let options = try EventLogOptions.load()
+      let notifier = EventLogNotifier(client: database, channel: outbox.channel, logger: logger)
+      parts.rpcServices.append(EventLogService(database: pool, notifier: notifier, options: options, logger: logger))
+      parts.background += [notifier, EventLogMaintenance(database: pool, producer: outbox.producer, options: options, logger: logger)]
+    }
 
     let privateSocket = parts.frontDoor?.privateSocket
     if let privateSocket { unlink(privateSocket) }

@@ -51,6 +51,9 @@ public enum ServiceCatalog {
     Support_Chat_V1_ConversationService.Method.WatchConversation.descriptor.fullyQualifiedMethod,
     Support_Chat_V1_ConversationService.Method.WatchInbox.descriptor.fullyQualifiedMethod,
     Support_Logistics_V1_ShipmentService.Method.WatchShipment.descriptor.fullyQualifiedMethod,
+    // Served by every producing process; through the gateway the caller names the producer
+    // with the `x-supportmesh-producer` header (proto/support/events/v1/event_log.proto).
+    Support_Events_V1_EventLog.Method.StreamEvents.descriptor.fullyQualifiedMethod,
   ]
 
   /// The backend serving a fully qualified service name, if any.

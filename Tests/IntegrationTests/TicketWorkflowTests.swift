@@ -46,7 +46,7 @@ extension MeshTests {
         let refused = await richError(.failedPrecondition) {
           try await tickets.transitionTicket(Self.transition(ticket, .with { $0.inspect = .with { $0.result = .pass } }))
         }
-        #expect(refused?.details.first.flatMap { if case .errorInfo(let info) = $0.wrapped { info.reason } else { nil } } == "TRANSITION_NOT_ALLOWED")
+        #expect(refused?.details.compactMap(\.errorInfo).first?.reason == "TRANSITION_NOT_ALLOWED")
         ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.markGoodsReceived = .init() }))
         #expect(ticket.status == .goodsReceived && !ticket.sla.paused)
         ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.inspect = .with { $0.result = .pass } }))
@@ -62,7 +62,7 @@ extension MeshTests {
         #expect(ticket.status == .resolved && ticket.hasResolveTime && ticket.resolution.refundID == "rf-1")
         return try await tickets.transitionTicket(Self.transition(ticket, .with { $0.close = .init() }))
       }
-      #expect(resolved.status == .closed && resolved.version == 9)
+      #expect(resolved.status == Support_Tickets_V1_TicketStatus.closed && resolved.version == 9)
 
       // The shopper is not satisfied: reopens; an agent resolves again.
       let reopened = try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
@@ -72,7 +72,7 @@ extension MeshTests {
         }
         return try await tickets.transitionTicket(Self.transition(resolved, .with { $0.reopen = .with { $0.reason = "still broken" } }))
       }
-      #expect(reopened.status == .reopened && reopened.reopenCount == 1 && !reopened.hasCloseTime)
+      #expect(reopened.status == Support_Tickets_V1_TicketStatus.reopened && reopened.reopenCount == 1 && !reopened.hasCloseTime)
       try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
         let tickets = Client(wrapping: grpc)
         let again = try await tickets.transitionTicket(Self.transition(reopened, .with {
@@ -88,6 +88,32 @@ extension MeshTests {
         #expect(history.entries[9].actor.kind == .shopper && history.entries[9].reason == "still broken")
         #expect(history.entries[1].actor.id == agent && history.entries[1].ticketVersion == 2)
         // Paging through the history gives the same entries.
+        // Each announced step is in the tickets event log, read through the gateway (the
+        // producer named by x-supportmesh-producer), in order.
+        var metadata = Metadata()
+        metadata.addString("tickets", forKey: "x-supportmesh-producer")
+        var options = CallOptions.defaults
+        options.timeout = .seconds(30)
+        let announced = try await Support_Events_V1_EventLog.Client(wrapping: grpc).streamEvents(
+          .with {
+            $0.types = [
+              Support_Tickets_V1_TicketApprovedEvent.protoMessageName, Support_Tickets_V1_TicketResolvedEvent.protoMessageName,
+              Support_Tickets_V1_TicketClosedEvent.protoMessageName, Support_Tickets_V1_TicketReopenedEvent.protoMessageName,
+            ]
+          }, metadata: metadata, options: options
+        ) { response in
+          var mine: [String] = []
+          for try await message in response.messages {
+            guard case .event(let event) = message.item, event.subject == created.ticketID else { continue }
+            mine.append(event.type.replacingOccurrences(of: "support.tickets.v1.", with: ""))
+            if case .ticketResolved(let resolved) = event.payload, mine.count == 2 {
+              #expect(resolved.refundedAmount.amountMinor == 9_900 && resolved.outcome == .refunded && resolved.timeToResolve.seconds >= 0)
+            }
+            if mine.count == 5 { break }
+          }
+          return mine
+        }
+        #expect(announced == ["TicketApprovedEvent", "TicketResolvedEvent", "TicketClosedEvent", "TicketReopenedEvent", "TicketResolvedEvent"])
         let first = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID; $0.pageSize = 4 })
         let second = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID; $0.pageSize = 4; $0.pageToken = first.nextPageToken })
         #expect((first.entries + second.entries).map(\.sequence) == Array(1...8))
@@ -117,14 +143,18 @@ extension MeshTests {
         await expectCode(.invalidArgument, containing: "action") {
           try await tickets.transitionTicket(.with { $0.ticketID = first.ticketID })
         }
-        await expectCode(.invalidArgument, containing: "does not fit") {
+        await expectCode(.failedPrecondition, containing: "AgreeSolution is not allowed from UNDER_REVIEW") {
           try await tickets.transitionTicket(Self.transition(first, .with { $0.agreeSolution = .with { $0.answer = .with { $0.notes = "x" } } }))
+        }
+        let approved = try await tickets.transitionTicket(Self.transition(first, .with { $0.approve = .init() }))
+        await expectCode(.invalidArgument, containing: "does not fit") {
+          try await tickets.transitionTicket(Self.transition(approved, .with { $0.agreeSolution = .with { $0.answer = .with { $0.notes = "x" } } }))
         }
         await expectCode(.notFound) {
           try await tickets.transitionTicket(.with { $0.ticketID = UUID().uuidString; $0.action = .with { $0.approve = .init() } })
         }
         let unchanged = try await tickets.getTicket(.with { $0.ticketID = created.ticketID })
-        #expect(unchanged == first, "refused changes left the case as it was")
+        #expect(unchanged == approved, "refused changes left the case as it was")
       }
     }
 

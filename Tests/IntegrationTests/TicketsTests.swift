@@ -365,13 +365,6 @@ extension MeshTests {
       }
     }
 
-    @Test("methods of the contract this release does not serve answer UNIMPLEMENTED")
-    func notYetServed() async throws {
-      try await mesh.withGateway { grpc in
-        let tickets = Client(wrapping: grpc)
-        await expectCode(.unimplemented) { try await tickets.transitionTicket(.with { $0.ticketID = UUID().uuidString }) }
-      }
-    }
   }
 }
 

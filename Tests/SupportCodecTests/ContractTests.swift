@@ -51,7 +51,8 @@ struct ContractTests {
     })
     try roundTrip(Support_Feedback_V1_SubmitSurveyAnswerRequest.with { $0.token = "t"; $0.csat = 5; $0.comment = "很满意" })
     let envelope = Support_Events_V1_EventEnvelope.with {
-      $0.eventID = "ev-1"; $0.producer = "tickets"; $0.sequence = 42; $0.requestID = "req-1"
+      $0.eventID = "ev-1"; $0.producer = "tickets"; $0.position = 42; $0.requestID = "req-1"
+      $0.type = "support.tickets.v1.TicketResolvedEvent"; $0.subject = "t-1"
       $0.ticketResolved = .with { $0.ticketID = "t-1" }
     }
     try roundTrip(envelope)

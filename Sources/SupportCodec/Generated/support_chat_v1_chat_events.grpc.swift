@@ -1,8 +1,9 @@
 /// Events the chat service announces to other SupportMesh services.
 ///
-/// Delivery: at least once, through the platform's event bus (transactional outbox: an event is
-/// published only if the change that caused it was committed). Consumers deduplicate by
-/// `event_id` and must tolerate events arriving late or out of order across conversations.
+/// Delivery: at least once, wrapped in support.events.v1.EventEnvelope (subject = the
+/// conversation id) and served by chat's support.events.v1.EventLog in commit order
+/// (transactional outbox: an event exists only if the change that caused it was committed).
+/// Consumers deduplicate by EventEnvelope.event_id.
 /// Each event carries the facts a consumer needs as its own copy; a consumer never reads chat's
 /// tables and needs no call back to chat to act on an event.
 ///

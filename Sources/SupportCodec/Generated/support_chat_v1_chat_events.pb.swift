@@ -10,9 +10,10 @@
 
 /// Events the chat service announces to other SupportMesh services.
 ///
-/// Delivery: at least once, through the platform's event bus (transactional outbox: an event is
-/// published only if the change that caused it was committed). Consumers deduplicate by
-/// `event_id` and must tolerate events arriving late or out of order across conversations.
+/// Delivery: at least once, wrapped in support.events.v1.EventEnvelope (subject = the
+/// conversation id) and served by chat's support.events.v1.EventLog in commit order
+/// (transactional outbox: an event exists only if the change that caused it was committed).
+/// Consumers deduplicate by EventEnvelope.event_id.
 /// Each event carries the facts a consumer needs as its own copy; a consumer never reads chat's
 /// tables and needs no call back to chat to act on an event.
 ///
@@ -57,7 +58,7 @@ public nonisolated struct Support_Chat_V1_ConversationEscalatedEvent: @unchecked
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique per event; consumers deduplicate by it.
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -196,7 +197,7 @@ public nonisolated struct Support_Chat_V1_ConversationClosedEvent: @unchecked Se
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique per event; consumers deduplicate by it.
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}

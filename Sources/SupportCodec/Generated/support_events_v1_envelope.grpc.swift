@@ -1,10 +1,33 @@
-/// The envelope every cross-service event travels in.
+/// The envelope every cross-service event travels in, and the delivery contract.
 ///
-/// Each service writes its events to an outbox table in the same transaction as the business
-/// change, and a relay delivers them at least once, in `sequence` order per producer. A consumer
-/// records the `event_id`s it has processed in its own schema, in the same transaction as its
-/// effect, so a redelivered event changes nothing. Payloads carry the facts a consumer needs as
-/// its own copy: no consumer reads another service's tables or has to call back.
+/// Production. Each service writes an event to the outbox table of its own schema in the SAME
+/// transaction as the business change it announces (ServiceKit `EventOutbox.append`), so an
+/// event exists if and only if its change was committed. The producer serves its outbox as an
+/// ordered, replayable log: support.events.v1.EventLog/StreamEvents (event_log.proto).
+///
+/// Positions. `position` numbers one producer's events 1, 2, 3... with no gap, in COMMIT
+/// order: an event with a higher position was committed after every event with a lower one.
+/// So a reader that has seen position N has seen (or can still read) every event <= N, and a
+/// consumer that stores the last position it applied and resumes after it misses nothing and
+/// sees nothing twice. (Positions from a sequence at insert time would not do that: two
+/// transactions commit in another order than they drew their numbers, and a reader past 11
+/// would never see 10. docs/events.md explains how commit order is guaranteed.)
+///
+/// Deduplication. `event_id` is THE deduplication key of an event, unique across producers and
+/// the same every time the event is delivered. Payload messages that also carry an
+/// `event_id` carry the same value; consumers key on the envelope's.
+///
+/// Forward compatibility. `type` names the payload's message (its full protobuf name, e.g.
+/// "support.tickets.v1.TicketCreatedEvent") and is always set. A consumer built before a
+/// new event type existed sees `type` set but no `payload` case it knows (an empty oneof):
+/// it must skip such an event (advance its cursor) rather than fail or stop, and it should
+/// ignore unknown fields. New event types are added as new oneof cases with new numbers; no
+/// case or field number is ever reused.
+///
+/// Consumers record the `event_id`s they have applied and the last position, in their own
+/// schema, in the same transaction as the effect (ServiceKit `EventSubscription`), so a
+/// redelivered event changes nothing. Payloads carry the facts a consumer needs as its own
+/// copy: no consumer reads another service's tables or has to call back.
 ///
 /// | event | producer | consumers |
 /// |---|---|---|

@@ -8,13 +8,36 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The envelope every cross-service event travels in.
+/// The envelope every cross-service event travels in, and the delivery contract.
 ///
-/// Each service writes its events to an outbox table in the same transaction as the business
-/// change, and a relay delivers them at least once, in `sequence` order per producer. A consumer
-/// records the `event_id`s it has processed in its own schema, in the same transaction as its
-/// effect, so a redelivered event changes nothing. Payloads carry the facts a consumer needs as
-/// its own copy: no consumer reads another service's tables or has to call back.
+/// Production. Each service writes an event to the outbox table of its own schema in the SAME
+/// transaction as the business change it announces (ServiceKit `EventOutbox.append`), so an
+/// event exists if and only if its change was committed. The producer serves its outbox as an
+/// ordered, replayable log: support.events.v1.EventLog/StreamEvents (event_log.proto).
+///
+/// Positions. `position` numbers one producer's events 1, 2, 3... with no gap, in COMMIT
+/// order: an event with a higher position was committed after every event with a lower one.
+/// So a reader that has seen position N has seen (or can still read) every event <= N, and a
+/// consumer that stores the last position it applied and resumes after it misses nothing and
+/// sees nothing twice. (Positions from a sequence at insert time would not do that: two
+/// transactions commit in another order than they drew their numbers, and a reader past 11
+/// would never see 10. docs/events.md explains how commit order is guaranteed.)
+///
+/// Deduplication. `event_id` is THE deduplication key of an event, unique across producers and
+/// the same every time the event is delivered. Payload messages that also carry an
+/// `event_id` carry the same value; consumers key on the envelope's.
+///
+/// Forward compatibility. `type` names the payload's message (its full protobuf name, e.g.
+/// "support.tickets.v1.TicketCreatedEvent") and is always set. A consumer built before a
+/// new event type existed sees `type` set but no `payload` case it knows (an empty oneof):
+/// it must skip such an event (advance its cursor) rather than fail or stop, and it should
+/// ignore unknown fields. New event types are added as new oneof cases with new numbers; no
+/// case or field number is ever reused.
+///
+/// Consumers record the `event_id`s they have applied and the last position, in their own
+/// schema, in the same transaction as the effect (ServiceKit `EventSubscription`), so a
+/// redelivered event changes nothing. Payloads carry the facts a consumer needs as its own
+/// copy: no consumer reads another service's tables or has to call back.
 ///
 /// | event | producer | consumers |
 /// |---|---|---|
@@ -52,7 +75,7 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique id; the deduplication key for at-least-once delivery.
+  /// Unique id (a UUID); the one deduplication key for at-least-once delivery.
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -64,13 +87,16 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     set {_uniqueStorage()._producer = newValue}
   }
 
-  /// Increasing per producer; a consumer can resume after the last sequence it processed.
-  public var sequence: Int64 {
-    get {_storage._sequence}
-    set {_uniqueStorage()._sequence = newValue}
+  /// The event's place in its producer's log: 1, 2, 3... gapless, in commit order (see the
+  /// file header). Resume with StreamEventsRequest.after_position = the last position applied.
+  /// (Field 3 was `sequence`, allocated before commit; v1 had no outside users.)
+  public var position: Int64 {
+    get {_storage._position}
+    set {_uniqueStorage()._position = newValue}
   }
 
-  /// When the change happened.
+  /// When the change happened (the producing transaction's clock). The canonical time of the
+  /// event; payload time fields (`occur_time`, `event_time`, `emit_time`) carry the same moment.
   public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._occurTime = newValue}
@@ -80,10 +106,33 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
   /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
   public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
 
-  /// The x-request-id of the call that caused the change, so logs join across hops.
+  /// The x-request-id of the call that caused the change, so logs join across hops; empty for
+  /// changes no call caused (timers, sweeps).
   public var requestID: String {
     get {_storage._requestID}
     set {_uniqueStorage()._requestID = newValue}
+  }
+
+  /// The payload's full protobuf message name, e.g. "support.tickets.v1.TicketCreatedEvent";
+  /// what StreamEventsRequest.types filters on. Always set, also when the payload is a case
+  /// this consumer does not know (see forward compatibility above).
+  public var type: String {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  /// The ordering key: the id of the entity the event is about (ticket id, conversation id,
+  /// shipment id, survey id...). Events of one subject are in position order like all others;
+  /// a consumer that parallelises may do so per subject.
+  public var subject: String {
+    get {_storage._subject}
+    set {_uniqueStorage()._subject = newValue}
+  }
+
+  /// W3C trace context (`traceparent` header value) of the causing call, when it had one.
+  public var traceparent: String {
+    get {_storage._traceparent}
+    set {_uniqueStorage()._traceparent = newValue}
   }
 
   public var payload: OneOf_Payload? {
@@ -270,14 +319,17 @@ fileprivate nonisolated let _protobuf_package = "support.events.v1"
 
 nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}sequence\0\u{3}occur_time\0\u{3}request_id\0\u{4}\u{5}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{4}\u{6}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{4}\u{6}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
     var _producer: String = String()
-    var _sequence: Int64 = 0
+    var _position: Int64 = 0
     var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _requestID: String = String()
+    var _type: String = String()
+    var _subject: String = String()
+    var _traceparent: String = String()
     var _payload: Support_Events_V1_EventEnvelope.OneOf_Payload?
 
       // This property is used as the initial default value for new instances of the type.
@@ -291,9 +343,12 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
     init(copying source: _StorageClass) {
       _eventID = source._eventID
       _producer = source._producer
-      _sequence = source._sequence
+      _position = source._position
       _occurTime = source._occurTime
       _requestID = source._requestID
+      _type = source._type
+      _subject = source._subject
+      _traceparent = source._traceparent
       _payload = source._payload
     }
   }
@@ -315,9 +370,12 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
         case 2: try { try decoder.decodeSingularStringField(value: &_storage._producer) }()
-        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._sequence) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._position) }()
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
         case 5: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._type) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._subject) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._traceparent) }()
         case 10: try {
           var v: Support_Chat_V1_ConversationEscalatedEvent?
           var hadOneofValue = false
@@ -570,14 +628,23 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
       if !_storage._producer.isEmpty {
         try visitor.visitSingularStringField(value: _storage._producer, fieldNumber: 2)
       }
-      if _storage._sequence != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._sequence, fieldNumber: 3)
+      if _storage._position != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._position, fieldNumber: 3)
       }
       try { if let v = _storage._occurTime {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
       } }()
       if !_storage._requestID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 5)
+      }
+      if !_storage._type.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._type, fieldNumber: 6)
+      }
+      if !_storage._subject.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._subject, fieldNumber: 7)
+      }
+      if !_storage._traceparent.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._traceparent, fieldNumber: 8)
       }
       switch _storage._payload {
       case .conversationEscalated?: try {
@@ -665,9 +732,12 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
         let rhs_storage = _args.1
         if _storage._eventID != rhs_storage._eventID {return false}
         if _storage._producer != rhs_storage._producer {return false}
-        if _storage._sequence != rhs_storage._sequence {return false}
+        if _storage._position != rhs_storage._position {return false}
         if _storage._occurTime != rhs_storage._occurTime {return false}
         if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._subject != rhs_storage._subject {return false}
+        if _storage._traceparent != rhs_storage._traceparent {return false}
         if _storage._payload != rhs_storage._payload {return false}
         return true
       }

@@ -11,8 +11,8 @@
 /// Events feedback publishes, and the events it consumes.
 ///
 /// PRODUCED. Feedback writes each event in the same transaction as the change (outbox) and
-/// publishes it at least once, wrapped in support.events.v1.EventEnvelope, in increasing `sequence` order.
-/// Consumers deduplicate by event_id. Every payload carries the facts a consumer needs, so no
+/// publishes it at least once, wrapped in support.events.v1.EventEnvelope, in increasing `position` order
+/// (gapless, commit order; see envelope.proto). Consumers deduplicate by EventEnvelope.event_id. Every payload carries the facts a consumer needs, so no
 /// consumer has to call back into feedback.
 ///
 /// CONSUMED (contracts owned by chat and tickets; the fields feedback copies are listed):

@@ -2,8 +2,9 @@
 ///
 /// Delivery: each event is written in the same transaction as the change it reports (an
 /// outbox) and published at least once, with its full message name as the event type.
-/// Consumers de-duplicate by `event_id`. Events of one shipment are published in the order
-/// of `shipment_version`; there is no order across shipments. Each event carries its own
+/// Consumers de-duplicate by EventEnvelope.event_id. Logistics' support.events.v1.EventLog
+/// serves all its events in commit order (subject = the shipment id), so the events of one
+/// shipment arrive in the order of `shipment_version`. Each event carries its own
 /// copy of the facts a consumer needs, so consumers never call back to read them; personal
 /// data (addresses, phone numbers) is never copied into events.
 ///

@@ -12,8 +12,9 @@
 ///
 /// Delivery: each event is written in the same transaction as the change it reports (an
 /// outbox) and published at least once, with its full message name as the event type.
-/// Consumers de-duplicate by `event_id`. Events of one shipment are published in the order
-/// of `shipment_version`; there is no order across shipments. Each event carries its own
+/// Consumers de-duplicate by EventEnvelope.event_id. Logistics' support.events.v1.EventLog
+/// serves all its events in commit order (subject = the shipment id), so the events of one
+/// shipment arrive in the order of `shipment_version`. Each event carries its own
 /// copy of the facts a consumer needs, so consumers never call back to read them; personal
 /// data (addresses, phone numbers) is never copied into events.
 ///
@@ -107,7 +108,7 @@ public nonisolated struct Support_Logistics_V1_ShipmentCreatedEvent: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique per event; consumers de-duplicate by it.
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String = String()
 
   /// When the change was committed.
@@ -174,6 +175,7 @@ public nonisolated struct Support_Logistics_V1_ShipmentDeliveredEvent: Sendable 
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String = String()
 
   public var emitTime: SwiftProtobuf.Google_Protobuf_Timestamp {
@@ -232,6 +234,7 @@ public nonisolated struct Support_Logistics_V1_ShipmentExceptionEvent: @unchecke
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -364,6 +367,7 @@ public nonisolated struct Support_Logistics_V1_ShipmentExceptionResolvedEvent: @
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -454,6 +458,7 @@ public nonisolated struct Support_Logistics_V1_ReturnAuthorizationIssuedEvent: @
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -579,6 +584,7 @@ public nonisolated struct Support_Logistics_V1_ReturnAuthorizationExpiredEvent: 
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String = String()
 
   public var emitTime: SwiftProtobuf.Google_Protobuf_Timestamp {

@@ -1,11 +1,15 @@
 /// Events announced by the after-sales case service (TicketService) to other services, and the
 /// events it consumes.
 ///
-/// Delivery is at least once and may be out of order across cases: consumers deduplicate by
-/// `event_id` and, per case, ignore an event whose `ticket_version` is not newer than the last
-/// one applied. Each event carries its own copy of the facts a consumer needs, so consumers
-/// never have to call back (they may, with GetTicket). Events are published after the change is
-/// committed (transactional outbox).
+/// Delivery: wrapped in support.events.v1.EventEnvelope (subject = the ticket id), served by
+/// the tickets process's support.events.v1.EventLog in commit order (envelope.proto). Within
+/// one consumer's stream the events of a case arrive in the order they happened; consumers
+/// deduplicate by EventEnvelope.event_id ONLY. Do not skip an event because its
+/// `ticket_version` is not newer than one already applied: these are domain events, not state
+/// snapshots, and a redelivered TicketResolvedEvent must still be recognised by its event_id,
+/// not dropped for its version. Each event carries its own copy of the facts a consumer needs,
+/// so consumers never have to call back (they may, with GetTicket). Events are written in the
+/// same transaction as the change (transactional outbox).
 ///
 /// ## Produced
 /// - TicketCreatedEvent   on CreateTicket.

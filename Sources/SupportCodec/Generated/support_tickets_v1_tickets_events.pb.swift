@@ -11,11 +11,15 @@
 /// Events announced by the after-sales case service (TicketService) to other services, and the
 /// events it consumes.
 ///
-/// Delivery is at least once and may be out of order across cases: consumers deduplicate by
-/// `event_id` and, per case, ignore an event whose `ticket_version` is not newer than the last
-/// one applied. Each event carries its own copy of the facts a consumer needs, so consumers
-/// never have to call back (they may, with GetTicket). Events are published after the change is
-/// committed (transactional outbox).
+/// Delivery: wrapped in support.events.v1.EventEnvelope (subject = the ticket id), served by
+/// the tickets process's support.events.v1.EventLog in commit order (envelope.proto). Within
+/// one consumer's stream the events of a case arrive in the order they happened; consumers
+/// deduplicate by EventEnvelope.event_id ONLY. Do not skip an event because its
+/// `ticket_version` is not newer than one already applied: these are domain events, not state
+/// snapshots, and a redelivered TicketResolvedEvent must still be recognised by its event_id,
+/// not dropped for its version. Each event carries its own copy of the facts a consumer needs,
+/// so consumers never have to call back (they may, with GetTicket). Events are written in the
+/// same transaction as the change (transactional outbox).
 ///
 /// ## Produced
 /// - TicketCreatedEvent   on CreateTicket.
@@ -63,7 +67,7 @@ public nonisolated struct Support_Tickets_V1_TicketCreatedEvent: @unchecked Send
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique per event; the deduplication key.
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -177,6 +181,7 @@ public nonisolated struct Support_Tickets_V1_TicketApprovedEvent: @unchecked Sen
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -295,6 +300,7 @@ public nonisolated struct Support_Tickets_V1_TicketResolvedEvent: @unchecked Sen
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -466,6 +472,7 @@ public nonisolated struct Support_Tickets_V1_TicketReopenedEvent: @unchecked Sen
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}
@@ -565,6 +572,7 @@ public nonisolated struct Support_Tickets_V1_TicketClosedEvent: @unchecked Senda
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
   public var eventID: String {
     get {_storage._eventID}
     set {_uniqueStorage()._eventID = newValue}

@@ -54,8 +54,10 @@ enum TicketsMigrations {
         CREATE INDEX ticket_history_ticket_idx ON ticket_history (ticket_id, entry_id);
         """
     ),
+    // TicketCreatedEvent and the other tickets events (docs/events.md).
+    EventOutbox.migration(version: 2),
     Migration(
-      version: 2, name: "changes by request id, comments",
+      version: 3, name: "changes by request id, comments",
       sql: """
         -- The first result of each change made with a request id (TransitionTicket, AssignTicket,
         -- SetPriority): a retry returns it instead of failing on the version it moved.

@@ -43,6 +43,11 @@ extension TicketStore {
           VALUES (\(requestID), \(id), \(fingerprint), \(try next.bytea()))
           """, logger: logger)
       }
+      // Announced in the same transaction, last: the append holds the event log's position lock.
+      let eventID = UUID()
+      if let outbox, let payload = TicketEvents.payload(before: current, after: next, entry: entry, eventID: eventID, resolutionHours: resolutionHours) {
+        try await outbox.append(payload, subject: next.ticketID, eventID: eventID, occurredAt: entry.occurTime.date, on: connection, logger: logger)
+      }
       return next
     }
   }

@@ -12,6 +12,10 @@ typealias TicketStatus = Support_Tickets_V1_TicketStatus
 /// All SQL of the tickets service. Every write runs in one transaction with its history entry.
 struct TicketStore: Sendable {
   let database: Database
+  /// Where CreateTicket announces TicketCreatedEvent (support.events.v1.EventLog).
+  var outbox: EventOutbox? = nil
+  /// The resolution window (hours), for the timings the resolved event reports.
+  var resolutionHours = 72
 
   /// Statuses in which a case no longer blocks a new one for the same order item.
   static let finishedStatuses: [TicketStatus] = [.rejected, .cancelled, .closed]
@@ -72,6 +76,13 @@ struct TicketStore: Sendable {
       entry.occurTime = ticket.createTime
       entry.ticketVersion = ticket.version
       try await Self.appendHistory(entry, ticketID: id, connection, logger)
+      // Announced in the same transaction, last: the append holds the event log's position lock.
+      if let outbox {
+        let eventID = UUID()
+        try await outbox.append(
+          .ticketCreated(ticket.createdEvent(eventID: eventID)), subject: ticket.ticketID, eventID: eventID,
+          occurredAt: ticket.createTime.date, on: connection, logger: logger)
+      }
       return .created(ticket)
     }
   }
@@ -200,5 +211,28 @@ struct TicketByID: PostgresPreparedStatement {
 
   func decodeRow(_ row: PostgresRow) throws -> ByteBuffer {
     try row.decode(ByteBuffer.self)
+  }
+}
+
+extension Ticket {
+  /// The TicketCreatedEvent announcing this new case.
+  func createdEvent(eventID: UUID) -> Support_Tickets_V1_TicketCreatedEvent {
+    .with {
+      $0.eventID = eventID.uuidString.lowercased()
+      $0.ticketID = ticketID
+      $0.ticketVersion = version
+      $0.type = type
+      $0.category = category
+      $0.priority = priority
+      $0.shopperID = shopperID
+      $0.items = items
+      if hasSource { $0.source = source }
+      $0.channel = channel
+      $0.skillGroupID = skillGroupID
+      $0.createdBy = createdBy
+      $0.firstResponseDueTime = sla.firstResponseDueTime
+      $0.resolutionDueTime = sla.resolutionDueTime
+      $0.occurTime = createTime
+    }
   }
 }

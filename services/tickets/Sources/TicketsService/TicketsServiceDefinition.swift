@@ -4,11 +4,11 @@ import ServiceKit
 public enum TicketsServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "tickets", schema: "tickets", migrations: TicketsMigrations.all,
-    healthNames: ["support.tickets.v1.TicketService"]
+    healthNames: ["support.tickets.v1.TicketService"], producesEvents: true
   ) { resources in
     let policy = try TicketsPolicy.load()
     return ServiceParts(rpcServices: [
-      TicketHandlers(store: TicketStore(database: resources.database!), policy: policy, logger: resources.logger)
+      TicketHandlers(store: TicketStore(database: resources.database!, outbox: resources.outbox, resolutionHours: policy.resolutionHours), policy: policy, logger: resources.logger)
     ])
   }
 }

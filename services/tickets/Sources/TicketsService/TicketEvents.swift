@@ -1,0 +1,106 @@
+import Foundation
+import ServiceKit
+import SupportCodec
+import SwiftProtobuf
+
+/// The events a change of a case announces (tickets_events.proto, "Produced"): written to the
+/// outbox in the change's own transaction.
+enum TicketEvents {
+  /// The event for a transition from `before` to `after` recorded as `entry`, if it announces one.
+  static func payload(before: Ticket, after: Ticket, entry: HistoryEntry, eventID: UUID, resolutionHours: Int) -> EventEnvelope.OneOf_Payload? {
+    guard entry.kind == .transitioned else { return nil }
+    let id = eventID.uuidString.lowercased()
+    switch (before.status, after.status) {
+    case (.approved, .solutionAgreed):
+      return .ticketApproved(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.category = after.category
+        $0.shopperID = after.shopperID
+        $0.solutionKind = after.solution.kind
+        $0.goodsReturnRequired = after.goodsReturnRequired
+        if after.goodsReturnRequired { $0.returnItems = after.items }
+        $0.returnShippingPayer = after.solution.returnShippingPayer
+        $0.replacementItems = after.solution.replacementItems
+        if after.solution.hasRefundAmount { $0.refundAmount = after.solution.refundAmount }
+        if after.solution.hasShippingRefund { $0.shippingRefund = after.solution.shippingRefund }
+        $0.approvedBy = entry.actor
+        $0.assigneeAgentID = after.assigneeAgentID
+        $0.occurTime = entry.occurTime
+      })
+    case (_, .resolved):
+      let live = after.withLiveSLA(at: entry.occurTime.date)
+      return .ticketResolved(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.category = after.category
+        $0.priority = after.priority
+        $0.shopperID = after.shopperID
+        $0.assigneeAgentID = after.assigneeAgentID
+        $0.skillGroupID = after.skillGroupID
+        $0.channel = after.channel
+        $0.items = after.items
+        $0.solutionKind = after.solution.kind
+        $0.outcome = after.resolution.outcome
+        if after.resolution.hasRefundedAmount { $0.refundedAmount = after.resolution.refundedAmount }
+        $0.createTime = after.createTime
+        if after.sla.hasFirstResponseTime {
+          $0.firstResponseTime = after.sla.firstResponseTime
+          $0.timeToFirstResponse = .init(timeInterval: max(0, after.sla.firstResponseTime.date.timeIntervalSince(after.createTime.date)))
+        }
+        $0.resolveTime = after.resolveTime
+        // From submission, or from the latest reopen, less the time paused since: the due time
+        // is the clock's start plus the window plus every pause since, so the active time is
+        // the resolve time less (due time - window).
+        let window = TimeInterval(resolutionHours) * 3600
+        $0.timeToResolve = .init(timeInterval: max(0, after.resolveTime.date.timeIntervalSince(after.sla.resolutionDueTime.date) + window))
+        $0.pausedDuration = after.sla.pausedDuration
+        $0.firstResponseBreached = live.sla.firstResponseBreached
+        $0.resolutionBreached = live.sla.resolutionBreached
+        $0.reopenCount = after.reopenCount
+        $0.occurTime = entry.occurTime
+      })
+    case (_, .reopened):
+      return .ticketReopened(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.category = after.category
+        $0.shopperID = after.shopperID
+        $0.assigneeAgentID = after.assigneeAgentID
+        $0.previousStatus = before.status
+        $0.reason = after.statusReason
+        if case .reopen(let reopen)? = entry.action.action { $0.followUpID = reopen.followUpID }
+        $0.reopenedBy = entry.actor
+        $0.reopenCount = after.reopenCount
+        $0.resolutionDueTime = after.sla.resolutionDueTime
+        $0.occurTime = entry.occurTime
+      })
+    case (_, .closed):
+      return .ticketClosed(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.category = after.category
+        $0.shopperID = after.shopperID
+        $0.assigneeAgentID = after.assigneeAgentID
+        $0.outcome = after.resolution.outcome
+        $0.closedBy = entry.actor
+        $0.note = entry.reason
+        $0.reopenCount = after.reopenCount
+        $0.createTime = after.createTime
+        if after.hasResolveTime { $0.resolveTime = after.resolveTime }
+        $0.occurTime = entry.occurTime
+      })
+    default:
+      return nil
+    }
+  }
+
+}
