@@ -163,13 +163,6 @@ final class RelayCall: ChannelDuplexHandler {
       context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: response, endStream: true))), promise: nil)
       return
     }
-    // The size HTTP/2 counts (RFC 9113 §6.5.2): name and value octets plus 32 per field.
-    let headerBytes = headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
-    if headerBytes > RelaySettings.maxRequestHeaderBytes {
-      phase = .relaying
-      fail(.resourceExhausted, "request headers of \(headerBytes) bytes are over the limit of \(RelaySettings.maxRequestHeaderBytes) bytes")
-      return
-    }
     let path = headers.first(name: ":path") ?? ""
     switch shared.routes.resolve(path: path, headers: headers) {
     case .unknown(let method):

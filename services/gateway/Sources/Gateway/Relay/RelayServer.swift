@@ -16,12 +16,9 @@ struct RelaySettings: Sendable {
   /// fast network, small enough that 256 streams cannot buffer much in the gateway.
   static let streamWindow = 256 * 1024
   static let connectionWindow = 4 * 1024 * 1024
-  /// Request headers larger than this end their own call RESOURCE_EXHAUSTED (the relay checks).
-  static let maxRequestHeaderBytes = 16 * 1024
-  /// What HTTP/2 itself accepts (advertised in SETTINGS): a larger header block is a connection
-  /// error by the protocol (HPACK state cannot be kept without decoding it), so this is set
-  /// well above the per-call limit, and only a block over it costs the whole connection.
-  static let maxHeaderListSize = 64 * 1024
+  /// The largest header list a call may send (SETTINGS_MAX_HEADER_LIST_SIZE). swift-nio-http2
+  /// refuses a larger one while decoding it.
+  static let maxHeaderListSize = 16 * 1024
 
   init(_ config: ServiceConfig) {
     maxConcurrentStreams = config.maxConcurrentStreams
