@@ -13,6 +13,11 @@
 ///   UNDER_REVIEW     --Approve-->          APPROVED
 ///   UNDER_REVIEW     --Reject(reason)-->   REJECTED            (terminal)
 ///   APPROVED         --AgreeSolution-->    SOLUTION_AGREED
+///   SOLUTION_AGREED  --AgreeSolution-->    SOLUTION_AGREED     (the solution changes, e.g. an
+///                                                               exchange out of stock -> refund)
+///   INSPECTED        --AgreeSolution-->    INSPECTED           (the solution changes after
+///                                                               inspection, e.g. unrepairable ->
+///                                                               exchange or refund)
 ///   SOLUTION_AGREED  --AwaitReturn-->      AWAITING_RETURN     (only if goods must come back)
 ///   AWAITING_RETURN  --MarkGoodsReceived-> GOODS_RECEIVED
 ///   GOODS_RECEIVED   --Inspect-->          INSPECTED
@@ -20,6 +25,8 @@
 ///   SOLUTION_AGREED  --Resolve-->          RESOLVED            (only if no goods come back:
 ///                                                               refund only, complaint, inquiry,
 ///                                                               or a waived return)
+///   AWAITING_RETURN  --Resolve-->          RESOLVED            (the return parcel was lost by the
+///                                                               carrier: the seller settles anyway)
 ///   RESOLVED         --Close-->            CLOSED
 ///   RESOLVED|CLOSED  --Reopen(reason)-->   REOPENED            (dissatisfied follow-up, 回访)
 ///   REOPENED         --StartReview-->      UNDER_REVIEW        (the case is reviewed again)
@@ -27,9 +34,13 @@
 ///   SUBMITTED|UNDER_REVIEW|APPROVED|SOLUTION_AGREED|AWAITING_RETURN|REOPENED
 ///                    --Cancel(reason)-->   CANCELLED           (terminal; by the shopper, before
 ///                                                               resolution and before the goods
-///                                                               reach the seller)
+///                                                               reach the seller; from
+///                                                               AWAITING_RETURN also by an agent
+///                                                               or the system when the goods never
+///                                                               came back, e.g. the RMA expired)
 ///
-/// Any other (status, action) pair fails with FAILED_PRECONDITION and changes nothing.
+/// Any other (status, action) pair fails with FAILED_PRECONDITION (ErrorInfo reason
+/// TRANSITION_NOT_ALLOWED, metadata "status" and "action") and changes nothing.
 /// Goods come back (Ticket.goods_return_required) for RETURN_AND_REFUND, EXCHANGE and REPAIR
 /// unless the agreed solution waives the return; REFUND_ONLY, COMPLAINT and INQUIRY never take
 /// the goods legs (AWAITING_RETURN, GOODS_RECEIVED, INSPECTED).
@@ -341,10 +352,15 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
         /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
         /// > price of the items plus shipping, or in another currency, the solution does not fit the
-        /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-        /// > is not allowed from the current status (the message names both); ABORTED when
-        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-        /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+        /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+        /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+        /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+        /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_TransitionTicketRequest` messages.
@@ -364,9 +380,11 @@ extension Support_Tickets_V1_TicketService {
         /// >
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+        /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+        /// > checked here. Assigning what is already assigned changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-        /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-        /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+        /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+        /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
         /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
         /// > service.
         ///
@@ -387,10 +405,11 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+        /// > Setting the current priority changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-        /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-        /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-        /// > shopper.
+        /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+        /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+        /// > when the actor is a shopper.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_SetPriorityRequest` messages.
@@ -612,10 +631,15 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
         /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
         /// > price of the items plus shipping, or in another currency, the solution does not fit the
-        /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-        /// > is not allowed from the current status (the message names both); ABORTED when
-        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-        /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+        /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+        /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+        /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+        /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -635,9 +659,11 @@ extension Support_Tickets_V1_TicketService {
         /// >
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+        /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+        /// > checked here. Assigning what is already assigned changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-        /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-        /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+        /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+        /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
         /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
         /// > service.
         ///
@@ -658,10 +684,11 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+        /// > Setting the current priority changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-        /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-        /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-        /// > shopper.
+        /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+        /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+        /// > when the actor is a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_SetPriorityRequest` message.
@@ -881,10 +908,15 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
         /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
         /// > price of the items plus shipping, or in another currency, the solution does not fit the
-        /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-        /// > is not allowed from the current status (the message names both); ABORTED when
-        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-        /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+        /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+        /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+        /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+        /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -904,9 +936,11 @@ extension Support_Tickets_V1_TicketService {
         /// >
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+        /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+        /// > checked here. Assigning what is already assigned changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-        /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-        /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+        /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+        /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
         /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
         /// > service.
         ///
@@ -927,10 +961,11 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+        /// > Setting the current priority changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-        /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-        /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-        /// > shopper.
+        /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+        /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+        /// > when the actor is a shopper.
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_SetPriorityRequest` message.
@@ -1534,10 +1569,15 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
         /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
         /// > price of the items plus shipping, or in another currency, the solution does not fit the
-        /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-        /// > is not allowed from the current status (the message names both); ABORTED when
-        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-        /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+        /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+        /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+        /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+        /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -1562,9 +1602,11 @@ extension Support_Tickets_V1_TicketService {
         /// >
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+        /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+        /// > checked here. Assigning what is already assigned changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-        /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-        /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+        /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+        /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
         /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
         /// > service.
         ///
@@ -1590,10 +1632,11 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+        /// > Setting the current priority changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-        /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-        /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-        /// > shopper.
+        /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+        /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+        /// > when the actor is a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_SetPriorityRequest` message.
@@ -1896,10 +1939,15 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
         /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
         /// > price of the items plus shipping, or in another currency, the solution does not fit the
-        /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-        /// > is not allowed from the current status (the message names both); ABORTED when
-        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-        /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+        /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+        /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+        /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+        /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+        /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -1935,9 +1983,11 @@ extension Support_Tickets_V1_TicketService {
         /// >
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+        /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+        /// > checked here. Assigning what is already assigned changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-        /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-        /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+        /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+        /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
         /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
         /// > service.
         ///
@@ -1974,10 +2024,11 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+        /// > Setting the current priority changes nothing (no new version).
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-        /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-        /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-        /// > shopper.
+        /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+        /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+        /// > when the actor is a shopper.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_SetPriorityRequest` message.
@@ -2286,10 +2337,15 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
     /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
     /// > price of the items plus shipping, or in another currency, the solution does not fit the
-    /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-    /// > is not allowed from the current status (the message names both); ABORTED when
-    /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-    /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+    /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+    /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+    /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+    /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+    /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+    /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+    /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+    /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -2320,9 +2376,11 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// >
     /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
     /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+    /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+    /// > checked here. Assigning what is already assigned changes nothing (no new version).
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-    /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-    /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+    /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+    /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
     /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
     /// > service.
     ///
@@ -2354,10 +2412,11 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+    /// > Setting the current priority changes nothing (no new version).
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-    /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-    /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-    /// > shopper.
+    /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+    /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+    /// > when the actor is a shopper.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_SetPriorityRequest` message.
@@ -2652,10 +2711,15 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty, no action is set, or the action's own
     /// > fields are invalid (a required reason is empty, a refund amount is negative, above the paid
     /// > price of the items plus shipping, or in another currency, the solution does not fit the
-    /// > ticket type); NOT_FOUND when the case does not exist; FAILED_PRECONDITION when the action
-    /// > is not allowed from the current status (the message names both); ABORTED when
-    /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform
-    /// > the action (Cancel by anyone but the case's shopper; agent-only actions by a shopper).
+    /// > ticket type); NOT_FOUND when the case does not exist (or is another shopper's, for a
+    /// > shopper caller); FAILED_PRECONDITION with ErrorInfo reason TRANSITION_NOT_ALLOWED when the
+    /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
+    /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
+    /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
+    /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
+    /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+    /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
+    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2690,9 +2754,11 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// >
     /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
     /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
+    /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
+    /// > checked here. Assigning what is already assigned changes nothing (no new version).
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
-    /// > empty; NOT_FOUND when the case, the agent or the skill group does not exist;
-    /// > FAILED_PRECONDITION when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
+    /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
+    /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
     /// > expected_version is stale; PERMISSION_DENIED when the actor is not an agent, supervisor or
     /// > service.
     ///
@@ -2728,10 +2794,11 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Changes the priority (优先级). Allowed in every status except REJECTED, CANCELLED, CLOSED.
+    /// > Setting the current priority changes nothing (no new version).
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or priority is UNSPECIFIED; NOT_FOUND when
-    /// > the case does not exist; FAILED_PRECONDITION when the case is REJECTED, CANCELLED or
-    /// > CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED when the actor is a
-    /// > shopper.
+    /// > the case does not exist; FAILED_PRECONDITION (ErrorInfo reason CASE_FINISHED) when the case
+    /// > is REJECTED, CANCELLED or CLOSED; ABORTED when expected_version is stale; PERMISSION_DENIED
+    /// > when the actor is a shopper.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -23,6 +23,11 @@
 ///   UNDER_REVIEW     --Approve-->          APPROVED
 ///   UNDER_REVIEW     --Reject(reason)-->   REJECTED            (terminal)
 ///   APPROVED         --AgreeSolution-->    SOLUTION_AGREED
+///   SOLUTION_AGREED  --AgreeSolution-->    SOLUTION_AGREED     (the solution changes, e.g. an
+///                                                               exchange out of stock -> refund)
+///   INSPECTED        --AgreeSolution-->    INSPECTED           (the solution changes after
+///                                                               inspection, e.g. unrepairable ->
+///                                                               exchange or refund)
 ///   SOLUTION_AGREED  --AwaitReturn-->      AWAITING_RETURN     (only if goods must come back)
 ///   AWAITING_RETURN  --MarkGoodsReceived-> GOODS_RECEIVED
 ///   GOODS_RECEIVED   --Inspect-->          INSPECTED
@@ -30,6 +35,8 @@
 ///   SOLUTION_AGREED  --Resolve-->          RESOLVED            (only if no goods come back:
 ///                                                               refund only, complaint, inquiry,
 ///                                                               or a waived return)
+///   AWAITING_RETURN  --Resolve-->          RESOLVED            (the return parcel was lost by the
+///                                                               carrier: the seller settles anyway)
 ///   RESOLVED         --Close-->            CLOSED
 ///   RESOLVED|CLOSED  --Reopen(reason)-->   REOPENED            (dissatisfied follow-up, 回访)
 ///   REOPENED         --StartReview-->      UNDER_REVIEW        (the case is reviewed again)
@@ -37,9 +44,13 @@
 ///   SUBMITTED|UNDER_REVIEW|APPROVED|SOLUTION_AGREED|AWAITING_RETURN|REOPENED
 ///                    --Cancel(reason)-->   CANCELLED           (terminal; by the shopper, before
 ///                                                               resolution and before the goods
-///                                                               reach the seller)
+///                                                               reach the seller; from
+///                                                               AWAITING_RETURN also by an agent
+///                                                               or the system when the goods never
+///                                                               came back, e.g. the RMA expired)
 ///
-/// Any other (status, action) pair fails with FAILED_PRECONDITION and changes nothing.
+/// Any other (status, action) pair fails with FAILED_PRECONDITION (ErrorInfo reason
+/// TRANSITION_NOT_ALLOWED, metadata "status" and "action") and changes nothing.
 /// Goods come back (Ticket.goods_return_required) for RETURN_AND_REFUND, EXCHANGE and REPAIR
 /// unless the agreed solution waives the return; REFUND_ONLY, COMPLAINT and INQUIRY never take
 /// the goods legs (AWAITING_RETURN, GOODS_RECEIVED, INSPECTED).
@@ -1979,8 +1990,10 @@ public nonisolated struct Support_Tickets_V1_RejectAction: Sendable {
 
 /// APPROVED -> SOLUTION_AGREED. Agent, after the shopper accepted the solution. Allowed
 /// solutions per type: RETURN_AND_REFUND, EXCHANGE, REPAIR -> refund, exchange or repair;
-/// REFUND_ONLY -> refund; COMPLAINT -> refund (compensation) or answer; INQUIRY -> answer.
-/// Otherwise INVALID_ARGUMENT. Publishes TicketApprovedEvent.
+/// REFUND_ONLY -> refund, or exchange without a return (补发, reshipping a lost parcel);
+/// COMPLAINT -> refund (compensation) or answer; INQUIRY -> answer. Otherwise INVALID_ARGUMENT.
+/// Publishes TicketApprovedEvent. Also from SOLUTION_AGREED or INSPECTED to change the agreed
+/// solution (recorded in history; the status stays; no event).
 public nonisolated struct Support_Tickets_V1_AgreeSolutionAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2175,8 +2188,11 @@ public nonisolated struct Support_Tickets_V1_InspectAction: Sendable {
   public init() {}
 }
 
-/// INSPECTED, SOLUTION_AGREED (only without goods return) or REOPENED -> RESOLVED. Agent or
-/// service (payment, logistics). Publishes TicketResolvedEvent.
+/// INSPECTED, SOLUTION_AGREED (only without goods return), AWAITING_RETURN (the return parcel
+/// was lost) or REOPENED -> RESOLVED. Agent or service (payment, logistics). refunded_amount is
+/// required for REFUNDED, PARTIALLY_REFUNDED and COMPENSATED, and at most what was paid for the
+/// items (plus the agreed shipping refund where the seller is at fault). Publishes
+/// TicketResolvedEvent.
 public nonisolated struct Support_Tickets_V1_ResolveAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2240,7 +2256,8 @@ public nonisolated struct Support_Tickets_V1_ReopenAction: Sendable {
 }
 
 /// SUBMITTED, UNDER_REVIEW, APPROVED, SOLUTION_AGREED, AWAITING_RETURN or REOPENED ->
-/// CANCELLED. Only the case's shopper (or a service acting for that shopper).
+/// CANCELLED. Only the case's shopper (or a service acting for that shopper); from
+/// AWAITING_RETURN also an agent or supervisor (the goods never came back).
 public nonisolated struct Support_Tickets_V1_CancelAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
