@@ -210,6 +210,21 @@ extension Mesh {
     return process
   }
 
+  /// Runs a query as the admin on the embedded cluster and returns its rows, one per line, as
+  /// psql prints them unaligned (`-tA`): for checking what a service stored.
+  func query(_ sql: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["psql", "-X", "-h", "127.0.0.1", "-p", "\(pgPort)", "-U", "postgres", "-d", "supportmesh", "-v", "ON_ERROR_STOP=1", "-tAc", sql]
+    var environment = ProcessInfo.processInfo.environment
+    environment["PGPASSWORD"] = try String(contentsOf: state.appendingPathComponent("admin-password"), encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    process.environment = environment
+    let (status, output) = try Mesh.runCollectingOutput(process)
+    guard status == 0 else { throw MeshError("psql failed: \(output)") }
+    return output.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
   /// The embedded cluster's data directory, as the launcher recorded it.
   func pgDataDirectory() throws -> String {
     try String(contentsOf: state.appendingPathComponent("pg-data"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -73,6 +73,11 @@ extension MeshTests {
         return try await tickets.transitionTicket(Self.transition(resolved, .with { $0.reopen = .with { $0.reason = "still broken" } }))
       }
       #expect(reopened.status == Support_Tickets_V1_TicketStatus.reopened && reopened.reopenCount == 1 && !reopened.hasCloseTime)
+      // Feedback follows the tickets event log: the resolved case got one satisfaction survey.
+      let m = try mesh
+      let surveys = "SELECT count(*) FROM feedback.surveys WHERE subject_kind = 2 AND subject_id = '\(created.ticketID)'"
+      try await waitFor(seconds: 30) { try m.query(surveys) == "1" }
+      #expect(try m.query("SELECT shopper_id FROM feedback.surveys WHERE subject_id = '\(created.ticketID)'") == shopper)
       try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
         let tickets = Client(wrapping: grpc)
         let again = try await tickets.transitionTicket(Self.transition(reopened, .with {
@@ -94,7 +99,7 @@ extension MeshTests {
         metadata.addString("tickets", forKey: "x-supportmesh-producer")
         var options = CallOptions.defaults
         options.timeout = .seconds(30)
-        let announced = try await Support_Events_V1_EventLog.Client(wrapping: grpc).streamEvents(
+        let (announced, lastPosition) = try await Support_Events_V1_EventLog.Client(wrapping: grpc).streamEvents(
           .with {
             $0.types = [
               Support_Tickets_V1_TicketApprovedEvent.protoMessageName, Support_Tickets_V1_TicketResolvedEvent.protoMessageName,
@@ -103,17 +108,25 @@ extension MeshTests {
           }, metadata: metadata, options: options
         ) { response in
           var mine: [String] = []
+          var lastPosition: Int64 = 0
           for try await message in response.messages {
             guard case .event(let event) = message.item, event.subject == created.ticketID else { continue }
             mine.append(event.type.replacingOccurrences(of: "support.tickets.v1.", with: ""))
+            lastPosition = event.position
             if case .ticketResolved(let resolved) = event.payload, mine.count == 2 {
               #expect(resolved.refundedAmount.amountMinor == 9_900 && resolved.outcome == .refunded && resolved.timeToResolve.seconds >= 0)
             }
             if mine.count == 5 { break }
           }
-          return mine
+          return (mine, lastPosition)
         }
         #expect(announced == ["TicketApprovedEvent", "TicketResolvedEvent", "TicketClosedEvent", "TicketReopenedEvent", "TicketResolvedEvent"])
+        // Resolved again while its first survey is pending: still one survey.
+        let resolvedAgain = lastPosition
+        try await waitFor(seconds: 30) {
+          (Int64(try m.query("SELECT position FROM feedback.event_cursors WHERE subscription = 'feedback.tickets'")) ?? 0) >= resolvedAgain
+        }
+        #expect(try m.query(surveys) == "1")
         let first = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID; $0.pageSize = 4 })
         let second = try await tickets.listTicketHistory(.with { $0.ticketID = created.ticketID; $0.pageSize = 4; $0.pageToken = first.nextPageToken })
         #expect((first.entries + second.entries).map(\.sequence) == Array(1...8))

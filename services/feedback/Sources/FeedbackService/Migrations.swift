@@ -30,6 +30,8 @@ enum FeedbackMigrations {
         CREATE INDEX surveys_agent_idx ON surveys (agent_id, created_at DESC, survey_id DESC) WHERE agent_id <> '';
         CREATE INDEX surveys_answered_idx ON surveys (answered_at) WHERE answered_at IS NOT NULL;
         """
-    )
+    ),
+    // Cursor, processed event ids and parked events of feedback's subscriptions.
+    EventSubscription.migration(version: 2),
   ]
 }
