@@ -73,17 +73,8 @@ public enum ServiceError {
     )
   }
 
-  /// The domain of errors raised outside any one service's rules.
-  public static let genericDomain = "supportmesh"
-
   public static func notFound(_ what: String, _ id: String) -> RPCError {
     RPCError(code: .notFound, message: "\(what) \"\(id)\" not found")
-  }
-
-  /// FAILED_PRECONDITION without a specific rule: ErrorInfo reason FAILED_PRECONDITION in the
-  /// generic domain. Prefer `failedPrecondition(reason:domain:_:)`, which names the rule.
-  public static func failedPrecondition(_ message: String) -> GoogleRPCStatus {
-    failedPrecondition(reason: "FAILED_PRECONDITION", domain: genericDomain, message)
   }
 
   public static func alreadyExists(_ message: String) -> RPCError {

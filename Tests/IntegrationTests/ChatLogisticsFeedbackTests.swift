@@ -37,12 +37,15 @@ extension MeshTests {
             $0.sender = .with { $0.kind = .shopper; $0.id = "someone-else" }; $0.text = "hi"
           })
         }
-        await expectCode(.failedPrecondition, containing: "QUEUED") {
+        let queued = await richError(.failedPrecondition) {
           try await chat.sendMessage(.with {
             $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
             $0.sender = .with { $0.kind = .agent; $0.id = "agent-1" }; $0.text = "hello"
           })
         }
+        let queuedInfo = queued?.details.compactMap(\.errorInfo).first
+        #expect(queued?.message.contains("QUEUED") == true)
+        #expect(queuedInfo?.reason == "CONVERSATION_NOT_ASSIGNED" && queuedInfo?.domain == "support.chat.v1")
         await expectCode(.invalidArgument, containing: "text") {
           try await chat.sendMessage(.with {
             $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
@@ -331,9 +334,11 @@ extension MeshTests {
 
         let shortToken = try await surveys.getSurvey(.with { $0.surveyID = short.surveyID }).token
         try await Task.sleep(for: .seconds(2))
-        await expectCode(.failedPrecondition, containing: "expired") {
+        let expired = await richError(.failedPrecondition) {
           try await surveys.submitSurveyAnswer(.with { $0.token = shortToken; $0.csat = 4 })
         }
+        #expect(expired?.message.contains("expired") == true)
+        #expect(expired?.details.compactMap(\.errorInfo).first?.reason == "SURVEY_EXPIRED")
         #expect(try await surveys.getSurveyByToken(.with { $0.token = shortToken }).status == .expired)
       }
     }

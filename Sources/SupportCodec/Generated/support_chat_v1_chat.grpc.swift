@@ -312,6 +312,10 @@ extension Support_Chat_V1_ConversationService {
     /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
     /// > other method is for agents, supervisors and services. A message's sender is the verified
     /// > caller (a service may send for anyone).
+    /// > 
+    /// > Error details: FAILED_PRECONDITION carries google.rpc.ErrorInfo (domain "support.chat.v1",
+    /// > the reason code named with each method) and google.rpc.PreconditionFailure in
+    /// > `grpc-status-details-bin`; INVALID_ARGUMENT carries google.rpc.BadRequest naming the field.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "StartConversation" method.
         ///
@@ -326,8 +330,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-        /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+        /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
         /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
@@ -497,8 +501,8 @@ extension Support_Chat_V1_ConversationService {
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+        /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
         /// > not available to the agent's skill groups.
@@ -727,6 +731,10 @@ extension Support_Chat_V1_ConversationService {
     /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
     /// > other method is for agents, supervisors and services. A message's sender is the verified
     /// > caller (a service may send for anyone).
+    /// > 
+    /// > Error details: FAILED_PRECONDITION carries google.rpc.ErrorInfo (domain "support.chat.v1",
+    /// > the reason code named with each method) and google.rpc.PreconditionFailure in
+    /// > `grpc-status-details-bin`; INVALID_ARGUMENT carries google.rpc.BadRequest naming the field.
     public protocol ServiceProtocol: Support_Chat_V1_ConversationService.StreamingServiceProtocol {
         /// Handle the "StartConversation" method.
         ///
@@ -741,8 +749,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-        /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+        /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
         /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
@@ -912,8 +920,8 @@ extension Support_Chat_V1_ConversationService {
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+        /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
         /// > not available to the agent's skill groups.
@@ -1140,6 +1148,10 @@ extension Support_Chat_V1_ConversationService {
     /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
     /// > other method is for agents, supervisors and services. A message's sender is the verified
     /// > caller (a service may send for anyone).
+    /// > 
+    /// > Error details: FAILED_PRECONDITION carries google.rpc.ErrorInfo (domain "support.chat.v1",
+    /// > the reason code named with each method) and google.rpc.PreconditionFailure in
+    /// > `grpc-status-details-bin`; INVALID_ARGUMENT carries google.rpc.BadRequest naming the field.
     public protocol SimpleServiceProtocol: Support_Chat_V1_ConversationService.ServiceProtocol {
         /// Handle the "StartConversation" method.
         ///
@@ -1154,8 +1166,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-        /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+        /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
         /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
@@ -1325,8 +1337,8 @@ extension Support_Chat_V1_ConversationService {
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+        /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
         /// > not available to the agent's skill groups.
@@ -2142,6 +2154,10 @@ extension Support_Chat_V1_ConversationService {
     /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
     /// > other method is for agents, supervisors and services. A message's sender is the verified
     /// > caller (a service may send for anyone).
+    /// > 
+    /// > Error details: FAILED_PRECONDITION carries google.rpc.ErrorInfo (domain "support.chat.v1",
+    /// > the reason code named with each method) and google.rpc.PreconditionFailure in
+    /// > `grpc-status-details-bin`; INVALID_ARGUMENT carries google.rpc.BadRequest naming the field.
     public protocol ClientProtocol: Sendable {
         /// Call the "StartConversation" method.
         ///
@@ -2156,8 +2172,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-        /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+        /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
         /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
@@ -2362,8 +2378,8 @@ extension Support_Chat_V1_ConversationService {
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+        /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
         /// > not available to the agent's skill groups.
@@ -2635,6 +2651,10 @@ extension Support_Chat_V1_ConversationService {
     /// > MarkRead, WatchConversation and GetEscalation, for their own conversations only; every
     /// > other method is for agents, supervisors and services. A message's sender is the verified
     /// > caller (a service may send for anyone).
+    /// > 
+    /// > Error details: FAILED_PRECONDITION carries google.rpc.ErrorInfo (domain "support.chat.v1",
+    /// > the reason code named with each method) and google.rpc.PreconditionFailure in
+    /// > `grpc-status-details-bin`; INVALID_ARGUMENT carries google.rpc.BadRequest naming the field.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -2659,8 +2679,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-        /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-        /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+        /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+        /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
         /// > shopper_id. A retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
@@ -2942,8 +2962,8 @@ extension Support_Chat_V1_ConversationService {
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
         /// > value; NOT_FOUND when the conversation or canned response does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-        /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+        /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+        /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
         /// > not available to the agent's skill groups.
@@ -3311,8 +3331,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-    /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-    /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+    /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+    /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
     /// > shopper_id. A retry with the same request_id returns the conversation created first.
     ///
     /// - Parameters:
@@ -3559,8 +3579,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
     /// > value; NOT_FOUND when the conversation or canned response does not exist;
-    /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-    /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+    /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+    /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
     /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
     /// > not available to the agent's skill groups.
@@ -3882,8 +3902,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
-    /// > names no skill group; FAILED_PRECONDITION when skill_group_id is empty and the channel has
-    /// > no default skill group configured; PERMISSION_DENIED when a shopper caller names another
+    /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
+    /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
     /// > shopper_id. A retry with the same request_id returns the conversation created first.
     ///
     /// - Parameters:
@@ -4158,8 +4178,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
     /// > value; NOT_FOUND when the conversation or canned response does not exist;
-    /// > FAILED_PRECONDITION when the conversation is CLOSED, or an agent writes to a QUEUED
-    /// > conversation; PERMISSION_DENIED when the sender names someone other than the caller (a
+    /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
+    /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
     /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
     /// > not available to the agent's skill groups.

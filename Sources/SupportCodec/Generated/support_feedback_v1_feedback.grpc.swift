@@ -221,8 +221,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
         /// > the caller is an agent or supervisor (a service may answer for the shopper);
         /// > ALREADY_EXISTS when the survey has already been
-        /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-        /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+        /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+        /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+        /// > time of the request); ABORTED when expected_version is
         /// > set and stale.
         ///
         /// - Parameters:
@@ -361,8 +362,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
         /// > the caller is an agent or supervisor (a service may answer for the shopper);
         /// > ALREADY_EXISTS when the survey has already been
-        /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-        /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+        /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+        /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+        /// > time of the request); ABORTED when expected_version is
         /// > set and stale.
         ///
         /// - Parameters:
@@ -499,8 +501,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
         /// > the caller is an agent or supervisor (a service may answer for the shopper);
         /// > ALREADY_EXISTS when the survey has already been
-        /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-        /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+        /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+        /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+        /// > time of the request); ABORTED when expected_version is
         /// > set and stale.
         ///
         /// - Parameters:
@@ -846,8 +849,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
         /// > the caller is an agent or supervisor (a service may answer for the shopper);
         /// > ALREADY_EXISTS when the survey has already been
-        /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-        /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+        /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+        /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+        /// > time of the request); ABORTED when expected_version is
         /// > set and stale.
         ///
         /// - Parameters:
@@ -1052,8 +1056,9 @@ extension Support_Feedback_V1_SurveyService {
         /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
         /// > the caller is an agent or supervisor (a service may answer for the shopper);
         /// > ALREADY_EXISTS when the survey has already been
-        /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-        /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+        /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+        /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+        /// > time of the request); ABORTED when expected_version is
         /// > set and stale.
         ///
         /// - Parameters:
@@ -1242,8 +1247,9 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
     /// > the caller is an agent or supervisor (a service may answer for the shopper);
     /// > ALREADY_EXISTS when the survey has already been
-    /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-    /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+    /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+    /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+    /// > time of the request); ABORTED when expected_version is
     /// > set and stale.
     ///
     /// - Parameters:
@@ -1433,8 +1439,9 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > NOT_FOUND when the token matches no survey (or another shopper's); PERMISSION_DENIED when
     /// > the caller is an agent or supervisor (a service may answer for the shopper);
     /// > ALREADY_EXISTS when the survey has already been
-    /// > answered (checked before expiry); FAILED_PRECONDITION when the survey has expired
-    /// > (expire_time is at or before the time of the request); ABORTED when expected_version is
+    /// > answered (checked before expiry); FAILED_PRECONDITION (ErrorInfo reason SURVEY_EXPIRED,
+    /// > domain "support.feedback.v1") when the survey has expired (expire_time is at or before the
+    /// > time of the request); ABORTED when expected_version is
     /// > set and stale.
     ///
     /// - Parameters:

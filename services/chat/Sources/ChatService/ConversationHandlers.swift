@@ -8,6 +8,8 @@ import SupportCodec
 /// list messages). The router answers the rest of the contract with UNIMPLEMENTED.
 struct ConversationHandlers: RegistrableRPCService {
   typealias Methods = Support_Chat_V1_ConversationService.Method
+  /// The domain of the chat service's ErrorInfo details.
+  static let errorDomain = "support.chat.v1"
   let store: ChatStore
   let settings: ChatSettings
   let logger: Logger
@@ -49,7 +51,9 @@ struct ConversationHandlers: RegistrableRPCService {
     for (index, attachment) in request.initialAttachments.enumerated() { try Validate.attachment(attachment, "initial_attachments[\(index)]") }
     let skillGroup = request.skillGroupID.isEmpty ? settings.defaultSkillGroup : request.skillGroupID
     guard !skillGroup.isEmpty else {
-      throw ServiceError.failedPrecondition("skill_group_id is empty and no default skill group is configured (SUPPORTMESH_CHAT_DEFAULT_SKILL_GROUP)")
+      throw ServiceError.failedPrecondition(
+        reason: "NO_SKILL_GROUP", domain: Self.errorDomain,
+        "skill_group_id is empty and no default skill group is configured (SUPPORTMESH_CHAT_DEFAULT_SKILL_GROUP)")
     }
 
     let now = Date.nowMicroseconds
@@ -123,7 +127,9 @@ struct ConversationHandlers: RegistrableRPCService {
       to: id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log
     ) { current in
       guard current.status != .closed else {
-        throw ServiceError.failedPrecondition("conversation \(current.conversationID) is CLOSED")
+        throw ServiceError.failedPrecondition(
+          reason: "CONVERSATION_CLOSED", domain: Self.errorDomain, "conversation \(current.conversationID) is CLOSED",
+          metadata: ["conversation_id": current.conversationID])
       }
       switch sender.kind {
       case .shopper:
@@ -132,7 +138,9 @@ struct ConversationHandlers: RegistrableRPCService {
         }
       case .agent:
         guard current.status == .active else {
-          throw ServiceError.failedPrecondition("an agent cannot write to a QUEUED conversation: assign it first")
+          throw ServiceError.failedPrecondition(
+            reason: "CONVERSATION_NOT_ASSIGNED", domain: Self.errorDomain, "an agent cannot write to a QUEUED conversation: assign it first",
+            metadata: ["conversation_id": current.conversationID])
         }
         guard sender.id == current.assignedAgentID else {
           throw RPCError(code: .permissionDenied, message: "agent \(sender.id) is not assigned to this conversation")

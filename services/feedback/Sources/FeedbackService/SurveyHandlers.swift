@@ -97,7 +97,11 @@ struct SurveyHandlers: RegistrableRPCService {
         throw RPCError(code: .notFound, message: "no survey has this token")
       }
       if current.status == .answered { throw ServiceError.alreadyExists("survey \(current.surveyID) was already answered") }
-      if current.expireTime.date <= now { throw ServiceError.failedPrecondition("survey \(current.surveyID) expired at \(current.expireTime.date)") }
+      if current.expireTime.date <= now {
+        throw ServiceError.failedPrecondition(
+          reason: "SURVEY_EXPIRED", domain: "support.feedback.v1", "survey \(current.surveyID) expired at \(current.expireTime.date)",
+          metadata: ["survey_id": current.surveyID])
+      }
       if request.expectedVersion != 0 && request.expectedVersion != current.version {
         throw ServiceError.versionMismatch("survey \(current.surveyID)", expected: request.expectedVersion, actual: current.version)
       }

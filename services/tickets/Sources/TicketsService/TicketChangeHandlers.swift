@@ -42,15 +42,8 @@ extension TicketHandlers {
       if caller.role == .shopper && next.sla.paused && next.status != .awaitingReturn { next.resumeSLA(at: now) }
       next.version = ticket.version + 1
       next.updateTime = now.timestamp
-      var entry = HistoryEntry()
-      entry.ticketID = ticket.ticketID
-      entry.kind = .transitioned
-      entry.actor = actor
+      var entry = Self.entry(.transitioned, ticket: next, actor: actor, reason: reason, now: now)
       entry.fromStatus = ticket.status
-      entry.toStatus = target
-      entry.reason = reason
-      entry.occurTime = now.timestamp
-      entry.ticketVersion = next.version
       entry.action = request.action
       return (next, entry)
     }
@@ -170,6 +163,7 @@ extension TicketHandlers {
     }
   }
 
+  /// A history entry for a change that left `ticket` as it is now (from and to: its status).
   static func entry(_ kind: Support_Tickets_V1_HistoryEntryKind, ticket: Ticket, actor: Actor, reason: String, now: Date) -> HistoryEntry {
     var entry = HistoryEntry()
     entry.ticketID = ticket.ticketID
