@@ -35,7 +35,7 @@ public final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChan
 
   /// The transport hook that puts the handler first in every accepted connection's pipeline.
   public static func installer(timeout: Duration) -> @Sendable (any Channel) -> EventLoopFuture<Void> {
-    let amount = TimeAmount.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+    let amount = TimeAmount(timeout)
     return { channel in
       channel.eventLoop.makeCompletedFuture {
         try channel.pipeline.syncOperations.addHandler(HandshakeTimeoutHandler(timeout: amount), position: .first)

@@ -63,10 +63,7 @@ enum GRPCWire {
   }
 
   static func parseTimeout(_ value: String) -> TimeAmount? {
-    RequestContext.parseTimeout(value).map { duration in
-      let (seconds, attoseconds) = duration.components
-      return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
+    RequestContext.parseTimeout(value).map(TimeAmount.init)
   }
 }
 

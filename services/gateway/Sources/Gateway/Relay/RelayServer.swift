@@ -22,7 +22,7 @@ struct RelaySettings: Sendable {
 
   init(_ config: ServiceConfig) {
     maxConcurrentStreams = config.maxConcurrentStreams
-    idleTimeout = .nanoseconds(Int64(config.idleTimeout.components.seconds) * 1_000_000_000)
+    idleTimeout = TimeAmount(config.idleTimeout)
     handshakeTimeout = config.handshakeTimeout
   }
 
