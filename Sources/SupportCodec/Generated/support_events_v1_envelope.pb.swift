@@ -196,6 +196,38 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     set {_uniqueStorage()._payload = .ticketClosed(newValue)}
   }
 
+  public var ticketSolutionChanged: Support_Tickets_V1_TicketSolutionChangedEvent {
+    get {
+      if case .ticketSolutionChanged(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketSolutionChangedEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketSolutionChanged(newValue)}
+  }
+
+  public var ticketInspected: Support_Tickets_V1_TicketInspectedEvent {
+    get {
+      if case .ticketInspected(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketInspectedEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketInspected(newValue)}
+  }
+
+  public var ticketRejected: Support_Tickets_V1_TicketRejectedEvent {
+    get {
+      if case .ticketRejected(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketRejectedEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketRejected(newValue)}
+  }
+
+  public var ticketCancelled: Support_Tickets_V1_TicketCancelledEvent {
+    get {
+      if case .ticketCancelled(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketCancelledEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketCancelled(newValue)}
+  }
+
   public var shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent {
     get {
       if case .shipmentCreated(let v)? = _storage._payload {return v}
@@ -294,6 +326,10 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     case ticketResolved(Support_Tickets_V1_TicketResolvedEvent)
     case ticketReopened(Support_Tickets_V1_TicketReopenedEvent)
     case ticketClosed(Support_Tickets_V1_TicketClosedEvent)
+    case ticketSolutionChanged(Support_Tickets_V1_TicketSolutionChangedEvent)
+    case ticketInspected(Support_Tickets_V1_TicketInspectedEvent)
+    case ticketRejected(Support_Tickets_V1_TicketRejectedEvent)
+    case ticketCancelled(Support_Tickets_V1_TicketCancelledEvent)
     case shipmentCreated(Support_Logistics_V1_ShipmentCreatedEvent)
     case shipmentDelivered(Support_Logistics_V1_ShipmentDeliveredEvent)
     case shipmentException(Support_Logistics_V1_ShipmentExceptionEvent)
@@ -319,7 +355,7 @@ fileprivate nonisolated let _protobuf_package = "support.events.v1"
 
 nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{4}\u{6}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{4}\u{2}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -465,6 +501,58 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._payload = .ticketClosed(v)
+          }
+        }()
+        case 25: try {
+          var v: Support_Tickets_V1_TicketSolutionChangedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketSolutionChanged(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketSolutionChanged(v)
+          }
+        }()
+        case 26: try {
+          var v: Support_Tickets_V1_TicketInspectedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketInspected(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketInspected(v)
+          }
+        }()
+        case 27: try {
+          var v: Support_Tickets_V1_TicketRejectedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketRejected(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketRejected(v)
+          }
+        }()
+        case 28: try {
+          var v: Support_Tickets_V1_TicketCancelledEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketCancelled(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketCancelled(v)
           }
         }()
         case 30: try {
@@ -674,6 +762,22 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
       case .ticketClosed?: try {
         guard case .ticketClosed(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
+      case .ticketSolutionChanged?: try {
+        guard case .ticketSolutionChanged(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case .ticketInspected?: try {
+        guard case .ticketInspected(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      }()
+      case .ticketRejected?: try {
+        guard case .ticketRejected(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+      }()
+      case .ticketCancelled?: try {
+        guard case .ticketCancelled(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
       }()
       case .shipmentCreated?: try {
         guard case .shipmentCreated(let v)? = _storage._payload else { preconditionFailure() }

@@ -464,6 +464,59 @@ public nonisolated enum Support_Tickets_V1_ShippingPayer: SwiftProtobuf.Enum, Sw
 
 }
 
+/// How the shopper sends goods back (the shopper's choice, recorded when the solution is
+/// agreed). Logistics issues the return authorisation accordingly; it takes the pickup or
+/// label's origin address from the order's outbound shipment (events never carry addresses).
+public nonisolated enum Support_Tickets_V1_ReturnMethod: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// On AgreeSolution, UNSPECIFIED means SELF_SHIP.
+  case unspecified // = 0
+
+  /// The shopper books a carrier and reports the waybill (自行寄回).
+  case selfShip // = 1
+
+  /// The seller issues a prepaid label; the shopper drops the parcel off.
+  case label // = 2
+
+  /// The carrier collects the parcel at the shopper's address (上门取件) in pickup_window.
+  case pickup // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .selfShip
+    case 2: self = .label
+    case 3: self = .pickup
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .selfShip: return 1
+    case .label: return 2
+    case .pickup: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Tickets_V1_ReturnMethod] = [
+    .unspecified,
+    .selfShip,
+    .label,
+    .pickup,
+  ]
+
+}
+
 /// The state of the goods the shopper wants to send back, as the shopper declares it.
 public nonisolated enum Support_Tickets_V1_GoodsCondition: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -1277,6 +1330,19 @@ public nonisolated struct Support_Tickets_V1_AgreedSolution: Sendable {
   /// Clears the value of `agreeTime`. Subsequent reads from it will return its default value.
   public mutating func clearAgreeTime() {self._agreeTime = nil}
 
+  /// How the goods come back; UNSPECIFIED when no goods come back.
+  public var returnMethod: Support_Tickets_V1_ReturnMethod = .unspecified
+
+  /// For RETURN_METHOD_PICKUP: the window the shopper asked for.
+  public var pickupWindow: Support_Common_V1_TimeRange {
+    get {_pickupWindow ?? Support_Common_V1_TimeRange()}
+    set {_pickupWindow = newValue}
+  }
+  /// Returns true if `pickupWindow` has been explicitly set.
+  public var hasPickupWindow: Bool {self._pickupWindow != nil}
+  /// Clears the value of `pickupWindow`. Subsequent reads from it will return its default value.
+  public mutating func clearPickupWindow() {self._pickupWindow = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1284,6 +1350,7 @@ public nonisolated struct Support_Tickets_V1_AgreedSolution: Sendable {
   fileprivate var _refundAmount: Support_Common_V1_Money? = nil
   fileprivate var _shippingRefund: Support_Common_V1_Money? = nil
   fileprivate var _agreeTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _pickupWindow: Support_Common_V1_TimeRange? = nil
 }
 
 /// The inspection of returned goods.
@@ -2037,6 +2104,19 @@ public nonisolated struct Support_Tickets_V1_AgreeSolutionAction: Sendable {
   /// the case then skips AWAITING_RETURN, GOODS_RECEIVED and INSPECTED. Recorded in history.
   public var waiveGoodsReturn: Bool = false
 
+  /// How the goods come back when they must (UNSPECIFIED = SELF_SHIP); ignored otherwise.
+  public var returnMethod: Support_Tickets_V1_ReturnMethod = .unspecified
+
+  /// Required for RETURN_METHOD_PICKUP: start before end, end in the future.
+  public var pickupWindow: Support_Common_V1_TimeRange {
+    get {_pickupWindow ?? Support_Common_V1_TimeRange()}
+    set {_pickupWindow = newValue}
+  }
+  /// Returns true if `pickupWindow` has been explicitly set.
+  public var hasPickupWindow: Bool {self._pickupWindow != nil}
+  /// Clears the value of `pickupWindow`. Subsequent reads from it will return its default value.
+  public mutating func clearPickupWindow() {self._pickupWindow = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Solution: Equatable, Sendable {
@@ -2048,6 +2128,8 @@ public nonisolated struct Support_Tickets_V1_AgreeSolutionAction: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _pickupWindow: Support_Common_V1_TimeRange? = nil
 }
 
 public nonisolated struct Support_Tickets_V1_RefundSolution: Sendable {
@@ -2596,6 +2678,10 @@ nonisolated extension Support_Tickets_V1_ShippingPayer: SwiftProtobuf._ProtoName
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SHIPPING_PAYER_UNSPECIFIED\0\u{1}SHIPPING_PAYER_NONE\0\u{1}SHIPPING_PAYER_SHOPPER\0\u{1}SHIPPING_PAYER_SELLER\0")
 }
 
+nonisolated extension Support_Tickets_V1_ReturnMethod: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RETURN_METHOD_UNSPECIFIED\0\u{1}RETURN_METHOD_SELF_SHIP\0\u{1}RETURN_METHOD_LABEL\0\u{1}RETURN_METHOD_PICKUP\0")
+}
+
 nonisolated extension Support_Tickets_V1_GoodsCondition: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0GOODS_CONDITION_UNSPECIFIED\0\u{1}GOODS_CONDITION_INTACT\0\u{1}GOODS_CONDITION_OPENED\0\u{1}GOODS_CONDITION_DAMAGED\0\u{1}GOODS_CONDITION_DEFECTIVE\0\u{1}GOODS_CONDITION_NOT_RECEIVED\0")
 }
@@ -2982,7 +3068,7 @@ nonisolated extension Support_Tickets_V1_TicketSla: SwiftProtobuf.Message, Swift
 
 nonisolated extension Support_Tickets_V1_AgreedSolution: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AgreedSolution"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}refund_amount\0\u{3}shipping_refund\0\u{3}replacement_items\0\u{1}notes\0\u{3}return_shipping_payer\0\u{3}agree_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}refund_amount\0\u{3}shipping_refund\0\u{3}replacement_items\0\u{1}notes\0\u{3}return_shipping_payer\0\u{3}agree_time\0\u{3}return_method\0\u{3}pickup_window\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2997,6 +3083,8 @@ nonisolated extension Support_Tickets_V1_AgreedSolution: SwiftProtobuf.Message, 
       case 5: try { try decoder.decodeSingularStringField(value: &self.notes) }()
       case 6: try { try decoder.decodeSingularEnumField(value: &self.returnShippingPayer) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._agreeTime) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.returnMethod) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._pickupWindow) }()
       default: break
       }
     }
@@ -3028,6 +3116,12 @@ nonisolated extension Support_Tickets_V1_AgreedSolution: SwiftProtobuf.Message, 
     try { if let v = self._agreeTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if self.returnMethod != .unspecified {
+      try visitor.visitSingularEnumField(value: self.returnMethod, fieldNumber: 8)
+    }
+    try { if let v = self._pickupWindow {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3039,6 +3133,8 @@ nonisolated extension Support_Tickets_V1_AgreedSolution: SwiftProtobuf.Message, 
     if lhs.notes != rhs.notes {return false}
     if lhs.returnShippingPayer != rhs.returnShippingPayer {return false}
     if lhs._agreeTime != rhs._agreeTime {return false}
+    if lhs.returnMethod != rhs.returnMethod {return false}
+    if lhs._pickupWindow != rhs._pickupWindow {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4231,7 +4327,7 @@ nonisolated extension Support_Tickets_V1_RejectAction: SwiftProtobuf.Message, Sw
 
 nonisolated extension Support_Tickets_V1_AgreeSolutionAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AgreeSolutionAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}refund\0\u{1}exchange\0\u{1}repair\0\u{1}answer\0\u{3}waive_goods_return\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}refund\0\u{1}exchange\0\u{1}repair\0\u{1}answer\0\u{3}waive_goods_return\0\u{3}return_method\0\u{3}pickup_window\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4292,6 +4388,8 @@ nonisolated extension Support_Tickets_V1_AgreeSolutionAction: SwiftProtobuf.Mess
         }
       }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.waiveGoodsReturn) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.returnMethod) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._pickupWindow) }()
       default: break
       }
     }
@@ -4324,12 +4422,20 @@ nonisolated extension Support_Tickets_V1_AgreeSolutionAction: SwiftProtobuf.Mess
     if self.waiveGoodsReturn != false {
       try visitor.visitSingularBoolField(value: self.waiveGoodsReturn, fieldNumber: 5)
     }
+    if self.returnMethod != .unspecified {
+      try visitor.visitSingularEnumField(value: self.returnMethod, fieldNumber: 6)
+    }
+    try { if let v = self._pickupWindow {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Support_Tickets_V1_AgreeSolutionAction, rhs: Support_Tickets_V1_AgreeSolutionAction) -> Bool {
     if lhs.solution != rhs.solution {return false}
     if lhs.waiveGoodsReturn != rhs.waiveGoodsReturn {return false}
+    if lhs.returnMethod != rhs.returnMethod {return false}
+    if lhs._pickupWindow != rhs._pickupWindow {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -12,32 +12,41 @@
 /// same transaction as the change (transactional outbox).
 ///
 /// ## Produced
-/// - TicketCreatedEvent   on CreateTicket.
-/// - TicketApprovedEvent  when the case is approved AND its solution is agreed (transition
+/// - TicketCreatedEvent         on CreateTicket.
+/// - TicketApprovedEvent        when the case is approved AND its solution is agreed (transition
 ///   APPROVED -> SOLUTION_AGREED), because logistics needs the solution kind to act. Approval
-///   alone (-> APPROVED) is not announced.
-/// - TicketResolvedEvent  on -> RESOLVED.
-/// - TicketReopenedEvent  on -> REOPENED.
-/// - TicketClosedEvent    on -> CLOSED.
+///   alone (-> APPROVED) is not announced. Logistics issues the return authorisation.
+/// - TicketSolutionChangedEvent when an agreed solution is changed (AgreeSolution from
+///   SOLUTION_AGREED or INSPECTED). Logistics cancels a return authorisation no longer needed
+///   and issues one the new solution needs.
+/// - TicketInspectedEvent       on GOODS_RECEIVED -> INSPECTED (pass or fail). Logistics ships
+///   the replacement of an exchange, or the repaired item back, after a PASS.
+/// - TicketResolvedEvent        on -> RESOLVED. Feedback creates the survey and follow-up.
+/// - TicketReopenedEvent        on -> REOPENED. Feedback cancels the pending follow-up.
+/// - TicketClosedEvent          on -> CLOSED.
+/// - TicketRejectedEvent        on -> REJECTED.
+/// - TicketCancelledEvent       on -> CANCELLED. Logistics cancels the case's ISSUED return
+///   authorisation.
 ///
-/// ## Consumed (defined by the producing services; names are indicative until those contracts
-/// ## exist). Each is applied with TransitionTicketRequest.request_id / CreateTicketRequest.
-/// ## request_id = the source event id, by ACTOR_KIND_SYSTEM, so redelivery changes nothing.
-/// - chat: a conversation escalated to after-sales (or a direct CreateTicket call from chat) ->
-///   CreateTicket with source = the conversation (SUBJECT_KIND_CONVERSATION) and its channel.
-/// - logistics: return authorisation / return shipment created for a case -> AwaitReturn
-///   (SOLUTION_AGREED -> AWAITING_RETURN) with the return shipment id.
-/// - logistics: return parcel delivered to the warehouse -> MarkGoodsReceived
-///   (AWAITING_RETURN -> GOODS_RECEIVED).
-/// - logistics: shipment exception (lost, damaged, delayed, failed attempt, returned to sender)
-///   -> if an open LOGISTICS case covers the order, an INTERNAL_NOTE on it; otherwise
-///   CreateTicket with category LOGISTICS, source = the shipment, priority HIGH, type
-///   REFUND_ONLY for lost, RETURN_AND_REFUND for damaged, INQUIRY otherwise.
-/// - logistics: replacement / repaired item shipped -> recorded on the case (INTERNAL_NOTE);
-///   the agent then resolves with the outbound shipment id.
-/// - feedback: follow-up visit (回访) completed dissatisfied -> Reopen (RESOLVED|CLOSED ->
-///   REOPENED) with the follow-up id and the shopper's reason.
-/// - feedback: follow-up visit completed satisfied -> Close (RESOLVED -> CLOSED).
+/// ## Consumed
+/// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor
+/// (tickets' subscriptions "tickets.logistics" and "tickets.feedback"), so a redelivery changes
+/// nothing. An event whose case is not in the state the effect needs is skipped and the reason
+/// recorded as an INTERNAL_NOTE on the case (e.g. the shopper cancelled meanwhile).
+/// - logistics ReturnAuthorizationIssuedEvent -> AwaitReturn (SOLUTION_AGREED ->
+///   AWAITING_RETURN) with the return shipment id and the RMA number as instructions.
+/// - logistics ShipmentDeliveredEvent of a RETURN or REPAIR_INBOUND parcel -> MarkGoodsReceived
+///   (AWAITING_RETURN -> GOODS_RECEIVED) at the delivered time.
+/// - logistics ShipmentCreatedEvent of an EXCHANGE_REPLACEMENT (the replacement shipped) ->
+///   Resolve with outcome EXCHANGED and the outbound shipment id.
+/// - logistics ShipmentDeliveredEvent of a REPAIR_OUTBOUND parcel (the repaired item returned)
+///   -> Resolve with outcome REPAIRED and the outbound shipment id.
+/// - logistics ReturnAuthorizationExpiredEvent -> an INTERNAL_NOTE for the agent, who follows up
+///   with the shopper or cancels the case (AWAITING_RETURN -> CANCELLED).
+/// - feedback FollowUpRecordedEvent reached and DISSATISFIED (reopen_requested) -> Reopen
+///   (RESOLVED|CLOSED -> REOPENED) with the follow-up id and the shopper's reason.
+/// - feedback FollowUpRecordedEvent reached and SATISFIED -> Close (RESOLVED -> CLOSED).
+/// Not consumed yet (issue 8): chat's ConversationEscalatedEvent; the shipment exception case.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -22,32 +22,41 @@
 /// same transaction as the change (transactional outbox).
 ///
 /// ## Produced
-/// - TicketCreatedEvent   on CreateTicket.
-/// - TicketApprovedEvent  when the case is approved AND its solution is agreed (transition
+/// - TicketCreatedEvent         on CreateTicket.
+/// - TicketApprovedEvent        when the case is approved AND its solution is agreed (transition
 ///   APPROVED -> SOLUTION_AGREED), because logistics needs the solution kind to act. Approval
-///   alone (-> APPROVED) is not announced.
-/// - TicketResolvedEvent  on -> RESOLVED.
-/// - TicketReopenedEvent  on -> REOPENED.
-/// - TicketClosedEvent    on -> CLOSED.
+///   alone (-> APPROVED) is not announced. Logistics issues the return authorisation.
+/// - TicketSolutionChangedEvent when an agreed solution is changed (AgreeSolution from
+///   SOLUTION_AGREED or INSPECTED). Logistics cancels a return authorisation no longer needed
+///   and issues one the new solution needs.
+/// - TicketInspectedEvent       on GOODS_RECEIVED -> INSPECTED (pass or fail). Logistics ships
+///   the replacement of an exchange, or the repaired item back, after a PASS.
+/// - TicketResolvedEvent        on -> RESOLVED. Feedback creates the survey and follow-up.
+/// - TicketReopenedEvent        on -> REOPENED. Feedback cancels the pending follow-up.
+/// - TicketClosedEvent          on -> CLOSED.
+/// - TicketRejectedEvent        on -> REJECTED.
+/// - TicketCancelledEvent       on -> CANCELLED. Logistics cancels the case's ISSUED return
+///   authorisation.
 ///
-/// ## Consumed (defined by the producing services; names are indicative until those contracts
-/// ## exist). Each is applied with TransitionTicketRequest.request_id / CreateTicketRequest.
-/// ## request_id = the source event id, by ACTOR_KIND_SYSTEM, so redelivery changes nothing.
-/// - chat: a conversation escalated to after-sales (or a direct CreateTicket call from chat) ->
-///   CreateTicket with source = the conversation (SUBJECT_KIND_CONVERSATION) and its channel.
-/// - logistics: return authorisation / return shipment created for a case -> AwaitReturn
-///   (SOLUTION_AGREED -> AWAITING_RETURN) with the return shipment id.
-/// - logistics: return parcel delivered to the warehouse -> MarkGoodsReceived
-///   (AWAITING_RETURN -> GOODS_RECEIVED).
-/// - logistics: shipment exception (lost, damaged, delayed, failed attempt, returned to sender)
-///   -> if an open LOGISTICS case covers the order, an INTERNAL_NOTE on it; otherwise
-///   CreateTicket with category LOGISTICS, source = the shipment, priority HIGH, type
-///   REFUND_ONLY for lost, RETURN_AND_REFUND for damaged, INQUIRY otherwise.
-/// - logistics: replacement / repaired item shipped -> recorded on the case (INTERNAL_NOTE);
-///   the agent then resolves with the outbound shipment id.
-/// - feedback: follow-up visit (回访) completed dissatisfied -> Reopen (RESOLVED|CLOSED ->
-///   REOPENED) with the follow-up id and the shopper's reason.
-/// - feedback: follow-up visit completed satisfied -> Close (RESOLVED -> CLOSED).
+/// ## Consumed
+/// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor
+/// (tickets' subscriptions "tickets.logistics" and "tickets.feedback"), so a redelivery changes
+/// nothing. An event whose case is not in the state the effect needs is skipped and the reason
+/// recorded as an INTERNAL_NOTE on the case (e.g. the shopper cancelled meanwhile).
+/// - logistics ReturnAuthorizationIssuedEvent -> AwaitReturn (SOLUTION_AGREED ->
+///   AWAITING_RETURN) with the return shipment id and the RMA number as instructions.
+/// - logistics ShipmentDeliveredEvent of a RETURN or REPAIR_INBOUND parcel -> MarkGoodsReceived
+///   (AWAITING_RETURN -> GOODS_RECEIVED) at the delivered time.
+/// - logistics ShipmentCreatedEvent of an EXCHANGE_REPLACEMENT (the replacement shipped) ->
+///   Resolve with outcome EXCHANGED and the outbound shipment id.
+/// - logistics ShipmentDeliveredEvent of a REPAIR_OUTBOUND parcel (the repaired item returned)
+///   -> Resolve with outcome REPAIRED and the outbound shipment id.
+/// - logistics ReturnAuthorizationExpiredEvent -> an INTERNAL_NOTE for the agent, who follows up
+///   with the shopper or cancels the case (AWAITING_RETURN -> CANCELLED).
+/// - feedback FollowUpRecordedEvent reached and DISSATISFIED (reopen_requested) -> Reopen
+///   (RESOLVED|CLOSED -> REOPENED) with the follow-up id and the shopper's reason.
+/// - feedback FollowUpRecordedEvent reached and SATISFIED -> Close (RESOLVED -> CLOSED).
+/// Not consumed yet (issue 8): chat's ConversationEscalatedEvent; the shipment exception case.
 
 import SwiftProtobuf
 
@@ -285,11 +294,372 @@ public nonisolated struct Support_Tickets_V1_TicketApprovedEvent: @unchecked Sen
   /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
   public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
 
+  public var orderID: String {
+    get {_storage._orderID}
+    set {_uniqueStorage()._orderID = newValue}
+  }
+
+  /// How the goods come back, when goods_return_required (SELF_SHIP when the shopper chose none).
+  public var returnMethod: Support_Tickets_V1_ReturnMethod {
+    get {_storage._returnMethod}
+    set {_uniqueStorage()._returnMethod = newValue}
+  }
+
+  /// For RETURN_METHOD_PICKUP.
+  public var pickupWindow: Support_Common_V1_TimeRange {
+    get {_storage._pickupWindow ?? Support_Common_V1_TimeRange()}
+    set {_uniqueStorage()._pickupWindow = newValue}
+  }
+  /// Returns true if `pickupWindow` has been explicitly set.
+  public var hasPickupWindow: Bool {_storage._pickupWindow != nil}
+  /// Clears the value of `pickupWindow`. Subsequent reads from it will return its default value.
+  public mutating func clearPickupWindow() {_uniqueStorage()._pickupWindow = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// An agreed solution was changed (AgreeSolution from SOLUTION_AGREED or INSPECTED; e.g. an
+/// exchange out of stock becomes a refund). Carries the new solution in full.
+public nonisolated struct Support_Tickets_V1_TicketSolutionChangedEvent: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  public var ticketID: String {
+    get {_storage._ticketID}
+    set {_uniqueStorage()._ticketID = newValue}
+  }
+
+  public var ticketVersion: Int64 {
+    get {_storage._ticketVersion}
+    set {_uniqueStorage()._ticketVersion = newValue}
+  }
+
+  public var type: Support_Tickets_V1_TicketType {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var orderID: String {
+    get {_storage._orderID}
+    set {_uniqueStorage()._orderID = newValue}
+  }
+
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  /// The case's status (SOLUTION_AGREED or INSPECTED).
+  public var status: Support_Tickets_V1_TicketStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  public var previousSolutionKind: Support_Tickets_V1_SolutionKind {
+    get {_storage._previousSolutionKind}
+    set {_uniqueStorage()._previousSolutionKind = newValue}
+  }
+
+  public var solutionKind: Support_Tickets_V1_SolutionKind {
+    get {_storage._solutionKind}
+    set {_uniqueStorage()._solutionKind = newValue}
+  }
+
+  /// Whether goods must (still) come back under the new solution.
+  public var goodsReturnRequired: Bool {
+    get {_storage._goodsReturnRequired}
+    set {_uniqueStorage()._goodsReturnRequired = newValue}
+  }
+
+  public var returnItems: [Support_Common_V1_OrderItemRef] {
+    get {_storage._returnItems}
+    set {_uniqueStorage()._returnItems = newValue}
+  }
+
+  public var returnShippingPayer: Support_Tickets_V1_ShippingPayer {
+    get {_storage._returnShippingPayer}
+    set {_uniqueStorage()._returnShippingPayer = newValue}
+  }
+
+  public var returnMethod: Support_Tickets_V1_ReturnMethod {
+    get {_storage._returnMethod}
+    set {_uniqueStorage()._returnMethod = newValue}
+  }
+
+  public var pickupWindow: Support_Common_V1_TimeRange {
+    get {_storage._pickupWindow ?? Support_Common_V1_TimeRange()}
+    set {_uniqueStorage()._pickupWindow = newValue}
+  }
+  /// Returns true if `pickupWindow` has been explicitly set.
+  public var hasPickupWindow: Bool {_storage._pickupWindow != nil}
+  /// Clears the value of `pickupWindow`. Subsequent reads from it will return its default value.
+  public mutating func clearPickupWindow() {_uniqueStorage()._pickupWindow = nil}
+
+  public var replacementItems: [Support_Common_V1_OrderItemRef] {
+    get {_storage._replacementItems}
+    set {_uniqueStorage()._replacementItems = newValue}
+  }
+
+  public var changedBy: Support_Common_V1_Actor {
+    get {_storage._changedBy ?? Support_Common_V1_Actor()}
+    set {_uniqueStorage()._changedBy = newValue}
+  }
+  /// Returns true if `changedBy` has been explicitly set.
+  public var hasChangedBy: Bool {_storage._changedBy != nil}
+  /// Clears the value of `changedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearChangedBy() {_uniqueStorage()._changedBy = nil}
+
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Returned goods were inspected (GOODS_RECEIVED -> INSPECTED). After a PASS logistics ships
+/// the replacement (EXCHANGE) or the repaired item back (REPAIR) to where the goods came from.
+public nonisolated struct Support_Tickets_V1_TicketInspectedEvent: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  public var ticketID: String {
+    get {_storage._ticketID}
+    set {_uniqueStorage()._ticketID = newValue}
+  }
+
+  public var ticketVersion: Int64 {
+    get {_storage._ticketVersion}
+    set {_uniqueStorage()._ticketVersion = newValue}
+  }
+
+  public var type: Support_Tickets_V1_TicketType {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var orderID: String {
+    get {_storage._orderID}
+    set {_uniqueStorage()._orderID = newValue}
+  }
+
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  public var result: Support_Tickets_V1_InspectionResult {
+    get {_storage._result}
+    set {_uniqueStorage()._result = newValue}
+  }
+
+  public var notes: String {
+    get {_storage._notes}
+    set {_uniqueStorage()._notes = newValue}
+  }
+
+  /// The agreed solution at inspection time.
+  public var solutionKind: Support_Tickets_V1_SolutionKind {
+    get {_storage._solutionKind}
+    set {_uniqueStorage()._solutionKind = newValue}
+  }
+
+  /// The goods that came back.
+  public var items: [Support_Common_V1_OrderItemRef] {
+    get {_storage._items}
+    set {_uniqueStorage()._items = newValue}
+  }
+
+  /// For EXCHANGE: the replacement lines to ship.
+  public var replacementItems: [Support_Common_V1_OrderItemRef] {
+    get {_storage._replacementItems}
+    set {_uniqueStorage()._replacementItems = newValue}
+  }
+
+  /// The return shipment the goods came back in, if known.
+  public var returnShipmentID: String {
+    get {_storage._returnShipmentID}
+    set {_uniqueStorage()._returnShipmentID = newValue}
+  }
+
+  public var inspector: Support_Common_V1_Actor {
+    get {_storage._inspector ?? Support_Common_V1_Actor()}
+    set {_uniqueStorage()._inspector = newValue}
+  }
+  /// Returns true if `inspector` has been explicitly set.
+  public var hasInspector: Bool {_storage._inspector != nil}
+  /// Clears the value of `inspector`. Subsequent reads from it will return its default value.
+  public mutating func clearInspector() {_uniqueStorage()._inspector = nil}
+
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A case was rejected at review (terminal).
+public nonisolated struct Support_Tickets_V1_TicketRejectedEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String = String()
+
+  public var ticketID: String = String()
+
+  public var ticketVersion: Int64 = 0
+
+  public var type: Support_Tickets_V1_TicketType = .unspecified
+
+  public var category: Support_Tickets_V1_ProblemCategory = .unspecified
+
+  public var shopperID: String = String()
+
+  /// The case's origin (e.g. the escalated conversation).
+  public var source: Support_Common_V1_SubjectRef {
+    get {_source ?? Support_Common_V1_SubjectRef()}
+    set {_source = newValue}
+  }
+  /// Returns true if `source` has been explicitly set.
+  public var hasSource: Bool {self._source != nil}
+  /// Clears the value of `source`. Subsequent reads from it will return its default value.
+  public mutating func clearSource() {self._source = nil}
+
+  public var reason: String = String()
+
+  public var rejectedBy: Support_Common_V1_Actor {
+    get {_rejectedBy ?? Support_Common_V1_Actor()}
+    set {_rejectedBy = newValue}
+  }
+  /// Returns true if `rejectedBy` has been explicitly set.
+  public var hasRejectedBy: Bool {self._rejectedBy != nil}
+  /// Clears the value of `rejectedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearRejectedBy() {self._rejectedBy = nil}
+
+  public var createTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createTime = newValue}
+  }
+  /// Returns true if `createTime` has been explicitly set.
+  public var hasCreateTime: Bool {self._createTime != nil}
+  /// Clears the value of `createTime`. Subsequent reads from it will return its default value.
+  public mutating func clearCreateTime() {self._createTime = nil}
+
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {self._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {self._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _source: Support_Common_V1_SubjectRef? = nil
+  fileprivate var _rejectedBy: Support_Common_V1_Actor? = nil
+  fileprivate var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// A case was cancelled (terminal): by the shopper, or by an agent from AWAITING_RETURN.
+public nonisolated struct Support_Tickets_V1_TicketCancelledEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String = String()
+
+  public var ticketID: String = String()
+
+  public var ticketVersion: Int64 = 0
+
+  public var type: Support_Tickets_V1_TicketType = .unspecified
+
+  public var category: Support_Tickets_V1_ProblemCategory = .unspecified
+
+  public var shopperID: String = String()
+
+  public var orderID: String = String()
+
+  public var previousStatus: Support_Tickets_V1_TicketStatus = .unspecified
+
+  public var reason: String = String()
+
+  public var cancelledBy: Support_Common_V1_Actor {
+    get {_cancelledBy ?? Support_Common_V1_Actor()}
+    set {_cancelledBy = newValue}
+  }
+  /// Returns true if `cancelledBy` has been explicitly set.
+  public var hasCancelledBy: Bool {self._cancelledBy != nil}
+  /// Clears the value of `cancelledBy`. Subsequent reads from it will return its default value.
+  public mutating func clearCancelledBy() {self._cancelledBy = nil}
+
+  public var createTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createTime = newValue}
+  }
+  /// Returns true if `createTime` has been explicitly set.
+  public var hasCreateTime: Bool {self._createTime != nil}
+  /// Clears the value of `createTime`. Subsequent reads from it will return its default value.
+  public mutating func clearCreateTime() {self._createTime = nil}
+
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {self._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {self._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _cancelledBy: Support_Common_V1_Actor? = nil
+  fileprivate var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// A case was resolved. Feedback creates the satisfaction survey and the follow-up visit task
@@ -840,7 +1210,7 @@ nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Messa
 
 nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TicketApprovedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{3}shopper_id\0\u{3}solution_kind\0\u{3}goods_return_required\0\u{3}return_items\0\u{3}return_shipping_payer\0\u{3}replacement_items\0\u{3}refund_amount\0\u{3}shipping_refund\0\u{3}approved_by\0\u{3}assignee_agent_id\0\u{3}occur_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{3}shopper_id\0\u{3}solution_kind\0\u{3}goods_return_required\0\u{3}return_items\0\u{3}return_shipping_payer\0\u{3}replacement_items\0\u{3}refund_amount\0\u{3}shipping_refund\0\u{3}approved_by\0\u{3}assignee_agent_id\0\u{3}occur_time\0\u{3}order_id\0\u{3}return_method\0\u{3}pickup_window\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -859,6 +1229,9 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
     var _approvedBy: Support_Common_V1_Actor? = nil
     var _assigneeAgentID: String = String()
     var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _orderID: String = String()
+    var _returnMethod: Support_Tickets_V1_ReturnMethod = .unspecified
+    var _pickupWindow: Support_Common_V1_TimeRange? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -885,6 +1258,9 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
       _approvedBy = source._approvedBy
       _assigneeAgentID = source._assigneeAgentID
       _occurTime = source._occurTime
+      _orderID = source._orderID
+      _returnMethod = source._returnMethod
+      _pickupWindow = source._pickupWindow
     }
   }
 
@@ -919,6 +1295,9 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._approvedBy) }()
         case 15: try { try decoder.decodeSingularStringField(value: &_storage._assigneeAgentID) }()
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._orderID) }()
+        case 18: try { try decoder.decodeSingularEnumField(value: &_storage._returnMethod) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._pickupWindow) }()
         default: break
         }
       }
@@ -979,6 +1358,15 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
       try { if let v = _storage._occurTime {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       } }()
+      if !_storage._orderID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._orderID, fieldNumber: 17)
+      }
+      if _storage._returnMethod != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._returnMethod, fieldNumber: 18)
+      }
+      try { if let v = _storage._pickupWindow {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1004,10 +1392,529 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
         if _storage._approvedBy != rhs_storage._approvedBy {return false}
         if _storage._assigneeAgentID != rhs_storage._assigneeAgentID {return false}
         if _storage._occurTime != rhs_storage._occurTime {return false}
+        if _storage._orderID != rhs_storage._orderID {return false}
+        if _storage._returnMethod != rhs_storage._returnMethod {return false}
+        if _storage._pickupWindow != rhs_storage._pickupWindow {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketSolutionChangedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketSolutionChangedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{3}order_id\0\u{3}shopper_id\0\u{1}status\0\u{3}previous_solution_kind\0\u{3}solution_kind\0\u{3}goods_return_required\0\u{3}return_items\0\u{3}return_shipping_payer\0\u{3}return_method\0\u{3}pickup_window\0\u{3}replacement_items\0\u{3}changed_by\0\u{3}occur_time\0")
+
+  fileprivate class _StorageClass {
+    var _eventID: String = String()
+    var _ticketID: String = String()
+    var _ticketVersion: Int64 = 0
+    var _type: Support_Tickets_V1_TicketType = .unspecified
+    var _orderID: String = String()
+    var _shopperID: String = String()
+    var _status: Support_Tickets_V1_TicketStatus = .unspecified
+    var _previousSolutionKind: Support_Tickets_V1_SolutionKind = .unspecified
+    var _solutionKind: Support_Tickets_V1_SolutionKind = .unspecified
+    var _goodsReturnRequired: Bool = false
+    var _returnItems: [Support_Common_V1_OrderItemRef] = []
+    var _returnShippingPayer: Support_Tickets_V1_ShippingPayer = .unspecified
+    var _returnMethod: Support_Tickets_V1_ReturnMethod = .unspecified
+    var _pickupWindow: Support_Common_V1_TimeRange? = nil
+    var _replacementItems: [Support_Common_V1_OrderItemRef] = []
+    var _changedBy: Support_Common_V1_Actor? = nil
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eventID = source._eventID
+      _ticketID = source._ticketID
+      _ticketVersion = source._ticketVersion
+      _type = source._type
+      _orderID = source._orderID
+      _shopperID = source._shopperID
+      _status = source._status
+      _previousSolutionKind = source._previousSolutionKind
+      _solutionKind = source._solutionKind
+      _goodsReturnRequired = source._goodsReturnRequired
+      _returnItems = source._returnItems
+      _returnShippingPayer = source._returnShippingPayer
+      _returnMethod = source._returnMethod
+      _pickupWindow = source._pickupWindow
+      _replacementItems = source._replacementItems
+      _changedBy = source._changedBy
+      _occurTime = source._occurTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._ticketID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._ticketVersion) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._orderID) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._previousSolutionKind) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._solutionKind) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._goodsReturnRequired) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._returnItems) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._returnShippingPayer) }()
+        case 13: try { try decoder.decodeSingularEnumField(value: &_storage._returnMethod) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._pickupWindow) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._replacementItems) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._changedBy) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 1)
+      }
+      if !_storage._ticketID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketID, fieldNumber: 2)
+      }
+      if _storage._ticketVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._ticketVersion, fieldNumber: 3)
+      }
+      if _storage._type != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 4)
+      }
+      if !_storage._orderID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._orderID, fieldNumber: 5)
+      }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 6)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 7)
+      }
+      if _storage._previousSolutionKind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._previousSolutionKind, fieldNumber: 8)
+      }
+      if _storage._solutionKind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._solutionKind, fieldNumber: 9)
+      }
+      if _storage._goodsReturnRequired != false {
+        try visitor.visitSingularBoolField(value: _storage._goodsReturnRequired, fieldNumber: 10)
+      }
+      if !_storage._returnItems.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._returnItems, fieldNumber: 11)
+      }
+      if _storage._returnShippingPayer != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._returnShippingPayer, fieldNumber: 12)
+      }
+      if _storage._returnMethod != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._returnMethod, fieldNumber: 13)
+      }
+      try { if let v = _storage._pickupWindow {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+      if !_storage._replacementItems.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._replacementItems, fieldNumber: 15)
+      }
+      try { if let v = _storage._changedBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketSolutionChangedEvent, rhs: Support_Tickets_V1_TicketSolutionChangedEvent) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._ticketID != rhs_storage._ticketID {return false}
+        if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._orderID != rhs_storage._orderID {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._previousSolutionKind != rhs_storage._previousSolutionKind {return false}
+        if _storage._solutionKind != rhs_storage._solutionKind {return false}
+        if _storage._goodsReturnRequired != rhs_storage._goodsReturnRequired {return false}
+        if _storage._returnItems != rhs_storage._returnItems {return false}
+        if _storage._returnShippingPayer != rhs_storage._returnShippingPayer {return false}
+        if _storage._returnMethod != rhs_storage._returnMethod {return false}
+        if _storage._pickupWindow != rhs_storage._pickupWindow {return false}
+        if _storage._replacementItems != rhs_storage._replacementItems {return false}
+        if _storage._changedBy != rhs_storage._changedBy {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketInspectedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketInspectedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{3}order_id\0\u{3}shopper_id\0\u{1}result\0\u{1}notes\0\u{3}solution_kind\0\u{1}items\0\u{3}replacement_items\0\u{3}return_shipment_id\0\u{1}inspector\0\u{3}occur_time\0")
+
+  fileprivate class _StorageClass {
+    var _eventID: String = String()
+    var _ticketID: String = String()
+    var _ticketVersion: Int64 = 0
+    var _type: Support_Tickets_V1_TicketType = .unspecified
+    var _orderID: String = String()
+    var _shopperID: String = String()
+    var _result: Support_Tickets_V1_InspectionResult = .unspecified
+    var _notes: String = String()
+    var _solutionKind: Support_Tickets_V1_SolutionKind = .unspecified
+    var _items: [Support_Common_V1_OrderItemRef] = []
+    var _replacementItems: [Support_Common_V1_OrderItemRef] = []
+    var _returnShipmentID: String = String()
+    var _inspector: Support_Common_V1_Actor? = nil
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eventID = source._eventID
+      _ticketID = source._ticketID
+      _ticketVersion = source._ticketVersion
+      _type = source._type
+      _orderID = source._orderID
+      _shopperID = source._shopperID
+      _result = source._result
+      _notes = source._notes
+      _solutionKind = source._solutionKind
+      _items = source._items
+      _replacementItems = source._replacementItems
+      _returnShipmentID = source._returnShipmentID
+      _inspector = source._inspector
+      _occurTime = source._occurTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._ticketID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._ticketVersion) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._orderID) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._result) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._notes) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._solutionKind) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._items) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._replacementItems) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._returnShipmentID) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._inspector) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 1)
+      }
+      if !_storage._ticketID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketID, fieldNumber: 2)
+      }
+      if _storage._ticketVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._ticketVersion, fieldNumber: 3)
+      }
+      if _storage._type != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 4)
+      }
+      if !_storage._orderID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._orderID, fieldNumber: 5)
+      }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 6)
+      }
+      if _storage._result != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._result, fieldNumber: 7)
+      }
+      if !_storage._notes.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._notes, fieldNumber: 8)
+      }
+      if _storage._solutionKind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._solutionKind, fieldNumber: 9)
+      }
+      if !_storage._items.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._items, fieldNumber: 10)
+      }
+      if !_storage._replacementItems.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._replacementItems, fieldNumber: 11)
+      }
+      if !_storage._returnShipmentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._returnShipmentID, fieldNumber: 12)
+      }
+      try { if let v = _storage._inspector {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketInspectedEvent, rhs: Support_Tickets_V1_TicketInspectedEvent) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._ticketID != rhs_storage._ticketID {return false}
+        if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._orderID != rhs_storage._orderID {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._result != rhs_storage._result {return false}
+        if _storage._notes != rhs_storage._notes {return false}
+        if _storage._solutionKind != rhs_storage._solutionKind {return false}
+        if _storage._items != rhs_storage._items {return false}
+        if _storage._replacementItems != rhs_storage._replacementItems {return false}
+        if _storage._returnShipmentID != rhs_storage._returnShipmentID {return false}
+        if _storage._inspector != rhs_storage._inspector {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketRejectedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketRejectedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{3}shopper_id\0\u{1}source\0\u{1}reason\0\u{3}rejected_by\0\u{3}create_time\0\u{3}occur_time\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.ticketID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.ticketVersion) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.type) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.category) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._source) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._rejectedBy) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
+      case 11: try { try decoder.decodeSingularMessageField(value: &self._occurTime) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 1)
+    }
+    if !self.ticketID.isEmpty {
+      try visitor.visitSingularStringField(value: self.ticketID, fieldNumber: 2)
+    }
+    if self.ticketVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketVersion, fieldNumber: 3)
+    }
+    if self.type != .unspecified {
+      try visitor.visitSingularEnumField(value: self.type, fieldNumber: 4)
+    }
+    if self.category != .unspecified {
+      try visitor.visitSingularEnumField(value: self.category, fieldNumber: 5)
+    }
+    if !self.shopperID.isEmpty {
+      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 6)
+    }
+    try { if let v = self._source {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 8)
+    }
+    try { if let v = self._rejectedBy {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._createTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._occurTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketRejectedEvent, rhs: Support_Tickets_V1_TicketRejectedEvent) -> Bool {
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.ticketVersion != rhs.ticketVersion {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.category != rhs.category {return false}
+    if lhs.shopperID != rhs.shopperID {return false}
+    if lhs._source != rhs._source {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs._rejectedBy != rhs._rejectedBy {return false}
+    if lhs._createTime != rhs._createTime {return false}
+    if lhs._occurTime != rhs._occurTime {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketCancelledEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketCancelledEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{3}shopper_id\0\u{3}order_id\0\u{3}previous_status\0\u{1}reason\0\u{3}cancelled_by\0\u{3}create_time\0\u{3}occur_time\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.ticketID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.ticketVersion) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.type) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.category) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.orderID) }()
+      case 8: try { try decoder.decodeSingularEnumField(value: &self.previousStatus) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._cancelledBy) }()
+      case 11: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
+      case 12: try { try decoder.decodeSingularMessageField(value: &self._occurTime) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 1)
+    }
+    if !self.ticketID.isEmpty {
+      try visitor.visitSingularStringField(value: self.ticketID, fieldNumber: 2)
+    }
+    if self.ticketVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketVersion, fieldNumber: 3)
+    }
+    if self.type != .unspecified {
+      try visitor.visitSingularEnumField(value: self.type, fieldNumber: 4)
+    }
+    if self.category != .unspecified {
+      try visitor.visitSingularEnumField(value: self.category, fieldNumber: 5)
+    }
+    if !self.shopperID.isEmpty {
+      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 6)
+    }
+    if !self.orderID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orderID, fieldNumber: 7)
+    }
+    if self.previousStatus != .unspecified {
+      try visitor.visitSingularEnumField(value: self.previousStatus, fieldNumber: 8)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 9)
+    }
+    try { if let v = self._cancelledBy {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._createTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    } }()
+    try { if let v = self._occurTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketCancelledEvent, rhs: Support_Tickets_V1_TicketCancelledEvent) -> Bool {
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.ticketVersion != rhs.ticketVersion {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.category != rhs.category {return false}
+    if lhs.shopperID != rhs.shopperID {return false}
+    if lhs.orderID != rhs.orderID {return false}
+    if lhs.previousStatus != rhs.previousStatus {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs._cancelledBy != rhs._cancelledBy {return false}
+    if lhs._createTime != rhs._createTime {return false}
+    if lhs._occurTime != rhs._occurTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
