@@ -225,6 +225,97 @@ extension MeshTests {
       }
     }
 
+    /// The payloads a producer's event log holds for `subject`, read through the gateway
+    /// until `count` of them arrived.
+    static func events(
+      _ grpc: GRPCClient<some ClientTransport>, producer: String, subject: String, types: [String], count: Int
+    ) async throws -> [Support_Events_V1_EventEnvelope] {
+      var metadata = Metadata()
+      metadata.addString(producer, forKey: "x-supportmesh-producer")
+      var options = CallOptions.defaults
+      options.timeout = .seconds(30)
+      return try await Support_Events_V1_EventLog.Client(wrapping: grpc).streamEvents(
+        .with { $0.types = types }, metadata: metadata, options: options
+      ) { response in
+        var mine: [Support_Events_V1_EventEnvelope] = []
+        for try await message in response.messages {
+          guard case .event(let event) = message.item, event.subject == subject else { continue }
+          mine.append(event)
+          if mine.count == count { break }
+        }
+        return mine
+      }
+    }
+
+    @Test("the shopper's return method travels with the agreed solution; inspections, solution changes, rejections and cancellations are announced")
+    func returnMethodAndAnnouncements() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        let order = uniqueID("order")
+        var ticket = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"), order: order))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.startReview = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.approve = .init() }))
+        // A pickup needs a window that can still happen; the other methods take none.
+        var pickup = Self.refund
+        pickup.agreeSolution.returnMethod = .pickup
+        await expectCode(.invalidArgument, containing: "pickup_window") {
+          try await tickets.transitionTicket(Self.transition(ticket, pickup))
+        }
+        pickup.agreeSolution.pickupWindow = .with { $0.startTime = daysAgo(2); $0.endTime = daysAgo(1) }
+        await expectCode(.invalidArgument, containing: "pickup_window.end_time") {
+          try await tickets.transitionTicket(Self.transition(ticket, pickup))
+        }
+        var label = Self.refund
+        label.agreeSolution.returnMethod = .label
+        label.agreeSolution.pickupWindow = .with { $0.startTime = daysAgo(-1); $0.endTime = daysAgo(-2) }
+        await expectCode(.invalidArgument, containing: "only a PICKUP") {
+          try await tickets.transitionTicket(Self.transition(ticket, label))
+        }
+        pickup.agreeSolution.pickupWindow = .with { $0.startTime = daysAgo(-1); $0.endTime = daysAgo(-2) }
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, pickup))
+        #expect(ticket.solution.returnMethod == .pickup && ticket.solution.pickupWindow == pickup.agreeSolution.pickupWindow)
+        // Changed to an exchange: announced with the new solution in full.
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with {
+          $0.agreeSolution = .with { $0.exchange = .with { $0.replacementItems = [.with { $0.sku = "SKU-9"; $0.quantity = 1 }] } }
+        }))
+        #expect(ticket.status == .solutionAgreed && ticket.solution.kind == .exchange && ticket.solution.returnMethod == .selfShip)
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.awaitReturn = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.markGoodsReceived = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.inspect = .with { $0.result = .pass; $0.notes = "as new" } }))
+
+        let announced = try await Self.events(grpc, producer: "tickets", subject: ticket.ticketID, types: [
+          Support_Tickets_V1_TicketApprovedEvent.protoMessageName, Support_Tickets_V1_TicketSolutionChangedEvent.protoMessageName,
+          Support_Tickets_V1_TicketInspectedEvent.protoMessageName,
+        ], count: 3)
+        guard announced.count == 3, case .ticketApproved(let approved) = announced[0].payload,
+          case .ticketSolutionChanged(let changed) = announced[1].payload, case .ticketInspected(let inspected) = announced[2].payload
+        else {
+          Issue.record("expected approved, solution changed, inspected; got \(announced.map(\.type))")
+          return
+        }
+        #expect(approved.orderID == order && approved.returnMethod == .pickup && approved.pickupWindow == pickup.agreeSolution.pickupWindow)
+        #expect(changed.previousSolutionKind == .refund && changed.solutionKind == .exchange && changed.goodsReturnRequired)
+        #expect(changed.replacementItems.first?.sku == "SKU-9" && changed.returnMethod == .selfShip && changed.orderID == order)
+        #expect(inspected.result == .pass && inspected.solutionKind == .exchange && inspected.notes == "as new")
+        #expect(inspected.replacementItems.count == 1 && inspected.items.first?.orderID == order)
+
+        // Rejected at review, and cancelled by the shopper's service: both announced.
+        var rejected = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper")))
+        rejected = try await tickets.transitionTicket(Self.transition(rejected, .with { $0.startReview = .init() }))
+        rejected = try await tickets.transitionTicket(Self.transition(rejected, .with { $0.reject = .with { $0.reason = "outside policy" } }))
+        var cancelled = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper")))
+        cancelled = try await tickets.transitionTicket(Self.transition(cancelled, .with { $0.cancel = .with { $0.reason = "changed my mind" } }))
+        let rejection = try await Self.events(grpc, producer: "tickets", subject: rejected.ticketID, types: [Support_Tickets_V1_TicketRejectedEvent.protoMessageName], count: 1)
+        let cancellation = try await Self.events(grpc, producer: "tickets", subject: cancelled.ticketID, types: [Support_Tickets_V1_TicketCancelledEvent.protoMessageName], count: 1)
+        guard case .ticketRejected(let r)? = rejection.first?.payload, case .ticketCancelled(let c)? = cancellation.first?.payload else {
+          Issue.record("expected a rejection and a cancellation")
+          return
+        }
+        #expect(r.reason == "outside policy" && r.ticketVersion == 3)
+        #expect(c.reason == "changed my mind" && c.previousStatus == .submitted && c.cancelledBy.kind != .unspecified)
+      }
+    }
+
     @Test("assignment and priority: staff only, recorded with from and to; not on a finished case")
     func assignAndPriority() async throws {
       let shopper = uniqueID("shopper")

@@ -48,7 +48,8 @@
 /// - logistics ShipmentDeliveredEvent of a RETURN or REPAIR_INBOUND parcel -> MarkGoodsReceived
 ///   (AWAITING_RETURN -> GOODS_RECEIVED) at the delivered time.
 /// - logistics ShipmentCreatedEvent of an EXCHANGE_REPLACEMENT (the replacement shipped) ->
-///   Resolve with outcome EXCHANGED and the outbound shipment id.
+///   Resolve with outcome REPLACEMENT_SHIPPED and the outbound shipment id (also for a
+///   reship, 补发, agreed without a return).
 /// - logistics ShipmentDeliveredEvent of a REPAIR_OUTBOUND parcel (the repaired item returned)
 ///   -> Resolve with outcome REPAIRED and the outbound shipment id.
 /// - logistics ReturnAuthorizationExpiredEvent -> an INTERNAL_NOTE for the agent, who follows up

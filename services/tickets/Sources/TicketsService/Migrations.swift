@@ -81,5 +81,7 @@ enum TicketsMigrations {
         CREATE INDEX ticket_comments_ticket_idx ON ticket_comments (ticket_id, created_at, comment_id);
         """
     ),
+    // Tickets follows the logistics and feedback event logs (TicketEventConsumers).
+    EventSubscription.migration(version: 4),
   ]
 }

@@ -21,35 +21,41 @@ extension TicketStore {
   /// result (ALREADY_EXISTS when the id was used for different content).
   func change(_ id: UUID, requestID: String, fingerprint: String, logger: Logger, _ decide: Decision) async throws -> Ticket {
     try await database.withTransaction(logger: logger) { connection in
-      if !requestID.isEmpty {
-        try await Idempotency.lock(requestID: requestID, scope: "tickets.change", on: connection, logger: logger)
-        if let first = try await Idempotency.firstResult(
-          of: Ticket.self, "SELECT request_fingerprint, result FROM ticket_changes WHERE request_id = \(requestID)",
-          fingerprint: fingerprint, describe: { "a change of ticket \($0.ticketID)" }, on: connection, logger: logger
-        ) {
-          return first
-        }
-      }
-      guard let current = try await Self.lockedTicket(id, connection, logger) else {
-        throw ServiceError.notFound("ticket", id.uuidString.lowercased())
-      }
-      guard let (next, entry) = try decide(current) else { return current }
-      try await Self.update(next, connection, logger)
-      try await Self.appendHistory(entry, ticketID: id, connection, logger)
-      if !requestID.isEmpty {
-        try await connection.query(
-          """
-          INSERT INTO ticket_changes (request_id, ticket_id, request_fingerprint, result)
-          VALUES (\(requestID), \(id), \(fingerprint), \(try next.bytea()))
-          """, logger: logger)
-      }
-      // Announced in the same transaction, last: the append holds the event log's position lock.
-      let eventID = UUID()
-      if let outbox, let payload = TicketEvents.payload(before: current, after: next, entry: entry, eventID: eventID, resolutionHours: resolutionHours) {
-        try await outbox.append(payload, subject: next.ticketID, eventID: eventID, occurredAt: entry.occurTime.date, on: connection, logger: logger)
-      }
-      return next
+      try await change(id, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger, decide)
     }
+  }
+
+  /// `change` inside a transaction the caller owns (an event consumer's, which moves its cursor
+  /// in the same transaction).
+  func change(_ id: UUID, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger, _ decide: Decision) async throws -> Ticket {
+    if !requestID.isEmpty {
+      try await Idempotency.lock(requestID: requestID, scope: "tickets.change", on: connection, logger: logger)
+      if let first = try await Idempotency.firstResult(
+        of: Ticket.self, "SELECT request_fingerprint, result FROM ticket_changes WHERE request_id = \(requestID)",
+        fingerprint: fingerprint, describe: { "a change of ticket \($0.ticketID)" }, on: connection, logger: logger
+      ) {
+        return first
+      }
+    }
+    guard let current = try await Self.lockedTicket(id, connection, logger) else {
+      throw ServiceError.notFound("ticket", id.uuidString.lowercased())
+    }
+    guard let (next, entry) = try decide(current) else { return current }
+    try await Self.update(next, connection, logger)
+    try await Self.appendHistory(entry, ticketID: id, connection, logger)
+    if !requestID.isEmpty {
+      try await connection.query(
+        """
+        INSERT INTO ticket_changes (request_id, ticket_id, request_fingerprint, result)
+        VALUES (\(requestID), \(id), \(fingerprint), \(try next.bytea()))
+        """, logger: logger)
+    }
+    // Announced in the same transaction, last: the append holds the event log's position lock.
+    let eventID = UUID()
+    if let outbox, let payload = TicketEvents.payload(before: current, after: next, entry: entry, eventID: eventID, resolutionHours: resolutionHours) {
+      try await outbox.append(payload, subject: next.ticketID, eventID: eventID, occurredAt: entry.occurTime.date, on: connection, logger: logger)
+    }
+    return next
   }
 
   enum CommentOutcome {
@@ -64,27 +70,35 @@ extension TicketStore {
     _ decide: @Sendable (Ticket) throws -> (ticket: Ticket, comment: Comment, entry: HistoryEntry)
   ) async throws -> CommentOutcome {
     try await database.withTransaction(logger: logger) { connection in
-      try await Idempotency.lock(requestID: requestID, scope: "tickets.comment", on: connection, logger: logger)
-      if let first = try await Idempotency.firstResult(
-        of: Comment.self, "SELECT request_fingerprint, body FROM ticket_comments WHERE request_id = \(requestID)",
-        fingerprint: fingerprint, describe: { "comment \($0.commentID)" }, on: connection, logger: logger
-      ) {
-        return .retried(first)
-      }
-      guard let current = try await Self.lockedTicket(id, connection, logger) else {
-        throw ServiceError.notFound("ticket", id.uuidString.lowercased())
-      }
-      let (next, comment, entry) = try decide(current)
-      if next.version != current.version { try await Self.update(next, connection, logger) }
-      try await connection.query(
-        """
-        INSERT INTO ticket_comments (comment_id, ticket_id, request_id, request_fingerprint, visibility, created_at, body)
-        VALUES (\(UUID(uuidString: comment.commentID)!), \(id), \(requestID), \(fingerprint), \(Int16(comment.visibility.rawValue)),
-          'epoch'::timestamptz + \(comment.createTime.unixMicroseconds) * interval '1 microsecond', \(try comment.bytea()))
-        """, logger: logger)
-      try await Self.appendHistory(entry, ticketID: id, connection, logger)
-      return .added(comment, next)
+      try await addComment(id, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger, decide)
     }
+  }
+
+  /// `addComment` inside a transaction the caller owns.
+  func addComment(
+    _ id: UUID, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger,
+    _ decide: @Sendable (Ticket) throws -> (ticket: Ticket, comment: Comment, entry: HistoryEntry)
+  ) async throws -> CommentOutcome {
+    try await Idempotency.lock(requestID: requestID, scope: "tickets.comment", on: connection, logger: logger)
+    if let first = try await Idempotency.firstResult(
+      of: Comment.self, "SELECT request_fingerprint, body FROM ticket_comments WHERE request_id = \(requestID)",
+      fingerprint: fingerprint, describe: { "comment \($0.commentID)" }, on: connection, logger: logger
+    ) {
+      return .retried(first)
+    }
+    guard let current = try await Self.lockedTicket(id, connection, logger) else {
+      throw ServiceError.notFound("ticket", id.uuidString.lowercased())
+    }
+    let (next, comment, entry) = try decide(current)
+    if next.version != current.version { try await Self.update(next, connection, logger) }
+    try await connection.query(
+      """
+      INSERT INTO ticket_comments (comment_id, ticket_id, request_id, request_fingerprint, visibility, created_at, body)
+      VALUES (\(UUID(uuidString: comment.commentID)!), \(id), \(requestID), \(fingerprint), \(Int16(comment.visibility.rawValue)),
+        'epoch'::timestamptz + \(comment.createTime.unixMicroseconds) * interval '1 microsecond', \(try comment.bytea()))
+      """, logger: logger)
+    try await Self.appendHistory(entry, ticketID: id, connection, logger)
+    return .added(comment, next)
   }
 
   /// One page of a case's comments, oldest first; `after` is the last (created µs, id) seen.

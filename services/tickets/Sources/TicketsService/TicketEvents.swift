@@ -29,6 +29,76 @@ enum TicketEvents {
         $0.approvedBy = entry.actor
         $0.assigneeAgentID = after.assigneeAgentID
         $0.occurTime = entry.occurTime
+        $0.orderID = after.orderID
+        $0.returnMethod = after.solution.returnMethod
+        if after.solution.hasPickupWindow { $0.pickupWindow = after.solution.pickupWindow }
+      })
+    case (.solutionAgreed, .solutionAgreed), (.inspected, .inspected):
+      guard case .agreeSolution? = entry.action.action else { return nil }
+      return .ticketSolutionChanged(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.orderID = after.orderID
+        $0.shopperID = after.shopperID
+        $0.status = after.status
+        $0.previousSolutionKind = before.solution.kind
+        $0.solutionKind = after.solution.kind
+        $0.goodsReturnRequired = after.goodsReturnRequired
+        if after.goodsReturnRequired { $0.returnItems = after.items }
+        $0.returnShippingPayer = after.solution.returnShippingPayer
+        $0.returnMethod = after.solution.returnMethod
+        if after.solution.hasPickupWindow { $0.pickupWindow = after.solution.pickupWindow }
+        $0.replacementItems = after.solution.replacementItems
+        $0.changedBy = entry.actor
+        $0.occurTime = entry.occurTime
+      })
+    case (.goodsReceived, .inspected):
+      return .ticketInspected(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.orderID = after.orderID
+        $0.shopperID = after.shopperID
+        $0.result = after.inspection.result
+        $0.notes = after.inspection.notes
+        $0.solutionKind = after.solution.kind
+        $0.items = after.items
+        $0.replacementItems = after.solution.replacementItems
+        $0.returnShipmentID = after.returnShipmentID
+        $0.inspector = entry.actor
+        $0.occurTime = entry.occurTime
+      })
+    case (_, .rejected):
+      return .ticketRejected(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.category = after.category
+        $0.shopperID = after.shopperID
+        if after.hasSource { $0.source = after.source }
+        $0.reason = after.statusReason
+        $0.rejectedBy = entry.actor
+        $0.createTime = after.createTime
+        $0.occurTime = entry.occurTime
+      })
+    case (_, .cancelled):
+      return .ticketCancelled(.with {
+        $0.eventID = id
+        $0.ticketID = after.ticketID
+        $0.ticketVersion = after.version
+        $0.type = after.type
+        $0.category = after.category
+        $0.shopperID = after.shopperID
+        $0.orderID = after.orderID
+        $0.previousStatus = before.status
+        $0.reason = after.statusReason
+        $0.cancelledBy = entry.actor
+        $0.createTime = after.createTime
+        $0.occurTime = entry.occurTime
       })
     case (_, .resolved):
       let live = after.withLiveSLA(at: entry.occurTime.date)
@@ -102,5 +172,9 @@ enum TicketEvents {
       return nil
     }
   }
+}
 
+extension Ticket {
+  /// The order the case is about (its items are of one order); empty for a case without items.
+  var orderID: String { items.first?.orderID ?? "" }
 }

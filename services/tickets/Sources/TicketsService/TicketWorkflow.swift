@@ -142,6 +142,14 @@ enum TicketWorkflow {
       // Once the goods are back (a changed solution after inspection), they stay required.
       next.goodsReturnRequired = ticket.status == .inspected || (goodsTypes.contains(ticket.type) && !a.waiveGoodsReturn)
       solution.returnShippingPayer = next.goodsReturnRequired ? shippingPayer(for: ticket) : .none
+      if ticket.status == .inspected {
+        // The goods are already back: how they came stays on record.
+        solution.returnMethod = ticket.solution.returnMethod
+        if ticket.solution.hasPickupWindow { solution.pickupWindow = ticket.solution.pickupWindow }
+      } else if next.goodsReturnRequired {
+        solution.returnMethod = a.returnMethod == .unspecified ? .selfShip : a.returnMethod
+        if a.returnMethod == .pickup { solution.pickupWindow = a.pickupWindow }
+      }
       solution.agreeTime = stamp
       if a.waiveGoodsReturn { reason = "goods return waived" }
       if ticket.hasSolution { reason = reason.isEmpty ? "solution changed" : reason + "; solution changed" }
@@ -277,6 +285,31 @@ enum TicketWorkflow {
     }
     if action.waiveGoodsReturn && ![.returnAndRefund, .exchange, .repair].contains(ticket.type) {
       throw ServiceError.invalidArgument("action.agree_solution.waive_goods_return", "only RETURN_AND_REFUND, EXCHANGE and REPAIR cases take goods back")
+    }
+    try validateReturnMethod(action)
+  }
+
+  /// The shopper's way of sending goods back: a known method, and a pickup window that can
+  /// still happen for PICKUP (none for the others).
+  private static func validateReturnMethod(_ action: Support_Tickets_V1_AgreeSolutionAction) throws {
+    switch action.returnMethod {
+    case .unspecified, .selfShip, .label:
+      if action.hasPickupWindow {
+        throw ServiceError.invalidArgument("action.agree_solution.pickup_window", "only a PICKUP return has a pickup window")
+      }
+    case .pickup:
+      guard action.hasPickupWindow, action.pickupWindow.hasStartTime, action.pickupWindow.hasEndTime else {
+        throw ServiceError.invalidArgument("action.agree_solution.pickup_window", "a PICKUP return needs a window with a start and an end")
+      }
+      let window = action.pickupWindow
+      guard window.startTime.date < window.endTime.date else {
+        throw ServiceError.invalidArgument("action.agree_solution.pickup_window", "must start before it ends")
+      }
+      guard window.endTime.date > Date() else {
+        throw ServiceError.invalidArgument("action.agree_solution.pickup_window.end_time", "must be in the future")
+      }
+    case .UNRECOGNIZED(let value):
+      throw ServiceError.invalidArgument("action.agree_solution.return_method", "\(value) is not a return method")
     }
   }
 

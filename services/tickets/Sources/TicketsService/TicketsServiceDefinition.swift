@@ -6,9 +6,20 @@ public enum TicketsServiceDefinition {
     name: "tickets", schema: "tickets", migrations: TicketsMigrations.all,
     healthNames: ["support.tickets.v1.TicketService"], producesEvents: true
   ) { resources in
+    var env = EnvironmentReader()
+    // The processes whose event logs tickets follows (SUPPORTMESH_PRODUCER_LOGISTICS, _FEEDBACK).
+    let logistics = env.address("SUPPORTMESH_PRODUCER_LOGISTICS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["logistics"]!.grpc))
+    let feedback = env.address("SUPPORTMESH_PRODUCER_FEEDBACK", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["feedback"]!.grpc))
+    try env.validate()
     let policy = try TicketsPolicy.load()
-    return ServiceParts(rpcServices: [
-      TicketHandlers(store: TicketStore(database: resources.database!, outbox: resources.outbox, resolutionHours: policy.resolutionHours), policy: policy, logger: resources.logger)
-    ])
+    let store = TicketStore(database: resources.database!, outbox: resources.outbox, resolutionHours: policy.resolutionHours)
+    let automation = TicketAutomation(store: store, policy: policy, logger: resources.logger)
+    return ServiceParts(
+      rpcServices: [TicketHandlers(store: store, policy: policy, logger: resources.logger)],
+      background: [
+        TicketEventConsumers.logistics(producer: logistics, resources: resources, automation: automation),
+        TicketEventConsumers.feedback(producer: feedback, resources: resources, automation: automation),
+      ]
+    )
   }
 }
