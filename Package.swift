@@ -100,6 +100,13 @@ let package = Package(
         path: "Tests/TestSupport",
         swiftSettings: swiftSettings
       ),
+      // The event backbone's benchmark (scripts/bench-events).
+      .executableTarget(
+        name: "supportmesh-eventbench",
+        dependencies: ["ServiceKit", "SupportCodec", grpcCore, grpcHTTP2, postgres, logging],
+        path: "Benchmarks/EventBench",
+        swiftSettings: swiftSettings
+      ),
       .testTarget(
         name: "SupportCodecTests",
         dependencies: ["SupportCodec", protobuf],

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Logging
 import Metrics
@@ -76,6 +77,11 @@ extension Timer {
     let elapsed = ContinuousClock.now - start
     let (seconds, attoseconds) = elapsed.components
     recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+  }
+
+  /// Wall-clock time since `start` (another process's timestamp); never negative.
+  func recordInterval(since start: Date) {
+    recordNanoseconds(Int64(max(0, Date().timeIntervalSince(start)) * 1_000_000_000))
   }
 }
 

@@ -48,6 +48,13 @@ public struct EventSubscription: Service {
     /// How long processed event ids are kept for deduplication (the cursor alone already
     /// prevents a second effect; the ids guard against a producer replaying its log).
     public var processedRetention: Duration = .seconds(30 * 86_400)
+    /// Called after each apply transaction commits, with the events it applied (for
+    /// measurements; must return quickly).
+    public var onApplied: (@Sendable ([EventEnvelope]) -> Void)?
+    /// Most events applied in one transaction (when behind; caught up, each comes alone).
+    public var maxBatch = 500
+    /// Messages read ahead of the applier.
+    public var readAhead = 2000
     public init() {}
   }
 
@@ -130,6 +137,8 @@ public struct EventSubscription: Service {
   struct Meters {
     let applied, redeliveries, parkedTotal: Counter
     let parked, lagEvents, lagSeconds: Gauge
+    /// From the event's occur time to the commit of its effect.
+    let delivery: Timer
 
     init(_ name: String) {
       let dimensions = [("subscription", name)]
@@ -139,6 +148,7 @@ public struct EventSubscription: Service {
       parked = Gauge(label: "events_consumer_parked", dimensions: dimensions)
       lagEvents = Gauge(label: "events_consumer_lag_events", dimensions: dimensions)
       lagSeconds = Gauge(label: "events_consumer_lag_seconds", dimensions: dimensions)
+      delivery = Timer(label: "events_consumer_delivery_seconds", dimensions: dimensions)
     }
   }
 
@@ -184,34 +194,103 @@ public struct EventSubscription: Service {
     var metadata = Metadata()
     metadata.addString(callerHeader.sign(caller, method: Self.method), forKey: SignedCallerHeader.metadataKey)
     try await log.streamEvents(request, metadata: metadata) { response in
-      var last = cursor
-      var head = cursor
-      var lastPrune = ContinuousClock.now - .seconds(3600)
-      for try await message in response.messages {
-        switch message.item {
+      // The reader fills the read-ahead; the applier empties it a batch at a time. Either
+      // ending closes it, which ends the other.
+      let ahead = EventReadAhead(capacity: options.readAhead)
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+          defer { ahead.close() }
+          for try await message in response.messages {
+            switch message.item {
+            case .event(let event): guard await ahead.push(.event(event)) else { return }
+            case .heartbeat(let beat): guard await ahead.push(.heartbeat(beat)) else { return }
+            case nil: continue
+            }
+          }
+        }
+        group.addTask {
+          defer { ahead.close() }
+          try await applyAll(from: ahead, after: cursor, meters)
+        }
+        try await group.waitForAll()
+      }
+    }
+  }
+
+  /// Applies what the read-ahead holds, in order: consecutive events as one batch, heartbeats
+  /// between them as they come.
+  func applyAll(from ahead: EventReadAhead, after cursor: Int64, _ meters: Meters) async throws {
+    var last = cursor
+    var head = cursor
+    var lastPrune = ContinuousClock.now - .seconds(3600)
+    while true {
+      let items = await ahead.take(limit: options.maxBatch)
+      if items.isEmpty { return }
+      try Task.checkCancellation()
+      var batch: [EventEnvelope] = []
+      for item in items {
+        switch item {
         case .event(let event):
           guard event.position > last else { continue }
           head = max(head, event.position)
-          try await apply(event, meters)
+          batch.append(event)
           last = event.position
-          meters.lagEvents.record(max(0, head - last))
-          meters.lagSeconds.record(head > last ? max(0, Date().timeIntervalSince(event.occurTime.date)) : 0)
         case .heartbeat(let beat):
+          try await applyBatch(batch, meters)
+          batch = []
           head = beat.headPosition
           try await advance(to: beat.position)
           last = max(last, beat.position)
-          meters.lagEvents.record(max(0, head - last))
           if head <= last { meters.lagSeconds.record(0) }
           try await retryRequested(meters)
           if ContinuousClock.now - lastPrune > .seconds(3600) {
             lastPrune = ContinuousClock.now
             try await pruneProcessed()
           }
-        case nil:
-          continue
         }
       }
+      try await applyBatch(batch, meters)
+      meters.lagEvents.record(max(0, head - last))
+      if let newest = batch.last {
+        meters.lagSeconds.record(head > last ? max(0, Date().timeIntervalSince(newest.occurTime.date)) : 0)
+      }
     }
+  }
+
+  /// Applies events in one transaction: the cursor locked once, their ids recorded in one
+  /// statement, each new one's handler, the cursor moved to the last. When any handler fails the
+  /// whole batch rolls back and its events are applied one at a time (`apply`: retries, parking),
+  /// so a poison event costs its batch one retry and blocks nothing.
+  func applyBatch(_ events: [EventEnvelope], _ meters: Meters) async throws {
+    guard let lastEvent = events.last else { return }
+    if events.count == 1 { return try await apply(lastEvent, meters) }
+    do {
+      try await database.withTransaction(logger: logger) { connection in
+        let cursor = try await lockCursor(connection)
+        let fresh = events.filter { $0.position > cursor }
+        guard let newest = fresh.last else { return }
+        let new = try await recordProcessed(fresh, connection)
+        for event in fresh where new.contains(event.eventID) {
+          try await handler(event, connection)
+        }
+        try await connection.query(
+          """
+          UPDATE event_cursors SET position = \(newest.position), updated_at = now(),
+            lease_until = now() + \(Self.milliseconds(options.lease)) * interval '1 millisecond'
+          WHERE subscription = \(name)
+          """, logger: logger)
+      }
+    } catch let error as LostLead {
+      throw error
+    } catch {
+      if Task.isCancelled { throw CancellationError() }
+      logger.info("event batch failed; applying its events one by one", metadata: ["events": "\(events.count)", "error": "\(String(reflecting: error))"])
+      for event in events { try await apply(event, meters) }
+      return
+    }
+    meters.applied.increment(by: Int64(events.count))
+    for event in events { meters.delivery.recordInterval(since: event.occurTime.date) }
+    options.onApplied?(events)
   }
 
   /// Applies one event: effect, dedupe record and cursor in one transaction; retried with
@@ -234,6 +313,8 @@ public struct EventSubscription: Service {
             """, logger: logger)
         }
         meters.applied.increment()
+        meters.delivery.recordInterval(since: event.occurTime.date)
+        options.onApplied?([event])
         return
       } catch let error as LostLead {
         throw error
@@ -263,6 +344,36 @@ public struct EventSubscription: Service {
       return position
     }
     throw LostLead()
+  }
+
+  /// Records the events as processed in one statement; returns the envelope ids of those that
+  /// were not yet (the others are redeliveries: no effect). An id that is not a UUID always
+  /// counts as new.
+  func recordProcessed(_ events: [EventEnvelope], _ connection: PostgresConnection) async throws -> Set<String> {
+    var ids: [UUID] = []
+    var positions: [Int64] = []
+    var new: Set<String> = []
+    for event in events {
+      if let id = UUID(uuidString: event.eventID) {
+        ids.append(id)
+        positions.append(event.position)
+      } else {
+        new.insert(event.eventID)
+      }
+    }
+    let rows = try await connection.query(
+      """
+      INSERT INTO event_processed (subscription, event_id, position)
+      SELECT \(name), id, position FROM unnest(\(ids)::uuid[], \(positions)::int8[]) AS t (id, position)
+      ON CONFLICT DO NOTHING RETURNING event_id
+      """, logger: logger
+    ).decode(UUID.self)
+    var recorded: Set<UUID> = []
+    for try await id in rows { recorded.insert(id) }
+    for event in events {
+      if let id = UUID(uuidString: event.eventID), recorded.contains(id) { new.insert(event.eventID) }
+    }
+    return new
   }
 
   /// Records the event as processed; false when it already was (a redelivery: no effect).
