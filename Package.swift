@@ -122,7 +122,7 @@ let package = Package(
       ),
       .testTarget(
         name: "IntegrationTests",
-        dependencies: ["SupportCodec", "TestSupport", "Gateway", "ServiceKit", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
+        dependencies: ["SupportCodec", "TestSupport", "Gateway", "ServiceKit", "FeedbackService", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
     ]

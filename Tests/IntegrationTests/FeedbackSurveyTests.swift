@@ -1,3 +1,4 @@
+import FeedbackService
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -87,6 +88,38 @@ extension MeshTests {
       try await m.withGateway(as: .shopper(uniqueID("bob"))) { grpc async throws in
         #expect(try await Surveys(wrapping: grpc).listSurveys(.with { $0.agentID = agent }).surveys.isEmpty, "another shopper's surveys are not listed")
       }
+    }
+
+    @Test("migration 5 hashes the tokens of existing surveys and removes them from the stored messages")
+    func tokenMigration() async throws {
+      let m = try mesh
+      let migrations = FeedbackServiceDefinition.definition.migrations
+      let surveysTable = try #require(migrations.first { $0.version == 1 })
+      let hashTokens = try #require(migrations.first { $0.version == 5 })
+      // A row as the first release wrote it: the token in its column and in the message.
+      let token = String((UUID().uuidString + UUID().uuidString).replacingOccurrences(of: "-", with: "").prefix(43))
+      var survey = Support_Feedback_V1_Survey.with {
+        $0.surveyID = UUID().uuidString.lowercased(); $0.subject = .with { $0.kind = .ticket; $0.id = "t-1" }
+        $0.shopperID = "s-1"; $0.agentID = "a-1"; $0.token = token; $0.status = .pending; $0.version = 1; $0.skillGroup = "after-sales"
+      }
+      func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+      let before = hex(try survey.serializedBytes())
+      survey.token = ""
+      let after = hex(try survey.serializedBytes())
+      let schema = "migration_test_\(UUID().uuidString.prefix(8).lowercased())"
+      let script = ["CREATE SCHEMA \(schema);", "SET search_path TO \(schema);"] + surveysTable.statements + [
+        """
+        INSERT INTO surveys (survey_id, request_id, request_fingerprint, subject_kind, subject_id, shopper_id, token, status, created_at, expires_at, version, body)
+        VALUES ('\(survey.surveyID)', 'r-1', 'f', 2, 't-1', 's-1', '\(token)', 1, now(), now() + interval '1 day', 1, '\\x\(before)');
+        """,
+      ] + hashTokens.statements + [
+        "SELECT encode(body, 'hex') || ' ' || (token_hash = sha256(convert_to('\(token)', 'UTF8')))::text FROM surveys;"
+      ]
+      let output = try m.query(script.joined(separator: "\n"))
+      _ = try m.query("DROP SCHEMA \(schema) CASCADE")
+      #expect(before != after && before.contains(hex(Array(token.utf8))))
+      #expect(output.split(separator: "\n").last.map(String.init) == "\(after) true", "\(output)")
+      #expect(!output.contains(hex(Array(token.utf8))))
     }
 
     @Test("the sweep records an expired survey EXPIRED and announces SurveyExpiredEvent; answering it still fails SURVEY_EXPIRED")
