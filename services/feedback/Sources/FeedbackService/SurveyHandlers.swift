@@ -67,7 +67,8 @@ struct SurveyHandlers: RegistrableRPCService {
   }
 
   @Sendable func getSurveyByToken(_ request: Support_Feedback_V1_GetSurveyByTokenRequest) async throws -> Survey {
-    try Validate.required(request.token, "token", maxLength: 256)
+    // Any length: a malformed token is NOT_FOUND like an unknown one (the request size is capped).
+    try Validate.required(request.token, "token", maxLength: .max)
     guard let survey = try await store.get(tokenHash: SurveyTokens.hash(request.token), logger: log),
       try Permissions.mayRead(shopperID: survey.shopperID)
     else {
@@ -77,7 +78,8 @@ struct SurveyHandlers: RegistrableRPCService {
   }
 
   @Sendable func submitSurveyAnswer(_ request: Support_Feedback_V1_SubmitSurveyAnswerRequest) async throws -> Survey {
-    try Validate.required(request.token, "token", maxLength: 256)
+    // Any length: a malformed token is NOT_FOUND like an unknown one (the request size is capped).
+    try Validate.required(request.token, "token", maxLength: .max)
     if !request.hasCsat && !request.hasNps { throw ServiceError.invalidArgument("csat", "set csat, nps or both") }
     if request.hasCsat && !(1...5).contains(request.csat) { throw ServiceError.invalidArgument("csat", "must be 1 to 5") }
     if request.hasNps && !(0...10).contains(request.nps) { throw ServiceError.invalidArgument("nps", "must be 0 to 10") }

@@ -52,7 +52,7 @@ struct SurveyStore: Sendable {
     // A pending survey past its expiry no longer blocks a new one: record it as expired (and
     // announce that) before looking for a pending one.
     _ = try await SurveyExpiry.expire(subject: survey.subject, now: now, limit: 100, outbox: outbox, on: connection, logger: logger)
-    if let other = try await pendingSurvey(for: survey.subject, on: connection, logger: logger) {
+    if let other = try await pendingSurvey(for: survey.subject, now: now, on: connection, logger: logger) {
       throw ServiceError.alreadyExists("the subject already has pending survey \(other)")
     }
     var stored = survey
@@ -73,11 +73,12 @@ struct SurveyStore: Sendable {
     return Stored(survey: stored, tokenHash: tokenHash)
   }
 
-  /// The subject's pending survey (not answered, not expired), if any.
-  static func pendingSurvey(for subject: Support_Common_V1_SubjectRef, on connection: PostgresConnection, logger: Logger) async throws -> String? {
+  /// The subject's pending survey (not answered, not expired at `now`), if any. `now` is the
+  /// same clock the expiry step used, so a survey is either expired or pending, never neither.
+  static func pendingSurvey(for subject: Support_Common_V1_SubjectRef, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> String? {
     let kind = Int16(subject.kind.rawValue)
     for try await other in try await connection.query(
-      "SELECT survey_id::text FROM surveys WHERE subject_kind = \(kind) AND subject_id = \(subject.id) AND status = \(Self.pending) AND expires_at > now()",
+      "SELECT survey_id::text FROM surveys WHERE subject_kind = \(kind) AND subject_id = \(subject.id) AND status = \(Self.pending) AND expires_at > \(now)",
       logger: logger
     ).decode(String.self) {
       return other

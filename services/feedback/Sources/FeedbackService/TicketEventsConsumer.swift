@@ -43,8 +43,8 @@ enum TicketEventsConsumer {
   ) async throws {
     let subject = Support_Common_V1_SubjectRef.with { $0.kind = .ticket; $0.id = resolved.ticketID }
     // The contract's rule: ALREADY_EXISTS (a pending survey) counts as done.
-    if try await SurveyStore.pendingSurvey(for: subject, on: connection, logger: logger) != nil { return }
     let now = Date.nowMicroseconds
+    if try await SurveyStore.pendingSurvey(for: subject, now: now, on: connection, logger: logger) != nil { return }
     let survey = Survey.new(
       subject: subject, shopperID: resolved.shopperID, agentID: resolved.assigneeAgentID,
       expiry: now.addingTimeInterval(Double(settings.defaultValidityDays) * 86_400), channel: resolved.channel,
