@@ -201,6 +201,40 @@ extension MeshTests {
       }
     }
 
+    @Test("a case resolved without an assignee gets an unassigned follow-up, which UpdateFollowUp assigns")
+    func unassignedFollowUp() async throws {
+      let m = try mesh
+      let shopper = uniqueID("shopper")
+      let ticket = try await m.withGateway { grpc in
+        let tickets = Tickets(wrapping: grpc)
+        var ticket = try await tickets.createTicket(.with {
+          $0.requestID = uniqueID("req"); $0.type = .inquiry; $0.category = .productQuality; $0.shopperID = shopper; $0.title = "Warranty?"
+        })
+        for action in [
+          Support_Tickets_V1_TicketAction.with { $0.startReview = .init() }, .with { $0.approve = .init() },
+          .with { $0.agreeSolution = .with { $0.answer = .with { $0.notes = "two years" } } },
+          .with { $0.resolve = .with { $0.outcome = .answered; $0.summary = "answered" } },
+        ] {
+          ticket = try await tickets.transitionTicket(.with { $0.ticketID = ticket.ticketID; $0.action = action; $0.expectedVersion = ticket.version })
+        }
+        return ticket
+      }
+      #expect(ticket.status == .resolved && ticket.assigneeAgentID.isEmpty)
+      try await waitFor(seconds: 30) { try m.query("SELECT count(*) FROM feedback.follow_ups WHERE ticket_id = '\(ticket.ticketID)'") == "1" }
+      let agent = uniqueID("agent")
+      try await m.withGateway { grpc in
+        let followUps = FollowUps(wrapping: grpc)
+        let followUp = try #require(try await followUps.listFollowUps(.with { $0.ticketID = ticket.ticketID }).followUps.first)
+        #expect(followUp.agentID.isEmpty && followUp.status == .pending)
+        let assigned = try await followUps.updateFollowUp(.with {
+          $0.followUp = .with { $0.followUpID = followUp.followUpID; $0.agentID = agent }; $0.updateMask = .with { $0.paths = ["agent_id"] }
+          $0.expectedVersion = followUp.version
+        })
+        #expect(assigned.agentID == agent && assigned.version == followUp.version + 1)
+        #expect(try await followUps.listFollowUps(.with { $0.agentID = agent; $0.status = .pending }).followUps.map(\.followUpID) == [followUp.followUpID])
+      }
+    }
+
     @Test("a resolved case gets one survey and one follow-up; a reopen cancels it; a dissatisfied visit is announced with reopen_requested")
     func resolvedCaseLoop() async throws {
       let m = try mesh
