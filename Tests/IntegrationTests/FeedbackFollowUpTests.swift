@@ -72,6 +72,32 @@ extension MeshTests {
       #expect(try m.query("SELECT count(*) FROM feedback.follow_ups WHERE ticket_id = '\(request.ticketID)'") == "1")
     }
 
+    @Test("concurrent creates for one ticket under different request ids: exactly one follow-up, the rest ALREADY_EXISTS")
+    func concurrentCreates() async throws {
+      let m = try mesh
+      let ticket = uniqueID("ticket")
+      let codes = try await m.withGateway { grpc in
+        try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
+          for _ in 0..<8 {
+            group.addTask {
+              do {
+                _ = try await FollowUps(wrapping: grpc).createFollowUp(Self.createRequest(ticket: ticket, agent: "agent-1"))
+                return nil
+              } catch let error as RPCError {
+                return error.code
+              }
+            }
+          }
+          var codes: [RPCError.Code?] = []
+          for try await code in group { codes.append(code) }
+          return codes
+        }
+      }
+      #expect(codes.filter { $0 == nil }.count == 1, "\(codes)")
+      #expect(codes.filter { $0 == .alreadyExists }.count == 7, "\(codes)")
+      #expect(try m.query("SELECT count(*) FROM feedback.follow_ups WHERE ticket_id = '\(ticket)'") == "1")
+    }
+
     @Test("the due list: filters, due-time order, cursor pages bound to their filters")
     func dueList() async throws {
       let agent = uniqueID("agent")
