@@ -85,7 +85,9 @@ let package = Package(
     + service("chat", library: "ChatService", executable: "supportmesh-chat")
     + service("tickets", library: "TicketsService", executable: "supportmesh-tickets")
     + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics")
-    + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback")
+    + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback", extra: [
+      lifecycle, .product(name: "Crypto", package: "swift-crypto"),
+    ])
     + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [
       grpcHTTP2, lifecycle, .product(name: "JWTKit", package: "jwt-kit"),
       .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -127,7 +129,7 @@ let package = Package(
       ),
       .testTarget(
         name: "IntegrationTests",
-        dependencies: ["SupportCodec", "TestSupport", "Gateway", "ServiceKit", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
+        dependencies: ["SupportCodec", "TestSupport", "Gateway", "ServiceKit", "FeedbackService", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
         swiftSettings: swiftSettings
       ),
     ]

@@ -221,6 +221,8 @@ struct WholeMesh: SuiteTrait, TestScoping {
 
   func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
     let mesh = try Mesh()
+    // Feedback's expiry sweep every second, so a test sees a survey expire.
+    mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_SURVEY_SWEEP_SECONDS"] = "1"
     do {
       try await mesh.start()
     } catch {

@@ -26,6 +26,13 @@ public struct SignedCallerHeader: Sendable {
     key = SymmetricKey(data: secret)
   }
 
+  /// A key for another use of the same shared secret (e.g. feedback's survey tokens), derived
+  /// with HKDF-SHA256 and `purpose` as its info: outputs made with it are never valid caller
+  /// headers, and a caller header is never a valid output of it.
+  public func derivedKey(purpose: String) -> SymmetricKey {
+    HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array(purpose.utf8), outputByteCount: 32)
+  }
+
   /// Reads the secret from a file (hex or raw text; surrounding whitespace ignored).
   public init(secretFile path: String) throws {
     guard let data = FileManager.default.contents(atPath: path) else {

@@ -135,18 +135,24 @@ extension Support_Feedback_V1_SurveyService {
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
     /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
-    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
-    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
-    /// > survey's own shopper: every other caller receives the survey with an empty token.
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
+    /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
+    /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
+    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
+    /// > stores only its SHA-256 hash.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+        /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+        /// > response that ever carries it (the creator sends the invitation link). A retry with the
+        /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+        /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+        /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+        /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+        /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+        /// > invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -169,7 +175,7 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns a survey by id.
+        /// > Returns a survey by id, with an empty token.
         /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
         /// > a shopper caller asks for another shopper's survey).
         ///
@@ -189,8 +195,9 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-        /// > returned with status EXPIRED (the page shows "this survey has closed").
+        /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+        /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+        /// > with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
         /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
         /// > another shopper's survey.
@@ -212,7 +219,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-        /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+        /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+        /// > publishes SurveyAnsweredEvent. A client retrying
         /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
         /// > GetSurveyByToken.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -243,7 +251,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists surveys matching all given filters, newest first (create_time descending, then
-        /// > survey_id).
+        /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+        /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
         /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
         /// > or was issued for different filters.
@@ -276,18 +285,24 @@ extension Support_Feedback_V1_SurveyService {
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
     /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
-    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
-    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
-    /// > survey's own shopper: every other caller receives the survey with an empty token.
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
+    /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
+    /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
+    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
+    /// > stores only its SHA-256 hash.
     public protocol ServiceProtocol: Support_Feedback_V1_SurveyService.StreamingServiceProtocol {
         /// Handle the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+        /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+        /// > response that ever carries it (the creator sends the invitation link). A retry with the
+        /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+        /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+        /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+        /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+        /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+        /// > invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -310,7 +325,7 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns a survey by id.
+        /// > Returns a survey by id, with an empty token.
         /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
         /// > a shopper caller asks for another shopper's survey).
         ///
@@ -330,8 +345,9 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-        /// > returned with status EXPIRED (the page shows "this survey has closed").
+        /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+        /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+        /// > with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
         /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
         /// > another shopper's survey.
@@ -353,7 +369,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-        /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+        /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+        /// > publishes SurveyAnsweredEvent. A client retrying
         /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
         /// > GetSurveyByToken.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -384,7 +401,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists surveys matching all given filters, newest first (create_time descending, then
-        /// > survey_id).
+        /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+        /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
         /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
         /// > or was issued for different filters.
@@ -415,18 +433,24 @@ extension Support_Feedback_V1_SurveyService {
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
     /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
-    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
-    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
-    /// > survey's own shopper: every other caller receives the survey with an empty token.
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
+    /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
+    /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
+    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
+    /// > stores only its SHA-256 hash.
     public protocol SimpleServiceProtocol: Support_Feedback_V1_SurveyService.ServiceProtocol {
         /// Handle the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+        /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+        /// > response that ever carries it (the creator sends the invitation link). A retry with the
+        /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+        /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+        /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+        /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+        /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+        /// > invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -449,7 +473,7 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns a survey by id.
+        /// > Returns a survey by id, with an empty token.
         /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
         /// > a shopper caller asks for another shopper's survey).
         ///
@@ -469,8 +493,9 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-        /// > returned with status EXPIRED (the page shows "this survey has closed").
+        /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+        /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+        /// > with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
         /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
         /// > another shopper's survey.
@@ -492,7 +517,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-        /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+        /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+        /// > publishes SurveyAnsweredEvent. A client retrying
         /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
         /// > GetSurveyByToken.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -523,7 +549,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists surveys matching all given filters, newest first (create_time descending, then
-        /// > survey_id).
+        /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+        /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
         /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
         /// > or was issued for different filters.
@@ -748,18 +775,24 @@ extension Support_Feedback_V1_SurveyService {
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
     /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
-    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
-    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
-    /// > survey's own shopper: every other caller receives the survey with an empty token.
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
+    /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
+    /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
+    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
+    /// > stores only its SHA-256 hash.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateSurvey" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+        /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+        /// > response that ever carries it (the creator sends the invitation link). A retry with the
+        /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+        /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+        /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+        /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+        /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+        /// > invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -787,7 +820,7 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns a survey by id.
+        /// > Returns a survey by id, with an empty token.
         /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
         /// > a shopper caller asks for another shopper's survey).
         ///
@@ -812,8 +845,9 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-        /// > returned with status EXPIRED (the page shows "this survey has closed").
+        /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+        /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+        /// > with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
         /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
         /// > another shopper's survey.
@@ -840,7 +874,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-        /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+        /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+        /// > publishes SurveyAnsweredEvent. A client retrying
         /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
         /// > GetSurveyByToken.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -876,7 +911,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists surveys matching all given filters, newest first (create_time descending, then
-        /// > survey_id).
+        /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+        /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
         /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
         /// > or was issued for different filters.
@@ -912,9 +948,11 @@ extension Support_Feedback_V1_SurveyService {
     /// > 
     /// > Internal callers (chat, tickets, the agent desk, reporting) use CreateSurvey, GetSurvey and
     /// > ListSurveys. Shoppers may call GetSurvey, ListSurveys, GetSurveyByToken and
-    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND);
-    /// > CreateSurvey is for agents, supervisors and services. The token is returned only to the
-    /// > survey's own shopper: every other caller receives the survey with an empty token.
+    /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
+    /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
+    /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
+    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
+    /// > stores only its SHA-256 hash.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -930,10 +968,14 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-        /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-        /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-        /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+        /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+        /// > response that ever carries it (the creator sends the invitation link). A retry with the
+        /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+        /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+        /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+        /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+        /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+        /// > invitation (PERMISSION_DENIED for shoppers).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
         /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -972,7 +1014,7 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns a survey by id.
+        /// > Returns a survey by id, with an empty token.
         /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
         /// > a shopper caller asks for another shopper's survey).
         ///
@@ -1008,8 +1050,9 @@ extension Support_Feedback_V1_SurveyService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-        /// > returned with status EXPIRED (the page shows "this survey has closed").
+        /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+        /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+        /// > with status EXPIRED (the page shows "this survey has closed").
         /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
         /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
         /// > another shopper's survey.
@@ -1047,7 +1090,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-        /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+        /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+        /// > publishes SurveyAnsweredEvent. A client retrying
         /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
         /// > GetSurveyByToken.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -1094,7 +1138,8 @@ extension Support_Feedback_V1_SurveyService {
         /// > Source IDL Documentation:
         /// >
         /// > Lists surveys matching all given filters, newest first (create_time descending, then
-        /// > survey_id).
+        /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+        /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
         /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
         /// > or was issued for different filters.
@@ -1136,10 +1181,14 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-    /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-    /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-    /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+    /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+    /// > response that ever carries it (the creator sends the invitation link). A retry with the
+    /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+    /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+    /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+    /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+    /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+    /// > invitation (PERMISSION_DENIED for shoppers).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
     /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -1173,7 +1222,7 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Returns a survey by id.
+    /// > Returns a survey by id, with an empty token.
     /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
     /// > a shopper caller asks for another shopper's survey).
     ///
@@ -1204,8 +1253,9 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-    /// > returned with status EXPIRED (the page shows "this survey has closed").
+    /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+    /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+    /// > with status EXPIRED (the page shows "this survey has closed").
     /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
     /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
     /// > another shopper's survey.
@@ -1238,7 +1288,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-    /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+    /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+    /// > publishes SurveyAnsweredEvent. A client retrying
     /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
     /// > GetSurveyByToken.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -1280,7 +1331,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Lists surveys matching all given filters, newest first (create_time descending, then
-    /// > survey_id).
+    /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+    /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
     /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
     /// > or was issued for different filters.
@@ -1316,10 +1368,14 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a survey for a conversation or a ticket and returns it (with its token only if the
-    /// > caller is the survey's shopper, which a creator never is). Normally called by feedback
-    /// > itself when it consumes ConversationClosed / TicketResolved; callable directly by agents,
-    /// > supervisors and services for a manual invitation (PERMISSION_DENIED for shoppers).
+    /// > Creates a survey for a conversation or a ticket and returns it WITH its token: the only
+    /// > response that ever carries it (the creator sends the invitation link). A retry with the
+    /// > same request_id returns the token again: feedback does not keep it, it derives it from the
+    /// > survey id with a server-held key (HMAC-SHA256) and returns it only if it still matches the
+    /// > stored hash (after a rotation of that key a retry returns the survey with an empty token).
+    /// > Publishes SurveyCreatedEvent (without the token). Normally called by feedback itself when it
+    /// > consumes TicketResolved; callable directly by agents, supervisors and services for a manual
+    /// > invitation (PERMISSION_DENIED for shoppers).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, subject.kind is not CONVERSATION or TICKET, subject.id or shopper_id
     /// > is empty, or expire_time is not in the future or more than the configured maximum
@@ -1357,7 +1413,7 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Returns a survey by id.
+    /// > Returns a survey by id, with an empty token.
     /// > Errors: INVALID_ARGUMENT when survey_id is empty; NOT_FOUND when no such survey exists (or
     /// > a shopper caller asks for another shopper's survey).
     ///
@@ -1392,8 +1448,9 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Returns the survey a token belongs to, for the shopper's answer page. An expired survey is
-    /// > returned with status EXPIRED (the page shows "this survey has closed").
+    /// > Returns the survey a token belongs to (looked up by the token's hash), for the shopper's
+    /// > answer page; the token field is empty (the caller has it). An expired survey is returned
+    /// > with status EXPIRED (the page shows "this survey has closed").
     /// > Errors: INVALID_ARGUMENT when token is empty; NOT_FOUND when the token matches no survey
     /// > (malformed and unknown tokens are not distinguished), or a shopper caller's token belongs to
     /// > another shopper's survey.
@@ -1430,7 +1487,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Records the shopper's answer. Exactly one answer per survey: the first accepted answer is
-    /// > final. Returns the survey with status ANSWERED and the stored answer. A client retrying
+    /// > final. Returns the survey with status ANSWERED and the stored answer (token empty), and
+    /// > publishes SurveyAnsweredEvent. A client retrying
     /// > after a lost response gets ALREADY_EXISTS and can read the stored answer with
     /// > GetSurveyByToken.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when token is empty, neither csat nor
@@ -1476,7 +1534,8 @@ extension Support_Feedback_V1_SurveyService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Lists surveys matching all given filters, newest first (create_time descending, then
-    /// > survey_id).
+    /// > survey_id); tokens are empty. A shopper caller sees only their own surveys. The status
+    /// > filter uses the status reads report (a PENDING survey past expire_time counts as EXPIRED).
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, the time range is
     /// > inverted, subject is given with kind UNSPECIFIED or an empty id, or page_token is malformed
     /// > or was issued for different filters.
@@ -1630,8 +1689,11 @@ extension Support_Feedback_V1_FollowUpService {
         /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-        /// > ticket already has a PENDING follow-up created under a different request_id (the message
-        /// > names that follow_up_id).
+        /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+        /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+        /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+        /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+        /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_CreateFollowUpRequest` messages.
@@ -1670,8 +1732,9 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
         /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+        /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+        /// > different filters.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_ListFollowUpsRequest` messages.
@@ -1691,8 +1754,10 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-        /// > PENDING; ABORTED when expected_version is set and stale.
+        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+        /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+        /// > event.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_UpdateFollowUpRequest` messages.
@@ -1716,12 +1781,17 @@ extension Support_Feedback_V1_FollowUpService {
         /// >   case.
         /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
         /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-        /// > Every attempt is kept in `attempts`.
-        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-        /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-        /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-        /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-        /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+        /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+        /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+        /// > tickets close it.
+        /// > With request_id set, a retry returns the first result and records nothing more (the same
+        /// > request_id with other content is ALREADY_EXISTS).
+        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+        /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+        /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+        /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+        /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_RecordFollowUpOutcomeRequest` messages.
@@ -1758,8 +1828,11 @@ extension Support_Feedback_V1_FollowUpService {
         /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-        /// > ticket already has a PENDING follow-up created under a different request_id (the message
-        /// > names that follow_up_id).
+        /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+        /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+        /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+        /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+        /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_CreateFollowUpRequest` message.
@@ -1798,8 +1871,9 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
         /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+        /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+        /// > different filters.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_ListFollowUpsRequest` message.
@@ -1819,8 +1893,10 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-        /// > PENDING; ABORTED when expected_version is set and stale.
+        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+        /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+        /// > event.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_UpdateFollowUpRequest` message.
@@ -1844,12 +1920,17 @@ extension Support_Feedback_V1_FollowUpService {
         /// >   case.
         /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
         /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-        /// > Every attempt is kept in `attempts`.
-        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-        /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-        /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-        /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-        /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+        /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+        /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+        /// > tickets close it.
+        /// > With request_id set, a retry returns the first result and records nothing more (the same
+        /// > request_id with other content is ALREADY_EXISTS).
+        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+        /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+        /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+        /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+        /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_RecordFollowUpOutcomeRequest` message.
@@ -1884,8 +1965,11 @@ extension Support_Feedback_V1_FollowUpService {
         /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-        /// > ticket already has a PENDING follow-up created under a different request_id (the message
-        /// > names that follow_up_id).
+        /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+        /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+        /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+        /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+        /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_CreateFollowUpRequest` message.
@@ -1924,8 +2008,9 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
         /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+        /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+        /// > different filters.
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_ListFollowUpsRequest` message.
@@ -1945,8 +2030,10 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-        /// > PENDING; ABORTED when expected_version is set and stale.
+        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+        /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+        /// > event.
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_UpdateFollowUpRequest` message.
@@ -1970,12 +2057,17 @@ extension Support_Feedback_V1_FollowUpService {
         /// >   case.
         /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
         /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-        /// > Every attempt is kept in `attempts`.
-        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-        /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-        /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-        /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-        /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+        /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+        /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+        /// > tickets close it.
+        /// > With request_id set, a retry returns the first result and records nothing more (the same
+        /// > request_id with other content is ALREADY_EXISTS).
+        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+        /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+        /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+        /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+        /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_RecordFollowUpOutcomeRequest` message.
@@ -2204,8 +2296,11 @@ extension Support_Feedback_V1_FollowUpService {
         /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-        /// > ticket already has a PENDING follow-up created under a different request_id (the message
-        /// > names that follow_up_id).
+        /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+        /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+        /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+        /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+        /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_CreateFollowUpRequest` message.
@@ -2254,8 +2349,9 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
         /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+        /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+        /// > different filters.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_ListFollowUpsRequest` message.
@@ -2280,8 +2376,10 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-        /// > PENDING; ABORTED when expected_version is set and stale.
+        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+        /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+        /// > event.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_UpdateFollowUpRequest` message.
@@ -2310,12 +2408,17 @@ extension Support_Feedback_V1_FollowUpService {
         /// >   case.
         /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
         /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-        /// > Every attempt is kept in `attempts`.
-        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-        /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-        /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-        /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-        /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+        /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+        /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+        /// > tickets close it.
+        /// > With request_id set, a retry returns the first result and records nothing more (the same
+        /// > request_id with other content is ALREADY_EXISTS).
+        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+        /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+        /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+        /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+        /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_RecordFollowUpOutcomeRequest` message.
@@ -2365,8 +2468,11 @@ extension Support_Feedback_V1_FollowUpService {
         /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-        /// > ticket already has a PENDING follow-up created under a different request_id (the message
-        /// > names that follow_up_id).
+        /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+        /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+        /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+        /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+        /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_CreateFollowUpRequest` message.
@@ -2437,8 +2543,9 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
         /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+        /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+        /// > different filters.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_ListFollowUpsRequest` message.
@@ -2474,8 +2581,10 @@ extension Support_Feedback_V1_FollowUpService {
         /// >
         /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-        /// > PENDING; ABORTED when expected_version is set and stale.
+        /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+        /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+        /// > event.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_UpdateFollowUpRequest` message.
@@ -2515,12 +2624,17 @@ extension Support_Feedback_V1_FollowUpService {
         /// >   case.
         /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
         /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-        /// > Every attempt is kept in `attempts`.
-        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-        /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-        /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-        /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-        /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+        /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+        /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+        /// > tickets close it.
+        /// > With request_id set, a retry returns the first result and records nothing more (the same
+        /// > request_id with other content is ALREADY_EXISTS).
+        /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+        /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+        /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+        /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+        /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+        /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_RecordFollowUpOutcomeRequest` message.
@@ -2563,8 +2677,11 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-    /// > ticket already has a PENDING follow-up created under a different request_id (the message
-    /// > names that follow_up_id).
+    /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+    /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+    /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+    /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+    /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_CreateFollowUpRequest` message.
@@ -2625,8 +2742,9 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// >
     /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
     /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-    /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-    /// > malformed or was issued for different filters.
+    /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+    /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+    /// > different filters.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_ListFollowUpsRequest` message.
@@ -2657,8 +2775,10 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// >
     /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-    /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-    /// > PENDING; ABORTED when expected_version is set and stale.
+    /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+    /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+    /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+    /// > event.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_UpdateFollowUpRequest` message.
@@ -2693,12 +2813,17 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// >   case.
     /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
     /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-    /// > Every attempt is kept in `attempts`.
-    /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-    /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-    /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-    /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-    /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+    /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+    /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+    /// > tickets close it.
+    /// > With request_id set, a retry returns the first result and records nothing more (the same
+    /// > request_id with other content is ALREADY_EXISTS).
+    /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+    /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+    /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+    /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+    /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+    /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_RecordFollowUpOutcomeRequest` message.
@@ -2735,8 +2860,11 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// > consumes TicketResolved (due = resolve time + configured delay, default 3 days).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, or ticket_id, agent_id or due_time is missing; ALREADY_EXISTS when the
-    /// > ticket already has a PENDING follow-up created under a different request_id (the message
-    /// > names that follow_up_id).
+    /// > ticket already has a PENDING follow-up created under a different request_id (ErrorInfo
+    /// > reason PENDING_FOLLOW_UP_EXISTS, metadata follow_up_id; the message names it too). A retry
+    /// > with the same request_id returns the follow-up (as it is now); the same request_id with
+    /// > other content is ALREADY_EXISTS. Publishes FollowUpCreatedEvent. Agents, supervisors and
+    /// > services only (every FollowUpService method is PERMISSION_DENIED for shoppers).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2805,8 +2933,9 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// >
     /// > Lists follow-ups matching all given filters, ordered by due_time ascending, then
     /// > follow_up_id (the agent's work list: "my pending visits due before tonight").
-    /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-    /// > malformed or was issued for different filters.
+    /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, status is not a known
+    /// > value, due_before_time is not a valid time, or page_token is malformed or was issued for
+    /// > different filters.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2841,8 +2970,10 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// >
     /// > Reassigns or reschedules a PENDING follow-up. Updatable paths: "agent_id", "due_time".
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names another path, or a named field
-    /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION when the follow-up is not
-    /// > PENDING; ABORTED when expected_version is set and stale.
+    /// > is empty; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+    /// > FOLLOW_UP_NOT_PENDING, domain "support.feedback.v1", metadata follow_up_id and status) when
+    /// > the follow-up is not PENDING; ABORTED when expected_version is set and stale. Publishes no
+    /// > event.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2881,12 +3012,17 @@ extension Support_Feedback_V1_FollowUpService.ClientProtocol {
     /// >   case.
     /// > - reached = false: satisfaction must be UNSPECIFIED. With next_attempt_time the follow-up
     /// >   stays PENDING and its due_time moves there; without it the follow-up becomes UNREACHED.
-    /// > Every attempt is kept in `attempts`.
-    /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty, the
-    /// > rules above are broken, next_attempt_time is given with reached = true or is not in the
-    /// > future, or notes / reason is longer than 2000 characters; NOT_FOUND when no such
-    /// > follow-up; FAILED_PRECONDITION when the follow-up is not PENDING (already completed,
-    /// > unreached or cancelled); ABORTED when expected_version is set and stale.
+    /// > Every attempt is kept in `attempts`, and each publishes FollowUpRecordedEvent: reached and
+    /// > DISSATISFIED sets reopen_requested (tickets reopens the case), reached and SATISFIED lets
+    /// > tickets close it.
+    /// > With request_id set, a retry returns the first result and records nothing more (the same
+    /// > request_id with other content is ALREADY_EXISTS).
+    /// > Errors: INVALID_ARGUMENT (field named in the message) when follow_up_id is empty,
+    /// > request_id is longer than 128 characters, the rules above are broken, next_attempt_time is
+    /// > given with reached = true or is not in the future, or notes / reason is longer than 2000
+    /// > characters; NOT_FOUND when no such follow-up; FAILED_PRECONDITION (ErrorInfo reason
+    /// > FOLLOW_UP_NOT_PENDING, metadata follow_up_id and status) when the follow-up is not PENDING
+    /// > (already completed, unreached or cancelled); ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.

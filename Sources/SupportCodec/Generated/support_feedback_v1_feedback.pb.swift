@@ -42,7 +42,8 @@ public nonisolated enum Support_Feedback_V1_SurveyStatus: SwiftProtobuf.Enum, Sw
   case answered // = 2
 
   /// expire_time passed without an answer. Final. Reads report EXPIRED as soon as expire_time
-  /// has passed, even before the background sweep records it and publishes SurveyExpiredEvent.
+  /// has passed, even before the background sweep (every SUPPORTMESH_FEEDBACK_SURVEY_SWEEP_SECONDS,
+  /// default 60) records it, increments version and publishes SurveyExpiredEvent.
   case expired // = 3
   case UNRECOGNIZED(Int)
 
@@ -315,9 +316,10 @@ public nonisolated struct Support_Feedback_V1_Survey: @unchecked Sendable {
     set {_uniqueStorage()._agentID = newValue}
   }
 
-  /// Unguessable secret (at least 128 random bits, URL-safe base64) that the shopper's survey
-  /// link carries; treat it like a password: never log it. Returned only to the survey's own
-  /// shopper (empty for every other caller, the survey's creator included).
+  /// Unguessable secret (256 bits: HMAC-SHA256 of the survey id under a key only feedback holds,
+  /// URL-safe base64 without padding) that the shopper's survey link carries; treat it like a
+  /// password: never log it. Set only in CreateSurvey's response; empty everywhere else. Feedback
+  /// stores only its SHA-256 hash.
   public var token: String {
     get {_storage._token}
     set {_uniqueStorage()._token = newValue}
@@ -797,7 +799,9 @@ public nonisolated struct Support_Feedback_V1_CreateFollowUpRequest: Sendable {
   /// Required.
   public var ticketID: String = String()
 
-  /// Required: the agent who must make the visit.
+  /// Required: the agent who must make the visit. (Feedback's own consumer leaves it empty when
+  /// the resolved case had no assignee: the visit waits in the unassigned list for
+  /// UpdateFollowUp.)
   public var agentID: String = String()
 
   /// Required.
@@ -958,7 +962,8 @@ public nonisolated struct Support_Feedback_V1_RecordFollowUpOutcomeRequest: Send
   /// Clears the value of `nextAttemptTime`. Subsequent reads from it will return its default value.
   public mutating func clearNextAttemptTime() {self._nextAttemptTime = nil}
 
-  /// Who records the attempt (the agent desk passes the agent).
+  /// Who records the attempt (the agent desk passes the agent). Checked against the caller: an
+  /// agent or supervisor may only name themselves; unset = the caller.
   public var actor: Support_Common_V1_Actor {
     get {_actor ?? Support_Common_V1_Actor()}
     set {_actor = newValue}
@@ -967,6 +972,10 @@ public nonisolated struct Support_Feedback_V1_RecordFollowUpOutcomeRequest: Send
   public var hasActor: Bool {self._actor != nil}
   /// Clears the value of `actor`. Subsequent reads from it will return its default value.
   public mutating func clearActor() {self._actor = nil}
+
+  /// Optional idempotency key, at most 128 characters: a retry after a lost response returns the
+  /// first result instead of recording a second attempt (and publishing a second event).
+  public var requestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2590,7 +2599,7 @@ nonisolated extension Support_Feedback_V1_UpdateFollowUpRequest: SwiftProtobuf.M
 
 nonisolated extension Support_Feedback_V1_RecordFollowUpOutcomeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecordFollowUpOutcomeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}follow_up_id\0\u{3}expected_version\0\u{1}reached\0\u{1}satisfaction\0\u{1}notes\0\u{1}reason\0\u{3}next_attempt_time\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}follow_up_id\0\u{3}expected_version\0\u{1}reached\0\u{1}satisfaction\0\u{1}notes\0\u{1}reason\0\u{3}next_attempt_time\0\u{1}actor\0\u{3}request_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2606,6 +2615,7 @@ nonisolated extension Support_Feedback_V1_RecordFollowUpOutcomeRequest: SwiftPro
       case 6: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._nextAttemptTime) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._actor) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       default: break
       }
     }
@@ -2640,6 +2650,9 @@ nonisolated extension Support_Feedback_V1_RecordFollowUpOutcomeRequest: SwiftPro
     try { if let v = self._actor {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2652,6 +2665,7 @@ nonisolated extension Support_Feedback_V1_RecordFollowUpOutcomeRequest: SwiftPro
     if lhs.reason != rhs.reason {return false}
     if lhs._nextAttemptTime != rhs._nextAttemptTime {return false}
     if lhs._actor != rhs._actor {return false}
+    if lhs.requestID != rhs.requestID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,33 +1,39 @@
 /// Events feedback publishes, and the events it consumes.
 ///
-/// PRODUCED. Feedback writes each event in the same transaction as the change (outbox) and
-/// publishes it at least once, wrapped in support.events.v1.EventEnvelope, in increasing `position` order
-/// (gapless, commit order; see envelope.proto). Consumers deduplicate by EventEnvelope.event_id. Every payload carries the facts a consumer needs, so no
-/// consumer has to call back into feedback.
+/// PRODUCED. Feedback writes each event to the outbox of its own schema in the same transaction
+/// as the change (ServiceKit EventOutbox), wrapped in support.events.v1.EventEnvelope (subject =
+/// the survey id or the follow-up id), and serves them as its support.events.v1.EventLog, in
+/// increasing `position` order (gapless, commit order; see envelope.proto); through the gateway
+/// with the header `x-supportmesh-producer: feedback`. Consumers deduplicate by
+/// EventEnvelope.event_id (each payload's `event_id` repeats it). Every payload carries the facts
+/// a consumer needs, so no consumer has to call back into feedback.
+/// - SurveyCreatedEvent     on CreateSurvey and on a survey feedback creates for a resolved case.
+/// - SurveyAnsweredEvent    on SubmitSurveyAnswer.
+/// - SurveyExpiredEvent     when the expiry sweep (or a new survey for the same subject) records
+///   a PENDING survey past its expire_time as EXPIRED.
+/// - FollowUpCreatedEvent   on CreateFollowUp and on the follow-up feedback creates for a resolved
+///   case.
+/// - FollowUpRecordedEvent  on every RecordFollowUpOutcome attempt. Tickets (subscription
+///   "tickets.feedback"): reached and DISSATISFIED (reopen_requested) -> Reopen with follow_up_id
+///   and reopen_reason; reached and SATISFIED -> Close.
+/// Cancelling a follow-up (TicketReopened) and UpdateFollowUp publish nothing.
 ///
-/// CONSUMED (contracts owned by chat and tickets; the fields feedback copies are listed):
-/// - chat ConversationClosed (conversation id, shopper id, last agent id, skill group, channel,
-///   category if set, close time, first-response duration, whether it was escalated to a
-///   ticket, whether an agent took part):
-///   -> CreateSurvey with request_id "<event_id>:survey" (closing a chat always invites the
-///      shopper to rate it; agent_id is empty when no agent took part);
-///   -> facts for chat first response and resolution rate.
-/// - tickets TicketCreated (ticket id, type, category, channel, shopper, assigned agent, skill
-///   group, create time): facts for complaint counts and return/exchange counts.
-/// - tickets TicketAcknowledged / first public reply (ticket id, time): ticket first response.
-/// - tickets TicketResolved (ticket id, shopper, resolving agent, skill group, category, type,
-///   channel, resolve time, business-time resolution duration):
-///   -> CreateSurvey with request_id "<event_id>:survey";
-///   -> CreateFollowUp with request_id "<event_id>:follow-up", agent = resolving agent, due =
-///      resolve time + configured delay (default 3 days);
-///   -> facts for resolution time and resolution rate.
-///   ALREADY_EXISTS from either create (a pending one already exists) is treated as done.
-/// - tickets TicketReopened (ticket id, time, reason): cancels the ticket's PENDING follow-up
-///   (status CANCELLED) and counts as reopened in resolution metrics.
-/// - tickets TicketClosed / Rejected / Cancelled (ticket id, final state, time): resolution
-///   rate denominator.
-/// - order system daily delivered-order counts (date, count): denominator of the per-order
-///   return/exchange rate; until received, that rate reports 0.
+/// CONSUMED today (subscription "feedback.tickets" to the tickets EventLog, each effect in the
+/// same transaction as the subscription's cursor, so a redelivery changes nothing):
+/// - tickets TicketResolvedEvent (ticket id, shopper, assignee agent, skill group, category,
+///   type, channel, resolve time):
+///   -> a survey, as CreateSurvey with request_id "<event_id>:survey", unless the case already
+///      has a PENDING survey;
+///   -> a follow-up, as CreateFollowUp with request_id "<event_id>:follow-up", agent = the
+///      case's assignee_agent_id (empty when it had none: an unassigned visit), due = resolve
+///      time + SUPPORTMESH_FEEDBACK_FOLLOW_UP_DELAY_HOURS (default 72), unless the case already
+///      has a PENDING follow-up.
+/// - tickets TicketReopenedEvent (ticket id): the ticket's PENDING follow-up becomes CANCELLED
+///   (version + 1); nothing when it has none.
+/// NOT CONSUMED YET (named by the metrics in feedback.proto; ServiceQualityService is not
+/// served): chat ConversationClosed (survey "<event_id>:survey", chat facts), tickets
+/// TicketCreated / first response / Closed / Rejected / Cancelled facts, and the order system's
+/// daily delivered-order counts (no contract exists for them).
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -10,34 +10,40 @@
 
 /// Events feedback publishes, and the events it consumes.
 ///
-/// PRODUCED. Feedback writes each event in the same transaction as the change (outbox) and
-/// publishes it at least once, wrapped in support.events.v1.EventEnvelope, in increasing `position` order
-/// (gapless, commit order; see envelope.proto). Consumers deduplicate by EventEnvelope.event_id. Every payload carries the facts a consumer needs, so no
-/// consumer has to call back into feedback.
+/// PRODUCED. Feedback writes each event to the outbox of its own schema in the same transaction
+/// as the change (ServiceKit EventOutbox), wrapped in support.events.v1.EventEnvelope (subject =
+/// the survey id or the follow-up id), and serves them as its support.events.v1.EventLog, in
+/// increasing `position` order (gapless, commit order; see envelope.proto); through the gateway
+/// with the header `x-supportmesh-producer: feedback`. Consumers deduplicate by
+/// EventEnvelope.event_id (each payload's `event_id` repeats it). Every payload carries the facts
+/// a consumer needs, so no consumer has to call back into feedback.
+/// - SurveyCreatedEvent     on CreateSurvey and on a survey feedback creates for a resolved case.
+/// - SurveyAnsweredEvent    on SubmitSurveyAnswer.
+/// - SurveyExpiredEvent     when the expiry sweep (or a new survey for the same subject) records
+///   a PENDING survey past its expire_time as EXPIRED.
+/// - FollowUpCreatedEvent   on CreateFollowUp and on the follow-up feedback creates for a resolved
+///   case.
+/// - FollowUpRecordedEvent  on every RecordFollowUpOutcome attempt. Tickets (subscription
+///   "tickets.feedback"): reached and DISSATISFIED (reopen_requested) -> Reopen with follow_up_id
+///   and reopen_reason; reached and SATISFIED -> Close.
+/// Cancelling a follow-up (TicketReopened) and UpdateFollowUp publish nothing.
 ///
-/// CONSUMED (contracts owned by chat and tickets; the fields feedback copies are listed):
-/// - chat ConversationClosed (conversation id, shopper id, last agent id, skill group, channel,
-///   category if set, close time, first-response duration, whether it was escalated to a
-///   ticket, whether an agent took part):
-///   -> CreateSurvey with request_id "<event_id>:survey" (closing a chat always invites the
-///      shopper to rate it; agent_id is empty when no agent took part);
-///   -> facts for chat first response and resolution rate.
-/// - tickets TicketCreated (ticket id, type, category, channel, shopper, assigned agent, skill
-///   group, create time): facts for complaint counts and return/exchange counts.
-/// - tickets TicketAcknowledged / first public reply (ticket id, time): ticket first response.
-/// - tickets TicketResolved (ticket id, shopper, resolving agent, skill group, category, type,
-///   channel, resolve time, business-time resolution duration):
-///   -> CreateSurvey with request_id "<event_id>:survey";
-///   -> CreateFollowUp with request_id "<event_id>:follow-up", agent = resolving agent, due =
-///      resolve time + configured delay (default 3 days);
-///   -> facts for resolution time and resolution rate.
-///   ALREADY_EXISTS from either create (a pending one already exists) is treated as done.
-/// - tickets TicketReopened (ticket id, time, reason): cancels the ticket's PENDING follow-up
-///   (status CANCELLED) and counts as reopened in resolution metrics.
-/// - tickets TicketClosed / Rejected / Cancelled (ticket id, final state, time): resolution
-///   rate denominator.
-/// - order system daily delivered-order counts (date, count): denominator of the per-order
-///   return/exchange rate; until received, that rate reports 0.
+/// CONSUMED today (subscription "feedback.tickets" to the tickets EventLog, each effect in the
+/// same transaction as the subscription's cursor, so a redelivery changes nothing):
+/// - tickets TicketResolvedEvent (ticket id, shopper, assignee agent, skill group, category,
+///   type, channel, resolve time):
+///   -> a survey, as CreateSurvey with request_id "<event_id>:survey", unless the case already
+///      has a PENDING survey;
+///   -> a follow-up, as CreateFollowUp with request_id "<event_id>:follow-up", agent = the
+///      case's assignee_agent_id (empty when it had none: an unassigned visit), due = resolve
+///      time + SUPPORTMESH_FEEDBACK_FOLLOW_UP_DELAY_HOURS (default 72), unless the case already
+///      has a PENDING follow-up.
+/// - tickets TicketReopenedEvent (ticket id): the ticket's PENDING follow-up becomes CANCELLED
+///   (version + 1); nothing when it has none.
+/// NOT CONSUMED YET (named by the metrics in feedback.proto; ServiceQualityService is not
+/// served): chat ConversationClosed (survey "<event_id>:survey", chat facts), tickets
+/// TicketCreated / first response / Closed / Rejected / Cancelled facts, and the order system's
+/// daily delivered-order counts (no contract exists for them).
 
 import SwiftProtobuf
 
@@ -51,8 +57,10 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// A survey was created. Consumed by whoever delivers the invitation to the shopper (chat posts
-/// it into the closed conversation; the notifier sends it by app push or email).
+/// A survey was created. For reporting and the agent desk. It does NOT carry the token (a bearer
+/// secret must not sit in the log and every consumer's storage): the creator of a manual survey
+/// has it from CreateSurvey's response; delivering invitations for the surveys feedback creates
+/// itself needs a sender inside feedback (not built yet).
 public nonisolated struct Support_Feedback_V1_SurveyCreatedEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -75,9 +83,6 @@ public nonisolated struct Support_Feedback_V1_SurveyCreatedEvent: Sendable {
 
   public var channel: Support_Common_V1_Channel = .unspecified
 
-  /// The secret for the survey link. Consumers must not log it or store it beyond delivery.
-  public var token: String = String()
-
   public var expireTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_expireTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_expireTime = newValue}
@@ -87,88 +92,134 @@ public nonisolated struct Support_Feedback_V1_SurveyCreatedEvent: Sendable {
   /// Clears the value of `expireTime`. Subsequent reads from it will return its default value.
   public mutating func clearExpireTime() {self._expireTime = nil}
 
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
+  public var eventID: String = String()
+
+  public var createTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_createTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_createTime = newValue}
+  }
+  /// Returns true if `createTime` has been explicitly set.
+  public var hasCreateTime: Bool {self._createTime != nil}
+  /// Clears the value of `createTime`. Subsequent reads from it will return its default value.
+  public mutating func clearCreateTime() {self._createTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _subject: Support_Common_V1_SubjectRef? = nil
   fileprivate var _expireTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// A shopper answered a survey. Consumed by reporting, quality review and the agent desk (low
 /// scores flag the conversation or case for a supervisor).
-public nonisolated struct Support_Feedback_V1_SurveyAnsweredEvent: Sendable {
+public nonisolated struct Support_Feedback_V1_SurveyAnsweredEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var surveyID: String = String()
+  public var surveyID: String {
+    get {_storage._surveyID}
+    set {_uniqueStorage()._surveyID = newValue}
+  }
 
   public var subject: Support_Common_V1_SubjectRef {
-    get {_subject ?? Support_Common_V1_SubjectRef()}
-    set {_subject = newValue}
+    get {_storage._subject ?? Support_Common_V1_SubjectRef()}
+    set {_uniqueStorage()._subject = newValue}
   }
   /// Returns true if `subject` has been explicitly set.
-  public var hasSubject: Bool {self._subject != nil}
+  public var hasSubject: Bool {_storage._subject != nil}
   /// Clears the value of `subject`. Subsequent reads from it will return its default value.
-  public mutating func clearSubject() {self._subject = nil}
+  public mutating func clearSubject() {_uniqueStorage()._subject = nil}
 
-  public var shopperID: String = String()
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
 
-  public var agentID: String = String()
+  public var agentID: String {
+    get {_storage._agentID}
+    set {_uniqueStorage()._agentID = newValue}
+  }
 
-  public var skillGroup: String = String()
+  public var skillGroup: String {
+    get {_storage._skillGroup}
+    set {_uniqueStorage()._skillGroup = newValue}
+  }
 
-  public var category: String = String()
+  public var category: String {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
 
-  public var ticketType: String = String()
+  public var ticketType: String {
+    get {_storage._ticketType}
+    set {_uniqueStorage()._ticketType = newValue}
+  }
 
-  public var channel: Support_Common_V1_Channel = .unspecified
+  public var channel: Support_Common_V1_Channel {
+    get {_storage._channel}
+    set {_uniqueStorage()._channel = newValue}
+  }
 
   /// 1..5 when given.
   public var csat: Int32 {
-    get {_csat ?? 0}
-    set {_csat = newValue}
+    get {_storage._csat ?? 0}
+    set {_uniqueStorage()._csat = newValue}
   }
   /// Returns true if `csat` has been explicitly set.
-  public var hasCsat: Bool {self._csat != nil}
+  public var hasCsat: Bool {_storage._csat != nil}
   /// Clears the value of `csat`. Subsequent reads from it will return its default value.
-  public mutating func clearCsat() {self._csat = nil}
+  public mutating func clearCsat() {_uniqueStorage()._csat = nil}
 
   /// 0..10 when given.
   public var nps: Int32 {
-    get {_nps ?? 0}
-    set {_nps = newValue}
+    get {_storage._nps ?? 0}
+    set {_uniqueStorage()._nps = newValue}
   }
   /// Returns true if `nps` has been explicitly set.
-  public var hasNps: Bool {self._nps != nil}
+  public var hasNps: Bool {_storage._nps != nil}
   /// Clears the value of `nps`. Subsequent reads from it will return its default value.
-  public mutating func clearNps() {self._nps = nil}
+  public mutating func clearNps() {_uniqueStorage()._nps = nil}
 
-  public var comment: String = String()
+  public var comment: String {
+    get {_storage._comment}
+    set {_uniqueStorage()._comment = newValue}
+  }
 
-  public var tags: [String] = []
+  public var tags: [String] {
+    get {_storage._tags}
+    set {_uniqueStorage()._tags = newValue}
+  }
 
   public var answerTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_answerTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_answerTime = newValue}
+    get {_storage._answerTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._answerTime = newValue}
   }
   /// Returns true if `answerTime` has been explicitly set.
-  public var hasAnswerTime: Bool {self._answerTime != nil}
+  public var hasAnswerTime: Bool {_storage._answerTime != nil}
   /// Clears the value of `answerTime`. Subsequent reads from it will return its default value.
-  public mutating func clearAnswerTime() {self._answerTime = nil}
+  public mutating func clearAnswerTime() {_uniqueStorage()._answerTime = nil}
 
   /// The survey's version after the answer.
-  public var surveyVersion: Int64 = 0
+  public var surveyVersion: Int64 {
+    get {_storage._surveyVersion}
+    set {_uniqueStorage()._surveyVersion = newValue}
+  }
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _subject: Support_Common_V1_SubjectRef? = nil
-  fileprivate var _csat: Int32? = nil
-  fileprivate var _nps: Int32? = nil
-  fileprivate var _answerTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// A survey expired unanswered.
@@ -201,6 +252,12 @@ public nonisolated struct Support_Feedback_V1_SurveyExpiredEvent: Sendable {
   /// Clears the value of `expireTime`. Subsequent reads from it will return its default value.
   public mutating func clearExpireTime() {self._expireTime = nil}
 
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String = String()
+
+  /// The survey's version after it was recorded as expired.
+  public var surveyVersion: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -221,6 +278,7 @@ public nonisolated struct Support_Feedback_V1_FollowUpCreatedEvent: Sendable {
 
   public var shopperID: String = String()
 
+  /// The agent who must make the visit; empty for an unassigned visit.
   public var agentID: String = String()
 
   public var dueTime: SwiftProtobuf.Google_Protobuf_Timestamp {
@@ -232,6 +290,18 @@ public nonisolated struct Support_Feedback_V1_FollowUpCreatedEvent: Sendable {
   /// Clears the value of `dueTime`. Subsequent reads from it will return its default value.
   public mutating func clearDueTime() {self._dueTime = nil}
 
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String = String()
+
+  /// Copied facts, for the work list.
+  public var skillGroup: String = String()
+
+  public var category: String = String()
+
+  public var ticketType: String = String()
+
+  public var channel: Support_Common_V1_Channel = .unspecified
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -239,9 +309,11 @@ public nonisolated struct Support_Feedback_V1_FollowUpCreatedEvent: Sendable {
   fileprivate var _dueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
-/// A follow-up attempt was recorded. When reopen_requested is true, tickets reopens ticket_id
-/// with reopen_reason (only if the ticket is resolved or closed; otherwise it ignores the event),
-/// recording the follow-up id in the case history. Tickets deduplicates by event_id.
+/// A follow-up attempt was recorded (one event per attempt). Tickets acts on the reached ones:
+/// reopen_requested (reached and DISSATISFIED) -> Reopen ticket_id with reopen_reason, recording
+/// follow_up_id in the case history (only if the case is RESOLVED or CLOSED); reached and
+/// SATISFIED -> Close (only if RESOLVED). Not reached: no effect on the case. Tickets
+/// deduplicates by EventEnvelope.event_id.
 public nonisolated struct Support_Feedback_V1_FollowUpRecordedEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -332,6 +404,22 @@ public nonisolated struct Support_Feedback_V1_FollowUpRecordedEvent: @unchecked 
     set {_uniqueStorage()._followUpVersion = newValue}
   }
 
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  /// When not reached and a retry was scheduled: the new due time.
+  public var nextAttemptTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._nextAttemptTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._nextAttemptTime = newValue}
+  }
+  /// Returns true if `nextAttemptTime` has been explicitly set.
+  public var hasNextAttemptTime: Bool {_storage._nextAttemptTime != nil}
+  /// Clears the value of `nextAttemptTime`. Subsequent reads from it will return its default value.
+  public mutating func clearNextAttemptTime() {_uniqueStorage()._nextAttemptTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -345,7 +433,7 @@ fileprivate nonisolated let _protobuf_package = "support.feedback.v1"
 
 nonisolated extension Support_Feedback_V1_SurveyCreatedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SurveyCreatedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survey_id\0\u{1}subject\0\u{3}shopper_id\0\u{3}agent_id\0\u{1}channel\0\u{1}token\0\u{3}expire_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survey_id\0\u{1}subject\0\u{3}shopper_id\0\u{3}agent_id\0\u{1}channel\0\u{4}\u{2}expire_time\0\u{3}event_id\0\u{3}create_time\0\u{b}token\0\u{c}\u{6}\u{1}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -358,8 +446,9 @@ nonisolated extension Support_Feedback_V1_SurveyCreatedEvent: SwiftProtobuf.Mess
       case 3: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.agentID) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.token) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._expireTime) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
       default: break
       }
     }
@@ -385,11 +474,14 @@ nonisolated extension Support_Feedback_V1_SurveyCreatedEvent: SwiftProtobuf.Mess
     if self.channel != .unspecified {
       try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 5)
     }
-    if !self.token.isEmpty {
-      try visitor.visitSingularStringField(value: self.token, fieldNumber: 6)
-    }
     try { if let v = self._expireTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 8)
+    }
+    try { if let v = self._createTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -400,8 +492,9 @@ nonisolated extension Support_Feedback_V1_SurveyCreatedEvent: SwiftProtobuf.Mess
     if lhs.shopperID != rhs.shopperID {return false}
     if lhs.agentID != rhs.agentID {return false}
     if lhs.channel != rhs.channel {return false}
-    if lhs.token != rhs.token {return false}
     if lhs._expireTime != rhs._expireTime {return false}
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs._createTime != rhs._createTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -409,98 +502,167 @@ nonisolated extension Support_Feedback_V1_SurveyCreatedEvent: SwiftProtobuf.Mess
 
 nonisolated extension Support_Feedback_V1_SurveyAnsweredEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SurveyAnsweredEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survey_id\0\u{1}subject\0\u{3}shopper_id\0\u{3}agent_id\0\u{3}skill_group\0\u{1}category\0\u{3}ticket_type\0\u{1}channel\0\u{1}csat\0\u{1}nps\0\u{1}comment\0\u{1}tags\0\u{3}answer_time\0\u{3}survey_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survey_id\0\u{1}subject\0\u{3}shopper_id\0\u{3}agent_id\0\u{3}skill_group\0\u{1}category\0\u{3}ticket_type\0\u{1}channel\0\u{1}csat\0\u{1}nps\0\u{1}comment\0\u{1}tags\0\u{3}answer_time\0\u{3}survey_version\0\u{3}event_id\0")
+
+  fileprivate class _StorageClass {
+    var _surveyID: String = String()
+    var _subject: Support_Common_V1_SubjectRef? = nil
+    var _shopperID: String = String()
+    var _agentID: String = String()
+    var _skillGroup: String = String()
+    var _category: String = String()
+    var _ticketType: String = String()
+    var _channel: Support_Common_V1_Channel = .unspecified
+    var _csat: Int32? = nil
+    var _nps: Int32? = nil
+    var _comment: String = String()
+    var _tags: [String] = []
+    var _answerTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _surveyVersion: Int64 = 0
+    var _eventID: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _surveyID = source._surveyID
+      _subject = source._subject
+      _shopperID = source._shopperID
+      _agentID = source._agentID
+      _skillGroup = source._skillGroup
+      _category = source._category
+      _ticketType = source._ticketType
+      _channel = source._channel
+      _csat = source._csat
+      _nps = source._nps
+      _comment = source._comment
+      _tags = source._tags
+      _answerTime = source._answerTime
+      _surveyVersion = source._surveyVersion
+      _eventID = source._eventID
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.surveyID) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._subject) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.agentID) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.skillGroup) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.category) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.ticketType) }()
-      case 8: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
-      case 9: try { try decoder.decodeSingularInt32Field(value: &self._csat) }()
-      case 10: try { try decoder.decodeSingularInt32Field(value: &self._nps) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.comment) }()
-      case 12: try { try decoder.decodeRepeatedStringField(value: &self.tags) }()
-      case 13: try { try decoder.decodeSingularMessageField(value: &self._answerTime) }()
-      case 14: try { try decoder.decodeSingularInt64Field(value: &self.surveyVersion) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._surveyID) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._subject) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._agentID) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._skillGroup) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._category) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._ticketType) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._channel) }()
+        case 9: try { try decoder.decodeSingularInt32Field(value: &_storage._csat) }()
+        case 10: try { try decoder.decodeSingularInt32Field(value: &_storage._nps) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._comment) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._tags) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._answerTime) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._surveyVersion) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.surveyID.isEmpty {
-      try visitor.visitSingularStringField(value: self.surveyID, fieldNumber: 1)
-    }
-    try { if let v = self._subject {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.shopperID.isEmpty {
-      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 3)
-    }
-    if !self.agentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.agentID, fieldNumber: 4)
-    }
-    if !self.skillGroup.isEmpty {
-      try visitor.visitSingularStringField(value: self.skillGroup, fieldNumber: 5)
-    }
-    if !self.category.isEmpty {
-      try visitor.visitSingularStringField(value: self.category, fieldNumber: 6)
-    }
-    if !self.ticketType.isEmpty {
-      try visitor.visitSingularStringField(value: self.ticketType, fieldNumber: 7)
-    }
-    if self.channel != .unspecified {
-      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 8)
-    }
-    try { if let v = self._csat {
-      try visitor.visitSingularInt32Field(value: v, fieldNumber: 9)
-    } }()
-    try { if let v = self._nps {
-      try visitor.visitSingularInt32Field(value: v, fieldNumber: 10)
-    } }()
-    if !self.comment.isEmpty {
-      try visitor.visitSingularStringField(value: self.comment, fieldNumber: 11)
-    }
-    if !self.tags.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.tags, fieldNumber: 12)
-    }
-    try { if let v = self._answerTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    } }()
-    if self.surveyVersion != 0 {
-      try visitor.visitSingularInt64Field(value: self.surveyVersion, fieldNumber: 14)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._surveyID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._surveyID, fieldNumber: 1)
+      }
+      try { if let v = _storage._subject {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 3)
+      }
+      if !_storage._agentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._agentID, fieldNumber: 4)
+      }
+      if !_storage._skillGroup.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._skillGroup, fieldNumber: 5)
+      }
+      if !_storage._category.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._category, fieldNumber: 6)
+      }
+      if !_storage._ticketType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketType, fieldNumber: 7)
+      }
+      if _storage._channel != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._channel, fieldNumber: 8)
+      }
+      try { if let v = _storage._csat {
+        try visitor.visitSingularInt32Field(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._nps {
+        try visitor.visitSingularInt32Field(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._comment.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._comment, fieldNumber: 11)
+      }
+      if !_storage._tags.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._tags, fieldNumber: 12)
+      }
+      try { if let v = _storage._answerTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if _storage._surveyVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._surveyVersion, fieldNumber: 14)
+      }
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Support_Feedback_V1_SurveyAnsweredEvent, rhs: Support_Feedback_V1_SurveyAnsweredEvent) -> Bool {
-    if lhs.surveyID != rhs.surveyID {return false}
-    if lhs._subject != rhs._subject {return false}
-    if lhs.shopperID != rhs.shopperID {return false}
-    if lhs.agentID != rhs.agentID {return false}
-    if lhs.skillGroup != rhs.skillGroup {return false}
-    if lhs.category != rhs.category {return false}
-    if lhs.ticketType != rhs.ticketType {return false}
-    if lhs.channel != rhs.channel {return false}
-    if lhs._csat != rhs._csat {return false}
-    if lhs._nps != rhs._nps {return false}
-    if lhs.comment != rhs.comment {return false}
-    if lhs.tags != rhs.tags {return false}
-    if lhs._answerTime != rhs._answerTime {return false}
-    if lhs.surveyVersion != rhs.surveyVersion {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._surveyID != rhs_storage._surveyID {return false}
+        if _storage._subject != rhs_storage._subject {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._agentID != rhs_storage._agentID {return false}
+        if _storage._skillGroup != rhs_storage._skillGroup {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._ticketType != rhs_storage._ticketType {return false}
+        if _storage._channel != rhs_storage._channel {return false}
+        if _storage._csat != rhs_storage._csat {return false}
+        if _storage._nps != rhs_storage._nps {return false}
+        if _storage._comment != rhs_storage._comment {return false}
+        if _storage._tags != rhs_storage._tags {return false}
+        if _storage._answerTime != rhs_storage._answerTime {return false}
+        if _storage._surveyVersion != rhs_storage._surveyVersion {return false}
+        if _storage._eventID != rhs_storage._eventID {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -508,7 +670,7 @@ nonisolated extension Support_Feedback_V1_SurveyAnsweredEvent: SwiftProtobuf.Mes
 
 nonisolated extension Support_Feedback_V1_SurveyExpiredEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SurveyExpiredEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survey_id\0\u{1}subject\0\u{3}shopper_id\0\u{3}agent_id\0\u{3}expire_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survey_id\0\u{1}subject\0\u{3}shopper_id\0\u{3}agent_id\0\u{3}expire_time\0\u{3}event_id\0\u{3}survey_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -521,6 +683,8 @@ nonisolated extension Support_Feedback_V1_SurveyExpiredEvent: SwiftProtobuf.Mess
       case 3: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.agentID) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._expireTime) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.surveyVersion) }()
       default: break
       }
     }
@@ -546,6 +710,12 @@ nonisolated extension Support_Feedback_V1_SurveyExpiredEvent: SwiftProtobuf.Mess
     try { if let v = self._expireTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 6)
+    }
+    if self.surveyVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.surveyVersion, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -555,6 +725,8 @@ nonisolated extension Support_Feedback_V1_SurveyExpiredEvent: SwiftProtobuf.Mess
     if lhs.shopperID != rhs.shopperID {return false}
     if lhs.agentID != rhs.agentID {return false}
     if lhs._expireTime != rhs._expireTime {return false}
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.surveyVersion != rhs.surveyVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -562,7 +734,7 @@ nonisolated extension Support_Feedback_V1_SurveyExpiredEvent: SwiftProtobuf.Mess
 
 nonisolated extension Support_Feedback_V1_FollowUpCreatedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FollowUpCreatedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}follow_up_id\0\u{3}ticket_id\0\u{3}shopper_id\0\u{3}agent_id\0\u{3}due_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}follow_up_id\0\u{3}ticket_id\0\u{3}shopper_id\0\u{3}agent_id\0\u{3}due_time\0\u{3}event_id\0\u{3}skill_group\0\u{1}category\0\u{3}ticket_type\0\u{1}channel\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -575,6 +747,11 @@ nonisolated extension Support_Feedback_V1_FollowUpCreatedEvent: SwiftProtobuf.Me
       case 3: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.agentID) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._dueTime) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.skillGroup) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.ticketType) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
       default: break
       }
     }
@@ -600,6 +777,21 @@ nonisolated extension Support_Feedback_V1_FollowUpCreatedEvent: SwiftProtobuf.Me
     try { if let v = self._dueTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 6)
+    }
+    if !self.skillGroup.isEmpty {
+      try visitor.visitSingularStringField(value: self.skillGroup, fieldNumber: 7)
+    }
+    if !self.category.isEmpty {
+      try visitor.visitSingularStringField(value: self.category, fieldNumber: 8)
+    }
+    if !self.ticketType.isEmpty {
+      try visitor.visitSingularStringField(value: self.ticketType, fieldNumber: 9)
+    }
+    if self.channel != .unspecified {
+      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -609,6 +801,11 @@ nonisolated extension Support_Feedback_V1_FollowUpCreatedEvent: SwiftProtobuf.Me
     if lhs.shopperID != rhs.shopperID {return false}
     if lhs.agentID != rhs.agentID {return false}
     if lhs._dueTime != rhs._dueTime {return false}
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.skillGroup != rhs.skillGroup {return false}
+    if lhs.category != rhs.category {return false}
+    if lhs.ticketType != rhs.ticketType {return false}
+    if lhs.channel != rhs.channel {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -616,7 +813,7 @@ nonisolated extension Support_Feedback_V1_FollowUpCreatedEvent: SwiftProtobuf.Me
 
 nonisolated extension Support_Feedback_V1_FollowUpRecordedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FollowUpRecordedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}follow_up_id\0\u{3}ticket_id\0\u{3}shopper_id\0\u{3}agent_id\0\u{1}reached\0\u{1}satisfaction\0\u{1}notes\0\u{1}status\0\u{3}reopen_requested\0\u{3}reopen_reason\0\u{3}recorded_by\0\u{3}record_time\0\u{3}attempt_number\0\u{3}follow_up_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}follow_up_id\0\u{3}ticket_id\0\u{3}shopper_id\0\u{3}agent_id\0\u{1}reached\0\u{1}satisfaction\0\u{1}notes\0\u{1}status\0\u{3}reopen_requested\0\u{3}reopen_reason\0\u{3}recorded_by\0\u{3}record_time\0\u{3}attempt_number\0\u{3}follow_up_version\0\u{3}event_id\0\u{3}next_attempt_time\0")
 
   fileprivate class _StorageClass {
     var _followUpID: String = String()
@@ -633,6 +830,8 @@ nonisolated extension Support_Feedback_V1_FollowUpRecordedEvent: SwiftProtobuf.M
     var _recordTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _attemptNumber: Int32 = 0
     var _followUpVersion: Int64 = 0
+    var _eventID: String = String()
+    var _nextAttemptTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -657,6 +856,8 @@ nonisolated extension Support_Feedback_V1_FollowUpRecordedEvent: SwiftProtobuf.M
       _recordTime = source._recordTime
       _attemptNumber = source._attemptNumber
       _followUpVersion = source._followUpVersion
+      _eventID = source._eventID
+      _nextAttemptTime = source._nextAttemptTime
     }
   }
 
@@ -689,6 +890,8 @@ nonisolated extension Support_Feedback_V1_FollowUpRecordedEvent: SwiftProtobuf.M
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._recordTime) }()
         case 13: try { try decoder.decodeSingularInt32Field(value: &_storage._attemptNumber) }()
         case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._followUpVersion) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._nextAttemptTime) }()
         default: break
         }
       }
@@ -743,6 +946,12 @@ nonisolated extension Support_Feedback_V1_FollowUpRecordedEvent: SwiftProtobuf.M
       if _storage._followUpVersion != 0 {
         try visitor.visitSingularInt64Field(value: _storage._followUpVersion, fieldNumber: 14)
       }
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 15)
+      }
+      try { if let v = _storage._nextAttemptTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -766,6 +975,8 @@ nonisolated extension Support_Feedback_V1_FollowUpRecordedEvent: SwiftProtobuf.M
         if _storage._recordTime != rhs_storage._recordTime {return false}
         if _storage._attemptNumber != rhs_storage._attemptNumber {return false}
         if _storage._followUpVersion != rhs_storage._followUpVersion {return false}
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._nextAttemptTime != rhs_storage._nextAttemptTime {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,20 +1,30 @@
 import ServiceKit
 
-/// The feedback process: its schema, migrations, RPC services and its subscription to the
-/// tickets event log (TicketEventsConsumer).
+/// The feedback process: its schema, migrations, RPC services, its event log (surveys and
+/// follow-ups announced through its outbox), its subscription to the tickets event log
+/// (TicketEventsConsumer) and the survey expiry sweep.
 public enum FeedbackServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "feedback", schema: "feedback", migrations: FeedbackMigrations.all,
-    healthNames: ["support.feedback.v1.SurveyService"]
+    healthNames: ["support.feedback.v1.SurveyService", "support.feedback.v1.FollowUpService"], producesEvents: true
   ) { resources in
     var env = EnvironmentReader()
     // The tickets process, whose event log feedback follows (SUPPORTMESH_PRODUCER_TICKETS).
     let tickets = env.address("SUPPORTMESH_PRODUCER_TICKETS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["tickets"]!.grpc))
     try env.validate()
-    let settings = try SurveySettings.load()
+    let settings = try FeedbackSettings.load()
+    let database = resources.database!
+    let outbox = resources.outbox!
+    let tokens = SurveyTokens(callerHeader: resources.config.callerHeader)
     return ServiceParts(
-      rpcServices: [SurveyHandlers(store: SurveyStore(database: resources.database!), settings: settings, logger: resources.logger)],
-      background: [TicketEventsConsumer.subscription(producer: tickets, resources: resources, settings: settings)]
+      rpcServices: [
+        SurveyHandlers(store: SurveyStore(database: database, outbox: outbox), tokens: tokens, settings: settings, logger: resources.logger),
+        FollowUpHandlers(store: FollowUpStore(database: database, outbox: outbox), logger: resources.logger),
+      ],
+      background: [
+        TicketEventsConsumer.subscription(producer: tickets, resources: resources, outbox: outbox, tokens: tokens, settings: settings),
+        SurveyExpirySweeper(database: database, outbox: outbox, interval: settings.sweepInterval, logger: resources.logger),
+      ]
     )
   }
 }

@@ -4,12 +4,13 @@ import Logging
 import ServiceKit
 import SupportCodec
 
-/// support.feedback.v1.SurveyService: the methods this release serves (create, get, get by
-/// token, submit an answer). The router answers the rest of the contract with UNIMPLEMENTED.
+/// support.feedback.v1.SurveyService: create, read (by id, by token, as a list) and answer
+/// satisfaction surveys. The token is returned by CreateSurvey only (contract review §3.9).
 struct SurveyHandlers: RegistrableRPCService {
   typealias Methods = Support_Feedback_V1_SurveyService.Method
   let store: SurveyStore
-  let settings: SurveySettings
+  let tokens: SurveyTokens
+  let settings: FeedbackSettings
   let logger: Logger
 
   var log: Logger { RequestContext.current?.logger ?? logger }
@@ -19,6 +20,7 @@ struct SurveyHandlers: RegistrableRPCService {
     router.registerUnary(Methods.GetSurvey.descriptor, getSurvey)
     router.registerUnary(Methods.GetSurveyByToken.descriptor, getSurveyByToken)
     router.registerUnary(Methods.SubmitSurveyAnswer.descriptor, submitSurveyAnswer)
+    router.registerUnary(Methods.ListSurveys.descriptor, listSurveys)
   }
 
   @Sendable func createSurvey(_ request: Support_Feedback_V1_CreateSurveyRequest) async throws -> Survey {
@@ -41,23 +43,18 @@ struct SurveyHandlers: RegistrableRPCService {
     if expiry > now.addingTimeInterval(Double(settings.maxValidityDays) * 86_400) {
       throw ServiceError.invalidArgument("expire_time", "must be at most \(settings.maxValidityDays) days ahead")
     }
-    var survey = Survey()
-    survey.surveyID = UUID().uuidString.lowercased()
-    survey.subject = request.subject
-    survey.shopperID = request.shopperID
-    survey.agentID = request.agentID
-    survey.token = Self.newToken()
-    survey.status = .pending
-    survey.createTime = now.timestamp
-    survey.updateTime = now.timestamp
-    survey.expireTime = expiry.timestamp
-    survey.version = 1
-    survey.channel = request.channel
-    survey.skillGroup = request.skillGroup
-    survey.category = request.category
-    survey.ticketType = request.ticketType
-    let created = try await store.create(survey, requestID: request.requestID, fingerprint: Fingerprint.of(request), now: now, logger: log)
-    return try created.withLiveStatus(at: now).forCaller()
+    let survey = Survey.new(
+      subject: request.subject, shopperID: request.shopperID, agentID: request.agentID, expiry: expiry, channel: request.channel,
+      skillGroup: request.skillGroup, category: request.category, ticketType: request.ticketType, now: now)
+    let token = tokens.token(forSurvey: survey.surveyID)
+    let stored = try await store.create(
+      survey, tokenHash: SurveyTokens.hash(token), requestID: request.requestID, fingerprint: Fingerprint.of(request), now: now, logger: log)
+    // The one response that carries the token. A retry gets it again, re-derived from the
+    // survey id, as long as it still matches the stored hash (it does unless the key changed).
+    var created = stored.survey.withLiveStatus(at: now)
+    let again = tokens.token(forSurvey: created.surveyID)
+    created.token = SurveyTokens.hash(again) == stored.tokenHash ? again : ""
+    return created
   }
 
   @Sendable func getSurvey(_ request: Support_Feedback_V1_GetSurveyRequest) async throws -> Survey {
@@ -66,19 +63,23 @@ struct SurveyHandlers: RegistrableRPCService {
       // Another shopper's survey does not exist for a shopper caller.
       try Permissions.mayRead(shopperID: survey.shopperID)
     else { throw ServiceError.notFound("survey", request.surveyID) }
-    return try survey.withLiveStatus(at: Date()).forCaller()
+    return survey.withLiveStatus(at: Date())
   }
 
   @Sendable func getSurveyByToken(_ request: Support_Feedback_V1_GetSurveyByTokenRequest) async throws -> Survey {
-    try Validate.required(request.token, "token")
-    guard let survey = try await store.get(token: request.token, logger: log), try Permissions.mayRead(shopperID: survey.shopperID) else {
+    // Any length: a malformed token is NOT_FOUND like an unknown one (the request size is capped).
+    try Validate.required(request.token, "token", maxLength: .max)
+    guard let survey = try await store.get(tokenHash: SurveyTokens.hash(request.token), logger: log),
+      try Permissions.mayRead(shopperID: survey.shopperID)
+    else {
       throw RPCError(code: .notFound, message: "no survey has this token")
     }
-    return try survey.withLiveStatus(at: Date()).forCaller()
+    return survey.withLiveStatus(at: Date())
   }
 
   @Sendable func submitSurveyAnswer(_ request: Support_Feedback_V1_SubmitSurveyAnswerRequest) async throws -> Survey {
-    try Validate.required(request.token, "token")
+    // Any length: a malformed token is NOT_FOUND like an unknown one (the request size is capped).
+    try Validate.required(request.token, "token", maxLength: .max)
     if !request.hasCsat && !request.hasNps { throw ServiceError.invalidArgument("csat", "set csat, nps or both") }
     if request.hasCsat && !(1...5).contains(request.csat) { throw ServiceError.invalidArgument("csat", "must be 1 to 5") }
     if request.hasNps && !(0...10).contains(request.nps) { throw ServiceError.invalidArgument("nps", "must be 0 to 10") }
@@ -92,7 +93,7 @@ struct SurveyHandlers: RegistrableRPCService {
       throw Permissions.denied("only the survey's shopper (or a service for them) may answer it")
     }
     let now = Date.nowMicroseconds
-    let answered = try await store.answer(token: request.token, logger: log) { current in
+    let answered = try await store.answer(tokenHash: SurveyTokens.hash(request.token), logger: log) { current in
       guard try Permissions.mayRead(shopperID: current.shopperID) else {
         throw RPCError(code: .notFound, message: "no survey has this token")
       }
@@ -119,57 +120,73 @@ struct SurveyHandlers: RegistrableRPCService {
       return survey
     }
     log.info("survey answered", metadata: ["survey_id": "\(answered.surveyID)"])
-    return try answered.forCaller()
+    return answered
   }
 
-  /// 32 random bytes from the system's secure generator, base64url: unguessable.
-  static func newToken() -> String {
-    var generator = SystemRandomNumberGenerator()
-    let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-    return Data(bytes).base64EncodedString()
-      .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-  }
-}
-
-extension Survey {
-  /// A pending survey past its expiry reads as EXPIRED.
-  func withLiveStatus(at now: Date) -> Survey {
-    guard status == .pending, expireTime.date <= now else { return self }
-    var survey = self
-    survey.status = .expired
-    return survey
-  }
-}
-
-/// Survey settings from the environment.
-///
-/// | variable | meaning | default |
-/// |---|---|---|
-/// | SUPPORTMESH_FEEDBACK_SURVEY_DAYS | validity of a survey created without expire_time | 7 |
-/// | SUPPORTMESH_FEEDBACK_SURVEY_MAX_DAYS | the longest validity accepted | 90 |
-struct SurveySettings: Sendable {
-  var defaultValidityDays: Int
-  var maxValidityDays: Int
-
-  static func load(_ environment: EnvironmentReader = EnvironmentReader()) throws -> SurveySettings {
-    var env = environment
-    let settings = SurveySettings(
-      defaultValidityDays: env.int("SUPPORTMESH_FEEDBACK_SURVEY_DAYS", default: 7, range: 1...365),
-      maxValidityDays: env.int("SUPPORTMESH_FEEDBACK_SURVEY_MAX_DAYS", default: 90, range: 1...3650)
-    )
-    try env.validate()
-    return settings
-  }
-}
-
-extension Survey {
-  /// The survey as the caller may see it: the token is a bearer secret, shown only to the
-  /// survey's own shopper.
-  func forCaller() throws -> Survey {
+  @Sendable func listSurveys(_ request: Support_Feedback_V1_ListSurveysRequest) async throws -> Support_Feedback_V1_ListSurveysResponse {
+    let pageSize = try PageCursor.pageSize(request.pageSize)
+    if request.hasSubject {
+      try Validate.specified(request.subject.kind, "subject.kind")
+      try Validate.required(request.subject.id, "subject.id")
+    }
+    try Validate.maxLength(request.agentID, "agent_id", Validate.maxIDLength)
+    try Validate.known(request.status, "status")
+    var filter = SurveyStore.ListFilter(subject: request.hasSubject ? request.subject : nil, agentID: request.agentID, status: request.status)
+    if request.hasCreateTimeRange {
+      let range = request.createTimeRange
+      if range.hasStartTime {
+        try Validate.timestamp(range.startTime, "create_time_range.start_time")
+        filter.createdFrom = range.startTime.unixMicroseconds
+      }
+      if range.hasEndTime {
+        try Validate.timestamp(range.endTime, "create_time_range.end_time")
+        filter.createdTo = range.endTime.unixMicroseconds
+      }
+      if let from = filter.createdFrom, let to = filter.createdTo, from > to {
+        throw ServiceError.invalidArgument("create_time_range", "start_time is after end_time")
+      }
+    }
+    // A shopper lists only their own surveys.
     let caller = try Permissions.caller()
-    if caller.role == .shopper && caller.subject == shopperID { return self }
-    var survey = self
-    survey.token = ""
-    return survey
+    if !caller.isStaff { filter.shopperID = caller.subject }
+    var filterOnly = request
+    filterOnly.pageSize = 0
+    filterOnly.pageToken = ""
+    // The caller is part of the filter: a shopper's token is not valid for anyone else's list.
+    let filterKey = try Fingerprint.of(filterOnly) + (caller.isStaff ? "" : ":" + Fingerprint.fnv1a(Array(caller.subject.utf8)))
+    let after = try PageCursor.keysetAfter(request.pageToken, filter: filterKey)
+    var rows = try await store.list(filter, after: after, limit: pageSize + 1, now: Date(), logger: log)
+    var response = Support_Feedback_V1_ListSurveysResponse()
+    if rows.count > pageSize {
+      rows.removeLast(rows.count - pageSize)
+      let last = rows[rows.count - 1]
+      response.nextPageToken = PageCursor(key: last.micros, id: last.survey.surveyID, filter: filterKey).token
+    }
+    response.surveys = rows.map(\.survey)
+    return response
+  }
+}
+
+extension Survey {
+  /// A new PENDING survey, version 1, without its token (the caller derives it from the id).
+  static func new(
+    subject: Support_Common_V1_SubjectRef, shopperID: String, agentID: String, expiry: Date, channel: Support_Common_V1_Channel,
+    skillGroup: String, category: String, ticketType: String, now: Date
+  ) -> Survey {
+    .with {
+      $0.surveyID = UUID().uuidString.lowercased()
+      $0.subject = subject
+      $0.shopperID = shopperID
+      $0.agentID = agentID
+      $0.status = .pending
+      $0.createTime = now.timestamp
+      $0.updateTime = now.timestamp
+      $0.expireTime = expiry.timestamp
+      $0.version = 1
+      $0.channel = channel
+      $0.skillGroup = skillGroup
+      $0.category = category
+      $0.ticketType = ticketType
+    }
   }
 }
