@@ -487,10 +487,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_CreateReturnAuthorizationRequest` messages.
@@ -551,8 +558,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_CancelReturnAuthorizationRequest` messages.
@@ -867,10 +875,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -931,8 +946,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -1246,10 +1262,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -1310,8 +1333,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -2172,10 +2196,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -2251,8 +2282,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -2705,10 +2737,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -2817,8 +2856,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -3251,10 +3291,17 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
     /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
     /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-    /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-    /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-    /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-    /// > with the same request_id).
+    /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+    /// > return_authorization_id, status) when the ticket already has a return authorisation that
+    /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+    /// > booking system is called): the waybill is a number logistics assigns
+    /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+    /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+    /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+    /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+    /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+    /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+    /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -3348,8 +3395,9 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
     /// > voids the label or pickup and cancels its shipment.
     /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-    /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-    /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+    /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+    /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+    /// > received, expired or cancelled); ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -3789,10 +3837,17 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
     /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
     /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-    /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-    /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-    /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-    /// > with the same request_id).
+    /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+    /// > return_authorization_id, status) when the ticket already has a return authorisation that
+    /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+    /// > booking system is called): the waybill is a number logistics assigns
+    /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+    /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+    /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+    /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+    /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+    /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+    /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3898,8 +3953,9 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
     /// > voids the label or pickup and cancels its shipment.
     /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-    /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-    /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+    /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+    /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+    /// > received, expired or cancelled); ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
