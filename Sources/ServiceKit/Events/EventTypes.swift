@@ -11,6 +11,10 @@ extension Support_Events_V1_EventEnvelope.OneOf_Payload {
     case .ticketResolved: Support_Tickets_V1_TicketResolvedEvent.protoMessageName
     case .ticketReopened: Support_Tickets_V1_TicketReopenedEvent.protoMessageName
     case .ticketClosed: Support_Tickets_V1_TicketClosedEvent.protoMessageName
+    case .ticketSolutionChanged: Support_Tickets_V1_TicketSolutionChangedEvent.protoMessageName
+    case .ticketInspected: Support_Tickets_V1_TicketInspectedEvent.protoMessageName
+    case .ticketRejected: Support_Tickets_V1_TicketRejectedEvent.protoMessageName
+    case .ticketCancelled: Support_Tickets_V1_TicketCancelledEvent.protoMessageName
     case .shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent.protoMessageName
     case .shipmentDelivered: Support_Logistics_V1_ShipmentDeliveredEvent.protoMessageName
     case .shipmentException: Support_Logistics_V1_ShipmentExceptionEvent.protoMessageName
