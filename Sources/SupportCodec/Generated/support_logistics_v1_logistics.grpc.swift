@@ -288,8 +288,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -383,10 +385,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -622,7 +627,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -676,8 +682,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -771,10 +779,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1010,7 +1021,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1062,8 +1074,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -1157,10 +1171,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1397,7 +1414,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1962,8 +1980,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -2077,10 +2097,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2361,7 +2384,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2428,8 +2452,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -2587,10 +2613,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2968,7 +2997,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -3017,8 +3047,10 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
     /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
     /// > NOT_FOUND when return_authorization_id names no return authorisation;
-    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-    /// > shipment, or belongs to another ticket;
+    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+    /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+    /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+    /// > return_authorization_id and status;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
     /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
     /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -3156,10 +3188,13 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-    /// > the label is voided with the carrier. Carrier events that still arrive later are
-    /// > recorded and move the status as usual.
+    /// > the label is voided with the carrier (this release has no carrier integration to call: the
+    /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+    /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+    /// > and move the status as usual.
     /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-    /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+    /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+    /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3492,7 +3527,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Resolving an exception that is already RESOLVED with the same resolution returns it
     /// > unchanged (a safe retry), whatever expected_version says.
     /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+    /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
     /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3535,8 +3571,10 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
     /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
     /// > NOT_FOUND when return_authorization_id names no return authorisation;
-    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-    /// > shipment, or belongs to another ticket;
+    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+    /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+    /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+    /// > return_authorization_id and status;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
     /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
     /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -3690,10 +3728,13 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-    /// > the label is voided with the carrier. Carrier events that still arrive later are
-    /// > recorded and move the status as usual.
+    /// > the label is voided with the carrier (this release has no carrier integration to call: the
+    /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+    /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+    /// > and move the status as usual.
     /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-    /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+    /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+    /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -4062,7 +4103,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Resolving an exception that is already RESOLVED with the same resolution returns it
     /// > unchanged (a safe retry), whatever expected_version says.
     /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+    /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
     /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
