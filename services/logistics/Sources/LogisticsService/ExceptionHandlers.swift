@@ -114,7 +114,7 @@ extension ShipmentHandlers {
         [ShipmentChanges.change(.exceptionResolved, sequence: shipment.lastSequence, shipment: shipment, at: now.timestamp, exception: exception)],
         shipmentID: shipment.shipmentID, on: connection, logger: logger)
       var events = PendingEvents()
-      events.add(ShipmentEvents.exception(exception, change: .resolved, shipment: shipment, eventID: UUID()), subject: shipment.shipmentID)
+      events.add(subject: shipment.shipmentID) { ShipmentEvents.exception(exception, change: .resolved, shipment: shipment, eventID: $0) }
       try await events.append(to: outbox, on: connection, logger: logger)
       return exception
     }

@@ -114,7 +114,7 @@ enum ReturnAuthorizationStore {
       try await ShipmentStore.insert(
         shipment, requestID: "\(issue.requestID):shipment", fingerprint: issue.fingerprint, on: connection, logger: logger)
       authorization.shipmentID = shipment.shipmentID
-      events.add(ShipmentEvents.created(shipment, eventID: UUID()), subject: shipment.shipmentID)
+      events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
     }
     try await connection.query(
       """
@@ -124,7 +124,7 @@ enum ReturnAuthorizationStore {
         \(authorization.rmaNumber), \(authorization.ticketID), \(authorization.orderID), \(issued),
         \(authorization.expireTime.date), \(now), 1, \(try authorization.bytea()))
       """, logger: logger)
-    events.add(ShipmentEvents.returnAuthorizationIssued(authorization, eventID: UUID()), subject: authorization.returnAuthorizationID)
+    events.add(subject: authorization.returnAuthorizationID) { ShipmentEvents.returnAuthorizationIssued(authorization, eventID: $0) }
     logger.info("return authorisation issued", metadata: [
       "return_authorization_id": "\(authorization.returnAuthorizationID)", "rma_number": "\(authorization.rmaNumber)",
       "ticket_id": "\(authorization.ticketID)", "method": "\(authorization.method)", "shipment_id": "\(authorization.shipmentID)",
@@ -266,7 +266,7 @@ enum ReturnAuthorizationStore {
       if let shipmentID = UUID(uuidString: authorization.shipmentID) {
         _ = try await ShipmentStore.cancel(shipmentID, reason: "return authorisation \(authorization.rmaNumber) expired", now: now, on: connection, logger: logger)
       }
-      events.add(ShipmentEvents.returnAuthorizationExpired(authorization, eventID: UUID()), subject: authorization.returnAuthorizationID)
+      events.add(subject: authorization.returnAuthorizationID) { ShipmentEvents.returnAuthorizationExpired(authorization, eventID: $0) }
     }
     return due.count
   }

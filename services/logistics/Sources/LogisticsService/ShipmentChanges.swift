@@ -56,15 +56,32 @@ enum ShipmentChanges {
 /// The events of one transaction, appended to the outbox together at its end (the outbox's
 /// position lock is held from the first append to the commit: appending last keeps it short).
 struct PendingEvents {
-  private var events: [(payload: EventEnvelope.OneOf_Payload, subject: String)] = []
+  private var events: [(payload: EventEnvelope.OneOf_Payload, subject: String, eventID: UUID)] = []
 
-  mutating func add(_ payload: EventEnvelope.OneOf_Payload, subject: String) {
-    events.append((payload, subject))
+  /// `payload` builds the event for its id: the payload's event_id equals the envelope's.
+  mutating func add(subject: String, _ payload: (UUID) -> EventEnvelope.OneOf_Payload) {
+    let eventID = UUID()
+    events.append((payload(eventID), subject, eventID))
   }
 
   func append(to outbox: EventOutbox, on connection: PostgresConnection, logger: Logger) async throws {
     for event in events {
-      try await outbox.append(event.payload, subject: event.subject, on: connection, logger: logger)
+      try await outbox.append(
+        event.payload, subject: event.subject, eventID: event.eventID, occurredAt: Self.emitTime(event.payload) ?? Date(),
+        on: connection, logger: logger)
+    }
+  }
+
+  /// The payload's emit_time: the envelope's occur_time is the same moment.
+  static func emitTime(_ payload: EventEnvelope.OneOf_Payload) -> Date? {
+    switch payload {
+    case .shipmentCreated(let event): event.emitTime.date
+    case .shipmentDelivered(let event): event.emitTime.date
+    case .shipmentException(let event): event.emitTime.date
+    case .shipmentExceptionResolved(let event): event.emitTime.date
+    case .returnAuthorizationIssued(let event): event.emitTime.date
+    case .returnAuthorizationExpired(let event): event.emitTime.date
+    default: nil
     }
   }
 }

@@ -51,7 +51,7 @@ struct ShipmentStore: Sendable {
         try await ReturnAuthorizationStore.attachReportedShipment(&shipment, on: connection, logger: logger)
       }
       try await Self.insert(shipment, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger)
-      events.add(ShipmentEvents.created(shipment, eventID: UUID()), subject: shipment.shipmentID)
+      events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
       try await events.append(to: outbox, on: connection, logger: logger)
       return shipment
     }
@@ -209,13 +209,13 @@ struct ShipmentStore: Sendable {
           changes.append(ShipmentChanges.change(
             kind, sequence: (stored.last?.sequence ?? shipment.lastSequence) + Int64(offset) + 1, shipment: snapshot,
             at: updated.updateTime, exception: exception))
-          events.add(ShipmentEvents.exception(exception, change: change.change, shipment: updated, eventID: UUID()), subject: updated.shipmentID)
+          events.add(subject: updated.shipmentID) { ShipmentEvents.exception(exception, change: change.change, shipment: updated, eventID: $0) }
         }
         try await ShipmentChanges.insert(changes, shipmentID: updated.shipmentID, on: connection, logger: logger)
         // A return parcel moves its authorisation along (IN_TRANSIT, then RECEIVED).
         let rmaNumber = try await ReturnAuthorizationStore.follow(shipment: updated, on: connection, logger: logger)
         if announceDelivery {
-          events.add(ShipmentEvents.delivered(updated, rmaNumber: rmaNumber, eventID: UUID()), subject: updated.shipmentID)
+          events.add(subject: updated.shipmentID) { ShipmentEvents.delivered(updated, rmaNumber: rmaNumber, eventID: $0) }
         }
         try await events.append(to: outbox, on: connection, logger: logger)
       }

@@ -209,7 +209,7 @@ struct TicketEventsConsumer: Sendable {
     shipment.lastSequence = 1
     shipment.expectedDeliveryTime = now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
     try await ShipmentStore.insert(shipment, requestID: requestID, fingerprint: requestID, on: connection, logger: logger)
-    events.add(ShipmentEvents.created(shipment, eventID: UUID()), subject: shipment.shipmentID)
+    events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
     logger.info("outbound leg shipped for an inspected case", metadata: context.merging([
       "shipment_id": "\(shipment.shipmentID)", "kind": "\(kind)", "tracking_number": "\(shipment.trackingNumber)",
     ]) { $1 })
