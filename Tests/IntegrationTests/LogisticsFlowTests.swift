@@ -312,6 +312,49 @@ extension MeshTests {
       }
     }
 
+    @Test("update links a ticket once, corrects a waybill before any scan, redirects only an unfinished parcel")
+    func update() async throws {
+      try await mesh.withGateway { grpc in
+        let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+        let shipment = try await shipments.createShipment(Self.outbound(order: uniqueID("order")))
+        func update(_ paths: [String], expected: Int64 = 0, _ change: (inout Shipment) -> Void) async throws -> Shipment {
+          var wanted = Shipment.with { $0.shipmentID = shipment.shipmentID }
+          change(&wanted)
+          return try await shipments.updateShipment(.with {
+            $0.shipment = wanted; $0.updateMask = .with { $0.paths = paths }; $0.expectedVersion = expected
+          })
+        }
+        let ticket = uniqueID("ticket")
+        var updated = try await update(["ticket_id"], expected: 1) { $0.ticketID = ticket }
+        #expect(updated.ticketID == ticket && updated.version == 2 && updated.lastSequence == 2)
+        let linked = try #require(await richError(.failedPrecondition) { try await update(["ticket_id"]) { $0.ticketID = "another" } })
+        #expect(linked.details.compactMap(\.errorInfo).first?.reason == "TICKET_ALREADY_LINKED")
+        await expectCode(.aborted) { try await update(["ticket_id"], expected: 1) { $0.ticketID = ticket } }
+        await expectCode(.invalidArgument, containing: "update_mask") { try await update(["status"]) { $0.status = .delivered } }
+        await expectCode(.invalidArgument, containing: "update_mask") { try await update(["carrier_code"]) { $0.carrierCode = "zto" } }
+        await expectCode(.invalidArgument, containing: "update_mask") { try await update([]) { _ in } }
+        let waybill = uniqueID("ZTO")
+        updated = try await update(["carrier_code", "tracking_number"]) { $0.carrierCode = "ZTO"; $0.trackingNumber = waybill }
+        #expect(updated.carrierCode == "zto" && updated.trackingNumber == waybill && updated.version == 3)
+        #expect(try await shipments.listShipments(.with { $0.ticketID = ticket }).shipments.map(\.trackingNumber) == [waybill])
+
+        _ = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "zto"; $0.trackingNumber = waybill
+          $0.events = [.with { $0.carrierEventID = "\(waybill)-d"; $0.status = .delivered; $0.eventTime = Google_Protobuf_Timestamp(date: Date()) }]
+        })
+        var elsewhere = Logistics.address
+        elsewhere.street = "another street 2"
+        let finished = try #require(await richError(.failedPrecondition) { try await update(["destination"]) { $0.destination = elsewhere } })
+        #expect(finished.details.compactMap(\.errorInfo).first?.reason == "SHIPMENT_FINISHED")
+        let scanned = try #require(await richError(.failedPrecondition) {
+          try await update(["carrier_code", "tracking_number"]) { $0.carrierCode = "sf"; $0.trackingNumber = uniqueID("SF") }
+        })
+        #expect(scanned.details.compactMap(\.errorInfo).first?.reason == "TIMELINE_NOT_EMPTY")
+        let after = try await shipments.getShipment(.with { $0.shipmentID = shipment.shipmentID })
+        #expect(after.version == 4 && after.destination == Logistics.address, "the refused updates changed nothing")
+      }
+    }
+
     @Test("cancel voids a label not yet handed over, and refuses one the carrier has")
     func cancel() async throws {
       try await mesh.withGateway { grpc in

@@ -364,8 +364,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -758,8 +762,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1150,8 +1158,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2071,8 +2083,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2576,8 +2592,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -3156,8 +3176,12 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > tracking events and cannot be set.
     /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
     /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-    /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+    /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+    /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+    /// > tracking_number belong to another shipment; a request that changes nothing returns the
+    /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+    /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3692,8 +3716,12 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > tracking events and cannot be set.
     /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
     /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-    /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+    /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+    /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+    /// > tracking_number belong to another shipment; a request that changes nothing returns the
+    /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+    /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:

@@ -7,7 +7,7 @@ import SwiftProtobuf
 
 /// support.logistics.v1.ShipmentService: the methods this release serves (shipments, tracking,
 /// watch, return authorisations, exceptions; ReturnAuthorizationHandlers.swift,
-/// ShipmentListHandlers.swift, ExceptionHandlers.swift).
+/// ShipmentListHandlers.swift, ShipmentUpdateHandlers.swift, ExceptionHandlers.swift).
 /// The router answers the rest of the contract with UNIMPLEMENTED.
 struct ShipmentHandlers: RegistrableRPCService {
   typealias Methods = Support_Logistics_V1_ShipmentService.Method
@@ -22,6 +22,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     router.registerUnary(Methods.CreateShipment.descriptor, createShipment)
     router.registerUnary(Methods.GetShipment.descriptor, getShipment)
     router.registerUnary(Methods.ListShipments.descriptor, listShipments)
+    router.registerUnary(Methods.UpdateShipment.descriptor, updateShipment)
     router.registerUnary(Methods.CancelShipment.descriptor, cancelShipment)
     router.registerUnary(Methods.RecordTrackingEvents.descriptor, recordTrackingEvents)
     router.registerServerStreaming(Methods.WatchShipment.descriptor, watchShipment)
