@@ -104,6 +104,53 @@ extension MeshTests {
       }
     }
 
+    @Test("repair: the repaired item goes back from the repair centre after a passed inspection, nothing after a failed one")
+    func repairLegs() async throws {
+      let order = uniqueID("order")
+      let ticket = uniqueID("ticket")
+      var home = LogisticsReturns.shopperAddress
+      home.street = "\(uniqueID("street")) 9 号"
+      try await mesh.withGateway { grpc in
+        _ = try await Support_Logistics_V1_ShipmentService.Client(wrapping: grpc).createShipment(.with {
+          $0.requestID = uniqueID("req"); $0.kind = .outbound; $0.orderID = order; $0.carrierCode = "sf"
+          $0.trackingNumber = uniqueID("SF"); $0.items = [.with { $0.orderItemID = "line-1"; $0.quantity = 1 }]; $0.destination = home
+        })
+      }
+      let items: [Support_Common_V1_OrderItemRef] = [.with { $0.orderID = order; $0.orderItemID = "line-1"; $0.quantity = 1 }]
+      try await TicketsLog.publish(subject: ticket, .ticketApproved(.with {
+        $0.eventID = UUID().uuidString.lowercased(); $0.ticketID = ticket; $0.orderID = order; $0.type = .repair
+        $0.solutionKind = .repair; $0.goodsReturnRequired = true; $0.returnItems = items; $0.returnShippingPayer = .seller
+        $0.returnMethod = .pickup; $0.pickupWindow = .with { $0.startTime = daysAgo(2); $0.endTime = daysAgo(1) }
+      }))
+      let issued = try #require(try await Self.returnAuthorizations(ticket: ticket).first)
+      // The window was over: a prepaid label instead, said so.
+      #expect(issued.shipmentKind == .repairInbound && issued.method == .label && issued.requestedMethod == .pickup && !issued.methodNote.isEmpty)
+      #expect(issued.origin == home)
+
+      // A failed inspection ships nothing back; a passed one ships the repaired item.
+      try await TicketsLog.publish(subject: ticket, .ticketInspected(.with {
+        $0.eventID = UUID().uuidString.lowercased(); $0.ticketID = ticket; $0.orderID = order; $0.type = .repair
+        $0.result = .fail; $0.solutionKind = .repair; $0.items = items; $0.returnShipmentID = issued.shipmentID
+      }))
+      try await TicketsLog.publish(subject: ticket, .ticketInspected(.with {
+        $0.eventID = UUID().uuidString.lowercased(); $0.ticketID = ticket; $0.orderID = order; $0.type = .repair
+        $0.result = .pass; $0.solutionKind = .repair; $0.items = items
+      }))
+      var legs: [Shipment] = []
+      try await waitFor(seconds: 30) {
+        legs = try await mesh.withGateway { grpc in
+          try await Support_Logistics_V1_ShipmentService.Client(wrapping: grpc).listShipments(.with {
+            $0.ticketID = ticket; $0.kinds = [.repairOutbound, .exchangeReplacement]
+          }).shipments
+        }
+        return !legs.isEmpty
+      }
+      #expect(legs.count == 1)
+      let leg = try #require(legs.first)
+      #expect(leg.kind == .repairOutbound && leg.destination == home && leg.origin.street == ReturnDefaults.warehouseStreet)
+      #expect(leg.items == items && leg.createdBy.kind == .system)
+    }
+
     @Test("repair: a PICKUP without a known delivery address is issued as SELF_SHIP; a changed solution or a cancelled case cancels it")
     func repairFallbackAndCancellations() async throws {
       let order = uniqueID("order")

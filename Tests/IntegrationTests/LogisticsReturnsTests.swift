@@ -170,6 +170,36 @@ extension MeshTests {
       }
     }
 
+    @Test("a PICKUP authorisation books the carrier in the requested window; a REPAIR_INBOUND goes to the repair centre")
+    func pickup() async throws {
+      try await mesh.withGateway { grpc in
+        let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+        var request = Self.request(method: .pickup)
+        request.shipmentKind = .repairInbound
+        request.carrierCode = "JD"
+        request.requestedPickupWindow = .with { $0.startTime = daysAgo(-1); $0.endTime = daysAgo(-1.1) }
+        let issued = try await shipments.createReturnAuthorization(request)
+        guard case .pickup(let pickup)? = issued.booking else {
+          Issue.record("a PICKUP authorisation carries its appointment: \(issued)")
+          return
+        }
+        #expect(pickup.carrierCode == "jd" && pickup.trackingNumber.hasPrefix("JDR") && pickup.window == request.requestedPickupWindow)
+        #expect(issued.shipmentKind == .repairInbound && issued.destination.street == ReturnDefaults.warehouseStreet)
+        let shipment = try await shipments.getShipment(.with { $0.shipmentID = issued.shipmentID })
+        #expect(shipment.kind == .repairInbound && shipment.carrierCode == "jd" && shipment.trackingNumber == pickup.trackingNumber)
+        // Another ticket's SELF_SHIP authorisation cannot take a shipment of this ticket.
+        let other = try await shipments.createReturnAuthorization(Self.request(method: .selfShip))
+        let refused = try #require(await richError(.failedPrecondition) {
+          try await shipments.createShipment(.with {
+            $0.requestID = uniqueID("req"); $0.kind = .return; $0.orderID = request.orderID; $0.ticketID = request.ticketID
+            $0.carrierCode = "sf"; $0.trackingNumber = uniqueID("SF"); $0.items = request.items; $0.destination = issued.destination
+            $0.returnAuthorizationID = other.returnAuthorizationID
+          })
+        })
+        #expect(refused.details.compactMap(\.errorInfo).first?.reason == "RETURN_AUTHORIZATION_OF_OTHER_TICKET")
+      }
+    }
+
     @Test("the return parcel tracked to DELIVERED moves its authorisation and announces ShipmentDeliveredEvent once")
     func deliveredAnnounced() async throws {
       let m = try mesh
