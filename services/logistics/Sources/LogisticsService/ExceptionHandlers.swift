@@ -78,7 +78,12 @@ extension ShipmentHandlers {
     let logger = log
     let outbox = store.outbox
     return try await store.database.withTransaction(logger: logger) { connection in
-      guard var exception = try await ExceptionStore.load(id, forUpdate: true, on: connection, logger: logger) else {
+      // Locks in RecordTrackingEvents' order: the shipment first, then its exception.
+      guard let peek = try await ExceptionStore.load(id, forUpdate: false, on: connection, logger: logger),
+        let shipmentID = UUID(uuidString: peek.shipmentID),
+        var shipment = try await ShipmentStore.load(shipmentID, forUpdate: true, on: connection, logger: logger),
+        var exception = try await ExceptionStore.load(id, forUpdate: true, on: connection, logger: logger)
+      else {
         throw ServiceError.notFound("shipment exception", request.exceptionID)
       }
       if exception.state == .resolved {
@@ -92,10 +97,7 @@ extension ShipmentHandlers {
       if request.expectedVersion != 0 && request.expectedVersion != exception.version {
         throw ServiceError.versionMismatch("shipment exception", expected: request.expectedVersion, actual: exception.version)
       }
-      // The shipment is locked first, as RecordTrackingEvents does, and takes the watch sequence.
-      guard let shipmentID = UUID(uuidString: exception.shipmentID),
-        var shipment = try await ShipmentStore.load(shipmentID, forUpdate: true, on: connection, logger: logger)
-      else { throw ServiceError.notFound("shipment", exception.shipmentID) }
+      // The resolution is the shipment's next watch change.
       let now = Date.nowMicroseconds
       exception.state = .resolved
       exception.resolution = request.resolution

@@ -220,6 +220,14 @@ enum ReturnAuthorizationStore {
   static func cancel(
     _ id: UUID, expectedVersion: Int64, reason: String, actor: Support_Common_V1_Actor, on connection: PostgresConnection, logger: Logger
   ) async throws -> ReturnAuthorization {
+    // Locks in RecordTrackingEvents' order, the shipment first, then the authorisation (its
+    // shipment id, once set, never changes).
+    guard let peek = try await load(id, forUpdate: false, on: connection, logger: logger) else {
+      throw ServiceError.notFound("return authorisation", id.uuidString.lowercased())
+    }
+    if let shipmentID = UUID(uuidString: peek.shipmentID) {
+      _ = try await ShipmentStore.load(shipmentID, forUpdate: true, on: connection, logger: logger)
+    }
     guard var authorization = try await load(id, forUpdate: true, on: connection, logger: logger) else {
       throw ServiceError.notFound("return authorisation", id.uuidString.lowercased())
     }
@@ -246,26 +254,63 @@ enum ReturnAuthorizationStore {
   }
 
   /// Expires up to `limit` ISSUED authorisations whose expiry passed (their label or pickup is
-  /// voided: the shipment cancelled) and announces each. Rows another sweeper holds are skipped.
+  /// voided: the shipment cancelled) and announces each, in a fixed number of statements.
+  /// Locks are taken in RecordTrackingEvents' order (shipment, then authorisation) and with SKIP
+  /// LOCKED, so the sweep never waits on, or deadlocks with, a tracking batch or another
+  /// sweeper: what it cannot lock now it expires at its next run.
   static func expireDue(now: Date, limit: Int, events: inout PendingEvents, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+    var candidates: [(id: UUID, shipmentID: UUID?)] = []
+    for try await (id, body) in try await connection.query(
+      """
+      SELECT return_authorization_id, body FROM return_authorizations WHERE status = \(issued) AND expire_at <= \(now)
+      ORDER BY expire_at LIMIT \(Int64(limit))
+      """, logger: logger
+    ).decode((UUID, ByteBuffer).self) {
+      candidates.append((id, UUID(uuidString: try ReturnAuthorization(bytea: body).shipmentID)))
+    }
+    guard !candidates.isEmpty else { return 0 }
+    var shipments: [UUID: Shipment] = [:]
+    let shipmentIDs = candidates.compactMap(\.shipmentID)
+    if !shipmentIDs.isEmpty {
+      for try await (id, body) in try await connection.query(
+        "SELECT shipment_id, body FROM shipments WHERE shipment_id = ANY(\(shipmentIDs)::uuid[]) FOR UPDATE SKIP LOCKED", logger: logger
+      ).decode((UUID, ByteBuffer).self) {
+        shipments[id] = try Shipment(bytea: body).normalised
+      }
+    }
+    let lockable = candidates.filter { $0.shipmentID.map { shipments[$0] != nil } ?? true }.map(\.id)
     var due: [ReturnAuthorization] = []
     for try await body in try await connection.query(
       """
-      SELECT body FROM return_authorizations WHERE status = \(issued) AND expire_at <= \(now)
-      ORDER BY expire_at LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED
+      SELECT body FROM return_authorizations
+      WHERE return_authorization_id = ANY(\(lockable)::uuid[]) AND status = \(issued) AND expire_at <= \(now)
+      FOR UPDATE SKIP LOCKED
       """, logger: logger
     ).decode(ByteBuffer.self) {
-      due.append(try ReturnAuthorization(bytea: body))
-    }
-    for var authorization in due {
+      var authorization = try ReturnAuthorization(bytea: body)
       authorization.status = .expired
       authorization.cancelReason = "expired unused at \(authorization.expireTime.date)"
       authorization.updateTime = now.timestamp
       authorization.version += 1
-      try await save(authorization, on: connection, logger: logger)
-      if let shipmentID = UUID(uuidString: authorization.shipmentID) {
-        _ = try await ShipmentStore.cancel(shipmentID, reason: "return authorisation \(authorization.rmaNumber) expired", now: now, on: connection, logger: logger)
-      }
+      due.append(authorization)
+    }
+    guard !due.isEmpty else { return 0 }
+    try await connection.query(
+      """
+      UPDATE return_authorizations r SET status = \(Int16(ReturnStatus.expired.rawValue)), version = u.version, body = u.body
+      FROM unnest(\(due.map { UUID(uuidString: $0.returnAuthorizationID)! })::uuid[], \(due.map(\.version))::bigint[],
+        \(try due.map { try $0.bytea() })::bytea[]) AS u(id, version, body)
+      WHERE r.return_authorization_id = u.id
+      """, logger: logger)
+    var voided: [Shipment] = []
+    for authorization in due {
+      guard let shipmentID = UUID(uuidString: authorization.shipmentID), var shipment = shipments[shipmentID], shipment.status != .cancelled
+      else { continue }
+      ShipmentStore.markCancelled(&shipment, reason: "return authorisation \(authorization.rmaNumber) expired", now: now)
+      voided.append(shipment)
+    }
+    try await ShipmentStore.saveCancelled(voided, now: now, on: connection, logger: logger)
+    for authorization in due {
       events.add(subject: authorization.returnAuthorizationID) { ShipmentEvents.returnAuthorizationExpired(authorization, eventID: $0) }
     }
     return due.count

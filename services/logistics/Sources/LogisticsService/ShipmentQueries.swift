@@ -15,17 +15,48 @@ extension ShipmentStore {
   static func cancel(_ id: UUID, reason: String, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> Shipment? {
     guard var shipment = try await load(id, forUpdate: true, on: connection, logger: logger) else { return nil }
     if shipment.status == .cancelled { return shipment }
+    markCancelled(&shipment, reason: reason, now: now)
+    try await save(shipment, on: connection, logger: logger)
+    try await ShipmentChanges.insert(
+      [ShipmentChanges.change(.cancelled, sequence: shipment.lastSequence, shipment: shipment, at: now.timestamp)],
+      shipmentID: shipment.shipmentID, on: connection, logger: logger)
+    return shipment
+  }
+
+  /// The cancelled state of a shipment: no expected delivery, the next version and sequence.
+  static func markCancelled(_ shipment: inout Shipment, reason: String, now: Date) {
     shipment.status = .cancelled
     shipment.cancelReason = reason
     shipment.clearExpectedDeliveryTime()
     shipment.updateTime = now.timestamp
     shipment.version += 1
     shipment.lastSequence += 1
-    try await save(shipment, on: connection, logger: logger)
-    try await ShipmentChanges.insert(
-      [ShipmentChanges.change(.cancelled, sequence: shipment.lastSequence, shipment: shipment, at: now.timestamp)],
-      shipmentID: shipment.shipmentID, on: connection, logger: logger)
-    return shipment
+  }
+
+  /// Writes shipments already marked cancelled (and locked by the caller) and their CANCELLED
+  /// watch changes, in two statements whatever their number.
+  static func saveCancelled(_ shipments: [Shipment], now: Date, on connection: PostgresConnection, logger: Logger) async throws {
+    guard !shipments.isEmpty else { return }
+    let ids = shipments.map { UUID(uuidString: $0.shipmentID)! }
+    let bodies = try shipments.map { shipment -> ByteBuffer in
+      var body = shipment
+      body.timeline = []
+      body.openExceptions = []
+      return try body.bytea()
+    }
+    try await connection.query(
+      """
+      UPDATE shipments s SET status = \(cancelled), last_sequence = u.seq, version = u.version, updated_at = \(now), body = u.body
+      FROM unnest(\(ids)::uuid[], \(shipments.map(\.lastSequence))::bigint[], \(shipments.map(\.version))::bigint[],
+        \(bodies)::bytea[]) AS u(id, seq, version, body)
+      WHERE s.shipment_id = u.id
+      """, logger: logger)
+    let changes = try shipments.map { try ShipmentChanges.change(.cancelled, sequence: $0.lastSequence, shipment: $0, at: now.timestamp).bytea() }
+    try await connection.query(
+      """
+      INSERT INTO shipment_changes (shipment_id, sequence, body)
+      SELECT * FROM unnest(\(ids)::uuid[], \(shipments.map(\.lastSequence))::bigint[], \(changes)::bytea[])
+      """, logger: logger)
   }
 
   static func load(_ id: UUID, forUpdate: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Shipment? {
