@@ -16,13 +16,16 @@ public enum LogisticsServiceDefinition {
     let returns = try ReturnSettings.load(carriers: carriers)
     let database = resources.database!
     let outbox = resources.outbox!
+    let watchNotifier = EventLogNotifier(client: database.client, channel: ShipmentChanges.channel, logger: resources.logger)
     let consumer = TicketEventsConsumer(outbox: outbox, returns: returns, carriers: carriers, logger: resources.logger)
     return ServiceParts(
       rpcServices: [
         ShipmentHandlers(
-          store: ShipmentStore(database: database, outbox: outbox), carriers: carriers, returns: returns, logger: resources.logger)
+          store: ShipmentStore(database: database, outbox: outbox), carriers: carriers, returns: returns, watchNotifier: watchNotifier,
+          logger: resources.logger)
       ],
       background: [
+        watchNotifier,
         TicketEventsConsumer.subscription(producer: tickets, resources: resources, consumer: consumer),
         ReturnExpirySweeper(database: database, outbox: outbox, interval: returns.sweepInterval, logger: resources.logger),
       ]

@@ -11,6 +11,14 @@ typealias ShipmentWatchEvent = Support_Logistics_V1_ShipmentWatchEvent
 /// A shipment's watch stream as stored: every change, by sequence (table shipment_changes),
 /// written in the change's transaction so WatchShipment can replay from any sequence.
 enum ShipmentChanges {
+  /// Signalled (on commit) by every transaction that stores changes; WatchShipment streams wait
+  /// on it through one LISTEN per process (ServiceKit's EventLogNotifier), polling as fallback.
+  static let channel = "supportmesh_shipment_changes_logistics"
+
+  static func notify(on connection: PostgresConnection, logger: Logger) async throws {
+    try await connection.query("SELECT pg_notify(\(channel), '')", logger: logger)
+  }
+
   static func change(
     _ kind: Support_Logistics_V1_ShipmentWatchEventKind, sequence: Int64, shipment: Shipment, at time: Google_Protobuf_Timestamp,
     trackingEvent: TrackingEvent? = nil, exception: ShipmentException? = nil
@@ -36,6 +44,7 @@ enum ShipmentChanges {
       SELECT \(UUID(uuidString: shipmentID)!), c.seq, c.body
       FROM unnest(\(changes.map(\.sequence))::bigint[], \(try changes.map { try $0.bytea() })::bytea[]) AS c(seq, body)
       """, logger: logger)
+    try await notify(on: connection, logger: logger)
   }
 
   /// The changes after `sequence`, oldest first, at most `limit`.

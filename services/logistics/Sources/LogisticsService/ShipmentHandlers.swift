@@ -14,6 +14,8 @@ struct ShipmentHandlers: RegistrableRPCService {
   let store: ShipmentStore
   let carriers: CarrierCatalog
   let returns: ReturnSettings
+  /// Wakes WatchShipment streams when shipment changes commit.
+  let watchNotifier: EventLogNotifier
   let logger: Logger
 
   var log: Logger { RequestContext.current?.logger ?? logger }

@@ -7,8 +7,8 @@ import SwiftProtobuf
 
 /// ListShipments, WatchShipment and CancelShipment (logistics.proto).
 extension ShipmentHandlers {
-  /// How often a caught-up watch looks for new changes.
-  static let watchPollInterval: Duration = .milliseconds(250)
+  /// How often a caught-up watch looks for new changes when no notification wakes it.
+  static let watchPollInterval: Duration = .seconds(1)
   static let watchBatchSize = 200
 
   @Sendable func listShipments(_ request: Support_Logistics_V1_ListShipmentsRequest) async throws -> Support_Logistics_V1_ListShipmentsResponse {
@@ -43,9 +43,10 @@ extension ShipmentHandlers {
     return response
   }
 
-  /// Replays the stored changes after `after_sequence`, then polls for new ones until the caller
-  /// leaves or the process drains (the caller resumes from the last sequence it saw). Sequences
-  /// of one shipment are taken under its row lock, so they commit in order: nothing is skipped.
+  /// Replays the stored changes after `after_sequence`, then waits for new ones (woken by the
+  /// process's LISTEN on ShipmentChanges.channel, or a poll) until the caller leaves or the
+  /// process drains (the caller resumes from the last sequence it saw). Sequences of one
+  /// shipment are taken under its row lock, so they commit in order: nothing is skipped.
   @Sendable func watchShipment(_ request: Support_Logistics_V1_WatchShipmentRequest, _ writer: RPCWriter<ShipmentWatchEvent>) async throws {
     try Permissions.requireStaff("watch shipments")
     guard let id = try Validate.resourceID(request.shipmentID, "shipment_id") else {
@@ -63,6 +64,7 @@ extension ShipmentHandlers {
     do {
       while !Task.isCancelled && !ServerDrain.isDraining {
         let from = after
+        let seen = watchNotifier.generation
         let changes = try await store.database.withConnection(logger: logger) { connection in
           try await ShipmentChanges.after(from, shipmentID: id, limit: Self.watchBatchSize, on: connection, logger: logger)
         }
@@ -70,7 +72,7 @@ extension ShipmentHandlers {
           try await writer.write(change)
           after = change.sequence
         }
-        if changes.count < Self.watchBatchSize { try await Task.sleep(for: Self.watchPollInterval) }
+        if changes.count < Self.watchBatchSize { await watchNotifier.wait(after: seen, timeout: Self.watchPollInterval) }
       }
     } catch where Task.isCancelled || ServerDrain.isDraining {
       // The caller left, or the process drains: the stream ends; the caller resumes after `after`.

@@ -57,6 +57,7 @@ extension ShipmentStore {
       INSERT INTO shipment_changes (shipment_id, sequence, body)
       SELECT * FROM unnest(\(ids)::uuid[], \(shipments.map(\.lastSequence))::bigint[], \(changes)::bytea[])
       """, logger: logger)
+    try await ShipmentChanges.notify(on: connection, logger: logger)
   }
 
   static func load(_ id: UUID, forUpdate: Bool, on connection: PostgresConnection, logger: Logger) async throws -> Shipment? {
