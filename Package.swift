@@ -84,7 +84,7 @@ let package = Package(
   ]
     + service("chat", library: "ChatService", executable: "supportmesh-chat")
     + service("tickets", library: "TicketsService", executable: "supportmesh-tickets")
-    + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics")
+    + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics", extra: [lifecycle])
     + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback", extra: [
       lifecycle, .product(name: "Crypto", package: "swift-crypto"),
     ])

@@ -288,8 +288,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -362,8 +364,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -383,10 +389,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -487,10 +496,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_CreateReturnAuthorizationRequest` messages.
@@ -551,8 +567,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_CancelReturnAuthorizationRequest` messages.
@@ -614,7 +631,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -668,8 +686,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -742,8 +762,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -763,10 +787,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -867,10 +894,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -931,8 +965,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -994,7 +1029,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1046,8 +1082,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -1120,8 +1158,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1141,10 +1183,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1246,10 +1291,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -1310,8 +1362,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -1373,7 +1426,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1938,8 +1992,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -2027,8 +2083,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2053,10 +2113,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2172,10 +2235,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -2251,8 +2321,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -2329,7 +2400,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2396,8 +2468,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
         /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
         /// > NOT_FOUND when return_authorization_id names no return authorisation;
-        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-        /// > shipment, or belongs to another ticket;
+        /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+        /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+        /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+        /// > return_authorization_id and status;
         /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
         /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
         /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -2518,8 +2592,12 @@ extension Support_Logistics_V1_ShipmentService {
         /// > tracking events and cannot be set.
         /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
         /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-        /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+        /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+        /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+        /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+        /// > tracking_number belong to another shipment; a request that changes nothing returns the
+        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2555,10 +2633,13 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Source IDL Documentation:
         /// >
         /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-        /// > the label is voided with the carrier. Carrier events that still arrive later are
-        /// > recorded and move the status as usual.
+        /// > the label is voided with the carrier (this release has no carrier integration to call: the
+        /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+        /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+        /// > and move the status as usual.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-        /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+        /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+        /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2705,10 +2786,17 @@ extension Support_Logistics_V1_ShipmentService {
         /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
         /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-        /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-        /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-        /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-        /// > with the same request_id).
+        /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+        /// > return_authorization_id, status) when the ticket already has a return authorisation that
+        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > booking system is called): the waybill is a number logistics assigns
+        /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+        /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+        /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+        /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+        /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+        /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+        /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -2817,8 +2905,9 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
         /// > voids the label or pickup and cancels its shipment.
         /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-        /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-        /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+        /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+        /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+        /// > received, expired or cancelled); ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -2928,7 +3017,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Resolving an exception that is already RESOLVED with the same resolution returns it
         /// > unchanged (a safe retry), whatever expected_version says.
         /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+        /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+        /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
         /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2977,8 +3067,10 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
     /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
     /// > NOT_FOUND when return_authorization_id names no return authorisation;
-    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-    /// > shipment, or belongs to another ticket;
+    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+    /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+    /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+    /// > return_authorization_id and status;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
     /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
     /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -3084,8 +3176,12 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > tracking events and cannot be set.
     /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
     /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-    /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+    /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+    /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+    /// > tracking_number belong to another shipment; a request that changes nothing returns the
+    /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+    /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3116,10 +3212,13 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-    /// > the label is voided with the carrier. Carrier events that still arrive later are
-    /// > recorded and move the status as usual.
+    /// > the label is voided with the carrier (this release has no carrier integration to call: the
+    /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+    /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+    /// > and move the status as usual.
     /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-    /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+    /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+    /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3251,10 +3350,17 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
     /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
     /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-    /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-    /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-    /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-    /// > with the same request_id).
+    /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+    /// > return_authorization_id, status) when the ticket already has a return authorisation that
+    /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+    /// > booking system is called): the waybill is a number logistics assigns
+    /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+    /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+    /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+    /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+    /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+    /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+    /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_CreateReturnAuthorizationRequest` message.
@@ -3348,8 +3454,9 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
     /// > voids the label or pickup and cancels its shipment.
     /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-    /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-    /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+    /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+    /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+    /// > received, expired or cancelled); ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_CancelReturnAuthorizationRequest` message.
@@ -3444,7 +3551,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Resolving an exception that is already RESOLVED with the same resolution returns it
     /// > unchanged (a safe retry), whatever expected_version says.
     /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+    /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
     /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3487,8 +3595,10 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > item names another order, ticket_id is empty for a kind other than OUTBOUND, or
     /// > return_authorization_id is set for a kind other than RETURN or REPAIR_INBOUND;
     /// > NOT_FOUND when return_authorization_id names no return authorisation;
-    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED, already has a
-    /// > shipment, or belongs to another ticket;
+    /// > FAILED_PRECONDITION when the return authorisation is not ISSUED (ErrorInfo reason
+    /// > RETURN_AUTHORIZATION_NOT_ISSUED), already has a shipment (RETURN_AUTHORIZATION_HAS_SHIPMENT),
+    /// > or belongs to another ticket (RETURN_AUTHORIZATION_OF_OTHER_TICKET), metadata
+    /// > return_authorization_id and status;
     /// > ALREADY_EXISTS when a shipment that is not CANCELLED already has this carrier_code and
     /// > tracking_number (created under a different request_id; ErrorInfo reason WAYBILL_EXISTS,
     /// > metadata shipment_id, carrier_code, tracking_number); PERMISSION_DENIED for a shopper.
@@ -3606,8 +3716,12 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > tracking events and cannot be set.
     /// > Errors: INVALID_ARGUMENT when shipment.shipment_id or update_mask is empty, a path is
     /// > not updatable, or a new value is invalid; NOT_FOUND when the shipment does not exist;
-    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above);
-    /// > ALREADY_EXISTS when the new carrier_code and tracking_number belong to another shipment;
+    /// > FAILED_PRECONDITION when the shipment's state forbids the change (see above), with ErrorInfo
+    /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
+    /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
+    /// > tracking_number belong to another shipment; a request that changes nothing returns the
+    /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
+    /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3642,10 +3756,13 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Cancels a shipment whose parcel was never handed to the carrier (status LABEL_CREATED):
-    /// > the label is voided with the carrier. Carrier events that still arrive later are
-    /// > recorded and move the status as usual.
+    /// > the label is voided with the carrier (this release has no carrier integration to call: the
+    /// > waybill is freed for another shipment). Carrier events that still arrive later for the
+    /// > waybill are recorded on the cancelled shipment (unless a newer shipment has the waybill)
+    /// > and move the status as usual.
     /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when it does not exist;
-    /// > FAILED_PRECONDITION when the status is not LABEL_CREATED (already CANCELLED included);
+    /// > FAILED_PRECONDITION with ErrorInfo reason SHIPMENT_NOT_CANCELLABLE (metadata shipment_id,
+    /// > status) when the status is not LABEL_CREATED (already CANCELLED included);
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3789,10 +3906,17 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > shipping_payer is UNSPECIFIED, items is empty or names another order, origin is missing
     /// > for LABEL or PICKUP, requested_pickup_window is missing, in the past or set for another
     /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
-    /// > FAILED_PRECONDITION when the ticket already has a return authorisation that is ISSUED
-    /// > or IN_TRANSIT, or the carrier cannot collect within requested_pickup_window;
-    /// > UNAVAILABLE when the carrier booking system cannot be reached (nothing is kept; retry
-    /// > with the same request_id).
+    /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
+    /// > return_authorization_id, status) when the ticket already has a return authorisation that
+    /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+    /// > booking system is called): the waybill is a number logistics assigns
+    /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
+    /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
+    /// > configured return warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) or, for REPAIR_INBOUND,
+    /// > repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS); expire_time to now plus
+    /// > SUPPORTMESH_LOGISTICS_RETURN_VALIDITY_DAYS; the carrier to SUPPORTMESH_LOGISTICS_DEFAULT_CARRIER.
+    /// > An ISSUED authorisation whose expire_time passed is expired by a periodic sweep: status
+    /// > EXPIRED, its shipment cancelled, ReturnAuthorizationExpiredEvent.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3898,8 +4022,9 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Cancels an ISSUED return authorisation (the case was closed or the solution changed):
     /// > voids the label or pickup and cancels its shipment.
     /// > Errors: INVALID_ARGUMENT when return_authorization_id is empty; NOT_FOUND when it does
-    /// > not exist; FAILED_PRECONDITION when its status is not ISSUED (the parcel is already on
-    /// > its way, received, expired or cancelled); ABORTED when expected_version is stale.
+    /// > not exist; FAILED_PRECONDITION with ErrorInfo reason RETURN_AUTHORIZATION_NOT_ISSUED
+    /// > (metadata status) when its status is not ISSUED (the parcel is already on its way,
+    /// > received, expired or cancelled); ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4006,7 +4131,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Resolving an exception that is already RESOLVED with the same resolution returns it
     /// > unchanged (a safe retry), whatever expected_version says.
     /// > Errors: INVALID_ARGUMENT when exception_id is empty or resolution is UNSPECIFIED;
-    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION when it is already
+    /// > NOT_FOUND when the exception does not exist; FAILED_PRECONDITION with ErrorInfo reason
+    /// > EXCEPTION_ALREADY_RESOLVED (metadata exception_id, resolution) when it is already
     /// > RESOLVED with a different resolution; ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:

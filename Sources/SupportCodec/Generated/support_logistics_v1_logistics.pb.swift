@@ -1272,7 +1272,8 @@ public nonisolated struct Support_Logistics_V1_ReturnLabel: Sendable {
   public var trackingNumber: String = String()
 
   /// Where the printable label lives in the object store, for example
-  /// "s3://labels/2026/11/rma-123.pdf".
+  /// "s3://labels/2026/11/rma-123.pdf". Empty in this release: logistics books the waybill
+  /// (carrier_code, tracking_number) itself and renders no printable label yet.
   public var labelUri: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1463,10 +1464,26 @@ public nonisolated struct Support_Logistics_V1_ReturnAuthorization: @unchecked S
   /// Clears the value of `createdBy`. Subsequent reads from it will return its default value.
   public mutating func clearCreatedBy() {_uniqueStorage()._createdBy = nil}
 
-  /// Set with status CANCELLED.
+  /// Set with status CANCELLED (or EXPIRED: why the label or pickup was voided).
   public var cancelReason: String {
     get {_storage._cancelReason}
     set {_uniqueStorage()._cancelReason = newValue}
+  }
+
+  /// The method the case asked for, when `method` differs from it. Logistics takes a LABEL's
+  /// sender address or a PICKUP's collection address from the order's OUTBOUND shipment
+  /// destination (events never carry addresses); when it knows no OUTBOUND shipment of the
+  /// order, an authorisation requested by the tickets event path is issued as SELF_SHIP, and
+  /// `method_note` says so. UNSPECIFIED when the requested method was issued.
+  public var requestedMethod: Support_Logistics_V1_ReturnMethod {
+    get {_storage._requestedMethod}
+    set {_uniqueStorage()._requestedMethod = newValue}
+  }
+
+  /// Why `method` differs from `requested_method`, for agents and the shopper.
+  public var methodNote: String {
+    get {_storage._methodNote}
+    set {_uniqueStorage()._methodNote = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -3018,7 +3035,7 @@ nonisolated extension Support_Logistics_V1_PickupAppointment: SwiftProtobuf.Mess
 
 nonisolated extension Support_Logistics_V1_ReturnAuthorization: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReturnAuthorization"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}return_authorization_id\0\u{3}rma_number\0\u{3}ticket_id\0\u{3}order_id\0\u{3}shipment_kind\0\u{1}method\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}shipping_payer\0\u{1}label\0\u{1}pickup\0\u{3}expire_time\0\u{1}status\0\u{3}shipment_id\0\u{3}estimated_shipping_fee\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{3}created_by\0\u{3}cancel_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}return_authorization_id\0\u{3}rma_number\0\u{3}ticket_id\0\u{3}order_id\0\u{3}shipment_kind\0\u{1}method\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}shipping_payer\0\u{1}label\0\u{1}pickup\0\u{3}expire_time\0\u{1}status\0\u{3}shipment_id\0\u{3}estimated_shipping_fee\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{3}created_by\0\u{3}cancel_reason\0\u{3}requested_method\0\u{3}method_note\0")
 
   fileprivate class _StorageClass {
     var _returnAuthorizationID: String = String()
@@ -3041,6 +3058,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorization: SwiftProtobuf.Me
     var _version: Int64 = 0
     var _createdBy: Support_Common_V1_Actor? = nil
     var _cancelReason: String = String()
+    var _requestedMethod: Support_Logistics_V1_ReturnMethod = .unspecified
+    var _methodNote: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3071,6 +3090,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorization: SwiftProtobuf.Me
       _version = source._version
       _createdBy = source._createdBy
       _cancelReason = source._cancelReason
+      _requestedMethod = source._requestedMethod
+      _methodNote = source._methodNote
     }
   }
 
@@ -3134,6 +3155,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorization: SwiftProtobuf.Me
         case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
         case 20: try { try decoder.decodeSingularMessageField(value: &_storage._createdBy) }()
         case 21: try { try decoder.decodeSingularStringField(value: &_storage._cancelReason) }()
+        case 22: try { try decoder.decodeSingularEnumField(value: &_storage._requestedMethod) }()
+        case 23: try { try decoder.decodeSingularStringField(value: &_storage._methodNote) }()
         default: break
         }
       }
@@ -3214,6 +3237,12 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorization: SwiftProtobuf.Me
       if !_storage._cancelReason.isEmpty {
         try visitor.visitSingularStringField(value: _storage._cancelReason, fieldNumber: 21)
       }
+      if _storage._requestedMethod != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._requestedMethod, fieldNumber: 22)
+      }
+      if !_storage._methodNote.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._methodNote, fieldNumber: 23)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3243,6 +3272,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorization: SwiftProtobuf.Me
         if _storage._version != rhs_storage._version {return false}
         if _storage._createdBy != rhs_storage._createdBy {return false}
         if _storage._cancelReason != rhs_storage._cancelReason {return false}
+        if _storage._requestedMethod != rhs_storage._requestedMethod {return false}
+        if _storage._methodNote != rhs_storage._methodNote {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -3,39 +3,57 @@
 /// Delivery: each event is written in the same transaction as the change it reports (an
 /// outbox) and published at least once, with its full message name as the event type.
 /// Consumers de-duplicate by EventEnvelope.event_id. Logistics' support.events.v1.EventLog
-/// serves all its events in commit order (subject = the shipment id), so the events of one
-/// shipment arrive in the order of `shipment_version`. Each event carries its own
+/// serves all its events in commit order (subject = the shipment id; the return
+/// authorisation id for the ReturnAuthorization events), so the events of one shipment arrive
+/// in the order of `shipment_version`. Each event carries its own
 /// copy of the facts a consumer needs, so consumers never call back to read them; personal
 /// data (addresses, phone numbers) is never copied into events.
 ///
-/// Produced (consumer and effect):
-/// - ShipmentCreatedEvent: tickets and chat show the waybill on the case or conversation.
-/// - ShipmentDeliveredEvent: tickets moves the case of a delivered RETURN or REPAIR_INBOUND
-///   parcel to inspection (received and inspected); a delivered EXCHANGE_REPLACEMENT or
-///   REPAIR_OUTBOUND completes the case's solution; an OUTBOUND delivery starts the
-///   after-sales windows (7-day no-reason return, 15-day exchange, 30-day repair).
-/// - ShipmentExceptionEvent: tickets opens a logistics case (问题分类: 物流), one per
-///   exception_id, or updates the case already opened for that exception_id; when the
-///   shipment already serves a ticket (ticket_id set), that case is updated instead.
-/// - ShipmentExceptionResolvedEvent: tickets records the outcome on the logistics case.
-/// - ReturnAuthorizationIssuedEvent: tickets shows the RMA number, label or pickup window to
-///   the shopper and waits on the shopper (the wait does not count against the SLA).
-/// - ReturnAuthorizationExpiredEvent: tickets follows up with the shopper or closes the case.
+/// Produced (consumer and effect), each in the transaction of the change it announces:
+/// - ShipmentCreatedEvent, on CreateShipment and on every shipment logistics creates itself
+///   (the RETURN / REPAIR_INBOUND leg of a return authorisation, the EXCHANGE_REPLACEMENT and
+///   REPAIR_OUTBOUND legs after an inspection): tickets resolves an exchange (EXCHANGED) when its
+///   EXCHANGE_REPLACEMENT is created; tickets and chat show the waybill.
+/// - ShipmentDeliveredEvent, once per shipment, the first time RecordTrackingEvents makes its
+///   status DELIVERED: tickets moves the case of a RETURN or REPAIR_INBOUND parcel to
+///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered; an
+///   OUTBOUND delivery starts the after-sales windows. The return authorisation of a RETURN or
+///   REPAIR_INBOUND shipment becomes RECEIVED in the same transaction (IN_TRANSIT at its first
+///   carrier scan).
+/// - ShipmentExceptionEvent, when RecordTrackingEvents opens an exception (change OPENED) or
+///   detects an open one again (UPDATED): tickets opens or updates a logistics case, one per
+///   exception_id; when the shipment already serves a ticket, that case is updated instead.
+/// - ShipmentExceptionResolvedEvent, when an exception is resolved (automatically RECOVERED by a
+///   later scan or delivery): tickets records the outcome on the logistics case.
+/// - ReturnAuthorizationIssuedEvent, on CreateReturnAuthorization and when the tickets event
+///   path issues one: tickets moves the case to AWAITING_RETURN and shows the RMA number,
+///   label or pickup to the shopper.
+/// - ReturnAuthorizationExpiredEvent, when the periodic sweep expires an ISSUED authorisation
+///   whose expire_time passed (its shipment is cancelled): tickets notes it for the agent.
 ///
-/// Consumed (from the tickets service, support.tickets.v1; the event names are that
-/// contract's), each handled idempotently with a request_id derived from the consumed
-/// event's id:
-/// - a ticket approved with a solution that brings goods back (return and refund, the return
-///   leg of an exchange, repair) → CreateReturnAuthorization for the ticket, with
-///   shipment_kind RETURN (REPAIR_INBOUND for a repair), the method the shopper chose, and
-///   the shipping payer the ticket decided (the shopper for a no-reason return, the seller
-///   for a quality problem or "not as described"); the RETURN shipment is created with it;
-/// - an exchange replacement or a repaired item dispatched by the warehouse (carrying the
-///   carrier code and waybill) → CreateShipment of kind EXCHANGE_REPLACEMENT or
-///   REPAIR_OUTBOUND linked to the ticket (the warehouse may also call CreateShipment
-///   directly);
-/// - a ticket cancelled, closed or its solution changed while a return authorisation is
-///   still ISSUED → CancelReturnAuthorization.
+/// Consumed: the tickets event log (support.tickets.v1, subscription "logistics.tickets",
+/// producer address SUPPORTMESH_PRODUCER_TICKETS), each event applied in the same transaction
+/// as the subscription's cursor, so a redelivery changes nothing; request ids derive from the
+/// consumed event's id ("<event_id>:rma", "<event_id>:outbound"):
+/// - TicketApprovedEvent with goods_return_required → a return authorisation for the ticket
+///   (shipment_kind REPAIR_INBOUND for a REPAIR solution, RETURN otherwise; the method the case
+///   recorded, UNSPECIFIED meaning SELF_SHIP; the shipping payer the case decided, SELLER when
+///   it named none) with its RETURN / REPAIR_INBOUND shipment for LABEL and PICKUP. order_id is
+///   the event's, else the order of its first return item. The sender address of a LABEL or
+///   PICKUP is the destination of the order's latest OUTBOUND shipment known to logistics;
+///   without one the authorisation is issued as SELF_SHIP (requested_method and method_note
+///   say so). Skipped (logged) when the ticket already has an ISSUED or IN_TRANSIT one.
+/// - TicketSolutionChangedEvent → the ticket's ISSUED return authorisation is cancelled when
+///   goods no longer come back or must come back as another shipment kind; when the case is
+///   SOLUTION_AGREED, goods must come back and the ticket has no ISSUED or IN_TRANSIT
+///   authorisation, one is issued as for TicketApprovedEvent.
+/// - TicketInspectedEvent with result PASS → for an EXCHANGE an EXCHANGE_REPLACEMENT shipment
+///   of replacement_items (the returned items when empty), for a REPAIR a REPAIR_OUTBOUND
+///   shipment of the items, linked to the ticket, from the configured warehouse / repair centre
+///   to the address the goods came from (the origin of return_shipment_id, else of the ticket's
+///   latest return shipment, else the order's OUTBOUND destination), with the default carrier
+///   and a waybill logistics assigns. Skipped (logged) when no such address is known.
+/// - TicketCancelledEvent → the ticket's ISSUED return authorisation is cancelled.
 /// The order system registers OUTBOUND shipments by calling CreateShipment; the carrier
 /// integration calls RecordTrackingEvents.
 

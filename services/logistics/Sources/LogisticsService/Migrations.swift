@@ -64,5 +64,48 @@ enum LogisticsMigrations {
         UPDATE tracking_events SET carrier_code = lower(carrier_code) WHERE carrier_code <> lower(carrier_code);
         """
     ),
+    // Events: logistics announces its changes through an outbox in its schema, and follows the
+    // tickets event log (ServiceKit's cursor, dedupe and parking tables).
+    EventOutbox.migration(version: 3),
+    EventSubscription.migration(version: 4),
+    Migration(
+      version: 5, name: "return authorisations, booked waybills, shipment watch log, list indexes",
+      sql: """
+        CREATE TABLE return_authorizations (
+          return_authorization_id uuid PRIMARY KEY,
+          request_id text NOT NULL UNIQUE,
+          request_fingerprint text NOT NULL,
+          rma_number text NOT NULL UNIQUE,
+          ticket_id text NOT NULL,
+          order_id text NOT NULL,
+          status smallint NOT NULL,
+          expire_at timestamptz NOT NULL,
+          created_at timestamptz NOT NULL,
+          version bigint NOT NULL,
+          body bytea NOT NULL
+        );
+        CREATE INDEX return_authorizations_ticket_idx ON return_authorizations (ticket_id, created_at DESC, return_authorization_id DESC);
+        CREATE INDEX return_authorizations_order_idx ON return_authorizations (order_id, created_at DESC, return_authorization_id DESC);
+        -- The expiry sweep reads ISSUED (status 1) authorisations by expiry.
+        CREATE INDEX return_authorizations_expiry_idx ON return_authorizations (expire_at) WHERE status = 1;
+        -- RMA numbers and the waybills logistics books itself: unique by construction.
+        CREATE SEQUENCE rma_number_seq;
+        CREATE SEQUENCE booked_waybill_seq;
+        -- ShipmentDeliveredEvent is announced once per shipment: the first time it is DELIVERED.
+        ALTER TABLE shipments ADD COLUMN delivery_announced boolean NOT NULL DEFAULT false;
+        -- The latest OUTBOUND shipment of an order gives a return's sender address.
+        CREATE INDEX shipments_order_kind_idx ON shipments (order_id, kind, created_at DESC);
+        -- ListShipments filters: kind, and a waybill (any status, cancelled included).
+        CREATE INDEX shipments_kind_idx ON shipments (kind, created_at DESC, shipment_id DESC);
+        CREATE INDEX shipments_carrier_idx ON shipments (carrier_code, tracking_number, created_at DESC, shipment_id DESC);
+        -- Every change of a shipment as WatchShipment delivers it, by sequence (replay, resume).
+        CREATE TABLE shipment_changes (
+          shipment_id uuid NOT NULL REFERENCES shipments (shipment_id),
+          sequence bigint NOT NULL,
+          body bytea NOT NULL,
+          PRIMARY KEY (shipment_id, sequence)
+        );
+        """
+    ),
   ]
 }

@@ -15,6 +15,7 @@ typealias ShipmentExceptionKind = Support_Logistics_V1_ShipmentExceptionKind
 /// - RECOVERED (actor SYSTEM): an open LOST exception when a later mapped scan of another status
 ///   is in the timeline; an open DELIVERY_FAILED exception when a later DELIVERED event is.
 /// - DELAYED is detected by a timer, not by events (not built in this release).
+/// The store announces every change (ShipmentEvents.exception) in the same transaction.
 enum ExceptionRules {
   /// One change of an exception, in the order it happened (a watch event each).
   enum Change: Sendable {
@@ -127,6 +128,7 @@ enum ExceptionRules {
 
   /// The normalised status as the contract spells it, e.g. DELIVERY_FAILED.
   static func name(_ status: ShipmentStatus) -> String {
-    CarrierCatalog.normalised.first { $0.value == status }?.key ?? "UNSPECIFIED"
+    if status == .cancelled { return "CANCELLED" }
+    return CarrierCatalog.normalised.first { $0.value == status }?.key ?? "UNSPECIFIED"
   }
 }

@@ -5,12 +5,17 @@ import ServiceKit
 import SupportCodec
 import SwiftProtobuf
 
-/// support.logistics.v1.ShipmentService: the methods this release serves (create, get,
-/// record tracking events). The router answers the rest of the contract with UNIMPLEMENTED.
+/// support.logistics.v1.ShipmentService: the methods this release serves (shipments, tracking,
+/// watch, return authorisations, exceptions; ReturnAuthorizationHandlers.swift,
+/// ShipmentListHandlers.swift, ShipmentUpdateHandlers.swift, ExceptionHandlers.swift).
+/// The router answers the rest of the contract with UNIMPLEMENTED.
 struct ShipmentHandlers: RegistrableRPCService {
   typealias Methods = Support_Logistics_V1_ShipmentService.Method
   let store: ShipmentStore
   let carriers: CarrierCatalog
+  let returns: ReturnSettings
+  /// Wakes WatchShipment streams when shipment changes commit.
+  let watchNotifier: EventLogNotifier
   let logger: Logger
 
   var log: Logger { RequestContext.current?.logger ?? logger }
@@ -18,7 +23,18 @@ struct ShipmentHandlers: RegistrableRPCService {
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
     router.registerUnary(Methods.CreateShipment.descriptor, createShipment)
     router.registerUnary(Methods.GetShipment.descriptor, getShipment)
+    router.registerUnary(Methods.ListShipments.descriptor, listShipments)
+    router.registerUnary(Methods.UpdateShipment.descriptor, updateShipment)
+    router.registerUnary(Methods.CancelShipment.descriptor, cancelShipment)
     router.registerUnary(Methods.RecordTrackingEvents.descriptor, recordTrackingEvents)
+    router.registerServerStreaming(Methods.WatchShipment.descriptor, watchShipment)
+    router.registerUnary(Methods.CreateReturnAuthorization.descriptor, createReturnAuthorization)
+    router.registerUnary(Methods.GetReturnAuthorization.descriptor, getReturnAuthorization)
+    router.registerUnary(Methods.ListReturnAuthorizations.descriptor, listReturnAuthorizations)
+    router.registerUnary(Methods.CancelReturnAuthorization.descriptor, cancelReturnAuthorization)
+    router.registerUnary(Methods.GetException.descriptor, getException)
+    router.registerUnary(Methods.ListOpenExceptions.descriptor, listOpenExceptions)
+    router.registerUnary(Methods.ResolveException.descriptor, resolveException)
   }
 
   /// How far in the future a carrier's event time may be (clocks differ).
@@ -55,8 +71,11 @@ struct ShipmentHandlers: RegistrableRPCService {
       guard request.kind == .return || request.kind == .repairInbound else {
         throw ServiceError.invalidArgument("return_authorization_id", "applies only to RETURN and REPAIR_INBOUND shipments")
       }
-      // Return authorisations are not served by this release, so none can exist yet.
-      throw ServiceError.notFound("return authorisation", request.returnAuthorizationID)
+      // The authorisation itself (exists, ISSUED, no shipment yet, same ticket) is checked in
+      // the create's transaction.
+      guard UUID(uuidString: request.returnAuthorizationID) != nil else {
+        throw ServiceError.notFound("return authorisation", request.returnAuthorizationID)
+      }
     }
     if request.hasActor { try Validate.known(request.actor.kind, "actor.kind") }
     if request.hasPromisedDeliveryTime { try Validate.timestamp(request.promisedDeliveryTime, "promised_delivery_time") }
@@ -77,6 +96,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     }
     if request.hasOrigin { shipment.origin = request.origin }
     shipment.destination = request.destination
+    shipment.returnAuthorizationID = request.returnAuthorizationID.lowercased()
     if request.hasPromisedDeliveryTime { shipment.promisedDeliveryTime = request.promisedDeliveryTime.microsecondDate.timestamp }
     shipment.createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
     shipment.createTime = now.timestamp
@@ -95,7 +115,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     return created
   }
 
-  private func validate(_ address: Support_Logistics_V1_Address, _ field: String) throws {
+  func validate(_ address: Support_Logistics_V1_Address, _ field: String) throws {
     try Validate.required(address.recipientName, "\(field).recipient_name", maxLength: 100)
     try Validate.required(address.street, "\(field).street", maxLength: 300)
     try Validate.required(address.city, "\(field).city", maxLength: 100)

@@ -14,6 +14,8 @@ typealias TrackingEvent = Support_Logistics_V1_TrackingEvent
 /// timeline; the timeline is the shipment's rows in tracking_events, read in one query.
 struct ShipmentStore: Sendable {
   let database: Database
+  /// Where every change's events go, in the change's transaction (logistics_events.proto).
+  let outbox: EventOutbox
 
   static let cancelled = Int16(Support_Logistics_V1_ShipmentStatus.cancelled.rawValue)
 
@@ -41,17 +43,35 @@ struct ShipmentStore: Sendable {
           metadata: ["shipment_id": other, "carrier_code": shipment.carrierCode, "tracking_number": shipment.trackingNumber]
         )
       }
-      try await connection.query(
-        """
-        INSERT INTO shipments (shipment_id, request_id, request_fingerprint, kind, order_id, ticket_id, carrier_code,
-          tracking_number, status, last_sequence, created_at, updated_at, version, body)
-        VALUES (\(UUID(uuidString: shipment.shipmentID)!), \(requestID), \(fingerprint), \(Int16(shipment.kind.rawValue)),
-          \(shipment.orderID), \(shipment.ticketID), \(shipment.carrierCode), \(shipment.trackingNumber),
-          \(Int16(shipment.status.rawValue)), \(shipment.lastSequence), \(shipment.createTime.date), \(shipment.updateTime.date), \(shipment.version),
-          \(try shipment.bytea()))
-        """, logger: logger)
+      var events = PendingEvents()
+      var shipment = shipment
+      if !shipment.returnAuthorizationID.isEmpty {
+        // A SELF_SHIP return reported with its waybill: the authorisation takes the shipment
+        // and is on its way (IN_TRANSIT).
+        try await ReturnAuthorizationStore.attachReportedShipment(&shipment, on: connection, logger: logger)
+      }
+      try await Self.insert(shipment, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger)
+      events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
+      try await events.append(to: outbox, on: connection, logger: logger)
       return shipment
     }
+  }
+
+  /// Inserts a new shipment and its CREATED watch change (sequence 1). The caller announces
+  /// it (ShipmentEvents.created) last in its transaction.
+  static func insert(_ shipment: Shipment, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws {
+    try await connection.query(
+      """
+      INSERT INTO shipments (shipment_id, request_id, request_fingerprint, kind, order_id, ticket_id, carrier_code,
+        tracking_number, status, last_sequence, created_at, updated_at, version, body)
+      VALUES (\(UUID(uuidString: shipment.shipmentID)!), \(requestID), \(fingerprint), \(Int16(shipment.kind.rawValue)),
+        \(shipment.orderID), \(shipment.ticketID), \(shipment.carrierCode), \(shipment.trackingNumber),
+        \(Int16(shipment.status.rawValue)), \(shipment.lastSequence), \(shipment.createTime.date), \(shipment.updateTime.date), \(shipment.version),
+        \(try shipment.bytea()))
+      """, logger: logger)
+    try await ShipmentChanges.insert(
+      [ShipmentChanges.change(.created, sequence: 1, shipment: shipment, at: shipment.createTime)],
+      shipmentID: shipment.shipmentID, on: connection, logger: logger)
   }
 
   func get(_ id: UUID, logger: Logger) async throws -> Shipment? {
@@ -78,17 +98,18 @@ struct ShipmentStore: Sendable {
     recompute: @Sendable (Shipment, [TrackingEvent]) -> Shipment
   ) async throws -> RecordOutcome {
     try await database.withTransaction(logger: logger) { connection in
-      var found: (UUID, Shipment)?
-      for try await (id, body) in try await connection.query(
+      var found: (UUID, Shipment, Bool)?
+      for try await (id, body, announced) in try await connection.query(
         """
-        SELECT shipment_id, body FROM shipments
-        WHERE carrier_code = \(carrier) AND tracking_number = \(trackingNumber) AND status <> \(Self.cancelled)
+        SELECT shipment_id, body, delivery_announced FROM shipments
+        WHERE carrier_code = \(carrier) AND tracking_number = \(trackingNumber)
+        ORDER BY status = \(Self.cancelled), created_at DESC LIMIT 1
         FOR UPDATE
         """, logger: logger
-      ).decode((UUID, ByteBuffer).self) {
-        found = (id, try Shipment(bytea: body).normalised)
+      ).decode((UUID, ByteBuffer, Bool).self) {
+        found = (id, try Shipment(bytea: body).normalised, announced)
       }
-      guard let (id, shipment) = found else {
+      guard let (id, shipment, deliveryAnnounced) = found else {
         throw RPCError(code: .notFound, message: "no shipment has carrier \(carrier) tracking number \(trackingNumber) (not registered yet: retry later)")
       }
       // The first copy of an event id wins, within the batch and across calls.
@@ -161,13 +182,42 @@ struct ShipmentStore: Sendable {
         updated.lastSequence = sequence
         var body = updated
         body.openExceptions = []
+        let announceDelivery = updated.status == .delivered && !deliveryAnnounced
         try await connection.query(
           """
           UPDATE shipments SET status = \(Int16(updated.status.rawValue)), last_sequence = \(sequence),
-            updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try body.bytea())
+            updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try body.bytea()),
+            delivery_announced = delivery_announced OR \(announceDelivery)
           WHERE shipment_id = \(id)
           """, logger: logger)
         updated.openExceptions = exceptions.open
+
+        // The watch stream: one change per new tracking event (sharing the batch's snapshot),
+        // then one per exception change, in the sequences taken above.
+        var snapshot = updated
+        snapshot.timeline = []
+        var changes = stored.map { ShipmentChanges.change(.trackingEventRecorded, sequence: $0.sequence, shipment: snapshot, at: updated.updateTime, trackingEvent: $0) }
+        var events = PendingEvents()
+        for (offset, change) in exceptions.changes.enumerated() {
+          guard let exception = exceptions.changed[change.exceptionID] else { continue }
+          let kind: Support_Logistics_V1_ShipmentWatchEventKind =
+            switch change.change {
+            case .opened: .exceptionOpened
+            case .updated: .exceptionUpdated
+            case .resolved: .exceptionResolved
+            }
+          changes.append(ShipmentChanges.change(
+            kind, sequence: (stored.last?.sequence ?? shipment.lastSequence) + Int64(offset) + 1, shipment: snapshot,
+            at: updated.updateTime, exception: exception))
+          events.add(subject: updated.shipmentID) { ShipmentEvents.exception(exception, change: change.change, shipment: updated, eventID: $0) }
+        }
+        try await ShipmentChanges.insert(changes, shipmentID: updated.shipmentID, on: connection, logger: logger)
+        // A return parcel moves its authorisation along (IN_TRANSIT, then RECEIVED).
+        let rmaNumber = try await ReturnAuthorizationStore.follow(shipment: updated, on: connection, logger: logger)
+        if announceDelivery {
+          events.add(subject: updated.shipmentID) { ShipmentEvents.delivered(updated, rmaNumber: rmaNumber, eventID: $0) }
+        }
+        try await events.append(to: outbox, on: connection, logger: logger)
       }
       updated.timeline = timeline
       return RecordOutcome(shipment: updated, accepted: stored.count, duplicates: events.count - stored.count)
@@ -175,7 +225,7 @@ struct ShipmentStore: Sendable {
   }
 
   /// The shipment with its timeline and its OPEN exceptions (neither is kept in the body).
-  private static func withDetails(_ shipment: Shipment, _ connection: PostgresConnection, _ logger: Logger) async throws -> Shipment {
+  static func withDetails(_ shipment: Shipment, _ connection: PostgresConnection, _ logger: Logger) async throws -> Shipment {
     var result = shipment
     let id = UUID(uuidString: shipment.shipmentID)!
     result.timeline = try await timeline(id, connection, logger)
@@ -184,7 +234,7 @@ struct ShipmentStore: Sendable {
   }
 
   /// A shipment's OPEN exceptions, oldest detection first.
-  private static func openExceptions(_ id: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [ShipmentException] {
+  static func openExceptions(_ id: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [ShipmentException] {
     var exceptions: [ShipmentException] = []
     for try await body in try await connection.query(
       "SELECT body FROM shipment_exceptions WHERE shipment_id = \(id) AND state = 1 ORDER BY detected_at, exception_id", logger: logger
@@ -194,7 +244,7 @@ struct ShipmentStore: Sendable {
     return exceptions
   }
 
-  private static func timeline(_ id: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [TrackingEvent] {
+  static func timeline(_ id: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws -> [TrackingEvent] {
     var events: [TrackingEvent] = []
     for try await body in try await connection.query(
       "SELECT body FROM tracking_events WHERE shipment_id = \(id) ORDER BY event_time, sequence", logger: logger
