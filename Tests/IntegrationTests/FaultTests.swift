@@ -261,3 +261,40 @@ final class RawSocket {
 
   deinit { close(fd) }
 }
+
+extension FaultTests {
+  @Test("SIGKILL mid-journey: the consumers (tickets, logistics, feedback) die after the solution is agreed; restarted, the journey completes with one RMA, one survey, one follow-up per resolution")
+  func journeySurvivesKilledConsumers() async throws {
+    let mesh = try Mesh(portBase: 18460)
+    try await mesh.start()
+    do {
+      let journey = Journey(mesh: mesh)
+      let closed = try await journey.returnAndRefund(midway: {
+        // TicketApprovedEvent is committed; logistics may be applying it right now.
+        let victims = ["logistics", "tickets", "feedback"]
+        let before = try victims.map { try mesh.pid(of: $0) }
+        for pid in before { kill(pid, SIGKILL) }
+        // The launcher restarts each; the gateway answers again once tickets is back.
+        try await waitFor(seconds: 60) {
+          guard (try? victims.map { try mesh.pid(of: $0) }).map({ zip($0, before).allSatisfy { $0 != $1 } }) == true else { return false }
+          return (try? await mesh.withGateway { grpc in
+            try await Grpc_Health_V1_Health.Client(wrapping: grpc).check(.with { $0.service = "support.logistics.v1.ShipmentService" }).status
+          }) == .serving
+        }
+      })
+      let id = closed.ticketID
+      #expect(try mesh.query("SELECT count(*) FROM logistics.return_authorizations WHERE ticket_id = '\(id)'") == "1")
+      #expect(try journey.surveyCount(id) == "1")
+      #expect(try mesh.query("SELECT count(*) FROM feedback.follow_ups WHERE ticket_id = '\(id)'") == "2", "one per resolution")
+      let history = try await mesh.withGateway { grpc in
+        try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).listTicketHistory(.with { $0.ticketID = id; $0.pageSize = 100 })
+      }
+      #expect(history.entries.filter { $0.kind == .transitioned && $0.toStatus == .awaitingReturn }.count == 1, "awaited the return once")
+    } catch {
+      _ = try? await mesh.stop()
+      throw error
+    }
+    #expect(try await mesh.stop() == 0)
+    mesh.removeState()
+  }
+}
