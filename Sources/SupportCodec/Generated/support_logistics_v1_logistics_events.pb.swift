@@ -22,19 +22,20 @@
 /// Produced (consumer and effect), each in the transaction of the change it announces:
 /// - ShipmentCreatedEvent, on CreateShipment and on every shipment logistics creates itself
 ///   (the RETURN / REPAIR_INBOUND leg of a return authorisation, the EXCHANGE_REPLACEMENT and
-///   REPAIR_OUTBOUND legs after an inspection): tickets resolves an exchange (EXCHANGED) when its
-///   EXCHANGE_REPLACEMENT is created; tickets and chat show the waybill.
+///   REPAIR_OUTBOUND legs after an inspection): tickets resolves an exchange
+///   (REPLACEMENT_SHIPPED) when its EXCHANGE_REPLACEMENT is created; chat does not consume it yet.
 /// - ShipmentDeliveredEvent, once per shipment, the first time RecordTrackingEvents makes its
 ///   status DELIVERED: tickets moves the case of a RETURN or REPAIR_INBOUND parcel to
-///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered; an
-///   OUTBOUND delivery starts the after-sales windows. The return authorisation of a RETURN or
+///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered (an
+///   OUTBOUND delivery is not consumed yet: callers still pass delivered_time to CreateTicket).
+///   The return authorisation of a RETURN or
 ///   REPAIR_INBOUND shipment becomes RECEIVED in the same transaction (IN_TRANSIT at its first
 ///   carrier scan).
 /// - ShipmentExceptionEvent, when RecordTrackingEvents opens an exception (change OPENED) or
-///   detects an open one again (UPDATED): tickets opens or updates a logistics case, one per
-///   exception_id; when the shipment already serves a ticket, that case is updated instead.
+///   detects an open one again (UPDATED). Not consumed inside the mesh yet: the logistics case it
+///   should open needs a shopper id the event does not carry (contract review L6).
 /// - ShipmentExceptionResolvedEvent, when an exception is resolved (automatically RECOVERED by a
-///   later scan or delivery): tickets records the outcome on the logistics case.
+///   later scan or delivery). Not consumed inside the mesh yet.
 /// - ReturnAuthorizationIssuedEvent, on CreateReturnAuthorization and when the tickets event
 ///   path issues one: tickets moves the case to AWAITING_RETURN and shows the RMA number,
 ///   label or pickup to the shopper.
