@@ -371,6 +371,53 @@ struct EventBackboneTests {
   }
 }
 
+extension EventBackboneTests {
+  @Test("a backlog is applied in batches: every event once, and a poison event inside a batch is parked without losing its neighbours")
+  func backlogBatchesWithPoison() async throws {
+    try await EventDB.withSchemas(2) { schemas in
+      let (producer, consumer) = (schemas[0], schemas[1])
+      try await EventProducer.run(producer) { server in
+        // The backlog exists before the consumer starts, so whole batches arrive at once.
+        var poison = ""
+        for index in 1...300 {
+          let event = try await server.append(subject: index == 150 ? "poison" : "ok-\(index)")
+          if index == 150 { poison = event.eventID }
+        }
+        var options = EventSubscription.Options()
+        options.maxAttempts = 2
+        options.backoff = .milliseconds(10)
+        options.maxBatch = 100
+        let batches = Locked([Int]())
+        options.onApplied = { events in batches.withLock { $0.append(events.count) } }
+        let subscription = EventSubscription(
+          name: "test.batches", producer: server.address, consumer: "consumer", database: consumer.database,
+          callerHeader: try SignedCallerHeader(secret: Self.secret), options: options, logger: Self.logger
+        ) { event, connection in
+          if event.subject == "poison" { throw HandlerFailure(reason: "poison cannot be applied") }
+          try await connection.query(
+            """
+            INSERT INTO effects (event_id, applied) VALUES (\(UUID(uuidString: event.eventID)!), 1)
+            ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1
+            """, logger: Self.logger)
+        }
+        let task = Task { try await subscription.run() }
+        defer { task.cancel() }
+        try await waitUntil("the backlog was consumed") { try await consumer.cursor("test.batches") == 300 }
+        #expect(try await consumer.effectCount() == 299, "every event but the poison one")
+        let twice = try await consumer.database.withConnection(logger: Self.logger) { connection in
+          try await connection.query("SELECT count(*) FROM effects WHERE applied > 1", logger: Self.logger).decode(Int64.self).collectOne()
+        }
+        #expect(twice == 0, "no effect applied twice")
+        #expect(batches.value.contains { $0 > 1 }, "events were applied in batches: \(batches.value)")
+        let (_, listing) = try await EventAdmin.run(arguments: ["parked"], database: consumer.database, logger: Self.logger)
+        #expect(listing.contains(poison), "\(listing)")
+        task.cancel()
+        _ = try? await task.value
+      }
+    }
+  }
+}
+
 /// A value shared between tasks.
 final class Locked<Value: Sendable>: Sendable {
   private let mutex: Mutex<Value>
