@@ -236,6 +236,30 @@ extension MeshTests {
       #expect(try journey.surveyCount(id) == "1")
     }
 
+    @Test("reship (补发): a lost parcel's refund-only case agreed as an exchange without a return ships the replacement at once and resolves")
+    func reship() async throws {
+      let journey = Journey(mesh: try mesh)
+      try await journey.registerOutbound()
+      var request = journey.request(.refundOnly)
+      request.category = .logistics
+      request.clearDeliveredTime()
+      let id = try await journey.mesh.withGateway(as: .shopper(journey.shopper)) { grpc in
+        try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).createTicket(request).ticketID
+      }
+      try await journey.act(id, .with { $0.startReview = .init() })
+      try await journey.act(id, .with { $0.approve = .init() })
+      try await journey.act(id, .with {
+        $0.agreeSolution = .with { $0.exchange = .with { $0.replacementItems = [.with { $0.sku = "SKU-9"; $0.quantity = 1 }] } }
+      })
+      let resolved = try await journey.await(id, .resolved)
+      #expect(resolved.resolution.outcome == .replacementShipped && !resolved.goodsReturnRequired)
+      let replacement = try await journey.mesh.withGateway { grpc in
+        try await Support_Logistics_V1_ShipmentService.Client(wrapping: grpc).getShipment(.with { $0.shipmentID = resolved.resolution.outboundShipmentID })
+      }
+      #expect(replacement.kind == .exchangeReplacement && replacement.destination == Logistics.address && replacement.orderID == journey.order)
+      #expect(try await journey.returnAuthorizations(id).isEmpty, "nothing comes back")
+    }
+
     @Test("repair: a labelled inbound parcel to the repair centre, inspection passed, the repaired item's delivery back resolves the case")
     func repair() async throws {
       let journey = Journey(mesh: try mesh)

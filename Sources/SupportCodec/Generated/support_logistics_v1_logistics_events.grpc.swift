@@ -44,6 +44,9 @@
 ///   PICKUP is the destination of the order's latest OUTBOUND shipment known to logistics;
 ///   without one the authorisation is issued as SELF_SHIP (requested_method and method_note
 ///   say so). Skipped (logged) when the ticket already has an ISSUED or IN_TRANSIT one.
+/// - TicketApprovedEvent of an EXCHANGE without goods coming back (a reship, 补发, for a lost
+///   parcel) → an EXCHANGE_REPLACEMENT shipment of replacement_items at once ("<event_id>:outbound"),
+///   to the destination of the order's latest OUTBOUND shipment (skipped, logged, without one).
 /// - TicketSolutionChangedEvent → the ticket's ISSUED return authorisation is cancelled when
 ///   goods no longer come back or must come back as another shipment kind; when the case is
 ///   SOLUTION_AGREED, goods must come back and the ticket has no ISSUED or IN_TRANSIT

@@ -35,7 +35,16 @@ struct TicketEventsConsumer: Sendable {
     var events = PendingEvents()
     switch envelope.payload {
     case .ticketApproved(let approved)?:
-      guard approved.goodsReturnRequired else { return }
+      guard approved.goodsReturnRequired else {
+        // A reship (补发: a lost parcel's case agreed as an exchange without a return): the
+        // replacement goes out at once, to where the order was delivered.
+        guard approved.solutionKind == .exchange else { return }
+        let orderID = approved.orderID.isEmpty ? (approved.replacementItems.first?.orderID ?? "") : approved.orderID
+        try await shipOut(
+          .exchangeReplacement, ticketID: approved.ticketID, orderID: orderID, items: approved.replacementItems, returnShipmentID: "",
+          requestID: "\(envelope.eventID):outbound", events: &events, on: connection)
+        break
+      }
       try await issueReturn(
         ReturnNeed(approved), requestID: "\(envelope.eventID):rma", events: &events, on: connection)
     case .ticketSolutionChanged(let changed)?:
@@ -169,21 +178,32 @@ struct TicketEventsConsumer: Sendable {
       return
     }
     let orderID = inspected.orderID.isEmpty ? (inspected.items.first?.orderID ?? "") : inspected.orderID
-    let context: Logger.Metadata = ["ticket_id": "\(inspected.ticketID)", "request_id": "\(requestID)"]
+    try await shipOut(
+      kind, ticketID: inspected.ticketID, orderID: orderID, items: items, returnShipmentID: inspected.returnShipmentID,
+      requestID: requestID, events: &events, on: connection)
+  }
+
+  /// An outbound leg for a case (replacement, reship or repaired item), booked by logistics, to
+  /// where the goods came from (the return parcel's sender) or else where the order was delivered.
+  func shipOut(
+    _ kind: ShipmentKind, ticketID: String, orderID: String, items: [Support_Common_V1_OrderItemRef], returnShipmentID: String,
+    requestID: String, events: inout PendingEvents, on connection: PostgresConnection
+  ) async throws {
+    let context: Logger.Metadata = ["ticket_id": "\(ticketID)", "request_id": "\(requestID)"]
     guard !orderID.isEmpty, !items.isEmpty else {
-      logger.warning("nothing shipped back: the inspected case names no order or no items", metadata: context)
+      logger.warning("nothing shipped: the case names no order or no items", metadata: context)
       return
     }
     let destination: Address?
     if let origin = try await ShipmentStore.returnOrigin(
-      ticketID: inspected.ticketID, shipmentID: inspected.returnShipmentID, on: connection, logger: logger)
+      ticketID: ticketID, shipmentID: returnShipmentID, on: connection, logger: logger)
     {
       destination = origin
     } else {
       destination = try await ShipmentStore.outboundDestination(orderID: orderID, on: connection, logger: logger)
     }
     guard let destination else {
-      logger.warning("nothing shipped back: logistics knows no address the goods came from", metadata: context)
+      logger.warning("nothing shipped: logistics knows no address the goods came from or the order went to", metadata: context)
       return
     }
     let now = Date.nowMicroseconds
@@ -191,7 +211,7 @@ struct TicketEventsConsumer: Sendable {
     shipment.shipmentID = UUID().uuidString.lowercased()
     shipment.kind = kind
     shipment.orderID = orderID
-    shipment.ticketID = inspected.ticketID
+    shipment.ticketID = ticketID
     shipment.carrierCode = returns.defaultCarrier
     shipment.trackingNumber = try await ReturnAuthorizationStore.bookWaybill(carrier: returns.defaultCarrier, now, on: connection, logger: logger)
     shipment.status = .labelCreated
