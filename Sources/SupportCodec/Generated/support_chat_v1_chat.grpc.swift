@@ -414,15 +414,18 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-        /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-        /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-        /// > canned response, if configured, is sent on the agent's behalf.
+        /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+        /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+        /// > is sent on the agent's behalf.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-        /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-        /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-        /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-        /// > ABORTED when expected_version is stale.
+        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+        /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+        /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+        /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+        /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+        /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+        /// > another agent; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_AssignConversationRequest` messages.
@@ -444,11 +447,15 @@ extension Support_Chat_V1_ConversationService {
         /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
         /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
         /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+        /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+        /// > that agent's groups at once.
         /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
         /// > when the conversation, target agent or target skill group does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-        /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-        /// > stale.
+        /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+        /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+        /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+        /// > when an agent transfers a conversation not assigned to them; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_TransferConversationRequest` messages.
@@ -466,8 +473,11 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-        /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+        /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+        /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+        /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
         /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -833,15 +843,18 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-        /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-        /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-        /// > canned response, if configured, is sent on the agent's behalf.
+        /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+        /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+        /// > is sent on the agent's behalf.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-        /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-        /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-        /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-        /// > ABORTED when expected_version is stale.
+        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+        /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+        /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+        /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+        /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+        /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+        /// > another agent; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_AssignConversationRequest` message.
@@ -863,11 +876,15 @@ extension Support_Chat_V1_ConversationService {
         /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
         /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
         /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+        /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+        /// > that agent's groups at once.
         /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
         /// > when the conversation, target agent or target skill group does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-        /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-        /// > stale.
+        /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+        /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+        /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+        /// > when an agent transfers a conversation not assigned to them; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_TransferConversationRequest` message.
@@ -885,8 +902,11 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-        /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+        /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+        /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+        /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
         /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -1250,15 +1270,18 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-        /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-        /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-        /// > canned response, if configured, is sent on the agent's behalf.
+        /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+        /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+        /// > is sent on the agent's behalf.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-        /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-        /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-        /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-        /// > ABORTED when expected_version is stale.
+        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+        /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+        /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+        /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+        /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+        /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+        /// > another agent; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_AssignConversationRequest` message.
@@ -1280,11 +1303,15 @@ extension Support_Chat_V1_ConversationService {
         /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
         /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
         /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+        /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+        /// > that agent's groups at once.
         /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
         /// > when the conversation, target agent or target skill group does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-        /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-        /// > stale.
+        /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+        /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+        /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+        /// > when an agent transfers a conversation not assigned to them; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_TransferConversationRequest` message.
@@ -1302,8 +1329,11 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-        /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+        /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+        /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+        /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
         /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -2276,15 +2306,18 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-        /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-        /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-        /// > canned response, if configured, is sent on the agent's behalf.
+        /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+        /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+        /// > is sent on the agent's behalf.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-        /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-        /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-        /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-        /// > ABORTED when expected_version is stale.
+        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+        /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+        /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+        /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+        /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+        /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+        /// > another agent; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_AssignConversationRequest` message.
@@ -2311,11 +2344,15 @@ extension Support_Chat_V1_ConversationService {
         /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
         /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
         /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+        /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+        /// > that agent's groups at once.
         /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
         /// > when the conversation, target agent or target skill group does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-        /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-        /// > stale.
+        /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+        /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+        /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+        /// > when an agent transfers a conversation not assigned to them; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_TransferConversationRequest` message.
@@ -2338,8 +2375,11 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-        /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+        /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+        /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+        /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
         /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -2827,15 +2867,18 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-        /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-        /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-        /// > canned response, if configured, is sent on the agent's behalf.
+        /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+        /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+        /// > is sent on the agent's behalf.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-        /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-        /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-        /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-        /// > ABORTED when expected_version is stale.
+        /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+        /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+        /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+        /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+        /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+        /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+        /// > another agent; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_AssignConversationRequest` message.
@@ -2873,11 +2916,15 @@ extension Support_Chat_V1_ConversationService {
         /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
         /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
         /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+        /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+        /// > that agent's groups at once.
         /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
         /// > when the conversation, target agent or target skill group does not exist;
-        /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-        /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-        /// > stale.
+        /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+        /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+        /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+        /// > when an agent transfers a conversation not assigned to them; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_TransferConversationRequest` message.
@@ -2911,8 +2958,11 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-        /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+        /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+        /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+        /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+        /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
         /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -3459,15 +3509,18 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-    /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-    /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-    /// > canned response, if configured, is sent on the agent's behalf.
+    /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+    /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+    /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+    /// > is sent on the agent's behalf.
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-    /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-    /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-    /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-    /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-    /// > ABORTED when expected_version is stale.
+    /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+    /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+    /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+    /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+    /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+    /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+    /// > another agent; ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_AssignConversationRequest` message.
@@ -3500,11 +3553,15 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
     /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
     /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+    /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+    /// > that agent's groups at once.
     /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
     /// > when the conversation, target agent or target skill group does not exist;
-    /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-    /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-    /// > stale.
+    /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+    /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+    /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+    /// > when an agent transfers a conversation not assigned to them; ABORTED when
+    /// > expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_TransferConversationRequest` message.
@@ -3533,8 +3590,11 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-    /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+    /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+    /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+    /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+    /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+    /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
     /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
     /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -4046,15 +4106,18 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
-    /// > the queue), or re-runs the group's assignment policy when agent_id is empty. The
-    /// > conversation becomes ACTIVE; the agent's current_load rises by one. The group's greeting
-    /// > canned response, if configured, is sent on the agent's behalf.
+    /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
+    /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
+    /// > agent's current_load rises by one. The group's greeting canned response, if configured,
+    /// > is sent on the agent's behalf.
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
-    /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED, the agent
-    /// > is not ONLINE, is not a member of the conversation's skill group, or has no free capacity
-    /// > (unless `override_capacity` is set by a supervisor), or agent_id is empty and no candidate
-    /// > has free capacity; PERMISSION_DENIED when override_capacity is set by a non-supervisor;
-    /// > ABORTED when expected_version is stale.
+    /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
+    /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
+    /// > member of the conversation's skill group (AGENT_NOT_IN_SKILL_GROUP), or has no free
+    /// > capacity (AGENT_AT_CAPACITY, unless `override_capacity` is set by a supervisor), or
+    /// > agent_id is empty and no candidate has free capacity (NO_AVAILABLE_AGENT);
+    /// > PERMISSION_DENIED when override_capacity is set by a non-supervisor, or an agent names
+    /// > another agent; ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4091,11 +4154,15 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > that agent) or to a skill group (becomes QUEUED in that group, keeping its original place
     /// > in line by enqueue time, then assigned by that group's policy). The previous agent's load
     /// > drops by one. The reason is recorded in the transfer event and shown to the new agent.
+    /// > A transfer away from an agent frees a slot, which pulls the next queued conversation of
+    /// > that agent's groups at once.
     /// > Errors: INVALID_ARGUMENT when conversation_id, the target or reason is empty; NOT_FOUND
     /// > when the conversation, target agent or target skill group does not exist;
-    /// > FAILED_PRECONDITION when the conversation is CLOSED, the target is the current agent, or
-    /// > the target agent is not ONLINE or has no free capacity; ABORTED when expected_version is
-    /// > stale.
+    /// > FAILED_PRECONDITION when the conversation is CLOSED (ErrorInfo reason CONVERSATION_CLOSED),
+    /// > the target is the current agent (TRANSFER_TO_CURRENT_AGENT), or the target agent is not
+    /// > ONLINE (AGENT_NOT_ONLINE) or has no free capacity (AGENT_AT_CAPACITY); PERMISSION_DENIED
+    /// > when an agent transfers a conversation not assigned to them; ABORTED when
+    /// > expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4128,8 +4195,11 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one.
-    /// > Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
+    /// > Closes a QUEUED or ACTIVE conversation with a reason. The agent's load drops by one, and
+    /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
+    /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
+    /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
+    /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
     /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
     /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
@@ -4673,16 +4743,23 @@ extension Support_Chat_V1_AgentService {
     /// > Source IDL Documentation:
     /// >
     /// > Agents (客服), their skill groups, presence and capacity.
+    /// > 
+    /// > Identity: agents, supervisors and services read; supervisors and services create and change
+    /// > agents and skill groups; an agent sets their own presence, a supervisor or service anyone's.
+    /// > Shoppers may call nothing here (PERMISSION_DENIED).
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateAgent" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+        /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+        /// > agent created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
         /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+        /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateAgentRequest` messages.
@@ -4739,12 +4816,15 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+        /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
         /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-        /// > conversation; the agent just receives none until below it.
+        /// > conversation; the agent just receives none until below it. Raising it, or adding a
+        /// > group, lets an ONLINE agent take waiting conversations at once.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
         /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-        /// > or a skill group does not exist; ABORTED when expected_version is stale.
+        /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+        /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_UpdateAgentRequest` messages.
@@ -4763,7 +4843,8 @@ extension Support_Chat_V1_AgentService {
         /// > Source IDL Documentation:
         /// >
         /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-        /// > (offline messages first, oldest first) up to the agent's capacity.
+        /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+        /// > the agent already has changes nothing (version and presence_time stay).
         /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
         /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
         /// > sets it; ABORTED when expected_version is stale.
@@ -4784,11 +4865,14 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a skill group. Returns the group.
+        /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+        /// > SkillGroup). A retry with the same request_id returns the group created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-        /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-        /// > greeting_canned_response_id names no canned response.
+        /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+        /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+        /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+        /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+        /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateSkillGroupRequest` messages.
@@ -4854,16 +4938,23 @@ extension Support_Chat_V1_AgentService {
     /// > Source IDL Documentation:
     /// >
     /// > Agents (客服), their skill groups, presence and capacity.
+    /// > 
+    /// > Identity: agents, supervisors and services read; supervisors and services create and change
+    /// > agents and skill groups; an agent sets their own presence, a supervisor or service anyone's.
+    /// > Shoppers may call nothing here (PERMISSION_DENIED).
     public protocol ServiceProtocol: Support_Chat_V1_AgentService.StreamingServiceProtocol {
         /// Handle the "CreateAgent" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+        /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+        /// > agent created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
         /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+        /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateAgentRequest` message.
@@ -4920,12 +5011,15 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+        /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
         /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-        /// > conversation; the agent just receives none until below it.
+        /// > conversation; the agent just receives none until below it. Raising it, or adding a
+        /// > group, lets an ONLINE agent take waiting conversations at once.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
         /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-        /// > or a skill group does not exist; ABORTED when expected_version is stale.
+        /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+        /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_UpdateAgentRequest` message.
@@ -4944,7 +5038,8 @@ extension Support_Chat_V1_AgentService {
         /// > Source IDL Documentation:
         /// >
         /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-        /// > (offline messages first, oldest first) up to the agent's capacity.
+        /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+        /// > the agent already has changes nothing (version and presence_time stay).
         /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
         /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
         /// > sets it; ABORTED when expected_version is stale.
@@ -4965,11 +5060,14 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a skill group. Returns the group.
+        /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+        /// > SkillGroup). A retry with the same request_id returns the group created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-        /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-        /// > greeting_canned_response_id names no canned response.
+        /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+        /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+        /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+        /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+        /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateSkillGroupRequest` message.
@@ -5033,16 +5131,23 @@ extension Support_Chat_V1_AgentService {
     /// > Source IDL Documentation:
     /// >
     /// > Agents (客服), their skill groups, presence and capacity.
+    /// > 
+    /// > Identity: agents, supervisors and services read; supervisors and services create and change
+    /// > agents and skill groups; an agent sets their own presence, a supervisor or service anyone's.
+    /// > Shoppers may call nothing here (PERMISSION_DENIED).
     public protocol SimpleServiceProtocol: Support_Chat_V1_AgentService.ServiceProtocol {
         /// Handle the "CreateAgent" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+        /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+        /// > agent created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
         /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+        /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateAgentRequest` message.
@@ -5099,12 +5204,15 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+        /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
         /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-        /// > conversation; the agent just receives none until below it.
+        /// > conversation; the agent just receives none until below it. Raising it, or adding a
+        /// > group, lets an ONLINE agent take waiting conversations at once.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
         /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-        /// > or a skill group does not exist; ABORTED when expected_version is stale.
+        /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+        /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_UpdateAgentRequest` message.
@@ -5123,7 +5231,8 @@ extension Support_Chat_V1_AgentService {
         /// > Source IDL Documentation:
         /// >
         /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-        /// > (offline messages first, oldest first) up to the agent's capacity.
+        /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+        /// > the agent already has changes nothing (version and presence_time stay).
         /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
         /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
         /// > sets it; ABORTED when expected_version is stale.
@@ -5144,11 +5253,14 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a skill group. Returns the group.
+        /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+        /// > SkillGroup). A retry with the same request_id returns the group created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-        /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-        /// > greeting_canned_response_id names no canned response.
+        /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+        /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+        /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+        /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+        /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateSkillGroupRequest` message.
@@ -5511,16 +5623,23 @@ extension Support_Chat_V1_AgentService {
     /// > Source IDL Documentation:
     /// >
     /// > Agents (客服), their skill groups, presence and capacity.
+    /// > 
+    /// > Identity: agents, supervisors and services read; supervisors and services create and change
+    /// > agents and skill groups; an agent sets their own presence, a supervisor or service anyone's.
+    /// > Shoppers may call nothing here (PERMISSION_DENIED).
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateAgent" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+        /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+        /// > agent created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
         /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+        /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateAgentRequest` message.
@@ -5592,12 +5711,15 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+        /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
         /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-        /// > conversation; the agent just receives none until below it.
+        /// > conversation; the agent just receives none until below it. Raising it, or adding a
+        /// > group, lets an ONLINE agent take waiting conversations at once.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
         /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-        /// > or a skill group does not exist; ABORTED when expected_version is stale.
+        /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+        /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_UpdateAgentRequest` message.
@@ -5621,7 +5743,8 @@ extension Support_Chat_V1_AgentService {
         /// > Source IDL Documentation:
         /// >
         /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-        /// > (offline messages first, oldest first) up to the agent's capacity.
+        /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+        /// > the agent already has changes nothing (version and presence_time stay).
         /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
         /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
         /// > sets it; ABORTED when expected_version is stale.
@@ -5647,11 +5770,14 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a skill group. Returns the group.
+        /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+        /// > SkillGroup). A retry with the same request_id returns the group created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-        /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-        /// > greeting_canned_response_id names no canned response.
+        /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+        /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+        /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+        /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+        /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateSkillGroupRequest` message.
@@ -5730,6 +5856,10 @@ extension Support_Chat_V1_AgentService {
     /// > Source IDL Documentation:
     /// >
     /// > Agents (客服), their skill groups, presence and capacity.
+    /// > 
+    /// > Identity: agents, supervisors and services read; supervisors and services create and change
+    /// > agents and skill groups; an agent sets their own presence, a supervisor or service anyone's.
+    /// > Shoppers may call nothing here (PERMISSION_DENIED).
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -5745,11 +5875,14 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+        /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+        /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+        /// > agent created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
         /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+        /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+        /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateAgentRequest` message.
@@ -5854,12 +5987,15 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+        /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
         /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-        /// > conversation; the agent just receives none until below it.
+        /// > conversation; the agent just receives none until below it. Raising it, or adding a
+        /// > group, lets an ONLINE agent take waiting conversations at once.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
         /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-        /// > or a skill group does not exist; ABORTED when expected_version is stale.
+        /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+        /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+        /// > expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_UpdateAgentRequest` message.
@@ -5894,7 +6030,8 @@ extension Support_Chat_V1_AgentService {
         /// > Source IDL Documentation:
         /// >
         /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-        /// > (offline messages first, oldest first) up to the agent's capacity.
+        /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+        /// > the agent already has changes nothing (version and presence_time stay).
         /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
         /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
         /// > sets it; ABORTED when expected_version is stale.
@@ -5931,11 +6068,14 @@ extension Support_Chat_V1_AgentService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates a skill group. Returns the group.
+        /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+        /// > SkillGroup). A retry with the same request_id returns the group created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-        /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-        /// > greeting_canned_response_id names no canned response.
+        /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+        /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+        /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+        /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+        /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateSkillGroupRequest` message.
@@ -6046,11 +6186,14 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+    /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+    /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+    /// > agent created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
     /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-    /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+    /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+    /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateAgentRequest` message.
@@ -6140,12 +6283,15 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+    /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
     /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-    /// > conversation; the agent just receives none until below it.
+    /// > conversation; the agent just receives none until below it. Raising it, or adding a
+    /// > group, lets an ONLINE agent take waiting conversations at once.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
     /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-    /// > or a skill group does not exist; ABORTED when expected_version is stale.
+    /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+    /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+    /// > expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_UpdateAgentRequest` message.
@@ -6175,7 +6321,8 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-    /// > (offline messages first, oldest first) up to the agent's capacity.
+    /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+    /// > the agent already has changes nothing (version and presence_time stay).
     /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
     /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
     /// > sets it; ABORTED when expected_version is stale.
@@ -6207,11 +6354,14 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a skill group. Returns the group.
+    /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+    /// > SkillGroup). A retry with the same request_id returns the group created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-    /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-    /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-    /// > greeting_canned_response_id names no canned response.
+    /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+    /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+    /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+    /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+    /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateSkillGroupRequest` message.
@@ -6306,11 +6456,14 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates an agent, initially OFFLINE with load 0. Returns the agent.
+    /// > Creates an agent, initially OFFLINE with load 0. Returns the agent. The agent signs in
+    /// > with agent_id as the subject of their token. A retry with the same request_id returns the
+    /// > agent created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, display_name is empty, role is UNSPECIFIED, or
     /// > max_concurrent_conversations is not between 1 and 50; NOT_FOUND when a skill group does
-    /// > not exist; ALREADY_EXISTS when another agent has the same employee_id.
+    /// > not exist; ALREADY_EXISTS when another agent has the same employee_id (ErrorInfo reason
+    /// > EMPLOYEE_ID_TAKEN); PERMISSION_DENIED when the caller is not a supervisor or a service.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -6412,12 +6565,15 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Updates the fields named in update_mask: display_name, role, skill_group_ids,
+    /// > Updates the fields named in update_mask: display_name, employee_id, role, skill_group_ids,
     /// > max_concurrent_conversations. Lowering the capacity below the current load moves no
-    /// > conversation; the agent just receives none until below it.
+    /// > conversation; the agent just receives none until below it. Raising it, or adding a
+    /// > group, lets an ONLINE agent take waiting conversations at once.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field
     /// > (presence, current_load, version, times), or a value is invalid; NOT_FOUND when the agent
-    /// > or a skill group does not exist; ABORTED when expected_version is stale.
+    /// > or a skill group does not exist; ALREADY_EXISTS when employee_id belongs to another agent;
+    /// > PERMISSION_DENIED when the caller is not a supervisor or a service; ABORTED when
+    /// > expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -6451,7 +6607,8 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Sets the agent's presence. Going ONLINE triggers assignment of waiting conversations
-    /// > (offline messages first, oldest first) up to the agent's capacity.
+    /// > (offline messages first, oldest first) up to the agent's capacity. Setting the presence
+    /// > the agent already has changes nothing (version and presence_time stay).
     /// > Errors: INVALID_ARGUMENT when agent_id is empty or presence is UNSPECIFIED; NOT_FOUND when
     /// > no such agent exists; PERMISSION_DENIED when someone other than the agent or a supervisor
     /// > sets it; ABORTED when expected_version is stale.
@@ -6487,11 +6644,14 @@ extension Support_Chat_V1_AgentService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates a skill group. Returns the group.
+    /// > Creates a skill group. Returns the group. Its skill_group_id is made from the name (see
+    /// > SkillGroup). A retry with the same request_id returns the group created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-    /// > than 128 characters, name is empty, assignment_policy or offline_policy is UNSPECIFIED;
-    /// > ALREADY_EXISTS when another group has the same name; NOT_FOUND when
-    /// > greeting_canned_response_id names no canned response.
+    /// > than 128 characters, name is empty or has no letter or digit, assignment_policy or
+    /// > offline_policy is UNSPECIFIED, or a duration is out of range; ALREADY_EXISTS when another
+    /// > group has the same name (case-insensitively) or id (ErrorInfo reason
+    /// > SKILL_GROUP_NAME_TAKEN); NOT_FOUND when greeting_canned_response_id names no canned
+    /// > response; PERMISSION_DENIED when the caller is not a supervisor or a service.
     ///
     /// - Parameters:
     ///   - message: request message to send.

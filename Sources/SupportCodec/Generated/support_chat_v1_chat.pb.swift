@@ -240,6 +240,7 @@ public nonisolated enum Support_Chat_V1_OfflinePolicy: SwiftProtobuf.Enum, Swift
   /// Turn it into a ticket: after `SkillGroup.offline_ticket_delay` without an agent coming
   /// online, the system escalates it (ticket type INQUIRY unless configured otherwise, summary
   /// from the shopper's messages) and closes it with CLOSE_REASON_ESCALATED.
+  /// Not acted on yet by this release: such messages wait in the queue as with KEEP.
   case createTicket // = 2
   case UNRECOGNIZED(Int)
 
@@ -2330,11 +2331,14 @@ public nonisolated struct Support_Chat_V1_SetAgentPresenceRequest: Sendable {
 }
 
 /// A team of agents sharing a queue (e.g. pre-sales, after-sales, logistics questions).
+/// The group "general" always exists: the default queue of conversations that name none.
 public nonisolated struct Support_Chat_V1_SkillGroup: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Readable and derived from the name: lower-cased, runs of anything but letters and digits
+  /// become one "-" (name "After Sales" -> "after-sales").
   public var skillGroupID: String {
     get {_storage._skillGroupID}
     set {_uniqueStorage()._skillGroupID = newValue}
