@@ -20,8 +20,8 @@ extension MeshTests {
             serializer: RawMessageSerializer(), deserializer: RawMessageDeserializer(), options: .defaults
           ) { try $0.message }
         }
-        let agents = Support_Chat_V1_AgentService.Client(wrapping: grpc)
-        await expectCode(.unimplemented) { try await agents.getAgent(.with { $0.agentID = "a" }) }
+        let faq = Support_Chat_V1_FaqService.Client(wrapping: grpc)
+        await expectCode(.unimplemented) { try await faq.getFaqEntry(.with { $0.faqEntryID = "a" }) }
       }
     }
 
@@ -32,13 +32,13 @@ extension MeshTests {
         let own = try await health.check(.with { $0.service = "" })
         #expect(own.status == .serving)
         // The services this release serves, one per backend; the gateway asks each backend live.
-        for service in ["support.chat.v1.ConversationService", "support.tickets.v1.TicketService",
+        for service in ["support.chat.v1.ConversationService", "support.chat.v1.AgentService", "support.tickets.v1.TicketService",
                         "support.logistics.v1.ShipmentService", "support.feedback.v1.SurveyService"] {
           let answer = try await health.check(.with { $0.service = service })
           #expect(answer.status == .serving, "\(service)")
         }
         // A contract service no backend serves yet is unknown to health, as to the router.
-        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.chat.v1.AgentService" }) }
+        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.chat.v1.FaqService" }) }
         await expectCode(.notFound) { try await health.check(.with { $0.service = "support.nope.v1.Nothing" }) }
       }
       let (status, body) = try await mesh.http(mesh.httpPort("gateway"), "/healthz")

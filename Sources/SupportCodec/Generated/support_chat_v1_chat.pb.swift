@@ -923,6 +923,36 @@ public nonisolated struct Support_Chat_V1_Conversation: @unchecked Sendable {
     set {_uniqueStorage()._transferCount = newValue}
   }
 
+  /// First reply service level (呼叫之后6秒钟内给予回复), as in ConversationClosedEvent:
+  /// first_assign_time -> first_agent_message_time (the shopper's message was already waiting
+  /// at assignment); unset until an agent replied. Messages posted automatically (greetings)
+  /// do not count as the reply.
+  public var firstResponseTime: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._firstResponseTime ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._firstResponseTime = newValue}
+  }
+  /// Returns true if `firstResponseTime` has been explicitly set.
+  public var hasFirstResponseTime: Bool {_storage._firstResponseTime != nil}
+  /// Clears the value of `firstResponseTime`. Subsequent reads from it will return its default value.
+  public mutating func clearFirstResponseTime() {_uniqueStorage()._firstResponseTime = nil}
+
+  /// The skill group's first_response_target when the conversation was first assigned (default
+  /// 6 seconds); unset until then.
+  public var firstResponseTarget: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._firstResponseTarget ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._firstResponseTarget = newValue}
+  }
+  /// Returns true if `firstResponseTarget` has been explicitly set.
+  public var hasFirstResponseTarget: Bool {_storage._firstResponseTarget != nil}
+  /// Clears the value of `firstResponseTarget`. Subsequent reads from it will return its default value.
+  public mutating func clearFirstResponseTarget() {_uniqueStorage()._firstResponseTarget = nil}
+
+  /// first_response_time <= first_response_target; false until an agent replied.
+  public var firstResponseTargetMet: Bool {
+    get {_storage._firstResponseTargetMet}
+    set {_uniqueStorage()._firstResponseTargetMet = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3139,7 +3169,7 @@ nonisolated extension Support_Chat_V1_FaqEntryStatus: SwiftProtobuf._ProtoNamePr
 
 nonisolated extension Support_Chat_V1_Conversation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Conversation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}conversation_id\0\u{3}shopper_id\0\u{1}channel\0\u{3}order_id\0\u{3}skill_group_id\0\u{1}subject\0\u{1}status\0\u{3}assigned_agent_id\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{3}last_sequence\0\u{3}queue_position\0\u{1}offline\0\u{3}shopper_display_name\0\u{3}enqueue_time\0\u{3}first_assign_time\0\u{3}first_agent_message_time\0\u{3}close_time\0\u{3}close_reason\0\u{3}closed_by\0\u{3}escalation_ids\0\u{3}shopper_read_sequence\0\u{3}agent_read_sequence\0\u{3}transfer_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}conversation_id\0\u{3}shopper_id\0\u{1}channel\0\u{3}order_id\0\u{3}skill_group_id\0\u{1}subject\0\u{1}status\0\u{3}assigned_agent_id\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{3}last_sequence\0\u{3}queue_position\0\u{1}offline\0\u{3}shopper_display_name\0\u{3}enqueue_time\0\u{3}first_assign_time\0\u{3}first_agent_message_time\0\u{3}close_time\0\u{3}close_reason\0\u{3}closed_by\0\u{3}escalation_ids\0\u{3}shopper_read_sequence\0\u{3}agent_read_sequence\0\u{3}transfer_count\0\u{3}first_response_time\0\u{3}first_response_target\0\u{3}first_response_target_met\0")
 
   fileprivate class _StorageClass {
     var _conversationID: String = String()
@@ -3167,6 +3197,9 @@ nonisolated extension Support_Chat_V1_Conversation: SwiftProtobuf.Message, Swift
     var _shopperReadSequence: Int64 = 0
     var _agentReadSequence: Int64 = 0
     var _transferCount: Int32 = 0
+    var _firstResponseTime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _firstResponseTarget: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _firstResponseTargetMet: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3202,6 +3235,9 @@ nonisolated extension Support_Chat_V1_Conversation: SwiftProtobuf.Message, Swift
       _shopperReadSequence = source._shopperReadSequence
       _agentReadSequence = source._agentReadSequence
       _transferCount = source._transferCount
+      _firstResponseTime = source._firstResponseTime
+      _firstResponseTarget = source._firstResponseTarget
+      _firstResponseTargetMet = source._firstResponseTargetMet
     }
   }
 
@@ -3245,6 +3281,9 @@ nonisolated extension Support_Chat_V1_Conversation: SwiftProtobuf.Message, Swift
         case 23: try { try decoder.decodeSingularInt64Field(value: &_storage._shopperReadSequence) }()
         case 24: try { try decoder.decodeSingularInt64Field(value: &_storage._agentReadSequence) }()
         case 25: try { try decoder.decodeSingularInt32Field(value: &_storage._transferCount) }()
+        case 26: try { try decoder.decodeSingularMessageField(value: &_storage._firstResponseTime) }()
+        case 27: try { try decoder.decodeSingularMessageField(value: &_storage._firstResponseTarget) }()
+        case 28: try { try decoder.decodeSingularBoolField(value: &_storage._firstResponseTargetMet) }()
         default: break
         }
       }
@@ -3332,6 +3371,15 @@ nonisolated extension Support_Chat_V1_Conversation: SwiftProtobuf.Message, Swift
       if _storage._transferCount != 0 {
         try visitor.visitSingularInt32Field(value: _storage._transferCount, fieldNumber: 25)
       }
+      try { if let v = _storage._firstResponseTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      } }()
+      try { if let v = _storage._firstResponseTarget {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+      } }()
+      if _storage._firstResponseTargetMet != false {
+        try visitor.visitSingularBoolField(value: _storage._firstResponseTargetMet, fieldNumber: 28)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3366,6 +3414,9 @@ nonisolated extension Support_Chat_V1_Conversation: SwiftProtobuf.Message, Swift
         if _storage._shopperReadSequence != rhs_storage._shopperReadSequence {return false}
         if _storage._agentReadSequence != rhs_storage._agentReadSequence {return false}
         if _storage._transferCount != rhs_storage._transferCount {return false}
+        if _storage._firstResponseTime != rhs_storage._firstResponseTime {return false}
+        if _storage._firstResponseTarget != rhs_storage._firstResponseTarget {return false}
+        if _storage._firstResponseTargetMet != rhs_storage._firstResponseTargetMet {return false}
         return true
       }
       if !storagesAreEqual {return false}

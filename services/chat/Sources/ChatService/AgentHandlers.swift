@@ -68,8 +68,8 @@ struct AgentHandlers: RegistrableRPCService {
     try Validate.required(request.displayName, "display_name", maxLength: Self.maxNameLength)
     try Validate.maxLength(request.employeeID, "employee_id", Validate.maxIDLength)
     try Validate.specified(request.role, "role")
-    let capacity = request.maxConcurrentConversations == 0
-      ? Self.defaultCapacity : try Self.capacity(request.maxConcurrentConversations)
+    let capacity = try request.maxConcurrentConversations == 0
+      ? Self.defaultCapacity : Self.capacity(request.maxConcurrentConversations)
     let groups = try Self.groupIDs(request.skillGroupIds, field: "skill_group_ids")
     let fingerprint = try Fingerprint.of(request)
     let now = Date.nowMicroseconds
@@ -156,7 +156,7 @@ struct AgentHandlers: RegistrableRPCService {
     if paths.contains("max_concurrent_conversations") {
       _ = try Self.capacity(changes.maxConcurrentConversations, field: "agent.max_concurrent_conversations")
     }
-    let groups = paths.contains("skill_group_ids") ? try Self.groupIDs(changes.skillGroupIds, field: "agent.skill_group_ids") : nil
+    let groups = try paths.contains("skill_group_ids") ? Self.groupIDs(changes.skillGroupIds, field: "agent.skill_group_ids") : nil
     guard let id = try Validate.resourceID(changes.agentID, "agent.agent_id") else {
       throw ServiceError.notFound("agent", changes.agentID)
     }

@@ -23,7 +23,7 @@ struct AssignmentHandlers: RegistrableRPCService {
     router.registerUnary(Methods.GetQueuePosition.descriptor, getQueuePosition)
   }
 
-  static func precondition(_ reason: String, _ message: String, _ metadata: [String: String] = [:]) -> GoogleRPCStatus {
+  static func refused(_ reason: String, _ message: String, _ metadata: [String: String] = [:]) -> GoogleRPCStatus {
     ServiceError.failedPrecondition(reason: reason, domain: errorDomain, message, metadata: metadata)
   }
 
@@ -60,13 +60,13 @@ struct AssignmentHandlers: RegistrableRPCService {
     }
     let facts = ["agent_id": agent.agentID]
     guard agent.presence == .online else {
-      throw precondition("AGENT_NOT_ONLINE", "agent \(agent.agentID) is \(agent.presence), not ONLINE", facts)
+      throw refused("AGENT_NOT_ONLINE", "agent \(agent.agentID) is \(agent.presence), not ONLINE", facts)
     }
     if let groupID = groupID, !agent.skillGroupIds.contains(groupID) {
-      throw precondition("AGENT_NOT_IN_SKILL_GROUP", "agent \(agent.agentID) is not a member of skill group \(groupID)", facts.merging(["skill_group_id": groupID]) { a, _ in a })
+      throw refused("AGENT_NOT_IN_SKILL_GROUP", "agent \(agent.agentID) is not a member of skill group \(groupID)", facts.merging(["skill_group_id": groupID]) { a, _ in a })
     }
     if !overrideCapacity && agent.currentLoad >= agent.maxConcurrentConversations {
-      throw precondition(
+      throw refused(
         "AGENT_AT_CAPACITY", "agent \(agent.agentID) has no free capacity (\(agent.currentLoad) of \(agent.maxConcurrentConversations))", facts)
     }
     return agent
@@ -88,7 +88,7 @@ struct AssignmentHandlers: RegistrableRPCService {
     return try await database.withTransaction(logger: log) { connection in
       var conversation = try await Self.lockConversation(request.conversationID, expectedVersion: request.expectedVersion, on: connection, logger: self.log)
       guard conversation.status == .queued else {
-        throw Self.precondition(
+        throw Self.refused(
           "CONVERSATION_NOT_QUEUED", "conversation \(conversation.conversationID) is \(conversation.status), not QUEUED",
           ["conversation_id": conversation.conversationID])
       }
@@ -101,19 +101,22 @@ struct AssignmentHandlers: RegistrableRPCService {
         let policy = group.map { $0.policy == .manual ? .leastLoaded : $0.policy } ?? .leastLoaded
         let candidates = try await Routing.candidates(in: conversation.skillGroupID, on: connection, logger: self.log)
         guard let agent = Routing.choose(from: candidates, policy: policy, after: group?.lastAssignedAgentID ?? "") else {
-          throw Self.precondition(
+          throw Self.refused(
             "NO_AVAILABLE_AGENT", "no ONLINE agent of skill group \(conversation.skillGroupID) has free capacity",
             ["skill_group_id": conversation.skillGroupID])
         }
         try await Routing.assign(
-          &conversation, to: agent.agentID, displayName: agent.displayName, policy: policy, actor: actor, writer: &writer, at: now,
+          &conversation, to: agent.agentID, displayName: agent.displayName, policy: policy,
+          targetMicros: group?.firstResponseTargetMicros ?? Routing.defaultTargetMicros, actor: actor, writer: &writer, at: now,
           on: connection, logger: self.log)
       } else {
         let agent = try await Self.lockTarget(
           request.agentID.lowercased(), field: "agent_id", memberOf: conversation.skillGroupID, overrideCapacity: request.overrideCapacity,
           on: connection, logger: self.log)
         try await Routing.assign(
-          &conversation, to: agent.agentID, displayName: agent.displayName, policy: .unspecified, actor: actor, writer: &writer, at: now,
+          &conversation, to: agent.agentID, displayName: agent.displayName, policy: .unspecified,
+          targetMicros: groups[conversation.skillGroupID]?.firstResponseTargetMicros ?? Routing.defaultTargetMicros, actor: actor,
+          writer: &writer, at: now,
           on: connection, logger: self.log)
       }
       try await writer.flush(on: connection, logger: self.log)
@@ -140,7 +143,7 @@ struct AssignmentHandlers: RegistrableRPCService {
         throw Permissions.denied("only the assigned agent, a supervisor or a service may transfer this conversation")
       }
       guard conversation.status != .closed else {
-        throw Self.precondition(
+        throw Self.refused(
           "CONVERSATION_CLOSED", "conversation \(conversation.conversationID) is CLOSED", ["conversation_id": conversation.conversationID])
       }
       let fromAgent = conversation.assignedAgentID
@@ -153,12 +156,13 @@ struct AssignmentHandlers: RegistrableRPCService {
       transferred.reason = request.reason
       transferred.actor = actor
       // Lock every group whose queue may move (source, target, the freed agent's), then agents.
-      var touched = [fromGroup] + (fromAgent.isEmpty ? [] : try await Self.groupsOf(fromAgent, on: connection, logger: self.log))
+      var touched = [fromGroup]
+      if !fromAgent.isEmpty { touched += try await Self.groupsOf(fromAgent, on: connection, logger: self.log) }
       switch request.target {
       case .toAgentID(let rawTarget)?:
         let targetID = rawTarget.lowercased()
         guard targetID != fromAgent else {
-          throw Self.precondition(
+          throw Self.refused(
             "TRANSFER_TO_CURRENT_AGENT", "conversation \(conversation.conversationID) is already assigned to agent \(targetID)",
             ["agent_id": targetID])
         }
@@ -175,6 +179,8 @@ struct AssignmentHandlers: RegistrableRPCService {
         conversation.status = .active
         conversation.assignedAgentID = agent.agentID
         if !conversation.hasFirstAssignTime { conversation.firstAssignTime = now.timestamp }
+        FirstResponseSLA.assigned(
+          &conversation, targetMicros: groups[conversation.skillGroupID]?.firstResponseTargetMicros ?? Routing.defaultTargetMicros)
         conversation.transferCount += 1
         conversation.updateTime = now.timestamp
         conversation.version += 1
@@ -227,7 +233,7 @@ struct AssignmentHandlers: RegistrableRPCService {
       }
       try ConversationHandlers.requireParticipant(conversation.shopperID)
       guard conversation.status == .queued else {
-        throw Self.precondition(
+        throw Self.refused(
           "CONVERSATION_NOT_QUEUED", "conversation \(conversation.conversationID) is \(conversation.status), not QUEUED",
           ["conversation_id": conversation.conversationID])
       }

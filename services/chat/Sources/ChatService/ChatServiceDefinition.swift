@@ -4,10 +4,10 @@ import ServiceKit
 public enum ChatServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "chat", schema: "chat", migrations: ChatMigrations.all,
-    healthNames: ["support.chat.v1.ConversationService"], producesEvents: true
+    healthNames: ["support.chat.v1.ConversationService", "support.chat.v1.AgentService"], producesEvents: true
   ) { resources in
     ServiceParts(rpcServices: [
       ConversationHandlers(store: ChatStore(database: resources.database!), settings: .load(), logger: resources.logger)
-    ])
+    ] + AgentDesk.services(resources))
   }
 }

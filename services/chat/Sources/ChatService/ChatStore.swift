@@ -15,30 +15,29 @@ struct ChatStore: Sendable {
   let database: Database
 
   /// Inserts a conversation, its QUEUED status event (sequence 1) and its first message (if
-  /// any, sequence 2), or returns the one first created with the same request id.
+  /// any, sequence 2), or returns the one first created with the same request id. In the same
+  /// transaction routing checks the skill group (NOT_FOUND), marks an offline message when
+  /// none of its agents is ONLINE, and may assign the conversation at once (Routing.swift).
   func start(_ conversation: Conversation, firstMessage: ChatMessage?, requestID: String, fingerprint: String, logger: Logger) async throws -> Conversation {
-    var conversation = conversation
-    var timeline = TimelineWriter()
-    let now = conversation.createTime.date
-    timeline.record(
-      .statusChanged(.with {
-        $0.previousStatus = .unspecified
-        $0.status = conversation.status
-        $0.actor = .with { $0.kind = .shopper; $0.id = conversation.shopperID; $0.displayName = conversation.shopperDisplayName }
-      }), in: &conversation, at: now)
-    var message = firstMessage
-    if var first = message {
-      first.sequence = conversation.lastSequence + 1
-      timeline.record(.messagePosted(first), in: &conversation, at: now)
-      message = first
-    }
-    return try await insert(conversation, firstMessage: message, timeline: timeline, requestID: requestID, fingerprint: fingerprint, logger: logger)
-  }
-
-  private func insert(
-    _ conversation: Conversation, firstMessage message: ChatMessage?, timeline: TimelineWriter, requestID: String, fingerprint: String, logger: Logger
-  ) async throws -> Conversation {
     try await database.withTransaction(logger: logger) { connection in
+      var conversation = conversation
+      let admission = try await Routing.admit(groupID: conversation.skillGroupID, field: "skill_group_id", on: connection, logger: logger)
+      conversation.offline = admission.online == 0
+      var timeline = TimelineWriter()
+      let now = conversation.createTime.date
+      timeline.record(
+        .statusChanged(.with {
+          $0.previousStatus = .unspecified
+          $0.status = conversation.status
+          $0.actor = .with { $0.kind = .shopper; $0.id = conversation.shopperID; $0.displayName = conversation.shopperDisplayName }
+        }), in: &conversation, at: now)
+      var message = firstMessage
+      if var first = message {
+        first.sequence = conversation.lastSequence + 1
+        first.offline = conversation.offline
+        timeline.record(.messagePosted(first), in: &conversation, at: now)
+        message = first
+      }
       let id = UUID(uuidString: conversation.conversationID)!
       let inserted = try await connection.query(
         """
@@ -62,6 +61,7 @@ struct ChatStore: Sendable {
       if let message {
         try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
       }
+      try await Routing.routeStarted(&conversation, group: admission.group, writer: &timeline, at: now, on: connection, logger: logger)
       try await timeline.flush(on: connection, logger: logger)
       return conversation
     }
@@ -148,7 +148,7 @@ struct ChatStore: Sendable {
     }
   }
 
-  private static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
+  static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
     try await connection.query(
       """
       INSERT INTO messages (conversation_id, sequence, message_id, request_id, request_fingerprint, created_at, body)

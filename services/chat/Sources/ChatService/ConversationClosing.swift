@@ -134,7 +134,9 @@ enum ConversationClosing {
       logger: logger)
     // The freed slot pulls the next waiting conversation at once.
     try await Routing.drain(Array(groups.values), writer: &writer, at: now, on: connection, logger: logger)
-    let target = groups[conversation.skillGroupID]?.firstResponseTargetMicros ?? 6_000_000
+    let target = conversation.hasFirstResponseTarget
+      ? conversation.firstResponseTarget.microseconds
+      : groups[conversation.skillGroupID]?.firstResponseTargetMicros ?? Routing.defaultTargetMicros
     let event = closedEvent(
       conversation, agentName: agentName, stats: stats, greeted: greeted, skipRatingInvitation: skipRatingInvitation,
       targetMicros: target)

@@ -3,6 +3,7 @@ import GRPCCore
 import Logging
 import ServiceKit
 import SupportCodec
+import Synchronization
 
 /// support.chat.v1.ConversationService: the methods this release serves (start, get, send,
 /// list messages). The router answers the rest of the contract with UNIMPLEMENTED.
@@ -65,10 +66,9 @@ struct ConversationHandlers: RegistrableRPCService {
     conversation.skillGroupID = skillGroup
     conversation.subject = request.subject
     conversation.shopperDisplayName = request.shopperDisplayName
-    // Agent routing is not served by this release, so no agent is ever online: every new
-    // conversation waits in its group's queue as an offline message (kept, answered later).
+    // QUEUED first; the store's transaction marks an offline message (no agent of the group
+    // ONLINE) and lets routing assign it at once when an agent has free capacity.
     conversation.status = .queued
-    conversation.offline = true
     conversation.enqueueTime = now.timestamp
     conversation.createTime = now.timestamp
     conversation.updateTime = now.timestamp
@@ -83,7 +83,6 @@ struct ConversationHandlers: RegistrableRPCService {
       message.attachments = request.initialAttachments
       message.createTime = now.timestamp
       message.requestID = request.requestID
-      message.offline = true
       first = message
     }
     let stored = try await store.start(
@@ -121,6 +120,8 @@ struct ConversationHandlers: RegistrableRPCService {
       throw ServiceError.notFound("conversation", request.conversationID)
     }
     let now = Date.nowMicroseconds
+    // The conversation as the first agent reply left it, exported once the write committed.
+    let firstReply = Mutex<Conversation?>(nil)
     let outcome = try await store.append(
       to: id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log
     ) { current in
@@ -159,9 +160,11 @@ struct ConversationHandlers: RegistrableRPCService {
       updated.updateTime = now.timestamp
       if sender.kind == .agent && !updated.hasFirstAgentMessageTime {
         updated.firstAgentMessageTime = now.timestamp
+        if FirstResponseSLA.replied(&updated, at: now.timestamp) { firstReply.withLock { $0 = updated } }
       }
       return (message, updated)
     }
+    if case .appended = outcome, let measured = firstReply.withLock({ $0 }) { FirstResponseSLA.observe(measured) }
     switch outcome {
     case .appended(let message), .retried(let message): return message
     }

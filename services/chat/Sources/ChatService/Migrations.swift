@@ -70,5 +70,6 @@ enum ChatMigrations {
     ),
     // ConversationEscalatedEvent and ConversationClosedEvent, served by chat's EventLog.
     EventOutbox.migration(version: 3),
+    AgentSchema.agentsAndSkillGroups, AgentSchema.routing,
   ]
 }

@@ -116,7 +116,7 @@ enum QueueRows {
     sql += filter.queueOrder
       ? " ORDER BY c.enqueued_at, c.conversation_id" : " ORDER BY c.created_at DESC, c.conversation_id DESC"
     sql += " LIMIT \(bind(Int64(limit)))"
-    var page: [(Conversation, Int64)] = []
+    var page: [(conversation: Conversation, sortMicros: Int64)] = []
     for try await (body, position, micros) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
       .decode((ByteBuffer, Int64, Int64).self)
     {

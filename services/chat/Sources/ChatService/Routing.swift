@@ -137,7 +137,7 @@ enum Routing {
   /// and the events are queued on `writer`. The caller saves nothing: this saves the row.
   static func assign(
     _ conversation: inout Conversation, to agentID: String, displayName: String, policy: Support_Chat_V1_AssignmentPolicy,
-    actor: Support_Common_V1_Actor, writer: inout TimelineWriter, at now: Date, on connection: PostgresConnection, logger: Logger
+    targetMicros: Int64, actor: Support_Common_V1_Actor, writer: inout TimelineWriter, at now: Date, on connection: PostgresConnection, logger: Logger
   ) async throws {
     let previous = conversation.status
     try await changeLoad(of: agentID, by: 1, assignedAt: now, on: connection, logger: logger)
@@ -149,6 +149,7 @@ enum Routing {
     conversation.status = .active
     conversation.assignedAgentID = agentID
     if !conversation.hasFirstAssignTime { conversation.firstAssignTime = now.timestamp }
+    FirstResponseSLA.assigned(&conversation, targetMicros: targetMicros)
     conversation.updateTime = now.timestamp
     conversation.version += 1
     conversation.queuePosition = 0
@@ -175,6 +176,9 @@ enum Routing {
       """, logger: logger)
   }
 
+  /// The first reply target of a group that does not say (6 seconds).
+  static let defaultTargetMicros: Int64 = 6_000_000
+
   /// The system as the actor of automatic assignments.
   static let system = Support_Common_V1_Actor.with { $0.kind = .system; $0.id = "chat-routing" }
 
@@ -193,7 +197,8 @@ enum Routing {
           var conversation = try await nextQueued(in: group.id, offlineFirst: false, on: connection, logger: logger)
         else { break }
         try await assign(
-          &conversation, to: agent.agentID, displayName: agent.displayName, policy: group.policy, actor: system, writer: &writer,
+          &conversation, to: agent.agentID, displayName: agent.displayName, policy: group.policy,
+          targetMicros: group.firstResponseTargetMicros, actor: system, writer: &writer,
           at: now, on: connection, logger: logger)
         group.lastAssignedAgentID = agent.agentID
         assigned.append(conversation)
@@ -225,9 +230,10 @@ enum Routing {
       pulled.append(try Conversation(bytea: body))
     }
     for var conversation in pulled {
-      let policy = groups[conversation.skillGroupID]?.policy ?? .leastLoaded
+      let group = groups[conversation.skillGroupID]
       try await assign(
-        &conversation, to: agent.agentID, displayName: agent.displayName, policy: policy, actor: system, writer: &writer,
+        &conversation, to: agent.agentID, displayName: agent.displayName, policy: group?.policy ?? .leastLoaded,
+        targetMicros: group?.firstResponseTargetMicros ?? defaultTargetMicros, actor: system, writer: &writer,
         at: now, on: connection, logger: logger)
       current.currentLoad += 1
       current.lastAssignTime = now.timestamp
