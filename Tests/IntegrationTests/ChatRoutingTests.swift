@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import SupportCodec
 import SwiftProtobuf

@@ -1,3 +1,4 @@
+import GRPCCore
 import ServiceKit
 
 /// The agent desk: AgentService and the ConversationService methods of routing (assign,

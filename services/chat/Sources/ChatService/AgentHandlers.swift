@@ -120,8 +120,9 @@ struct AgentHandlers: RegistrableRPCService {
     }
     let filter = AgentRows.AgentFilter(
       skillGroupID: request.skillGroupID, presence: request.presence, freeCapacityOnly: request.withFreeCapacityOnly)
+    let position = after
     var agents = try await database.withConnection(logger: log) {
-      try await AgentRows.listAgents(filter, after: after, limit: pageSize + 1, on: $0, logger: self.log)
+      try await AgentRows.listAgents(filter, after: position, limit: pageSize + 1, on: $0, logger: self.log)
     }
     var response = Support_Chat_V1_ListAgentsResponse()
     if agents.count > pageSize {
@@ -305,8 +306,9 @@ struct AgentHandlers: RegistrableRPCService {
       }
       after = (String(cursor.id[..<split]), String(cursor.id[cursor.id.index(after: split)...]))
     }
+    let position = after
     var groups = try await database.withConnection(logger: log) {
-      try await SkillGroupRows.list(after: after, limit: pageSize + 1, on: $0, logger: self.log)
+      try await SkillGroupRows.list(after: position, limit: pageSize + 1, on: $0, logger: self.log)
     }
     var response = Support_Chat_V1_ListSkillGroupsResponse()
     if groups.count > pageSize {
