@@ -93,7 +93,8 @@ struct AgentHandlers: RegistrableRPCService {
       agent.updateTime = now.timestamp
       agent.version = 1
       try await AgentRows.insert(agent, requestID: request.requestID, fingerprint: fingerprint, on: connection, logger: self.log)
-      return agent
+      // As stored (timestamps at the column's precision), so a retry returns the same agent.
+      return try await AgentRows.agent(UUID(uuidString: agent.agentID)!, on: connection, logger: self.log) ?? agent
     }
   }
 
@@ -283,7 +284,7 @@ struct AgentHandlers: RegistrableRPCService {
       group.updateTime = now.timestamp
       group.version = 1
       try await SkillGroupRows.insert(group, requestID: request.requestID, fingerprint: fingerprint, on: connection, logger: self.log)
-      return group
+      return try await SkillGroupRows.group(id, on: connection, logger: self.log) ?? group
     }
   }
 

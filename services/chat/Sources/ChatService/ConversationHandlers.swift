@@ -85,9 +85,10 @@ struct ConversationHandlers: RegistrableRPCService {
       message.requestID = request.requestID
       first = message
     }
-    let stored = try await store.start(
-      conversation, firstMessage: first, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log
-    )
+    let fingerprint = try Fingerprint.of(request)
+    let stored = try await GroupGate.shared.serialize(skillGroup) { [conversation, first] in
+      try await store.start(conversation, firstMessage: first, requestID: request.requestID, fingerprint: fingerprint, logger: log)
+    }
     // The live queue position is computed on read.
     return try await store.conversation(UUID(uuidString: stored.conversationID)!, logger: log) ?? stored
   }

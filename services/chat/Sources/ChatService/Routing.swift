@@ -210,15 +210,22 @@ enum Routing {
   /// After an agent's presence or profile changed (row locked, groups locked): an ONLINE agent
   /// with free capacity takes waiting conversations of its groups, offline messages first,
   /// then oldest first, up to capacity (MANUAL groups excepted). Flushes the timeline (so it
-  /// is the last thing the transaction does) and returns the agent as it is then.
+  /// is the last thing the transaction does) and returns the agent as stored then.
   static func pullForAgent(_ agent: Agent, on connection: PostgresConnection, logger: Logger) async throws -> Agent {
-    guard agent.presence == .online else { return agent }
+    let pulled = try await pullWaiting(for: agent, on: connection, logger: logger)
+    // As stored (load, times at the column's precision), read before the flush that ends it.
+    let stored = try await AgentRows.agent(UUID(uuidString: agent.agentID)!, on: connection, logger: logger) ?? agent
+    try await pulled.flush(on: connection, logger: logger)
+    return stored
+  }
+
+  private static func pullWaiting(for agent: Agent, on connection: PostgresConnection, logger: Logger) async throws -> TimelineWriter {
+    var writer = TimelineWriter()
+    guard agent.presence == .online else { return writer }
     let groups = try await lockGroups(agent.skillGroupIds, on: connection, logger: logger)
     let eligible = groups.values.filter { $0.policy != .manual }.map(\.id).sorted()
-    var current = agent
     let free = agent.maxConcurrentConversations - agent.currentLoad
-    guard free > 0, !eligible.isEmpty else { return agent }
-    var writer = TimelineWriter()
+    guard free > 0, !eligible.isEmpty else { return writer }
     let now = Date.nowMicroseconds
     var pulled: [Conversation] = []
     for try await body in try await connection.query(
@@ -235,11 +242,8 @@ enum Routing {
         &conversation, to: agent.agentID, displayName: agent.displayName, policy: group?.policy ?? .leastLoaded,
         targetMicros: group?.firstResponseTargetMicros ?? defaultTargetMicros, actor: system, writer: &writer,
         at: now, on: connection, logger: logger)
-      current.currentLoad += 1
-      current.lastAssignTime = now.timestamp
     }
-    try await writer.flush(on: connection, logger: logger)
-    return current
+    return writer
   }
 }
 
