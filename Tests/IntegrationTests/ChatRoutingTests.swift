@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import SupportCodec
+import ServiceKit
 import SwiftProtobuf
 import TestSupport
 import Testing
@@ -152,6 +153,78 @@ extension MeshTests {
         #expect(atCapacity?.details.compactMap(\.errorInfo).first?.reason == "AGENT_AT_CAPACITY")
         #expect(try await chat.getConversation(.with { $0.conversationID = s3.conversationID }) == taken, "refused transfers change nothing")
       }
+    }
+
+    @Test("the first reply is measured on the conversation; closing publishes ConversationClosedEvent with the transcript's facts")
+    func closedEvent() async throws {
+      let m = try mesh
+      let (group, agent) = try await m.withGateway { grpc in
+        let agents = Agents(wrapping: grpc)
+        let group = try await Self.group(agents)
+        let agent = try await Self.agent(agents, "Agent Event", capacity: 1, groups: [group.skillGroupID])
+        _ = try await agents.setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+        return (group, agent)
+      }
+      let shopper = uniqueID("shopper")
+      let conversation = try await m.withGateway(as: .shopper(shopper)) { grpc in
+        let chat = Chat(wrapping: grpc)
+        let started = try await Self.start(chat, group: group.skillGroupID, shopper: shopper)
+        #expect(started.status == .active && started.firstResponseTarget.seconds == 6 && !started.hasFirstResponseTime)
+        _ = try await chat.sendMessage(.with {
+          $0.requestID = uniqueID("msg"); $0.conversationID = started.conversationID; $0.text = "And the invoice?"
+          $0.sender = .with { $0.kind = .shopper; $0.id = shopper }
+        })
+        return started
+      }
+      try await m.withGateway(as: .agent(agent.agentID)) { grpc in
+        let chat = Chat(wrapping: grpc)
+        for text in ["您好, looking into it", "Invoice sent"] {
+          _ = try await chat.sendMessage(.with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID; $0.text = text
+            $0.sender = .with { $0.kind = .agent; $0.id = agent.agentID }
+          })
+        }
+        let replied = try await chat.getConversation(.with { $0.conversationID = conversation.conversationID })
+        #expect(replied.hasFirstResponseTime && replied.firstResponseTargetMet == (replied.firstResponseTime.seconds < 6))
+        _ = try await chat.closeConversation(.with { $0.conversationID = conversation.conversationID; $0.reason = .resolved })
+      }
+      // chat's event log, service to service (signed as a service), as feedback reads it.
+      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
+      let signed = header.sign(Caller(subject: "it-consumer", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
+      var metadata = Metadata()
+      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
+      let envelope = try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("chat")), transportSecurity: .plaintext)
+      ) { client in
+        var options = CallOptions.defaults
+        options.timeout = .seconds(30)
+        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+          .with { $0.afterPosition = 0; $0.types = [Support_Chat_V1_ConversationClosedEvent.protoMessageName] },
+          metadata: metadata, options: options
+        ) { response -> EventEnvelope? in
+          for try await message in response.messages {
+            guard case .event(let event) = message.item else { continue }
+            if event.subject == conversation.conversationID { return event }
+          }
+          return nil
+        }
+      }
+      let event = try #require(envelope)
+      #expect(event.producer == "chat")
+      guard case .conversationClosed(let closed) = event.payload else {
+        Issue.record("not a ConversationClosedEvent: \(event)")
+        return
+      }
+      #expect(closed.conversationID == conversation.conversationID && closed.shopperID == shopper && closed.skillGroupID == group.skillGroupID)
+      #expect(closed.agentID == agent.agentID && closed.agentDisplayName == "Agent Event" && closed.participatingAgentIds == [agent.agentID])
+      #expect(closed.closeReason == .resolved && closed.closedBy.id == agent.agentID && closed.inviteRating && !closed.offline)
+      #expect(closed.shopperMessageCount == 2 && closed.agentMessageCount == 3 && closed.systemMessageCount == 0,
+              "two shopper messages; two replies and the closing greeting")
+      #expect(closed.hasQueueWait && closed.hasFirstResponseTime && closed.firstResponseTarget.seconds == 6 && closed.hasTotalDuration)
+      #expect(closed.firstResponseTargetMet == (closed.firstResponseTime.seconds < 6))
+      #expect(closed.hasAverageResponseTime && closed.hasMaxResponseTime)
+      #expect(closed.maxResponseTime.microsecondsForTest >= closed.averageResponseTime.microsecondsForTest)
+      #expect(closed.createTime == conversation.createTime && closed.hasCloseTime && closed.transferCount == 0)
     }
 
     @Test("bad input gets a clear status and changes nothing")
@@ -355,4 +428,8 @@ extension MeshTests {
       }
     }
   }
+}
+
+extension Google_Protobuf_Duration {
+  var microsecondsForTest: Int64 { seconds * 1_000_000 + Int64(nanos / 1000) }
 }
