@@ -148,7 +148,7 @@ struct ChatStore: Sendable {
     }
   }
 
-  private static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
+  static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
     try await connection.query(
       """
       INSERT INTO messages (conversation_id, sequence, message_id, request_id, request_fingerprint, created_at, body)
