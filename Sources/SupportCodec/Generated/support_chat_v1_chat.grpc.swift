@@ -327,6 +327,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -500,12 +505,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SendMessageRequest` messages.
@@ -746,6 +753,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -919,12 +931,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -1163,6 +1177,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -1336,12 +1355,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SendMessageRequest` message.
@@ -2169,6 +2190,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -2377,12 +2403,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -2676,6 +2704,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -2961,12 +2994,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -3328,6 +3363,11 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
     /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
     /// > the group's OfflinePolicy.
+    /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+    /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+    /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+    /// > lists the best 3 at most (question and the start of the answer) with their ids in
+    /// > `Message.suggested_faq_entry_ids`. No match, no message.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -3578,12 +3618,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
     /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-    /// > value; NOT_FOUND when the conversation or canned response does not exist;
+    /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+    /// > canned response does not exist (or the canned response was deleted);
     /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
     /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-    /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-    /// > not available to the agent's skill groups.
+    /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+    /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+    /// > conversation's skill group.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -3899,6 +3941,11 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
     /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
     /// > the group's OfflinePolicy.
+    /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+    /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+    /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+    /// > lists the best 3 at most (question and the start of the answer) with their ids in
+    /// > `Message.suggested_faq_entry_ids`. No match, no message.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -4177,12 +4224,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
     /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-    /// > value; NOT_FOUND when the conversation or canned response does not exist;
+    /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+    /// > canned response does not exist (or the canned response was deleted);
     /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
     /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-    /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-    /// > not available to the agent's skill groups.
+    /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+    /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+    /// > conversation's skill group.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -6716,10 +6765,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateCannedResponse" method.
         ///
@@ -6727,10 +6782,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateCannedResponseRequest` messages.
@@ -6768,7 +6828,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -6789,10 +6849,14 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -6813,8 +6877,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-        /// > ABORTED when expected_version is stale.
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_DeleteCannedResponseRequest` messages.
@@ -6833,10 +6897,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_RenderCannedResponseRequest` messages.
@@ -6863,10 +6929,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol ServiceProtocol: Support_Chat_V1_CannedResponseService.StreamingServiceProtocol {
         /// Handle the "CreateCannedResponse" method.
         ///
@@ -6874,10 +6946,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -6915,7 +6992,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -6936,10 +7013,14 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -6960,8 +7041,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-        /// > ABORTED when expected_version is stale.
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -6980,10 +7061,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7008,10 +7091,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol SimpleServiceProtocol: Support_Chat_V1_CannedResponseService.ServiceProtocol {
         /// Handle the "CreateCannedResponse" method.
         ///
@@ -7019,10 +7108,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7060,7 +7154,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7081,10 +7175,14 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7105,8 +7203,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-        /// > ABORTED when expected_version is stale.
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7125,10 +7223,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7382,10 +7482,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateCannedResponse" method.
         ///
@@ -7393,10 +7499,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7444,7 +7555,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7470,10 +7581,14 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7499,8 +7614,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-        /// > ABORTED when expected_version is stale.
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7524,10 +7639,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7557,10 +7674,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -7578,10 +7701,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7651,7 +7779,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7688,10 +7816,14 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7728,8 +7860,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-        /// > ABORTED when expected_version is stale.
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting; ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7764,10 +7896,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7808,10 +7942,15 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Creates a canned response. Returns it.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-    /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-    /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-    /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-    /// > shortcut is already used in an overlapping scope.
+    /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+    /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+    /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+    /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+    /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+    /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+    /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+    /// > retry with the same request_id returns the response created first.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7871,7 +8010,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists canned responses ordered by title then id.
+    /// > Lists live canned responses ordered by title (by code point) then id.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
     /// > malformed or was issued for different filters.
     ///
@@ -7903,10 +8042,14 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-    /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+    /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+    /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+    /// > call). `version` rises by one when something changed; an update that changes nothing
+    /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-    /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-    /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+    /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+    /// > when the canned response (or it was deleted) or a skill group does not exist;
+    /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
     /// - Parameters:
@@ -7938,8 +8081,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-    /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-    /// > ABORTED when expected_version is stale.
+    /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+    /// > it as its greeting; ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7969,10 +8112,12 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Renders a canned response for preview (and for clients that insert the text for editing):
-    /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-    /// > fail on missing values; it reports them.
-    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-    /// > response or conversation does not exist.
+    /// > fills placeholders from the conversation, if given ({agent_name} only from
+    /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+    /// > missing values; it reports them.
+    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+    /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+    /// > conversation does not exist.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -8007,10 +8152,15 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Creates a canned response. Returns it.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-    /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-    /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-    /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-    /// > shortcut is already used in an overlapping scope.
+    /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+    /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+    /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+    /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+    /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+    /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+    /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+    /// > retry with the same request_id returns the response created first.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -8078,7 +8228,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists canned responses ordered by title then id.
+    /// > Lists live canned responses ordered by title (by code point) then id.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
     /// > malformed or was issued for different filters.
     ///
@@ -8114,10 +8264,14 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-    /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+    /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+    /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+    /// > call). `version` rises by one when something changed; an update that changes nothing
+    /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-    /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-    /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+    /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+    /// > when the canned response (or it was deleted) or a skill group does not exist;
+    /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
     /// - Parameters:
@@ -8153,8 +8307,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-    /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
-    /// > ABORTED when expected_version is stale.
+    /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+    /// > it as its greeting; ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -8188,10 +8342,12 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Renders a canned response for preview (and for clients that insert the text for editing):
-    /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-    /// > fail on missing values; it reports them.
-    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-    /// > response or conversation does not exist.
+    /// > fills placeholders from the conversation, if given ({agent_name} only from
+    /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+    /// > missing values; it reports them.
+    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+    /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+    /// > conversation does not exist.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -8345,15 +8501,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateFaqEntryRequest` messages.
@@ -8372,7 +8534,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_GetFaqEntryRequest` messages.
@@ -8390,9 +8553,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_ListFaqEntriesRequest` messages.
@@ -8411,7 +8576,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -8453,10 +8618,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SearchFaqRequest` messages.
@@ -8482,15 +8652,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol ServiceProtocol: Support_Chat_V1_FaqService.StreamingServiceProtocol {
         /// Handle the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -8509,7 +8685,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -8527,9 +8704,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -8548,7 +8727,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -8590,10 +8769,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -8617,15 +8801,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol SimpleServiceProtocol: Support_Chat_V1_FaqService.ServiceProtocol {
         /// Handle the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -8644,7 +8834,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -8662,9 +8853,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -8683,7 +8876,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -8725,10 +8918,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SearchFaqRequest` message.
@@ -8981,15 +9179,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9013,7 +9217,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -9036,9 +9241,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -9062,7 +9269,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -9114,10 +9321,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -9146,6 +9358,9 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -9161,10 +9376,13 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9199,7 +9417,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -9233,9 +9452,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -9270,7 +9491,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -9344,10 +9565,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -9386,10 +9612,13 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+    /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-    /// > characters, or more than 30 keywords are given.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50
+    /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+    /// > lacks a uri, or status is not a known value.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9419,7 +9648,8 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns one FAQ entry.
-    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+    /// > or for a shopper when it is not PUBLISHED.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -9448,9 +9678,11 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists FAQ entries ordered by category, then question, then id.
+    /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+    /// > shopper the status filter defaults to PUBLISHED.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-    /// > malformed or was issued for different filters.
+    /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+    /// > a status other than PUBLISHED.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -9480,7 +9712,7 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: question, answer, keywords, category,
-    /// > skill_group_id, status, attachments.
+    /// > skill_group_id, status, attachments. `version` rises by one when something changed.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
     /// > expected_version is stale.
@@ -9544,10 +9776,15 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-    /// > and/or exact keywords; best match first.
+    /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+    /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+    /// > and Korean characters, character bigrams plus single characters; very common words and
+    /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+    /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
     /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-    /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-    /// > for a different search.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+    /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+    /// > different search.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -9580,10 +9817,13 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+    /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-    /// > characters, or more than 30 keywords are given.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50
+    /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+    /// > lacks a uri, or status is not a known value.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -9617,7 +9857,8 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns one FAQ entry.
-    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+    /// > or for a shopper when it is not PUBLISHED.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -9650,9 +9891,11 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists FAQ entries ordered by category, then question, then id.
+    /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+    /// > shopper the status filter defaults to PUBLISHED.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-    /// > malformed or was issued for different filters.
+    /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+    /// > a status other than PUBLISHED.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -9686,7 +9929,7 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: question, answer, keywords, category,
-    /// > skill_group_id, status, attachments.
+    /// > skill_group_id, status, attachments. `version` rises by one when something changed.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
     /// > expected_version is stale.
@@ -9758,10 +10001,15 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-    /// > and/or exact keywords; best match first.
+    /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+    /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+    /// > and Korean characters, character bigrams plus single characters; very common words and
+    /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+    /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
     /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-    /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-    /// > for a different search.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+    /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+    /// > different search.
     ///
     /// - Parameters:
     ///   - message: request message to send.

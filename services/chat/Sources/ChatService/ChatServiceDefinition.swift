@@ -4,10 +4,11 @@ import ServiceKit
 public enum ChatServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "chat", schema: "chat", migrations: ChatMigrations.all,
-    healthNames: ["support.chat.v1.ConversationService"]
+    healthNames: ["support.chat.v1.ConversationService", "support.chat.v1.CannedResponseService", "support.chat.v1.FaqService"]
   ) { resources in
     ServiceParts(rpcServices: [
-      ConversationHandlers(store: ChatStore(database: resources.database!), settings: .load(), logger: resources.logger)
+      ConversationHandlers(store: ChatStore(database: resources.database!), settings: .load(), logger: resources.logger),
+      CannedFaqServices(database: resources.database!, logger: resources.logger),
     ])
   }
 }
