@@ -292,6 +292,29 @@ extension MeshTests {
 
     // MARK: - FAQ
 
+    /// FAQ entries a test made, deleted when it ends (failed or not): the mesh is shared, and a
+    /// published entry left behind would be suggested to other tests' new conversations.
+    actor Created {
+      var ids: [String] = []
+      func add(_ entry: Support_Chat_V1_FaqEntry) -> Support_Chat_V1_FaqEntry {
+        ids.append(entry.faqEntryID)
+        return entry
+      }
+    }
+
+    static func withCleanup(_ body: (Faq, Created) async throws -> Void) async throws {
+      try await mesh.withGateway { grpc in
+        let faq = Faq(wrapping: grpc)
+        let created = Created()
+        let outcome: Result<Void, any Error>
+        do { outcome = .success(try await body(faq, created)) } catch { outcome = .failure(error) }
+        for id in await created.ids {
+          _ = try? await faq.deleteFaqEntry(.with { $0.faqEntryID = id })
+        }
+        try outcome.get()
+      }
+    }
+
     static func faqRequest(_ question: String, _ answer: String, keywords: [String] = [], category: String, status: Support_Chat_V1_FaqEntryStatus = .published) -> Support_Chat_V1_CreateFaqEntryRequest {
       .with {
         $0.requestID = uniqueID("faq"); $0.question = question; $0.answer = answer; $0.keywords = keywords
@@ -301,12 +324,11 @@ extension MeshTests {
 
     @Test("FAQ create, get, list, update, delete; bad input; retries")
     func faqCrud() async throws {
-      try await mesh.withGateway { grpc in
-        let faq = Faq(wrapping: grpc)
+      try await Self.withCleanup { faq, created in
         let category = uniqueID("cat")
         let request = Self.faqRequest("How long does shipping take?", "Usually 2-3 days.", keywords: [" Shipping Time "], category: category, status: .unspecified)
-        let created = try await faq.createFaqEntry(request)
-        #expect(created.status == .draft && created.version == 1 && created.keywords == ["shipping time"])
+        let entry = await created.add(try await faq.createFaqEntry(request))
+        #expect(entry.status == .draft && created.version == 1 && created.keywords == ["shipping time"])
         #expect(try await faq.createFaqEntry(request) == created)
         let cases: [(String, (inout Support_Chat_V1_CreateFaqEntryRequest) -> Void)] = [
           ("request_id", { $0.requestID = "" }),
@@ -323,29 +345,29 @@ extension MeshTests {
           await expectCode(.invalidArgument, containing: field) { try await faq.createFaqEntry(bad) }
         }
         let published = try await faq.updateFaqEntry(.with {
-          $0.faqEntry = .with { $0.faqEntryID = created.faqEntryID; $0.status = .published; $0.answer = "ignored" }
+          $0.faqEntry = .with { $0.faqEntryID = entry.faqEntryID; $0.status = .published; $0.answer = "ignored" }
           $0.updateMask = .with { $0.paths = ["status"] }
           $0.expectedVersion = 1
         })
         #expect(published.status == .published && published.version == 2 && published.answer == "Usually 2-3 days.")
         await expectCode(.aborted) {
           try await faq.updateFaqEntry(.with {
-            $0.faqEntry = .with { $0.faqEntryID = created.faqEntryID; $0.category = "x" }
+            $0.faqEntry = .with { $0.faqEntryID = entry.faqEntryID; $0.category = "x" }
             $0.updateMask = .with { $0.paths = ["category"] }
             $0.expectedVersion = 1
           })
         }
         await expectCode(.invalidArgument, containing: "faq_entry.status") {
           try await faq.updateFaqEntry(.with {
-            $0.faqEntry = .with { $0.faqEntryID = created.faqEntryID }
+            $0.faqEntry = .with { $0.faqEntryID = entry.faqEntryID }
             $0.updateMask = .with { $0.paths = ["status"] }
           })
         }
         await expectCode(.invalidArgument, containing: "update_mask") {
-          try await faq.updateFaqEntry(.with { $0.faqEntry = .with { $0.faqEntryID = created.faqEntryID } })
+          try await faq.updateFaqEntry(.with { $0.faqEntry = .with { $0.faqEntryID = entry.faqEntryID } })
         }
-        _ = try await faq.createFaqEntry(Self.faqRequest("A first question", "a", category: category, status: .draft))
-        _ = try await faq.createFaqEntry(Self.faqRequest("Z last question", "z", category: category, status: .archived))
+        _ = await created.add(try await faq.createFaqEntry(Self.faqRequest("A first question", "a", category: category, status: .draft)))
+        _ = await created.add(try await faq.createFaqEntry(Self.faqRequest("Z last question", "z", category: category, status: .archived)))
         var questions: [String] = []
         var token = ""
         repeat {
@@ -357,30 +379,29 @@ extension MeshTests {
         let drafts = try await faq.listFaqEntries(.with { $0.category = category; $0.status = .draft })
         #expect(drafts.faqEntries.map(\.question) == ["A first question"])
 
-        await expectCode(.aborted) { try await faq.deleteFaqEntry(.with { $0.faqEntryID = created.faqEntryID; $0.expectedVersion = 1 }) }
-        _ = try await faq.deleteFaqEntry(.with { $0.faqEntryID = created.faqEntryID; $0.expectedVersion = 2 })
-        await expectCode(.notFound) { try await faq.getFaqEntry(.with { $0.faqEntryID = created.faqEntryID }) }
-        await expectCode(.notFound) { try await faq.deleteFaqEntry(.with { $0.faqEntryID = created.faqEntryID }) }
+        await expectCode(.aborted) { try await faq.deleteFaqEntry(.with { $0.faqEntryID = entry.faqEntryID; $0.expectedVersion = 1 }) }
+        _ = try await faq.deleteFaqEntry(.with { $0.faqEntryID = entry.faqEntryID; $0.expectedVersion = 2 })
+        await expectCode(.notFound) { try await faq.getFaqEntry(.with { $0.faqEntryID = entry.faqEntryID }) }
+        await expectCode(.notFound) { try await faq.deleteFaqEntry(.with { $0.faqEntryID = entry.faqEntryID }) }
       }
     }
 
     @Test("SearchFaq ranks Chinese and English matches, question over answer, published only, in pages")
     func search() async throws {
-      try await mesh.withGateway { grpc in
-        let faq = Faq(wrapping: grpc)
+      try await Self.withCleanup { faq, created in
         let category = uniqueID("search")
-        let refund = try await faq.createFaqEntry(Self.faqRequest(
-          "如何申请退货退款？", "在订单详情页点击申请售后，选择退货退款。七天无理由退货。", keywords: ["退货", "refund"], category: category))
-        let mentionsInAnswer = try await faq.createFaqEntry(Self.faqRequest(
-          "商品有质量问题怎么办？", "可以申请换货或退货，也可以维修。", category: category))
-        let shipping = try await faq.createFaqEntry(Self.faqRequest(
-          "快递多久能到？", "一般发货后两到三天送达。", keywords: ["物流"], category: category))
-        let english = try await faq.createFaqEntry(Self.faqRequest(
-          "How do I return an item?", "Open the order, choose Return, and print the label. Refunds arrive within 5 days.", category: category))
-        let englishAnswer = try await faq.createFaqEntry(Self.faqRequest(
-          "Can I change my delivery address?", "Yes, before the parcel ships; a return to sender costs extra.", category: category))
-        _ = try await faq.createFaqEntry(Self.faqRequest("退货的草稿", "退货 draft", category: category, status: .draft))
-        _ = try await faq.createFaqEntry(Self.faqRequest("退货的旧答案", "退货 archived", category: category, status: .archived))
+        let refund = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "如何申请退货退款？", "在订单详情页点击申请售后，选择退货退款。七天无理由退货。", keywords: ["退货", "refund"], category: category)))
+        let mentionsInAnswer = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "商品有质量问题怎么办？", "可以申请换货或退货，也可以维修。", category: category)))
+        let shipping = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "快递多久能到？", "一般发货后两到三天送达。", keywords: ["物流"], category: category)))
+        let english = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "How do I return an item?", "Open the order, choose Return, and print the label. Refunds arrive within 5 days.", category: category)))
+        let englishAnswer = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "Can I change my delivery address?", "Yes, before the parcel ships; a return to sender costs extra.", category: category)))
+        _ = await created.add(try await faq.createFaqEntry(Self.faqRequest("退货的草稿", "退货 draft", category: category, status: .draft)))
+        _ = await created.add(try await faq.createFaqEntry(Self.faqRequest("退货的旧答案", "退货 archived", category: category, status: .archived)))
 
         let chinese = try await faq.searchFaq(.with { $0.query = "我想退货，怎么办？"; $0.category = category })
         // 退货 in the question (and a keyword) first; 退货 in the answer next; a lone 货 (in 发货)
@@ -419,39 +440,74 @@ extension MeshTests {
 
     @Test("shoppers may only read published FAQ entries and search; they may not write or use canned responses")
     func shopperPermissions() async throws {
-      let category = uniqueID("perm")
-      let (published, draft) = try await mesh.withGateway { grpc in
-        let faq = Faq(wrapping: grpc)
-        return (
-          try await faq.createFaqEntry(Self.faqRequest("Published \(category)", "yes", category: category)),
-          try await faq.createFaqEntry(Self.faqRequest("Draft \(category)", "no", category: category, status: .draft))
-        )
-      }
-      try await mesh.withGateway(as: .shopper(uniqueID("shopper"))) { grpc in
-        let faq = Faq(wrapping: grpc)
-        #expect(try await faq.getFaqEntry(.with { $0.faqEntryID = published.faqEntryID }) == published)
-        await expectCode(.notFound) { try await faq.getFaqEntry(.with { $0.faqEntryID = draft.faqEntryID }) }
-        let listed = try await faq.listFaqEntries(.with { $0.category = category })
-        #expect(listed.faqEntries.map(\.faqEntryID) == [published.faqEntryID])
-        await expectCode(.permissionDenied) { try await faq.listFaqEntries(.with { $0.category = category; $0.status = .draft }) }
-        let found = try await faq.searchFaq(.with { $0.query = category; $0.category = category })
-        #expect(found.results.map(\.faqEntry.faqEntryID) == [published.faqEntryID])
-        await expectCode(.permissionDenied) { try await faq.createFaqEntry(Self.faqRequest("q", "a", category: category)) }
-        await expectCode(.permissionDenied) {
-          try await faq.updateFaqEntry(.with {
-            $0.faqEntry = .with { $0.faqEntryID = draft.faqEntryID; $0.status = .published }
-            $0.updateMask = .with { $0.paths = ["status"] }
-          })
+      try await Self.withCleanup { faq, created in
+        let category = uniqueID("perm")
+        let published = await created.add(try await faq.createFaqEntry(Self.faqRequest("Published \(category)", "yes", category: category)))
+        let draft = await created.add(try await faq.createFaqEntry(Self.faqRequest("Draft \(category)", "no", category: category, status: .draft)))
+        try await mesh.withGateway(as: .shopper(uniqueID("shopper"))) { grpc in
+          let faq = Faq(wrapping: grpc)
+          #expect(try await faq.getFaqEntry(.with { $0.faqEntryID = published.faqEntryID }) == published)
+          await expectCode(.notFound) { try await faq.getFaqEntry(.with { $0.faqEntryID = draft.faqEntryID }) }
+          let listed = try await faq.listFaqEntries(.with { $0.category = category })
+          #expect(listed.faqEntries.map(\.faqEntryID) == [published.faqEntryID])
+          await expectCode(.permissionDenied) { try await faq.listFaqEntries(.with { $0.category = category; $0.status = .draft }) }
+          let found = try await faq.searchFaq(.with { $0.query = category; $0.category = category })
+          #expect(found.results.map(\.faqEntry.faqEntryID) == [published.faqEntryID])
+          await expectCode(.permissionDenied) { try await faq.createFaqEntry(Self.faqRequest("q", "a", category: category)) }
+          await expectCode(.permissionDenied) {
+            try await faq.updateFaqEntry(.with {
+              $0.faqEntry = .with { $0.faqEntryID = draft.faqEntryID; $0.status = .published }
+              $0.updateMask = .with { $0.paths = ["status"] }
+            })
+          }
+          await expectCode(.permissionDenied) { try await faq.deleteFaqEntry(.with { $0.faqEntryID = published.faqEntryID }) }
+          await expectCode(.permissionDenied) { try await Canned(wrapping: grpc).listCannedResponses(.init()) }
+          await expectCode(.permissionDenied) { try await Canned(wrapping: grpc).createCannedResponse(Self.createRequest("x", body: "y")) }
         }
-        await expectCode(.permissionDenied) { try await faq.deleteFaqEntry(.with { $0.faqEntryID = published.faqEntryID }) }
-        await expectCode(.permissionDenied) { try await Canned(wrapping: grpc).listCannedResponses(.init()) }
-        await expectCode(.permissionDenied) { try await Canned(wrapping: grpc).createCannedResponse(Self.createRequest("x", body: "y")) }
+        try await mesh.withGateway(as: .agent(uniqueID("agent"))) { grpc in
+          #expect(try await Faq(wrapping: grpc).getFaqEntry(.with { $0.faqEntryID = draft.faqEntryID }) == draft, "staff see drafts")
+          let byAgent = try await Canned(wrapping: grpc).createCannedResponse(Self.createRequest("By agent", body: "hi"))
+          #expect(byAgent.createdBy.kind == .agent)
+        }
+        #expect(try await faq.getFaqEntry(.with { $0.faqEntryID = draft.faqEntryID }).status == .draft, "refused updates changed nothing")
       }
-      try await mesh.withGateway(as: .agent(uniqueID("agent"))) { grpc in
-        let faq = Faq(wrapping: grpc)
-        #expect(try await faq.getFaqEntry(.with { $0.faqEntryID = draft.faqEntryID }) == draft, "staff see drafts")
-        let created = try await Canned(wrapping: grpc).createCannedResponse(Self.createRequest("By agent", body: "hi"))
-        #expect(created.createdBy.kind == .agent)
+    }
+
+    @Test("a new conversation whose first message matches published FAQ entries gets them as a SYSTEM message first")
+    func suggestions() async throws {
+      try await Self.withCleanup { faq, created in
+        // A made-up product word keeps other tests' entries out of this test's matches.
+        let product = "zq" + uniqueID("x").suffix(6)
+        let best = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "\(product) 如何申请退货？", String(repeating: "在订单详情页申请售后。", count: 40), keywords: [product], category: "returns")))
+        let second = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "\(product) 保修多久？", "\(product) 退货 and warranty: one year.", category: "returns")))
+        _ = await created.add(try await faq.createFaqEntry(Self.faqRequest(
+          "\(product) 退货 draft", "draft", category: "returns", status: .draft)))
+        let shopper = uniqueID("shopper")
+        try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+          let chat = Chat(wrapping: grpc)
+          let start = Support_Chat_V1_StartConversationRequest.with {
+            $0.requestID = uniqueID("start"); $0.shopperID = shopper; $0.channel = .web
+            $0.initialMessage = "我的\(product)想退货"
+          }
+          let conversation = try await chat.startConversation(start)
+          #expect(conversation.lastSequence == 3, "QUEUED status, initial message, suggestions")
+          #expect(try await chat.startConversation(start).lastSequence == 3, "a retried start adds nothing")
+          let messages = try await chat.listMessages(.with { $0.conversationID = conversation.conversationID }).messages
+          #expect(messages.map(\.sequence) == [2, 3])
+          let suggestion = try #require(messages.last)
+          #expect(suggestion.sender.kind == .system && suggestion.conversationID == conversation.conversationID)
+          #expect(suggestion.suggestedFaqEntryIds == [best.faqEntryID, second.faqEntryID], "best match first; drafts never")
+          #expect(suggestion.text.contains(best.question) && suggestion.text.contains(second.question))
+          #expect(suggestion.text.count < 1_000, "answers are previewed, not copied whole")
+          #expect(messages.first?.suggestedFaqEntryIds.isEmpty == true)
+
+          let unrelated = try await chat.startConversation(.with {
+            $0.requestID = uniqueID("start"); $0.shopperID = shopper; $0.channel = .web; $0.initialMessage = "qx" + uniqueID("y")
+          })
+          #expect(unrelated.lastSequence == 2, "no match, no suggestions message")
+        }
       }
     }
   }

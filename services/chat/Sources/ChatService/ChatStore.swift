@@ -62,6 +62,8 @@ struct ChatStore: Sendable {
       if let message {
         try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
       }
+      var (conversation, timeline) = (conversation, timeline)
+      try await FaqSuggestions.post(after: message, in: &conversation, timeline: &timeline, fingerprint: fingerprint, on: connection, logger: logger)
       try await timeline.flush(on: connection, logger: logger)
       return conversation
     }
@@ -94,13 +96,13 @@ struct ChatStore: Sendable {
   }
 
   /// Appends a message as the conversation's next event. The conversation row is locked, so
-  /// concurrent senders get consecutive sequences. `decide` sees the current conversation and
-  /// returns the message to store (its sequence is set here) with the conversation as the
+  /// concurrent senders get consecutive sequences. `decide` sees the current conversation (and
+  /// the transaction's connection, to read what the message needs) and returns the message to store (its sequence is set here) with the conversation as the
   /// message leaves it, or throws to refuse it. A message does not change the conversation's
   /// version (the version guards the resource: status, assignment, transfer, escalation).
   func append(
     to id: UUID, requestID: String, fingerprint: String, logger: Logger,
-    decide: @Sendable (Conversation) throws -> (message: ChatMessage, conversation: Conversation)
+    decide: @Sendable (Conversation, PostgresConnection) async throws -> (message: ChatMessage, conversation: Conversation)
   ) async throws -> AppendOutcome {
     try await database.withTransaction(logger: logger) { connection in
       guard let current = try await ConversationRows.lock(id, on: connection, logger: logger) else {
@@ -113,7 +115,7 @@ struct ChatStore: Sendable {
       ) {
         return .retried(existing)
       }
-      var (message, updated) = try decide(current)
+      var (message, updated) = try await decide(current, connection)
       message.sequence = updated.lastSequence + 1
       var timeline = TimelineWriter()
       timeline.record(.messagePosted(message), in: &updated, at: message.createTime.date)
@@ -148,7 +150,7 @@ struct ChatStore: Sendable {
     }
   }
 
-  private static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
+  static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {
     try await connection.query(
       """
       INSERT INTO messages (conversation_id, sequence, message_id, request_id, request_fingerprint, created_at, body)

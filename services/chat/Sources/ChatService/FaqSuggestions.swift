@@ -15,6 +15,29 @@ enum FaqSuggestions {
   /// Each suggestion shows the start of its answer; GetFaqEntry has the rest.
   static let answerPreviewLength = 200
 
+  /// Inside StartConversation's transaction, after the initial message: when its text matches
+  /// published entries, records and stores the suggestions message as the conversation's next
+  /// event (the caller saves nothing else: the conversation row is updated here).
+  static func post(
+    after first: ChatMessage?, in conversation: inout Conversation, timeline: inout TimelineWriter, fingerprint: String,
+    on connection: PostgresConnection, logger: Logger
+  ) async throws {
+    guard let first, !first.text.isEmpty else { return }
+    let entries = try await entries(for: first.text, on: connection, logger: logger)
+    guard !entries.isEmpty else { return }
+    var suggestion = message(entries, at: first.createTime.date)
+    suggestion.conversationID = conversation.conversationID
+    // Unique in the conversation (messages are unique by request id there) and tied to the start.
+    suggestion.requestID = "\(first.requestID)/faq-suggestions"
+    suggestion.sequence = conversation.lastSequence + 1
+    timeline.record(.messagePosted(suggestion), in: &conversation, at: first.createTime.date)
+    try await ChatStore.insert(
+      suggestion, conversationID: UUID(uuidString: conversation.conversationID)!, requestID: suggestion.requestID,
+      fingerprint: fingerprint, connection, logger)
+    try await ConversationRows.save(conversation, on: connection, logger: logger)
+    logger.info("FAQ suggestions posted", metadata: ["conversation_id": "\(conversation.conversationID)", "faq_entry_ids": "\(suggestion.suggestedFaqEntryIds)"])
+  }
+
   /// The best published entries for `text`, read on the start transaction's connection.
   static func entries(for text: String, on connection: PostgresConnection, logger: Logger) async throws -> [FaqEntry] {
     let search = FaqStore.Search(query: text, keywords: [], category: "")
