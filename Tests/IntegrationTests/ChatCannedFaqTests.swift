@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import SupportCodec
 import SwiftProtobuf
@@ -125,7 +126,7 @@ extension MeshTests {
         let bad = await richError(.invalidArgument) {
           try await canned.createCannedResponse(Self.createRequest(marker, body: "Dear {Shopper}"))
         }
-        #expect(bad?.details.compactMap(\.badRequest).first?.fieldViolations.first?.field == "body")
+        #expect(bad?.details.compactMap(\.badRequest).first?.violations.first?.field == "body")
         let listed = try await canned.listCannedResponses(.with { $0.query = marker })
         #expect(listed.cannedResponses.isEmpty, "nothing refused was stored")
         let escaped = try await canned.createCannedResponse(Self.createRequest(marker, body: "{{not_a_placeholder}} and {ok_1}"))
@@ -270,7 +271,7 @@ extension MeshTests {
         #expect(try await chat.sendMessage(request) == message, "a retry returns the stored message")
         let missing = await richError(.invalidArgument) { try await chat.sendMessage(send { $0.placeholderValues = [:] }) }
         #expect(missing?.message.contains("{tracking_no}") == true)
-        #expect(missing?.details.compactMap(\.badRequest).first?.fieldViolations.first?.field == "placeholder_values")
+        #expect(missing?.details.compactMap(\.badRequest).first?.violations.first?.field == "placeholder_values")
         await expectCode(.invalidArgument, containing: "canned_response_id") { try await chat.sendMessage(send { $0.text = "also text" }) }
         await expectCode(.notFound) { try await chat.sendMessage(send { $0.cannedResponseID = deleted.cannedResponseID }) }
         await expectCode(.notFound) { try await chat.sendMessage(send { $0.cannedResponseID = UUID().uuidString }) }
@@ -302,7 +303,7 @@ extension MeshTests {
       }
     }
 
-    static func withCleanup(_ body: (Faq, Created) async throws -> Void) async throws {
+    static func withCleanup(_ body: (Faq<HTTP2ClientTransport.Posix>, Created) async throws -> Void) async throws {
       try await mesh.withGateway { grpc in
         let faq = Faq(wrapping: grpc)
         let created = Created()
