@@ -15,6 +15,7 @@ extension Support_Events_V1_EventEnvelope.OneOf_Payload {
     case .ticketInspected: Support_Tickets_V1_TicketInspectedEvent.protoMessageName
     case .ticketRejected: Support_Tickets_V1_TicketRejectedEvent.protoMessageName
     case .ticketCancelled: Support_Tickets_V1_TicketCancelledEvent.protoMessageName
+    case .ticketCreationRejected: Support_Tickets_V1_TicketCreationRejectedEvent.protoMessageName
     case .shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent.protoMessageName
     case .shipmentDelivered: Support_Logistics_V1_ShipmentDeliveredEvent.protoMessageName
     case .shipmentException: Support_Logistics_V1_ShipmentExceptionEvent.protoMessageName

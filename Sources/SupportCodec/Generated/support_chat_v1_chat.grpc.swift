@@ -652,16 +652,25 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Hands the conversation over to after-sales: records an Escalation and publishes
-        /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-        /// > transcript reference. The tickets service creates the ticket asynchronously from that
-        /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-        /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-        /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-        /// > returns the escalation recorded first.
+        /// > Hands the conversation over to after-sales: records an Escalation, posts an
+        /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+        /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+        /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+        /// > case asynchronously from that event (request_id = escalation_id, source = the
+        /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+        /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+        /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+        /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+        /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+        /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+        /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-        /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+        /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+        /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+        /// > (or lies in the future); NOT_FOUND when no such conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -1078,16 +1087,25 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Hands the conversation over to after-sales: records an Escalation and publishes
-        /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-        /// > transcript reference. The tickets service creates the ticket asynchronously from that
-        /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-        /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-        /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-        /// > returns the escalation recorded first.
+        /// > Hands the conversation over to after-sales: records an Escalation, posts an
+        /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+        /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+        /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+        /// > case asynchronously from that event (request_id = escalation_id, source = the
+        /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+        /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+        /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+        /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+        /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+        /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+        /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-        /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+        /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+        /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+        /// > (or lies in the future); NOT_FOUND when no such conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -1504,16 +1522,25 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Hands the conversation over to after-sales: records an Escalation and publishes
-        /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-        /// > transcript reference. The tickets service creates the ticket asynchronously from that
-        /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-        /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-        /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-        /// > returns the escalation recorded first.
+        /// > Hands the conversation over to after-sales: records an Escalation, posts an
+        /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+        /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+        /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+        /// > case asynchronously from that event (request_id = escalation_id, source = the
+        /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+        /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+        /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+        /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+        /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+        /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+        /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-        /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+        /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+        /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+        /// > (or lies in the future); NOT_FOUND when no such conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -2580,16 +2607,25 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Hands the conversation over to after-sales: records an Escalation and publishes
-        /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-        /// > transcript reference. The tickets service creates the ticket asynchronously from that
-        /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-        /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-        /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-        /// > returns the escalation recorded first.
+        /// > Hands the conversation over to after-sales: records an Escalation, posts an
+        /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+        /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+        /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+        /// > case asynchronously from that event (request_id = escalation_id, source = the
+        /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+        /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+        /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+        /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+        /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+        /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+        /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-        /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+        /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+        /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+        /// > (or lies in the future); NOT_FOUND when no such conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -3233,16 +3269,25 @@ extension Support_Chat_V1_ConversationService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Hands the conversation over to after-sales: records an Escalation and publishes
-        /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-        /// > transcript reference. The tickets service creates the ticket asynchronously from that
-        /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-        /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-        /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-        /// > returns the escalation recorded first.
+        /// > Hands the conversation over to after-sales: records an Escalation, posts an
+        /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+        /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+        /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+        /// > case asynchronously from that event (request_id = escalation_id, source = the
+        /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+        /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+        /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+        /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+        /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+        /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+        /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-        /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+        /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+        /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+        /// > (or lies in the future); NOT_FOUND when no such conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -3827,16 +3872,25 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Hands the conversation over to after-sales: records an Escalation and publishes
-    /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-    /// > transcript reference. The tickets service creates the ticket asynchronously from that
-    /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-    /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-    /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-    /// > returns the escalation recorded first.
+    /// > Hands the conversation over to after-sales: records an Escalation, posts an
+    /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+    /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+    /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+    /// > case asynchronously from that event (request_id = escalation_id, source = the
+    /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+    /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+    /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+    /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+    /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+    /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+    /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+    /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+    /// > the order id).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-    /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+    /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+    /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+    /// > (or lies in the future); NOT_FOUND when no such conversation
     /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
     /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
     /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -4457,16 +4511,25 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Hands the conversation over to after-sales: records an Escalation and publishes
-    /// > ConversationEscalatedEvent carrying the request (type, category, summary) and the
-    /// > transcript reference. The tickets service creates the ticket asynchronously from that
-    /// > event; chat then sets `Escalation.ticket_id` (status TICKET_CREATED) and posts an
-    /// > escalation event to the conversation. Returns at once with status PENDING. Optionally
-    /// > closes the conversation with CLOSE_REASON_ESCALATED. A retry with the same request_id
-    /// > returns the escalation recorded first.
+    /// > Hands the conversation over to after-sales: records an Escalation, posts an
+    /// > EscalationUpdated (PENDING) event to the conversation (the conversation's version + 1) and
+    /// > publishes ConversationEscalatedEvent carrying the request (type, category, title, summary,
+    /// > order lines, delivered time) and the transcript reference. The tickets service creates the
+    /// > case asynchronously from that event (request_id = escalation_id, source = the
+    /// > conversation); chat then sets `Escalation.ticket_id` (status TICKET_CREATED), posts an
+    /// > EscalationUpdated event and a SYSTEM message naming the case to the conversation (unless it
+    /// > is CLOSED by then). When tickets refuses the case (e.g. not eligible, an open case for the
+    /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
+    /// > event tells the agent; escalate again with corrected facts. Returns at once with status
+    /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
+    /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+    /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
+    /// > the order id).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
-    /// > UNSPECIFIED, or summary exceeds 2,000 characters; NOT_FOUND when no such conversation
+    /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
+    /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
+    /// > (or lies in the future); NOT_FOUND when no such conversation
     /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
     /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
     /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the

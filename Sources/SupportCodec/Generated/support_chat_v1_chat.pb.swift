@@ -1956,6 +1956,22 @@ public nonisolated struct Support_Chat_V1_Escalation: @unchecked Sendable {
     set {_uniqueStorage()._version = newValue}
   }
 
+  /// The case's title (the request's, or the summary's first line).
+  public var title: String {
+    get {_storage._title}
+    set {_uniqueStorage()._title = newValue}
+  }
+
+  /// When the goods were delivered, when given.
+  public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._deliveredTime = newValue}
+  }
+  /// Returns true if `deliveredTime` has been explicitly set.
+  public var hasDeliveredTime: Bool {_storage._deliveredTime != nil}
+  /// Clears the value of `deliveredTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDeliveredTime() {_uniqueStorage()._deliveredTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1993,56 +2009,107 @@ public nonisolated struct Support_Chat_V1_TranscriptRef: Sendable {
   fileprivate var _subject: Support_Common_V1_SubjectRef? = nil
 }
 
-public nonisolated struct Support_Chat_V1_EscalateConversationRequest: Sendable {
+public nonisolated struct Support_Chat_V1_EscalateConversationRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Client-chosen idempotency key, required, at most 128 characters.
-  public var requestID: String = String()
+  public var requestID: String {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
-  public var conversationID: String = String()
+  public var conversationID: String {
+    get {_storage._conversationID}
+    set {_uniqueStorage()._conversationID = newValue}
+  }
 
   /// Required.
-  public var ticketType: Support_Chat_V1_EscalationTicketType = .unspecified
+  public var ticketType: Support_Chat_V1_EscalationTicketType {
+    get {_storage._ticketType}
+    set {_uniqueStorage()._ticketType = newValue}
+  }
 
   /// Required.
-  public var category: Support_Chat_V1_EscalationCategory = .unspecified
+  public var category: Support_Chat_V1_EscalationCategory {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
 
   /// Required, at most 2,000 characters.
-  public var summary: String = String()
+  public var summary: String {
+    get {_storage._summary}
+    set {_uniqueStorage()._summary = newValue}
+  }
 
   /// Empty means the conversation's order_id.
-  public var orderID: String = String()
+  public var orderID: String {
+    get {_storage._orderID}
+    set {_uniqueStorage()._orderID = newValue}
+  }
 
-  public var orderItems: [Support_Common_V1_OrderItemRef] = []
+  public var orderItems: [Support_Common_V1_OrderItemRef] {
+    get {_storage._orderItems}
+    set {_uniqueStorage()._orderItems = newValue}
+  }
 
   /// UNSPECIFIED means NORMAL.
-  public var priority: Support_Chat_V1_EscalationPriority = .unspecified
+  public var priority: Support_Chat_V1_EscalationPriority {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
 
   /// Attachments from the chat to carry as evidence; at most 20.
-  public var attachments: [Support_Common_V1_Attachment] = []
+  public var attachments: [Support_Common_V1_Attachment] {
+    get {_storage._attachments}
+    set {_uniqueStorage()._attachments = newValue}
+  }
 
   public var actor: Support_Common_V1_Actor {
-    get {_actor ?? Support_Common_V1_Actor()}
-    set {_actor = newValue}
+    get {_storage._actor ?? Support_Common_V1_Actor()}
+    set {_uniqueStorage()._actor = newValue}
   }
   /// Returns true if `actor` has been explicitly set.
-  public var hasActor: Bool {self._actor != nil}
+  public var hasActor: Bool {_storage._actor != nil}
   /// Clears the value of `actor`. Subsequent reads from it will return its default value.
-  public mutating func clearActor() {self._actor = nil}
+  public mutating func clearActor() {_uniqueStorage()._actor = nil}
 
   /// Also close the conversation with CLOSE_REASON_ESCALATED.
-  public var closeConversation: Bool = false
+  public var closeConversation: Bool {
+    get {_storage._closeConversation}
+    set {_uniqueStorage()._closeConversation = newValue}
+  }
 
   /// Of the conversation; 0 = do not check; a stale value fails with ABORTED.
-  public var expectedVersion: Int64 = 0
+  public var expectedVersion: Int64 {
+    get {_storage._expectedVersion}
+    set {_uniqueStorage()._expectedVersion = newValue}
+  }
+
+  /// The case's title, at most 200 characters; empty means the summary's first line (cut to
+  /// 200 characters).
+  public var title: String {
+    get {_storage._title}
+    set {_uniqueStorage()._title = newValue}
+  }
+
+  /// When the goods were delivered, as the agent found it in the order: required for
+  /// RETURN_AND_REFUND, EXCHANGE and REPAIR (the case's eligibility window counts from it).
+  public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._deliveredTime = newValue}
+  }
+  /// Returns true if `deliveredTime` has been explicitly set.
+  public var hasDeliveredTime: Bool {_storage._deliveredTime != nil}
+  /// Clears the value of `deliveredTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDeliveredTime() {_uniqueStorage()._deliveredTime = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _actor: Support_Common_V1_Actor? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Support_Chat_V1_GetEscalationRequest: Sendable {
@@ -4919,7 +4986,7 @@ nonisolated extension Support_Chat_V1_InboxEvent: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Support_Chat_V1_Escalation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Escalation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}escalation_id\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}order_id\0\u{3}order_items\0\u{3}ticket_type\0\u{1}category\0\u{1}priority\0\u{1}summary\0\u{1}transcript\0\u{1}attachments\0\u{1}status\0\u{3}ticket_id\0\u{3}failure_reason\0\u{3}requested_by\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}escalation_id\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}order_id\0\u{3}order_items\0\u{3}ticket_type\0\u{1}category\0\u{1}priority\0\u{1}summary\0\u{1}transcript\0\u{1}attachments\0\u{1}status\0\u{3}ticket_id\0\u{3}failure_reason\0\u{3}requested_by\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}title\0\u{3}delivered_time\0")
 
   fileprivate class _StorageClass {
     var _escalationID: String = String()
@@ -4940,6 +5007,8 @@ nonisolated extension Support_Chat_V1_Escalation: SwiftProtobuf.Message, SwiftPr
     var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _updateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _version: Int64 = 0
+    var _title: String = String()
+    var _deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4968,6 +5037,8 @@ nonisolated extension Support_Chat_V1_Escalation: SwiftProtobuf.Message, SwiftPr
       _createTime = source._createTime
       _updateTime = source._updateTime
       _version = source._version
+      _title = source._title
+      _deliveredTime = source._deliveredTime
     }
   }
 
@@ -5004,6 +5075,8 @@ nonisolated extension Support_Chat_V1_Escalation: SwiftProtobuf.Message, SwiftPr
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._createTime) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._updateTime) }()
         case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._title) }()
+        case 20: try { try decoder.decodeSingularMessageField(value: &_storage._deliveredTime) }()
         default: break
         }
       }
@@ -5070,6 +5143,12 @@ nonisolated extension Support_Chat_V1_Escalation: SwiftProtobuf.Message, SwiftPr
       if _storage._version != 0 {
         try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 18)
       }
+      if !_storage._title.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._title, fieldNumber: 19)
+      }
+      try { if let v = _storage._deliveredTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5097,6 +5176,8 @@ nonisolated extension Support_Chat_V1_Escalation: SwiftProtobuf.Message, SwiftPr
         if _storage._createTime != rhs_storage._createTime {return false}
         if _storage._updateTime != rhs_storage._updateTime {return false}
         if _storage._version != rhs_storage._version {return false}
+        if _storage._title != rhs_storage._title {return false}
+        if _storage._deliveredTime != rhs_storage._deliveredTime {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -5152,88 +5233,160 @@ nonisolated extension Support_Chat_V1_TranscriptRef: SwiftProtobuf.Message, Swif
 
 nonisolated extension Support_Chat_V1_EscalateConversationRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EscalateConversationRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}conversation_id\0\u{3}ticket_type\0\u{1}category\0\u{1}summary\0\u{3}order_id\0\u{3}order_items\0\u{1}priority\0\u{1}attachments\0\u{1}actor\0\u{3}close_conversation\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}conversation_id\0\u{3}ticket_type\0\u{1}category\0\u{1}summary\0\u{3}order_id\0\u{3}order_items\0\u{1}priority\0\u{1}attachments\0\u{1}actor\0\u{3}close_conversation\0\u{3}expected_version\0\u{1}title\0\u{3}delivered_time\0")
+
+  fileprivate class _StorageClass {
+    var _requestID: String = String()
+    var _conversationID: String = String()
+    var _ticketType: Support_Chat_V1_EscalationTicketType = .unspecified
+    var _category: Support_Chat_V1_EscalationCategory = .unspecified
+    var _summary: String = String()
+    var _orderID: String = String()
+    var _orderItems: [Support_Common_V1_OrderItemRef] = []
+    var _priority: Support_Chat_V1_EscalationPriority = .unspecified
+    var _attachments: [Support_Common_V1_Attachment] = []
+    var _actor: Support_Common_V1_Actor? = nil
+    var _closeConversation: Bool = false
+    var _expectedVersion: Int64 = 0
+    var _title: String = String()
+    var _deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _requestID = source._requestID
+      _conversationID = source._conversationID
+      _ticketType = source._ticketType
+      _category = source._category
+      _summary = source._summary
+      _orderID = source._orderID
+      _orderItems = source._orderItems
+      _priority = source._priority
+      _attachments = source._attachments
+      _actor = source._actor
+      _closeConversation = source._closeConversation
+      _expectedVersion = source._expectedVersion
+      _title = source._title
+      _deliveredTime = source._deliveredTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.conversationID) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.ticketType) }()
-      case 4: try { try decoder.decodeSingularEnumField(value: &self.category) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.summary) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.orderID) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.orderItems) }()
-      case 8: try { try decoder.decodeSingularEnumField(value: &self.priority) }()
-      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.attachments) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._actor) }()
-      case 11: try { try decoder.decodeSingularBoolField(value: &self.closeConversation) }()
-      case 12: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._conversationID) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._ticketType) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._category) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._summary) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._orderID) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._orderItems) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._priority) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._attachments) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._actor) }()
+        case 11: try { try decoder.decodeSingularBoolField(value: &_storage._closeConversation) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._expectedVersion) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._title) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._deliveredTime) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.requestID.isEmpty {
-      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
-    }
-    if !self.conversationID.isEmpty {
-      try visitor.visitSingularStringField(value: self.conversationID, fieldNumber: 2)
-    }
-    if self.ticketType != .unspecified {
-      try visitor.visitSingularEnumField(value: self.ticketType, fieldNumber: 3)
-    }
-    if self.category != .unspecified {
-      try visitor.visitSingularEnumField(value: self.category, fieldNumber: 4)
-    }
-    if !self.summary.isEmpty {
-      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 5)
-    }
-    if !self.orderID.isEmpty {
-      try visitor.visitSingularStringField(value: self.orderID, fieldNumber: 6)
-    }
-    if !self.orderItems.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.orderItems, fieldNumber: 7)
-    }
-    if self.priority != .unspecified {
-      try visitor.visitSingularEnumField(value: self.priority, fieldNumber: 8)
-    }
-    if !self.attachments.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.attachments, fieldNumber: 9)
-    }
-    try { if let v = self._actor {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
-    if self.closeConversation != false {
-      try visitor.visitSingularBoolField(value: self.closeConversation, fieldNumber: 11)
-    }
-    if self.expectedVersion != 0 {
-      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 12)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._requestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 1)
+      }
+      if !_storage._conversationID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._conversationID, fieldNumber: 2)
+      }
+      if _storage._ticketType != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._ticketType, fieldNumber: 3)
+      }
+      if _storage._category != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._category, fieldNumber: 4)
+      }
+      if !_storage._summary.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._summary, fieldNumber: 5)
+      }
+      if !_storage._orderID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._orderID, fieldNumber: 6)
+      }
+      if !_storage._orderItems.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._orderItems, fieldNumber: 7)
+      }
+      if _storage._priority != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._priority, fieldNumber: 8)
+      }
+      if !_storage._attachments.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._attachments, fieldNumber: 9)
+      }
+      try { if let v = _storage._actor {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if _storage._closeConversation != false {
+        try visitor.visitSingularBoolField(value: _storage._closeConversation, fieldNumber: 11)
+      }
+      if _storage._expectedVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._expectedVersion, fieldNumber: 12)
+      }
+      if !_storage._title.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._title, fieldNumber: 13)
+      }
+      try { if let v = _storage._deliveredTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Support_Chat_V1_EscalateConversationRequest, rhs: Support_Chat_V1_EscalateConversationRequest) -> Bool {
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.conversationID != rhs.conversationID {return false}
-    if lhs.ticketType != rhs.ticketType {return false}
-    if lhs.category != rhs.category {return false}
-    if lhs.summary != rhs.summary {return false}
-    if lhs.orderID != rhs.orderID {return false}
-    if lhs.orderItems != rhs.orderItems {return false}
-    if lhs.priority != rhs.priority {return false}
-    if lhs.attachments != rhs.attachments {return false}
-    if lhs._actor != rhs._actor {return false}
-    if lhs.closeConversation != rhs.closeConversation {return false}
-    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._conversationID != rhs_storage._conversationID {return false}
+        if _storage._ticketType != rhs_storage._ticketType {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._summary != rhs_storage._summary {return false}
+        if _storage._orderID != rhs_storage._orderID {return false}
+        if _storage._orderItems != rhs_storage._orderItems {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._attachments != rhs_storage._attachments {return false}
+        if _storage._actor != rhs_storage._actor {return false}
+        if _storage._closeConversation != rhs_storage._closeConversation {return false}
+        if _storage._expectedVersion != rhs_storage._expectedVersion {return false}
+        if _storage._title != rhs_storage._title {return false}
+        if _storage._deliveredTime != rhs_storage._deliveredTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

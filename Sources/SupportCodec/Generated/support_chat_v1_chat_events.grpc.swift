@@ -8,24 +8,24 @@
 /// tables and needs no call back to chat to act on an event.
 ///
 /// Produced by chat:
-/// - ConversationEscalatedEvent -> consumed by tickets: creates the after-sales case (售后工单),
-///   using `escalation_id` as its idempotency key (request_id), so a redelivered event creates
-///   no second ticket.
-/// - ConversationClosedEvent -> consumed by feedback: creates the satisfaction survey
-///   (满意度调查) when `invite_rating` is true, and records response-time and per-agent /
-///   per-skill-group metrics (服务响应时间) from its own copy of the facts.
+/// - ConversationEscalatedEvent -> consumed by tickets (subscription "tickets.chat"): creates the
+///   after-sales case (售后工单) as CreateTicket would, by the escalating actor, with
+///   `escalation_id` as its request_id, so a redelivered event creates no second ticket; a case
+///   tickets refuses is announced with TicketCreationRejectedEvent.
+/// - ConversationClosedEvent -> consumed by feedback (subscription "feedback.chat"): creates the
+///   chat's satisfaction survey (满意度调查, subject = the conversation, agent = agent_id) when
+///   `invite_rating` is true, and nothing otherwise. Its timings are meant for the response-time
+///   metrics (服务响应时间) of ServiceQualityService, which feedback does not record yet.
 ///
-/// Consumed by chat:
-/// - The tickets service's "ticket created" event (support.tickets.v1, owned by tickets) for a
-///   ticket whose source is a chat escalation: chat needs the escalation id (the ticket's
-///   request_id / source reference), the ticket id and the creation time. Chat sets
-///   `Escalation.ticket_id`, moves the escalation to ESCALATION_STATUS_TICKET_CREATED and posts
-///   an EscalationUpdated event (plus a system message with the ticket number) to the
-///   conversation. Unknown escalation ids are ignored; a repeated event changes nothing.
-/// - The tickets service's "ticket creation rejected" event, if it publishes one, for an
-///   escalation it could not turn into a ticket (for example an unknown order): chat needs the
-///   escalation id and a reason; it moves the escalation to ESCALATION_STATUS_FAILED with that
-///   reason and notifies the conversation's agent.
+/// Consumed by chat (subscription "chat.tickets" to the tickets EventLog; each effect in the
+/// same transaction as the subscription's cursor, so a redelivery changes nothing):
+/// - tickets TicketCreatedEvent whose `request_id` is an escalation id of chat's: chat sets
+///   `Escalation.ticket_id`, moves the escalation PENDING -> ESCALATION_STATUS_TICKET_CREATED
+///   (version + 1) and, unless the conversation is CLOSED, posts an EscalationUpdated event and
+///   a SYSTEM message naming the case to it. Other tickets' events are ignored.
+/// - tickets TicketCreationRejectedEvent: the escalation moves PENDING ->
+///   ESCALATION_STATUS_FAILED with the event's reason as `failure_reason`, and (unless the
+///   conversation is CLOSED) an EscalationUpdated event reaches the agent's inbox.
 /// Chat consumes nothing else: feedback's survey answers stay in feedback.
 
 // DO NOT EDIT.

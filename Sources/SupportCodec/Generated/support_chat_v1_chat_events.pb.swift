@@ -18,24 +18,24 @@
 /// tables and needs no call back to chat to act on an event.
 ///
 /// Produced by chat:
-/// - ConversationEscalatedEvent -> consumed by tickets: creates the after-sales case (售后工单),
-///   using `escalation_id` as its idempotency key (request_id), so a redelivered event creates
-///   no second ticket.
-/// - ConversationClosedEvent -> consumed by feedback: creates the satisfaction survey
-///   (满意度调查) when `invite_rating` is true, and records response-time and per-agent /
-///   per-skill-group metrics (服务响应时间) from its own copy of the facts.
+/// - ConversationEscalatedEvent -> consumed by tickets (subscription "tickets.chat"): creates the
+///   after-sales case (售后工单) as CreateTicket would, by the escalating actor, with
+///   `escalation_id` as its request_id, so a redelivered event creates no second ticket; a case
+///   tickets refuses is announced with TicketCreationRejectedEvent.
+/// - ConversationClosedEvent -> consumed by feedback (subscription "feedback.chat"): creates the
+///   chat's satisfaction survey (满意度调查, subject = the conversation, agent = agent_id) when
+///   `invite_rating` is true, and nothing otherwise. Its timings are meant for the response-time
+///   metrics (服务响应时间) of ServiceQualityService, which feedback does not record yet.
 ///
-/// Consumed by chat:
-/// - The tickets service's "ticket created" event (support.tickets.v1, owned by tickets) for a
-///   ticket whose source is a chat escalation: chat needs the escalation id (the ticket's
-///   request_id / source reference), the ticket id and the creation time. Chat sets
-///   `Escalation.ticket_id`, moves the escalation to ESCALATION_STATUS_TICKET_CREATED and posts
-///   an EscalationUpdated event (plus a system message with the ticket number) to the
-///   conversation. Unknown escalation ids are ignored; a repeated event changes nothing.
-/// - The tickets service's "ticket creation rejected" event, if it publishes one, for an
-///   escalation it could not turn into a ticket (for example an unknown order): chat needs the
-///   escalation id and a reason; it moves the escalation to ESCALATION_STATUS_FAILED with that
-///   reason and notifies the conversation's agent.
+/// Consumed by chat (subscription "chat.tickets" to the tickets EventLog; each effect in the
+/// same transaction as the subscription's cursor, so a redelivery changes nothing):
+/// - tickets TicketCreatedEvent whose `request_id` is an escalation id of chat's: chat sets
+///   `Escalation.ticket_id`, moves the escalation PENDING -> ESCALATION_STATUS_TICKET_CREATED
+///   (version + 1) and, unless the conversation is CLOSED, posts an EscalationUpdated event and
+///   a SYSTEM message naming the case to it. Other tickets' events are ignored.
+/// - tickets TicketCreationRejectedEvent: the escalation moves PENDING ->
+///   ESCALATION_STATUS_FAILED with the event's reason as `failure_reason`, and (unless the
+///   conversation is CLOSED) an EscalationUpdated event reaches the agent's inbox.
 /// Chat consumes nothing else: feedback's survey answers stay in feedback.
 
 import SwiftProtobuf
@@ -182,6 +182,23 @@ public nonisolated struct Support_Chat_V1_ConversationEscalatedEvent: @unchecked
   public var hasConversationCreateTime: Bool {_storage._conversationCreateTime != nil}
   /// Clears the value of `conversationCreateTime`. Subsequent reads from it will return its default value.
   public mutating func clearConversationCreateTime() {_uniqueStorage()._conversationCreateTime = nil}
+
+  /// The case's title (the escalation's, or the summary's first line).
+  public var title: String {
+    get {_storage._title}
+    set {_uniqueStorage()._title = newValue}
+  }
+
+  /// When the goods were delivered, when the agent gave it (required by chat for return,
+  /// exchange and repair escalations).
+  public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._deliveredTime = newValue}
+  }
+  /// Returns true if `deliveredTime` has been explicitly set.
+  public var hasDeliveredTime: Bool {_storage._deliveredTime != nil}
+  /// Clears the value of `deliveredTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDeliveredTime() {_uniqueStorage()._deliveredTime = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -437,7 +454,7 @@ fileprivate nonisolated let _protobuf_package = "support.chat.v1"
 
 nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConversationEscalatedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_time\0\u{3}escalation_id\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}shopper_display_name\0\u{3}order_id\0\u{3}order_items\0\u{1}channel\0\u{3}requested_ticket_type\0\u{3}requested_category\0\u{1}priority\0\u{1}summary\0\u{1}transcript\0\u{1}attachments\0\u{3}requested_by\0\u{3}agent_id\0\u{3}skill_group_id\0\u{3}conversation_create_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_time\0\u{3}escalation_id\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}shopper_display_name\0\u{3}order_id\0\u{3}order_items\0\u{1}channel\0\u{3}requested_ticket_type\0\u{3}requested_category\0\u{1}priority\0\u{1}summary\0\u{1}transcript\0\u{1}attachments\0\u{3}requested_by\0\u{3}agent_id\0\u{3}skill_group_id\0\u{3}conversation_create_time\0\u{1}title\0\u{3}delivered_time\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -459,6 +476,8 @@ nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.
     var _agentID: String = String()
     var _skillGroupID: String = String()
     var _conversationCreateTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _title: String = String()
+    var _deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -488,6 +507,8 @@ nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.
       _agentID = source._agentID
       _skillGroupID = source._skillGroupID
       _conversationCreateTime = source._conversationCreateTime
+      _title = source._title
+      _deliveredTime = source._deliveredTime
     }
   }
 
@@ -525,6 +546,8 @@ nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._agentID) }()
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._skillGroupID) }()
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._conversationCreateTime) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._title) }()
+        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._deliveredTime) }()
         default: break
         }
       }
@@ -594,6 +617,12 @@ nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.
       try { if let v = _storage._conversationCreateTime {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
       } }()
+      if !_storage._title.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._title, fieldNumber: 20)
+      }
+      try { if let v = _storage._deliveredTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -622,6 +651,8 @@ nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.
         if _storage._agentID != rhs_storage._agentID {return false}
         if _storage._skillGroupID != rhs_storage._skillGroupID {return false}
         if _storage._conversationCreateTime != rhs_storage._conversationCreateTime {return false}
+        if _storage._title != rhs_storage._title {return false}
+        if _storage._deliveredTime != rhs_storage._deliveredTime {return false}
         return true
       }
       if !storagesAreEqual {return false}

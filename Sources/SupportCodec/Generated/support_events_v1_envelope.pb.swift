@@ -228,6 +228,14 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     set {_uniqueStorage()._payload = .ticketCancelled(newValue)}
   }
 
+  public var ticketCreationRejected: Support_Tickets_V1_TicketCreationRejectedEvent {
+    get {
+      if case .ticketCreationRejected(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketCreationRejectedEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketCreationRejected(newValue)}
+  }
+
   public var shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent {
     get {
       if case .shipmentCreated(let v)? = _storage._payload {return v}
@@ -330,6 +338,7 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     case ticketInspected(Support_Tickets_V1_TicketInspectedEvent)
     case ticketRejected(Support_Tickets_V1_TicketRejectedEvent)
     case ticketCancelled(Support_Tickets_V1_TicketCancelledEvent)
+    case ticketCreationRejected(Support_Tickets_V1_TicketCreationRejectedEvent)
     case shipmentCreated(Support_Logistics_V1_ShipmentCreatedEvent)
     case shipmentDelivered(Support_Logistics_V1_ShipmentDeliveredEvent)
     case shipmentException(Support_Logistics_V1_ShipmentExceptionEvent)
@@ -355,7 +364,7 @@ fileprivate nonisolated let _protobuf_package = "support.events.v1"
 
 nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{4}\u{2}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{3}ticket_creation_rejected\0\u{3}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -553,6 +562,19 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._payload = .ticketCancelled(v)
+          }
+        }()
+        case 29: try {
+          var v: Support_Tickets_V1_TicketCreationRejectedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketCreationRejected(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketCreationRejected(v)
           }
         }()
         case 30: try {
@@ -778,6 +800,10 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
       case .ticketCancelled?: try {
         guard case .ticketCancelled(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+      }()
+      case .ticketCreationRejected?: try {
+        guard case .ticketCreationRejected(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 29)
       }()
       case .shipmentCreated?: try {
         guard case .shipmentCreated(let v)? = _storage._payload else { preconditionFailure() }

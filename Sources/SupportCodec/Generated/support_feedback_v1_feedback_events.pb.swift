@@ -40,8 +40,14 @@
 ///      has a PENDING follow-up.
 /// - tickets TicketReopenedEvent (ticket id): the ticket's PENDING follow-up becomes CANCELLED
 ///   (version + 1); nothing when it has none.
+/// CONSUMED from chat (subscription "feedback.chat" to the chat EventLog, same guarantees):
+/// - chat ConversationClosedEvent with invite_rating = true -> a survey of the conversation
+///   (subject kind CONVERSATION, agent = the event's agent_id, skill group, channel), as
+///   CreateSurvey with request_id "<event_id>:survey", unless the conversation already has a
+///   PENDING survey. invite_rating = false (spam, a skipped invitation, no agent ever answered)
+///   creates nothing.
 /// NOT CONSUMED YET (named by the metrics in feedback.proto; ServiceQualityService is not
-/// served): chat ConversationClosed (survey "<event_id>:survey", chat facts), tickets
+/// served): chat ConversationClosed timings, tickets
 /// TicketCreated / first response / Closed / Rejected / Cancelled facts, and the order system's
 /// daily delivered-order counts (no contract exists for them).
 

@@ -12,7 +12,9 @@
 /// same transaction as the change (transactional outbox).
 ///
 /// ## Produced
-/// - TicketCreatedEvent         on CreateTicket.
+/// - TicketCreatedEvent         on CreateTicket, and on a case created from a chat escalation.
+/// - TicketCreationRejectedEvent when tickets refuses to create the case a chat escalation asked
+///   for (the reason CreateTicket would have answered). Subject = the escalation id.
 /// - TicketApprovedEvent        when the case is approved AND its solution is agreed (transition
 ///   APPROVED -> SOLUTION_AGREED), because logistics needs the solution kind to act. Approval
 ///   alone (-> APPROVED) is not announced. Logistics issues the return authorisation.
@@ -47,7 +49,14 @@
 /// - feedback FollowUpRecordedEvent reached and DISSATISFIED (reopen_requested) -> Reopen
 ///   (RESOLVED|CLOSED -> REOPENED) with the follow-up id and the shopper's reason.
 /// - feedback FollowUpRecordedEvent reached and SATISFIED -> Close (RESOLVED -> CLOSED).
-/// Not consumed yet (issue 8): chat's ConversationEscalatedEvent; the shipment exception case.
+/// - chat ConversationEscalatedEvent (subscription "tickets.chat") -> the case, created as
+///   CreateTicket would by the escalating actor (requested_by), with request_id = escalation_id,
+///   source = the conversation, type/category/priority mapped from chat's copies, items = the
+///   escalation's order lines (the whole order when it names only the order), title, summary as
+///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
+///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
+///   TicketCreationRejectedEvent instead (nothing else changes).
+/// Not consumed yet: the shipment exception case (issue 9).
 
 // DO NOT EDIT.
 // swift-format-ignore-file

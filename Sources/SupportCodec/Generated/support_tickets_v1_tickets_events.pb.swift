@@ -22,7 +22,9 @@
 /// same transaction as the change (transactional outbox).
 ///
 /// ## Produced
-/// - TicketCreatedEvent         on CreateTicket.
+/// - TicketCreatedEvent         on CreateTicket, and on a case created from a chat escalation.
+/// - TicketCreationRejectedEvent when tickets refuses to create the case a chat escalation asked
+///   for (the reason CreateTicket would have answered). Subject = the escalation id.
 /// - TicketApprovedEvent        when the case is approved AND its solution is agreed (transition
 ///   APPROVED -> SOLUTION_AGREED), because logistics needs the solution kind to act. Approval
 ///   alone (-> APPROVED) is not announced. Logistics issues the return authorisation.
@@ -57,7 +59,14 @@
 /// - feedback FollowUpRecordedEvent reached and DISSATISFIED (reopen_requested) -> Reopen
 ///   (RESOLVED|CLOSED -> REOPENED) with the follow-up id and the shopper's reason.
 /// - feedback FollowUpRecordedEvent reached and SATISFIED -> Close (RESOLVED -> CLOSED).
-/// Not consumed yet (issue 8): chat's ConversationEscalatedEvent; the shipment exception case.
+/// - chat ConversationEscalatedEvent (subscription "tickets.chat") -> the case, created as
+///   CreateTicket would by the escalating actor (requested_by), with request_id = escalation_id,
+///   source = the conversation, type/category/priority mapped from chat's copies, items = the
+///   escalation's order lines (the whole order when it names only the order), title, summary as
+///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
+///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
+///   TicketCreationRejectedEvent instead (nothing else changes).
+/// Not consumed yet: the shipment exception case (issue 9).
 
 import SwiftProtobuf
 
@@ -176,11 +185,59 @@ public nonisolated struct Support_Tickets_V1_TicketCreatedEvent: @unchecked Send
   /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
   public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
 
+  /// The CreateTicket request_id; for a case created from a chat escalation, the escalation id
+  /// (chat matches its escalation by it).
+  public var requestID: String {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Tickets refused to create the case a chat escalation asked for; the escalation fails.
+public nonisolated struct Support_Tickets_V1_TicketCreationRejectedEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
+  public var eventID: String = String()
+
+  /// The escalation (ConversationEscalatedEvent.escalation_id) that asked for the case.
+  public var escalationID: String = String()
+
+  public var conversationID: String = String()
+
+  public var shopperID: String = String()
+
+  /// The gRPC status CreateTicket would have answered ("FAILED_PRECONDITION", "INVALID_ARGUMENT").
+  public var code: String = String()
+
+  /// The ErrorInfo reason when there is one (e.g. "NOT_ELIGIBLE", "OPEN_CASE_EXISTS").
+  public var reasonCode: String = String()
+
+  /// Why, readable by the agent.
+  public var reason: String = String()
+
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {self._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {self._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// A case was approved and its solution agreed. Logistics creates the return authorisation /
@@ -1043,7 +1100,7 @@ fileprivate nonisolated let _protobuf_package = "support.tickets.v1"
 
 nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TicketCreatedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{1}priority\0\u{3}shopper_id\0\u{1}items\0\u{1}source\0\u{1}channel\0\u{3}skill_group_id\0\u{3}created_by\0\u{3}first_response_due_time\0\u{3}resolution_due_time\0\u{3}occur_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{1}priority\0\u{3}shopper_id\0\u{1}items\0\u{1}source\0\u{1}channel\0\u{3}skill_group_id\0\u{3}created_by\0\u{3}first_response_due_time\0\u{3}resolution_due_time\0\u{3}occur_time\0\u{3}request_id\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -1061,6 +1118,7 @@ nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Messa
     var _firstResponseDueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _resolutionDueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _requestID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1086,6 +1144,7 @@ nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Messa
       _firstResponseDueTime = source._firstResponseDueTime
       _resolutionDueTime = source._resolutionDueTime
       _occurTime = source._occurTime
+      _requestID = source._requestID
     }
   }
 
@@ -1119,6 +1178,7 @@ nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Messa
         case 13: try { try decoder.decodeSingularMessageField(value: &_storage._firstResponseDueTime) }()
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._resolutionDueTime) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
         default: break
         }
       }
@@ -1176,6 +1236,9 @@ nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Messa
       try { if let v = _storage._occurTime {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
       } }()
+      if !_storage._requestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 16)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1200,10 +1263,80 @@ nonisolated extension Support_Tickets_V1_TicketCreatedEvent: SwiftProtobuf.Messa
         if _storage._firstResponseDueTime != rhs_storage._firstResponseDueTime {return false}
         if _storage._resolutionDueTime != rhs_storage._resolutionDueTime {return false}
         if _storage._occurTime != rhs_storage._occurTime {return false}
+        if _storage._requestID != rhs_storage._requestID {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketCreationRejectedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketCreationRejectedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}escalation_id\0\u{3}conversation_id\0\u{3}shopper_id\0\u{1}code\0\u{3}reason_code\0\u{1}reason\0\u{3}occur_time\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.escalationID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.conversationID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.reasonCode) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._occurTime) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 1)
+    }
+    if !self.escalationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.escalationID, fieldNumber: 2)
+    }
+    if !self.conversationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.conversationID, fieldNumber: 3)
+    }
+    if !self.shopperID.isEmpty {
+      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 4)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 5)
+    }
+    if !self.reasonCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.reasonCode, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
+    }
+    try { if let v = self._occurTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketCreationRejectedEvent, rhs: Support_Tickets_V1_TicketCreationRejectedEvent) -> Bool {
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.escalationID != rhs.escalationID {return false}
+    if lhs.conversationID != rhs.conversationID {return false}
+    if lhs.shopperID != rhs.shopperID {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.reasonCode != rhs.reasonCode {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs._occurTime != rhs._occurTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,15 +1,28 @@
 import ServiceKit
 
-/// The chat process: its schema, migrations and RPC services.
+/// The chat process: its schema, migrations, RPC services, its event log (escalations and
+/// closed conversations announced through its outbox) and its subscription to the tickets
+/// event log (the answers to escalations).
 public enum ChatServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "chat", schema: "chat", migrations: ChatMigrations.all,
     healthNames: ["support.chat.v1.ConversationService", "support.chat.v1.CannedResponseService", "support.chat.v1.FaqService"],
     producesEvents: true
   ) { resources in
-    ServiceParts(rpcServices: [
-      ConversationHandlers(store: ChatStore(database: resources.database!), settings: .load(), logger: resources.logger),
-      CannedFaqServices(database: resources.database!, logger: resources.logger),
-    ])
+    var env = EnvironmentReader()
+    // The tickets process, whose event log chat follows (SUPPORTMESH_PRODUCER_TICKETS).
+    let tickets = env.address("SUPPORTMESH_PRODUCER_TICKETS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["tickets"]!.grpc))
+    try env.validate()
+    let database = resources.database!
+    return ServiceParts(
+      rpcServices: [
+        ConversationHandlers(store: ChatStore(database: database), settings: .load(), logger: resources.logger),
+        EscalationHandlers(store: EscalationStore(database: database, outbox: resources.outbox!), logger: resources.logger),
+        CannedFaqServices(database: database, logger: resources.logger),
+      ],
+      background: [
+        TicketAnswersConsumer.subscription(producer: tickets, resources: resources)
+      ]
+    )
   }
 }

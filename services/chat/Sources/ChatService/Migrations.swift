@@ -71,5 +71,28 @@ enum ChatMigrations {
     // ConversationEscalatedEvent and ConversationClosedEvent, served by chat's EventLog.
     EventOutbox.migration(version: 3),
     CannedFaqMigrations.cannedResponses, CannedFaqMigrations.faqEntries,
+    Migration(
+      version: 10, name: "escalations",
+      sql: """
+        -- EscalationStore.swift. request_id is chat-wide: a retried EscalateConversation finds the
+        -- first escalation. created_us (exact microseconds) is the ListEscalations cursor key.
+        CREATE TABLE escalations (
+          escalation_id uuid PRIMARY KEY,
+          request_id text NOT NULL UNIQUE,
+          request_fingerprint text NOT NULL,
+          conversation_id uuid NOT NULL REFERENCES conversations (conversation_id),
+          shopper_id text NOT NULL,
+          status smallint NOT NULL,
+          created_us bigint NOT NULL,
+          body bytea NOT NULL
+        );
+        CREATE INDEX escalations_created_idx ON escalations (created_us DESC, escalation_id DESC);
+        CREATE INDEX escalations_conversation_idx ON escalations (conversation_id, created_us DESC, escalation_id DESC);
+        CREATE INDEX escalations_shopper_idx ON escalations (shopper_id, created_us DESC, escalation_id DESC);
+        CREATE INDEX escalations_status_idx ON escalations (status, created_us DESC, escalation_id DESC);
+        """
+    ),
+    // The answers to escalations, from the tickets event log (TicketAnswersConsumer).
+    EventSubscription.migration(version: 11),
   ]
 }

@@ -2,7 +2,8 @@ import ServiceKit
 
 /// The feedback process: its schema, migrations, RPC services, its event log (surveys and
 /// follow-ups announced through its outbox), its subscription to the tickets event log
-/// (TicketEventsConsumer) and the survey expiry sweep.
+/// (TicketEventsConsumer), to the chat event log (ChatEventsConsumer) and the
+/// survey expiry sweep.
 public enum FeedbackServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "feedback", schema: "feedback", migrations: FeedbackMigrations.all,
@@ -11,6 +12,8 @@ public enum FeedbackServiceDefinition {
     var env = EnvironmentReader()
     // The tickets process, whose event log feedback follows (SUPPORTMESH_PRODUCER_TICKETS).
     let tickets = env.address("SUPPORTMESH_PRODUCER_TICKETS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["tickets"]!.grpc))
+    // The chat process, whose closed conversations get surveys (SUPPORTMESH_PRODUCER_CHAT).
+    let chat = env.address("SUPPORTMESH_PRODUCER_CHAT", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["chat"]!.grpc))
     try env.validate()
     let settings = try FeedbackSettings.load()
     let database = resources.database!
@@ -23,6 +26,7 @@ public enum FeedbackServiceDefinition {
       ],
       background: [
         TicketEventsConsumer.subscription(producer: tickets, resources: resources, outbox: outbox, tokens: tokens, settings: settings),
+        ChatEventsConsumer.subscription(producer: chat, resources: resources, outbox: outbox, tokens: tokens, settings: settings),
         SurveyExpirySweeper(database: database, outbox: outbox, interval: settings.sweepInterval, logger: resources.logger),
       ]
     )

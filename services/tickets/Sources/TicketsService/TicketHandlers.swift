@@ -34,12 +34,26 @@ struct TicketHandlers: RegistrableRPCService {
 
   @Sendable func createTicket(_ request: Support_Tickets_V1_CreateTicketRequest) async throws -> Ticket {
     let now = Date.nowMicroseconds
-    try validate(request, now: now)
+    try Self.validate(request, now: now)
     try Permissions.requireSelf(shopperID: request.shopperID, field: "shopper_id")
     if !request.eligibilityOverrideReason.isEmpty {
       try Permissions.requireStaff("file a case with eligibility_override_reason")
     }
     let createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
+    let ticket = try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now)
+    switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
+    case .created(let created):
+      log.info("ticket created", metadata: ["ticket_id": "\(created.ticketID)", "type": "\(created.type)"])
+      return created.withLiveSLA(at: now)
+    case .retried(let existing):
+      return existing.withLiveSLA(at: now)
+    }
+  }
+
+  /// The case a validated request files, by `createdBy`, with every item's eligibility checked
+  /// (FAILED_PRECONDITION NOT_ELIGIBLE unless overridden). Shared by CreateTicket and the chat
+  /// escalation consumer (TicketEscalations.swift).
+  static func newTicket(_ request: Support_Tickets_V1_CreateTicketRequest, createdBy: Support_Common_V1_Actor, policy: TicketsPolicy, now: Date) throws -> Ticket {
     var ticket = Ticket()
     ticket.ticketID = UUID().uuidString.lowercased()
     ticket.type = request.type
@@ -68,21 +82,15 @@ struct TicketHandlers: RegistrableRPCService {
 
     // The same rules as CheckEligibility, for every item, in `items` order (none for a
     // complaint or inquiry about no order line: no eligibility entries).
+    let rules = EligibilityRules(policy: policy)
     let deliveredAt = request.hasDeliveredTime ? request.deliveredTime.date : nil
     ticket.eligibility = request.items.map {
       rules.check(type: request.type, category: request.category, deliveredAt: deliveredAt, condition: request.goodsCondition, item: $0, at: now)
     }
     if request.eligibilityOverrideReason.isEmpty {
-      try Self.requireEligible(ticket.eligibility)
+      try requireEligible(ticket.eligibility)
     }
-
-    switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
-    case .created(let created):
-      log.info("ticket created", metadata: ["ticket_id": "\(created.ticketID)", "type": "\(created.type)"])
-      return created.withLiveSLA(at: now)
-    case .retried(let existing):
-      return existing.withLiveSLA(at: now)
-    }
+    return ticket
   }
 
   /// The error domain of the tickets service's ErrorInfo details.
@@ -114,7 +122,7 @@ struct TicketHandlers: RegistrableRPCService {
     )
   }
 
-  private func validate(_ request: Support_Tickets_V1_CreateTicketRequest, now: Date) throws {
+  static func validate(_ request: Support_Tickets_V1_CreateTicketRequest, now: Date) throws {
     try Validate.requestID(request.requestID)
     try Validate.specified(request.type, "type")
     try Validate.specified(request.category, "category")

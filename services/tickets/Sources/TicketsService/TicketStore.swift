@@ -30,61 +30,66 @@ struct TicketStore: Sendable {
   /// Inserts a new case, or returns the case first created with the same request id.
   func create(_ ticket: Ticket, requestID: String, fingerprint: String, logger: Logger) async throws -> CreateOutcome {
     try await database.withTransaction(logger: logger) { connection in
-      try await Idempotency.lock(requestID: requestID, scope: "tickets", on: connection, logger: logger)
-      if let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) {
-        return .retried(existing)
-      }
-      if Self.goodsTypes.contains(ticket.type) {
-        try await Self.rejectOverlappingOpenCase(ticket, connection, logger)
-      }
-      let id = UUID(uuidString: ticket.ticketID)!
-      let body = try ticket.bytea()
-      let inserted = try await connection.query(
-        """
-        INSERT INTO tickets (ticket_id, request_id, request_fingerprint, type, category, status, priority,
-          shopper_id, assignee_agent_id, first_response_due_at, resolution_due_at, created_at, updated_at, version, body)
-        VALUES (\(id), \(requestID), \(fingerprint), \(Int16(ticket.type.rawValue)), \(Int16(ticket.category.rawValue)),
-          \(Int16(ticket.status.rawValue)), \(Int16(ticket.priority.rawValue)), \(ticket.shopperID), \(ticket.assigneeAgentID),
-          \(ticket.sla.firstResponseDueTime.date), \(ticket.sla.resolutionDueTime.date),
-          'epoch'::timestamptz + \(ticket.createTime.unixMicroseconds) * interval '1 microsecond',
-          \(ticket.updateTime.date), \(ticket.version), \(body))
-        ON CONFLICT (request_id) DO NOTHING
-        RETURNING ticket_id
-        """, logger: logger
-      ).collect()
-      if inserted.isEmpty {
-        // A concurrent call with the same request id committed first.
-        guard let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) else {
-          throw RPCError(code: .aborted, message: "concurrent create with the same request_id, retry")
-        }
-        return .retried(existing)
-      }
-      if !ticket.items.isEmpty {
-        let positions = ticket.items.indices.map { Int32($0) }
-        try await connection.query(
-          """
-          INSERT INTO ticket_items (ticket_id, position, order_id, order_item_id)
-          SELECT \(id), * FROM unnest(\(positions)::integer[], \(ticket.items.map(\.orderID))::text[], \(ticket.items.map(\.orderItemID))::text[])
-          """, logger: logger)
-      }
-      var entry = Support_Tickets_V1_HistoryEntry()
-      entry.ticketID = ticket.ticketID
-      entry.kind = .created
-      entry.actor = ticket.createdBy
-      entry.fromStatus = .unspecified
-      entry.toStatus = ticket.status
-      entry.occurTime = ticket.createTime
-      entry.ticketVersion = ticket.version
-      try await Self.appendHistory(entry, ticketID: id, connection, logger)
-      // Announced in the same transaction, last: the append holds the event log's position lock.
-      if let outbox {
-        let eventID = UUID()
-        try await outbox.append(
-          .ticketCreated(ticket.createdEvent(eventID: eventID)), subject: ticket.ticketID, eventID: eventID,
-          occurredAt: ticket.createTime.date, on: connection, logger: logger)
-      }
-      return .created(ticket)
+      try await create(ticket, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger)
     }
+  }
+
+  /// `create` in the caller's transaction (an event consumer's, which moves its cursor in it).
+  func create(_ ticket: Ticket, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> CreateOutcome {
+    try await Idempotency.lock(requestID: requestID, scope: "tickets", on: connection, logger: logger)
+    if let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) {
+      return .retried(existing)
+    }
+    if Self.goodsTypes.contains(ticket.type) {
+      try await Self.rejectOverlappingOpenCase(ticket, connection, logger)
+    }
+    let id = UUID(uuidString: ticket.ticketID)!
+    let body = try ticket.bytea()
+    let inserted = try await connection.query(
+      """
+      INSERT INTO tickets (ticket_id, request_id, request_fingerprint, type, category, status, priority,
+        shopper_id, assignee_agent_id, first_response_due_at, resolution_due_at, created_at, updated_at, version, body)
+      VALUES (\(id), \(requestID), \(fingerprint), \(Int16(ticket.type.rawValue)), \(Int16(ticket.category.rawValue)),
+        \(Int16(ticket.status.rawValue)), \(Int16(ticket.priority.rawValue)), \(ticket.shopperID), \(ticket.assigneeAgentID),
+        \(ticket.sla.firstResponseDueTime.date), \(ticket.sla.resolutionDueTime.date),
+        'epoch'::timestamptz + \(ticket.createTime.unixMicroseconds) * interval '1 microsecond',
+        \(ticket.updateTime.date), \(ticket.version), \(body))
+      ON CONFLICT (request_id) DO NOTHING
+      RETURNING ticket_id
+      """, logger: logger
+    ).collect()
+    if inserted.isEmpty {
+      // A concurrent call with the same request id committed first.
+      guard let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) else {
+        throw RPCError(code: .aborted, message: "concurrent create with the same request_id, retry")
+      }
+      return .retried(existing)
+    }
+    if !ticket.items.isEmpty {
+      let positions = ticket.items.indices.map { Int32($0) }
+      try await connection.query(
+        """
+        INSERT INTO ticket_items (ticket_id, position, order_id, order_item_id)
+        SELECT \(id), * FROM unnest(\(positions)::integer[], \(ticket.items.map(\.orderID))::text[], \(ticket.items.map(\.orderItemID))::text[])
+        """, logger: logger)
+    }
+    var entry = Support_Tickets_V1_HistoryEntry()
+    entry.ticketID = ticket.ticketID
+    entry.kind = .created
+    entry.actor = ticket.createdBy
+    entry.fromStatus = .unspecified
+    entry.toStatus = ticket.status
+    entry.occurTime = ticket.createTime
+    entry.ticketVersion = ticket.version
+    try await Self.appendHistory(entry, ticketID: id, connection, logger)
+    // Announced in the same transaction, last: the append holds the event log's position lock.
+    if let outbox {
+      let eventID = UUID()
+      try await outbox.append(
+        .ticketCreated(ticket.createdEvent(eventID: eventID, requestID: requestID)), subject: ticket.ticketID, eventID: eventID,
+        occurredAt: ticket.createTime.date, on: connection, logger: logger)
+    }
+    return .created(ticket)
   }
 
   func get(_ id: UUID, logger: Logger) async throws -> Ticket? {
@@ -216,9 +221,10 @@ struct TicketByID: PostgresPreparedStatement {
 
 extension Ticket {
   /// The TicketCreatedEvent announcing this new case.
-  func createdEvent(eventID: UUID) -> Support_Tickets_V1_TicketCreatedEvent {
+  func createdEvent(eventID: UUID, requestID: String) -> Support_Tickets_V1_TicketCreatedEvent {
     .with {
       $0.eventID = eventID.uuidString.lowercased()
+      $0.requestID = requestID
       $0.ticketID = ticketID
       $0.ticketVersion = version
       $0.type = type

@@ -7,9 +7,10 @@ public enum TicketsServiceDefinition {
     healthNames: ["support.tickets.v1.TicketService"], producesEvents: true
   ) { resources in
     var env = EnvironmentReader()
-    // The processes whose event logs tickets follows (SUPPORTMESH_PRODUCER_LOGISTICS, _FEEDBACK).
+    // The processes whose event logs tickets follows (SUPPORTMESH_PRODUCER_LOGISTICS, _FEEDBACK, _CHAT).
     let logistics = env.address("SUPPORTMESH_PRODUCER_LOGISTICS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["logistics"]!.grpc))
     let feedback = env.address("SUPPORTMESH_PRODUCER_FEEDBACK", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["feedback"]!.grpc))
+    let chat = env.address("SUPPORTMESH_PRODUCER_CHAT", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["chat"]!.grpc))
     try env.validate()
     let policy = try TicketsPolicy.load()
     let store = TicketStore(database: resources.database!, outbox: resources.outbox, resolutionHours: policy.resolutionHours)
@@ -19,6 +20,7 @@ public enum TicketsServiceDefinition {
       background: [
         TicketEventConsumers.logistics(producer: logistics, resources: resources, automation: automation),
         TicketEventConsumers.feedback(producer: feedback, resources: resources, automation: automation),
+        TicketEscalations.subscription(producer: chat, resources: resources, store: store, policy: policy),
       ]
     )
   }
