@@ -329,8 +329,8 @@ extension MeshTests {
         let category = uniqueID("cat")
         let request = Self.faqRequest("How long does shipping take?", "Usually 2-3 days.", keywords: [" Shipping Time "], category: category, status: .unspecified)
         let entry = await created.add(try await faq.createFaqEntry(request))
-        #expect(entry.status == .draft && created.version == 1 && created.keywords == ["shipping time"])
-        #expect(try await faq.createFaqEntry(request) == created)
+        #expect(entry.status == .draft && entry.version == 1 && entry.keywords == ["shipping time"])
+        #expect(try await faq.createFaqEntry(request) == entry)
         let cases: [(String, (inout Support_Chat_V1_CreateFaqEntryRequest) -> Void)] = [
           ("request_id", { $0.requestID = "" }),
           ("question", { $0.question = "" }),

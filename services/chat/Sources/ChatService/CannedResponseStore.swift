@@ -92,9 +92,10 @@ struct CannedResponseStore: Sendable {
       SELECT body FROM canned_responses WHERE \(conditions.joined(separator: " AND "))
       ORDER BY title COLLATE "C", canned_response_id LIMIT \(bind(Int64(limit)))
       """
+    let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
     return try await database.withConnection(logger: logger) { connection in
       var responses: [CannedResponse] = []
-      for try await body in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(ByteBuffer.self) {
+      for try await body in try await connection.query(query, logger: logger).decode(ByteBuffer.self) {
         responses.append(try CannedResponse(bytea: body))
       }
       return responses

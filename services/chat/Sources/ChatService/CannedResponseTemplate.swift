@@ -1,3 +1,4 @@
+import GRPCProtobuf
 import ServiceKit
 
 /// A canned response body parsed into literal text and `{name}` placeholders (chat.proto,

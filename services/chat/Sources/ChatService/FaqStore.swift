@@ -80,9 +80,10 @@ struct FaqStore: Sendable {
       SELECT body FROM faq_entries \(whereClause)
       ORDER BY category COLLATE "C", question COLLATE "C", faq_entry_id LIMIT \(bind(Int64(limit)))
       """
+    let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
     return try await database.withConnection(logger: logger) { connection in
       var entries: [FaqEntry] = []
-      for try await body in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger).decode(ByteBuffer.self) {
+      for try await body in try await connection.query(query, logger: logger).decode(ByteBuffer.self) {
         entries.append(try FaqEntry(bytea: body))
       }
       return entries
