@@ -305,6 +305,7 @@ extension MeshTests {
         }
         #expect(approved.orderID == order && approved.returnMethod == .pickup && approved.pickupWindow == pickup.agreeSolution.pickupWindow)
         #expect(inspected.result == .pass && inspected.solutionKind == .refund && inspected.notes == "as new")
+        #expect(ticket.inspection.inspector.kind == .service && inspected.inspector == ticket.inspection.inspector, "the inspector is recorded")
         #expect(inspected.items.first?.orderID == order && inspected.returnShipmentID == ticket.returnShipmentID)
         #expect(changed.previousSolutionKind == .refund && changed.solutionKind == .exchange && changed.goodsReturnRequired)
         #expect(changed.replacementItems.first?.sku == "SKU-9" && changed.status == .inspected && changed.orderID == order)

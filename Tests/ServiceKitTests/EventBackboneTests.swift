@@ -418,6 +418,48 @@ extension EventBackboneTests {
   }
 }
 
+extension EventBackboneTests {
+  @Test("a batch transaction stops taking events after maxBatchDuration: slow handlers commit in short slices, each effect once")
+  func batchesAreCutByDuration() async throws {
+    try await EventDB.withSchemas(2) { schemas in
+      let (producer, consumer) = (schemas[0], schemas[1])
+      try await EventProducer.run(producer) { server in
+        for index in 1...60 { _ = try await server.append(subject: "slow-\(index)") }
+        var options = EventSubscription.Options()
+        options.maxBatch = 60
+        options.maxBatchDuration = .milliseconds(40)
+        let batches = Locked([Int]())
+        options.onApplied = { events in batches.withLock { $0.append(events.count) } }
+        let subscription = EventSubscription(
+          name: "test.slices", producer: server.address, consumer: "consumer", database: consumer.database,
+          callerHeader: try SignedCallerHeader(secret: Self.secret), options: options, logger: Self.logger
+        ) { event, connection in
+          // A handler that holds its transaction for 10 ms.
+          try await connection.query("SELECT pg_sleep(0.01)", logger: Self.logger)
+          try await connection.query(
+            """
+            INSERT INTO effects (event_id, applied) VALUES (\(UUID(uuidString: event.eventID)!), 1)
+            ON CONFLICT (event_id) DO UPDATE SET applied = effects.applied + 1
+            """, logger: Self.logger)
+        }
+        let task = Task { try await subscription.run() }
+        defer { task.cancel() }
+        try await waitUntil("the backlog was consumed") { try await consumer.cursor("test.slices") == 60 }
+        #expect(try await consumer.effectCount() == 60)
+        let twice = try await consumer.database.withConnection(logger: Self.logger) { connection in
+          try await connection.query("SELECT count(*) FROM effects WHERE applied > 1", logger: Self.logger).decode(Int64.self).collectOne()
+        }
+        #expect(twice == 0, "no effect applied twice")
+        let sizes = batches.value
+        #expect(sizes.reduce(0, +) == 60 && sizes.count >= 6, "60 events of 10 ms in slices of about 40 ms: \(sizes)")
+        #expect(sizes.allSatisfy { $0 <= 10 }, "no slice ran far past its budget: \(sizes)")
+        task.cancel()
+        _ = try? await task.value
+      }
+    }
+  }
+}
+
 /// A value shared between tasks.
 final class Locked<Value: Sendable>: Sendable {
   private let mutex: Mutex<Value>

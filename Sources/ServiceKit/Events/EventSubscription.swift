@@ -53,6 +53,9 @@ public struct EventSubscription: Service {
     public var onApplied: (@Sendable ([EventEnvelope]) -> Void)?
     /// Most events applied in one transaction (when behind; caught up, each comes alone).
     public var maxBatch = 500
+    /// A batch transaction takes no further event after running this long, so the position
+    /// locks its handlers' announcements take are never held for long (see `applySlice`).
+    public var maxBatchDuration: Duration = .milliseconds(100)
     /// Messages read ahead of the applier.
     public var readAhead = 2000
     public init() {}
@@ -257,28 +260,59 @@ public struct EventSubscription: Service {
     }
   }
 
-  /// Applies events in one transaction: the cursor locked once, their ids recorded in one
-  /// statement, each new one's handler, the cursor moved to the last. When any handler fails the
-  /// whole batch rolls back and its events are applied one at a time (`apply`: retries, parking),
-  /// so a poison event costs its batch one retry and blocks nothing.
+  /// Applies events in as few transactions as `maxBatchDuration` allows (see `applySlice`).
   func applyBatch(_ events: [EventEnvelope], _ meters: Meters) async throws {
-    guard let lastEvent = events.last else { return }
-    if events.count == 1 { return try await apply(lastEvent, meters) }
+    var pending = events[...]
+    while !pending.isEmpty {
+      pending = try await applySlice(pending, meters)
+    }
+  }
+
+  /// Applies a leading slice of `events` in one transaction: the cursor locked once, their ids
+  /// recorded in one statement, each new one's handler, the cursor moved to the last applied.
+  /// Returns the events left for the next transaction.
+  ///
+  /// A transaction stops taking events once it has run `maxBatchDuration`: handlers that
+  /// announce events take the outbox's position lock at their first append and hold it to the
+  /// commit, so an unbounded batch would make every writer of the schema wait (and fail at the
+  /// session's lock_timeout) while a backlog drains. When any handler fails the slice rolls
+  /// back and its events are applied one at a time (`apply`: retries, parking), so a poison
+  /// event costs its slice one retry and blocks nothing.
+  func applySlice(_ events: ArraySlice<EventEnvelope>, _ meters: Meters) async throws -> ArraySlice<EventEnvelope> {
+    guard let lastEvent = events.last else { return [] }
+    if events.count == 1 {
+      try await apply(lastEvent, meters)
+      return []
+    }
+    let applied: ArraySlice<EventEnvelope>
     do {
-      try await database.withTransaction(logger: logger) { connection in
+      applied = try await database.withTransaction(logger: logger) { connection -> ArraySlice<EventEnvelope> in
         let cursor = try await lockCursor(connection)
         let fresh = events.filter { $0.position > cursor }
-        guard let newest = fresh.last else { return }
+        guard !fresh.isEmpty else { return events }
         let new = try await recordProcessed(fresh, connection)
-        for event in fresh where new.contains(event.eventID) {
-          try await handler(event, connection)
+        let started = ContinuousClock.now
+        var done = 0
+        for event in fresh {
+          if new.contains(event.eventID) { try await handler(event, connection) }
+          done += 1
+          if ContinuousClock.now - started >= options.maxBatchDuration { break }
         }
+        let leftover = fresh[done...]
+        // Recorded above but not applied in this transaction: the next one applies them.
+        let unapplied = leftover.filter { new.contains($0.eventID) }.compactMap { UUID(uuidString: $0.eventID) }
+        if !unapplied.isEmpty {
+          try await connection.query(
+            "DELETE FROM event_processed WHERE subscription = \(name) AND event_id = ANY(\(unapplied)::uuid[])", logger: logger)
+        }
+        let newest = fresh[done - 1]
         try await connection.query(
           """
           UPDATE event_cursors SET position = \(newest.position), updated_at = now(),
             lease_until = now() + \(Self.milliseconds(options.lease)) * interval '1 millisecond'
           WHERE subscription = \(name)
           """, logger: logger)
+        return events.prefix { $0.position <= newest.position }
       }
     } catch let error as LostLead {
       throw error
@@ -286,11 +320,12 @@ public struct EventSubscription: Service {
       if Task.isCancelled { throw CancellationError() }
       logger.info("event batch failed; applying its events one by one", metadata: ["events": "\(events.count)", "error": "\(String(reflecting: error))"])
       for event in events { try await apply(event, meters) }
-      return
+      return []
     }
-    meters.applied.increment(by: Int64(events.count))
-    for event in events { meters.delivery.recordInterval(since: event.occurTime.date) }
-    options.onApplied?(events)
+    meters.applied.increment(by: Int64(applied.count))
+    for event in applied { meters.delivery.recordInterval(since: event.occurTime.date) }
+    options.onApplied?(Array(applied))
+    return events[(events.startIndex + applied.count)...]
   }
 
   /// Applies one event: effect, dedupe record and cursor in one transaction; retried with

@@ -75,7 +75,7 @@ struct TicketAutomation: Sendable {
         } catch let error as GoogleRPCStatus {
           throw Skipped(why: "\(name) was refused: \(error.message)")
         }
-        var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, now: now, policy: policy)
+        var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, by: actor, now: now, policy: policy)
         next.version = ticket.version + 1
         next.updateTime = now.timestamp
         var entry = TicketHandlers.entry(.transitioned, ticket: next, actor: actor, reason: reason, now: now)

@@ -107,7 +107,7 @@ enum TicketWorkflow {
 
   /// Applies an allowed action to the case (status already checked): the new case and the
   /// reason to record in history.
-  static func apply(_ action: TicketAction.OneOf_Action, to ticket: Ticket, target: TicketStatus, now: Date, policy: TicketsPolicy) -> (Ticket, reason: String) {
+  static func apply(_ action: TicketAction.OneOf_Action, to ticket: Ticket, target: TicketStatus, by actor: Actor, now: Date, policy: TicketsPolicy) -> (Ticket, reason: String) {
     var next = ticket
     var reason = ""
     let stamp = now.timestamp
@@ -166,6 +166,7 @@ enum TicketWorkflow {
       inspection.notes = a.notes
       inspection.evidence = a.evidence
       inspection.inspectTime = stamp
+      inspection.inspector = actor
       next.inspection = inspection
       reason = a.notes
     case .resolve(let a):
