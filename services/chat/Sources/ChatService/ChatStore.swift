@@ -14,8 +14,9 @@ typealias ChatMessage = Support_Chat_V1_Message
 struct ChatStore: Sendable {
   let database: Database
 
-  /// Inserts a conversation, its QUEUED status event (sequence 1) and its first message (if
-  /// any, sequence 2), or returns the one first created with the same request id.
+  /// Inserts a conversation, its QUEUED status event (sequence 1), its first message (if any,
+  /// sequence 2) and the FAQ suggestions that message earns (FaqSuggestions.swift), or returns
+  /// the one first created with the same request id.
   func start(_ conversation: Conversation, firstMessage: ChatMessage?, requestID: String, fingerprint: String, logger: Logger) async throws -> Conversation {
     var conversation = conversation
     var timeline = TimelineWriter()
@@ -97,7 +98,8 @@ struct ChatStore: Sendable {
 
   /// Appends a message as the conversation's next event. The conversation row is locked, so
   /// concurrent senders get consecutive sequences. `decide` sees the current conversation (and
-  /// the transaction's connection, to read what the message needs) and returns the message to store (its sequence is set here) with the conversation as the
+  /// the transaction's connection, to read what the message needs, e.g. a canned response) and
+  /// returns the message to store (its sequence is set here) with the conversation as the
   /// message leaves it, or throws to refuse it. A message does not change the conversation's
   /// version (the version guards the resource: status, assignment, transfer, escalation).
   func append(
