@@ -6850,7 +6850,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -6918,7 +6919,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -6941,7 +6943,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
         /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting; ABORTED when expected_version is stale.
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_DeleteCannedResponseRequest` messages.
@@ -7014,7 +7017,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7082,7 +7086,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7105,7 +7110,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
         /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting; ABORTED when expected_version is stale.
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7176,7 +7182,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7244,7 +7251,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7267,7 +7275,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
         /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting; ABORTED when expected_version is stale.
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7567,7 +7576,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7650,7 +7660,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7678,7 +7689,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
         /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting; ABORTED when expected_version is stale.
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -7769,7 +7781,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7885,7 +7898,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response (or it was deleted) or a skill group does not exist;
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7924,7 +7938,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
         /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting; ABORTED when expected_version is stale.
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -8010,7 +8025,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
     /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
     /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-    /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+    /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
     /// > `canned_response_id` of the other response) when the shortcut is already used by a live
     /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
     /// > retry with the same request_id returns the response created first.
@@ -8111,7 +8127,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-    /// > when the canned response (or it was deleted) or a skill group does not exist;
+    /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+    /// > (not checked yet, as for create);
     /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
@@ -8145,7 +8162,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
     /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-    /// > it as its greeting; ABORTED when expected_version is stale.
+    /// > it as its greeting (not checked yet: skill groups are not served by this release);
+    /// > ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_DeleteCannedResponseRequest` message.
@@ -8220,7 +8238,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
     /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
     /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-    /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+    /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
     /// > `canned_response_id` of the other response) when the shortcut is already used by a live
     /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
     /// > retry with the same request_id returns the response created first.
@@ -8333,7 +8352,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-    /// > when the canned response (or it was deleted) or a skill group does not exist;
+    /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+    /// > (not checked yet, as for create);
     /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
@@ -8371,7 +8391,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
     /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-    /// > it as its greeting; ABORTED when expected_version is stale.
+    /// > it as its greeting (not checked yet: skill groups are not served by this release);
+    /// > ABORTED when expected_version is stale.
     ///
     /// - Parameters:
     ///   - message: request message to send.
