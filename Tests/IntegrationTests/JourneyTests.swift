@@ -205,6 +205,32 @@ extension MeshTests {
       #expect(automatic.map(\.actor.id) == ["tickets.logistics", "tickets.logistics", "tickets.feedback", "tickets.feedback"])
     }
 
+    @Test("a pickup logistics cannot book (no known origin) falls back to self-ship, and the case's return instructions say why")
+    func pickupFallsBackToSelfShip() async throws {
+      let journey = Journey(mesh: try mesh)
+      // No outbound shipment registered for the order: logistics has no address to collect from.
+      let id = try await journey.file(.exchange).ticketID
+      try await journey.act(id, .with { $0.startReview = .init() })
+      try await journey.act(id, .with { $0.approve = .init() })
+      try await journey.act(id, .with {
+        $0.agreeSolution = .with {
+          $0.exchange = .with { $0.replacementItems = [.with { $0.sku = "SKU-9"; $0.quantity = 1 }] }
+          $0.returnMethod = .pickup
+          $0.pickupWindow = .with { $0.startTime = daysAgo(-1); $0.endTime = daysAgo(-1.2) }
+        }
+      })
+      let waiting = try await journey.await(id, .awaitingReturn)
+      let authorization = try #require(try await journey.returnAuthorizations(id).first)
+      #expect(authorization.method == .selfShip && authorization.requestedMethod == .pickup && !authorization.methodNote.isEmpty)
+      #expect(waiting.sla.paused)
+      let history = try await journey.mesh.withGateway { grpc in
+        try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).listTicketHistory(.with { $0.ticketID = id; $0.pageSize = 100 }).entries
+      }
+      let instructions = history.last { $0.toStatus == .awaitingReturn }?.reason ?? ""
+      #expect(instructions.contains(authorization.rmaNumber) && instructions.contains(authorization.methodNote),
+        "the shopper's instructions carry logistics' reason: \(instructions)")
+    }
+
     @Test("exchange: a pickup return, inspection passed, the replacement shipped resolves the case; the replacement is tracked to the shopper")
     func exchange() async throws {
       let journey = Journey(mesh: try mesh)

@@ -586,6 +586,20 @@ public nonisolated struct Support_Logistics_V1_ReturnAuthorizationIssuedEvent: @
     set {_uniqueStorage()._returnAuthorizationVersion = newValue}
   }
 
+  /// The method the case asked for when logistics issued another (SELF_SHIP when it had no
+  /// origin address for a LABEL or PICKUP); UNSPECIFIED when the requested method was issued.
+  public var requestedMethod: Support_Logistics_V1_ReturnMethod {
+    get {_storage._requestedMethod}
+    set {_uniqueStorage()._requestedMethod = newValue}
+  }
+
+  /// Why `method` differs from `requested_method`; tickets passes it on in the shopper's
+  /// return instructions.
+  public var methodNote: String {
+    get {_storage._methodNote}
+    set {_uniqueStorage()._methodNote = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// Neither is set for SELF_SHIP.
@@ -1203,7 +1217,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionResolvedEvent: Swift
 
 nonisolated extension Support_Logistics_V1_ReturnAuthorizationIssuedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReturnAuthorizationIssuedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}return_authorization_id\0\u{3}rma_number\0\u{3}ticket_id\0\u{3}order_id\0\u{3}shipment_kind\0\u{1}method\0\u{3}shipping_payer\0\u{1}items\0\u{1}label\0\u{1}pickup\0\u{3}expire_time\0\u{3}shipment_id\0\u{3}estimated_shipping_fee\0\u{3}return_authorization_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}return_authorization_id\0\u{3}rma_number\0\u{3}ticket_id\0\u{3}order_id\0\u{3}shipment_kind\0\u{1}method\0\u{3}shipping_payer\0\u{1}items\0\u{1}label\0\u{1}pickup\0\u{3}expire_time\0\u{3}shipment_id\0\u{3}estimated_shipping_fee\0\u{3}return_authorization_version\0\u{3}requested_method\0\u{3}method_note\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -1221,6 +1235,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorizationIssuedEvent: Swift
     var _shipmentID: String = String()
     var _estimatedShippingFee: Support_Common_V1_Money? = nil
     var _returnAuthorizationVersion: Int64 = 0
+    var _requestedMethod: Support_Logistics_V1_ReturnMethod = .unspecified
+    var _methodNote: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1246,6 +1262,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorizationIssuedEvent: Swift
       _shipmentID = source._shipmentID
       _estimatedShippingFee = source._estimatedShippingFee
       _returnAuthorizationVersion = source._returnAuthorizationVersion
+      _requestedMethod = source._requestedMethod
+      _methodNote = source._methodNote
     }
   }
 
@@ -1304,6 +1322,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorizationIssuedEvent: Swift
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._shipmentID) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._estimatedShippingFee) }()
         case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._returnAuthorizationVersion) }()
+        case 17: try { try decoder.decodeSingularEnumField(value: &_storage._requestedMethod) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._methodNote) }()
         default: break
         }
       }
@@ -1369,6 +1389,12 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorizationIssuedEvent: Swift
       if _storage._returnAuthorizationVersion != 0 {
         try visitor.visitSingularInt64Field(value: _storage._returnAuthorizationVersion, fieldNumber: 16)
       }
+      if _storage._requestedMethod != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._requestedMethod, fieldNumber: 17)
+      }
+      if !_storage._methodNote.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._methodNote, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1393,6 +1419,8 @@ nonisolated extension Support_Logistics_V1_ReturnAuthorizationIssuedEvent: Swift
         if _storage._shipmentID != rhs_storage._shipmentID {return false}
         if _storage._estimatedShippingFee != rhs_storage._estimatedShippingFee {return false}
         if _storage._returnAuthorizationVersion != rhs_storage._returnAuthorizationVersion {return false}
+        if _storage._requestedMethod != rhs_storage._requestedMethod {return false}
+        if _storage._methodNote != rhs_storage._methodNote {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -113,6 +113,8 @@ enum ShipmentEvents {
       $0.shipmentID = authorization.shipmentID
       if authorization.hasEstimatedShippingFee { $0.estimatedShippingFee = authorization.estimatedShippingFee }
       $0.returnAuthorizationVersion = authorization.version
+      $0.requestedMethod = authorization.requestedMethod
+      $0.methodNote = authorization.methodNote
     })
   }
 

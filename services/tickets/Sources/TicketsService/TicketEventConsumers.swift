@@ -59,6 +59,8 @@ enum TicketEventConsumers {
       case nil: instructions += ": ship it to the return address and report the waybill"
       }
       if issued.hasExpireTime { instructions += "; valid until \(issued.expireTime.date.formatted(.iso8601))" }
+      // Logistics could not book the method the case asked for: the shopper must know why.
+      if !issued.methodNote.isEmpty { instructions += " (\(issued.methodNote))" }
       return (issued.ticketID, .act(.awaitReturn(.with {
         $0.returnShipmentID = issued.shipmentID
         $0.instructions = instructions
