@@ -20,8 +20,8 @@ extension MeshTests {
             serializer: RawMessageSerializer(), deserializer: RawMessageDeserializer(), options: .defaults
           ) { try $0.message }
         }
-        let faq = Support_Chat_V1_FaqService.Client(wrapping: grpc)
-        await expectCode(.unimplemented) { try await faq.getFaqEntry(.with { $0.faqEntryID = "a" }) }
+        let quality = Support_Feedback_V1_ServiceQualityService.Client(wrapping: grpc)
+        await expectCode(.unimplemented) { try await quality.getServiceMetrics(.init()) }
       }
     }
 
@@ -38,7 +38,7 @@ extension MeshTests {
           #expect(answer.status == .serving, "\(service)")
         }
         // A contract service no backend serves yet is unknown to health, as to the router.
-        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.chat.v1.FaqService" }) }
+        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.feedback.v1.ServiceQualityService" }) }
         await expectCode(.notFound) { try await health.check(.with { $0.service = "support.nope.v1.Nothing" }) }
       }
       let (status, body) = try await mesh.http(mesh.httpPort("gateway"), "/healthz")

@@ -327,6 +327,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -510,12 +515,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SendMessageRequest` messages.
@@ -765,6 +772,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -948,12 +960,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -1201,6 +1215,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -1384,12 +1403,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SendMessageRequest` message.
@@ -2226,6 +2247,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -2444,12 +2470,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -2752,6 +2780,11 @@ extension Support_Chat_V1_ConversationService {
         /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
         /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
         /// > the group's OfflinePolicy.
+        /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+        /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+        /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+        /// > lists the best 3 at most (question and the start of the answer) with their ids in
+        /// > `Message.suggested_faq_entry_ids`. No match, no message.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -3047,12 +3080,14 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
         /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
         /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-        /// > value; NOT_FOUND when the conversation or canned response does not exist;
+        /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+        /// > canned response does not exist (or the canned response was deleted);
         /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
         /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-        /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-        /// > not available to the agent's skill groups.
+        /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+        /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+        /// > conversation's skill group.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -3423,6 +3458,11 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
     /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
     /// > the group's OfflinePolicy.
+    /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+    /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+    /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+    /// > lists the best 3 at most (question and the start of the answer) with their ids in
+    /// > `Message.suggested_faq_entry_ids`. No match, no message.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -3683,12 +3723,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
     /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-    /// > value; NOT_FOUND when the conversation or canned response does not exist;
+    /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+    /// > canned response does not exist (or the canned response was deleted);
     /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
     /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-    /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-    /// > not available to the agent's skill groups.
+    /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+    /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+    /// > conversation's skill group.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -4013,6 +4055,11 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > capacity, possibly before this call returns (then it comes back ACTIVE). If no agent of
     /// > the group is ONLINE, the conversation is an offline message (`offline = true`) handled by
     /// > the group's OfflinePolicy.
+    /// > Self-service first (自助服务): when initial_message matches PUBLISHED FAQ entries (as
+    /// > SearchFaq ranks them, with a score of at least 0.3), the conversation gets, in the same
+    /// > transaction and before it is routed, a SYSTEM message right after the initial message that
+    /// > lists the best 3 at most (question and the start of the answer) with their ids in
+    /// > `Message.suggested_faq_entry_ids`. No match, no message.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, shopper_id is empty, channel is UNSPECIFIED, initial_message is empty
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
@@ -4301,12 +4348,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
     /// > text and canned_response_id are both set, text exceeds 5,000 characters, there are more
     /// > than 10 attachments or one lacks a uri, or a placeholder of the canned response has no
-    /// > value; NOT_FOUND when the conversation or canned response does not exist;
+    /// > value, or the rendered text exceeds 5,000 characters; NOT_FOUND when the conversation or
+    /// > canned response does not exist (or the canned response was deleted);
     /// > FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED, or CONVERSATION_NOT_ASSIGNED when
     /// > an agent writes to a QUEUED conversation); PERMISSION_DENIED when the sender names someone other than the caller (a
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
-    /// > the conversation's shopper, its assigned agent or a supervisor, or the canned response is
-    /// > not available to the agent's skill groups.
+    /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
+    /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
+    /// > conversation's skill group.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -6939,10 +6988,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateCannedResponse" method.
         ///
@@ -6950,10 +7005,16 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateCannedResponseRequest` messages.
@@ -6991,7 +7052,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7012,10 +7073,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7036,7 +7102,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7056,10 +7123,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_RenderCannedResponseRequest` messages.
@@ -7086,10 +7155,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol ServiceProtocol: Support_Chat_V1_CannedResponseService.StreamingServiceProtocol {
         /// Handle the "CreateCannedResponse" method.
         ///
@@ -7097,10 +7172,16 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7138,7 +7219,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7159,10 +7240,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7183,7 +7269,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7203,10 +7290,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7231,10 +7320,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol SimpleServiceProtocol: Support_Chat_V1_CannedResponseService.ServiceProtocol {
         /// Handle the "CreateCannedResponse" method.
         ///
@@ -7242,10 +7337,16 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7283,7 +7384,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7304,10 +7405,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7328,7 +7434,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7348,10 +7455,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7605,10 +7714,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateCannedResponse" method.
         ///
@@ -7616,10 +7731,16 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7667,7 +7788,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7693,10 +7814,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7722,7 +7848,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7747,10 +7874,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -7780,10 +7909,16 @@ extension Support_Chat_V1_CannedResponseService {
     /// >
     /// > Standardised replies (话术统一) with placeholders, shared by the team or by skill groups.
     /// > 
-    /// > Placeholders are written `{name}` with name in lower_snake_case; `{{` and `}}` stand for
-    /// > literal braces. Filled automatically from the conversation: {shopper_name},
-    /// > {order_id}, {agent_name}, {conversation_id}; any other name must be given in
-    /// > placeholder_values.
+    /// > Placeholders are written `{name}` with name in lower_snake_case (a lower-case letter, then
+    /// > lower-case letters and digits in words joined by single underscores, at most 64
+    /// > characters); `{{` and `}}` stand for literal braces. Any other `{` or `}` is a malformed
+    /// > placeholder. Filled automatically from the conversation: {shopper_name}
+    /// > (shopper_display_name), {order_id}, {conversation_id}, and {agent_name} (the sending agent's
+    /// > display_name); a fact the conversation lacks (no display name, no order) counts as no
+    /// > value; any other name must be given in placeholder_values.
+    /// > 
+    /// > Identity: every method is for agents, supervisors and services (shoppers get
+    /// > PERMISSION_DENIED).
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -7801,10 +7936,16 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Creates a canned response. Returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-        /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-        /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-        /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-        /// > shortcut is already used in an overlapping scope.
+        /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+        /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+        /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+        /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+        /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+        /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+        /// > retry with the same request_id returns the response created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -7874,7 +8015,7 @@ extension Support_Chat_V1_CannedResponseService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists canned responses ordered by title then id.
+        /// > Lists live canned responses ordered by title (by code point) then id.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
         ///
@@ -7911,10 +8052,15 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-        /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+        /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+        /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+        /// > call). `version` rises by one when something changed; an update that changes nothing
+        /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-        /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-        /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+        /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+        /// > (not checked yet, as for create);
+        /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
         /// - Parameters:
@@ -7951,7 +8097,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+        /// > it as its greeting (not checked yet: skill groups are not served by this release);
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7987,10 +8134,12 @@ extension Support_Chat_V1_CannedResponseService {
         /// > Source IDL Documentation:
         /// >
         /// > Renders a canned response for preview (and for clients that insert the text for editing):
-        /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-        /// > fail on missing values; it reports them.
-        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-        /// > response or conversation does not exist.
+        /// > fills placeholders from the conversation, if given ({agent_name} only from
+        /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+        /// > missing values; it reports them.
+        /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+        /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+        /// > conversation does not exist.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -8031,10 +8180,16 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Creates a canned response. Returns it.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-    /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-    /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-    /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-    /// > shortcut is already used in an overlapping scope.
+    /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+    /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+    /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+    /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+    /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+    /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+    /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+    /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+    /// > retry with the same request_id returns the response created first.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateCannedResponseRequest` message.
@@ -8094,7 +8249,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists canned responses ordered by title then id.
+    /// > Lists live canned responses ordered by title (by code point) then id.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
     /// > malformed or was issued for different filters.
     ///
@@ -8126,10 +8281,15 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-    /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+    /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+    /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+    /// > call). `version` rises by one when something changed; an update that changes nothing
+    /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-    /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-    /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+    /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+    /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+    /// > (not checked yet, as for create);
+    /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
     /// - Parameters:
@@ -8161,7 +8321,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-    /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+    /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+    /// > it as its greeting (not checked yet: skill groups are not served by this release);
     /// > ABORTED when expected_version is stale.
     ///
     /// - Parameters:
@@ -8192,10 +8353,12 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Renders a canned response for preview (and for clients that insert the text for editing):
-    /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-    /// > fail on missing values; it reports them.
-    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-    /// > response or conversation does not exist.
+    /// > fills placeholders from the conversation, if given ({agent_name} only from
+    /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+    /// > missing values; it reports them.
+    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+    /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+    /// > conversation does not exist.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_RenderCannedResponseRequest` message.
@@ -8230,10 +8393,16 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Creates a canned response. Returns it.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
-    /// > than 128 characters, title or body is empty, body exceeds 5,000 characters or has a
-    /// > malformed placeholder, scope is UNSPECIFIED, or scope is SKILL_GROUP without
-    /// > skill_group_ids; NOT_FOUND when a skill group does not exist; ALREADY_EXISTS when the
-    /// > shortcut is already used in an overlapping scope.
+    /// > than 128 characters, title is empty or exceeds 200 characters, shortcut exceeds 32
+    /// > characters or contains spaces, body is empty, exceeds 5,000 characters or has a
+    /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
+    /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
+    /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
+    /// > skill group does not exist (not checked yet: skill groups are not served by this release,
+    /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > `canned_response_id` of the other response) when the shortcut is already used by a live
+    /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
+    /// > retry with the same request_id returns the response created first.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -8301,7 +8470,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists canned responses ordered by title then id.
+    /// > Lists live canned responses ordered by title (by code point) then id.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
     /// > malformed or was issued for different filters.
     ///
@@ -8337,10 +8506,15 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: title, shortcut, body, purpose, scope,
-    /// > skill_group_ids, tags. Messages already sent keep their rendered text.
+    /// > skill_group_ids, tags. Messages already sent keep their rendered text. The result must be
+    /// > valid as for create (switching scope to TEAM needs skill_group_ids cleared in the same
+    /// > call). `version` rises by one when something changed; an update that changes nothing
+    /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
-    /// > or a value is invalid as for create; NOT_FOUND when the canned response or a skill group
-    /// > does not exist; ALREADY_EXISTS when the new shortcut clashes; ABORTED when
+    /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
+    /// > when the canned response does not exist (or was deleted), or a skill group does not exist
+    /// > (not checked yet, as for create);
+    /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
     /// - Parameters:
@@ -8376,7 +8550,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-    /// > response exists; FAILED_PRECONDITION when a skill group uses it as its greeting;
+    /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
+    /// > it as its greeting (not checked yet: skill groups are not served by this release);
     /// > ABORTED when expected_version is stale.
     ///
     /// - Parameters:
@@ -8411,10 +8586,12 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Renders a canned response for preview (and for clients that insert the text for editing):
-    /// > fills placeholders from the conversation, if given, then from placeholder_values. Does not
-    /// > fail on missing values; it reports them.
-    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when the canned
-    /// > response or conversation does not exist.
+    /// > fills placeholders from the conversation, if given ({agent_name} only from
+    /// > placeholder_values: there is no sender), then from placeholder_values. Does not fail on
+    /// > missing values; it reports them.
+    /// > Errors: INVALID_ARGUMENT when canned_response_id is empty or placeholder_values breaks the
+    /// > rules of SendMessageRequest.placeholder_values; NOT_FOUND when the canned response or
+    /// > conversation does not exist.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -8568,15 +8745,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateFaqEntryRequest` messages.
@@ -8595,7 +8778,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_GetFaqEntryRequest` messages.
@@ -8613,9 +8797,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_ListFaqEntriesRequest` messages.
@@ -8634,7 +8820,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -8676,10 +8862,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SearchFaqRequest` messages.
@@ -8705,15 +8896,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol ServiceProtocol: Support_Chat_V1_FaqService.StreamingServiceProtocol {
         /// Handle the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -8732,7 +8929,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -8750,9 +8948,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -8771,7 +8971,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -8813,10 +9013,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -8840,15 +9045,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol SimpleServiceProtocol: Support_Chat_V1_FaqService.ServiceProtocol {
         /// Handle the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -8867,7 +9078,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -8885,9 +9097,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -8906,7 +9120,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -8948,10 +9162,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SearchFaqRequest` message.
@@ -9204,15 +9423,21 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateFaqEntry" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9236,7 +9461,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -9259,9 +9485,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -9285,7 +9513,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -9337,10 +9565,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -9369,6 +9602,9 @@ extension Support_Chat_V1_FaqService {
     /// > Source IDL Documentation:
     /// >
     /// > Self-service questions and answers (自助服务), offered to shoppers before a human.
+    /// > 
+    /// > Identity: shoppers may call GetFaqEntry, ListFaqEntries and SearchFaq and see PUBLISHED
+    /// > entries only; every other method is for agents, supervisors and services.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -9384,10 +9620,13 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+        /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+        /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-        /// > characters, or more than 30 keywords are given.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50
+        /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+        /// > lacks a uri, or status is not a known value.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9422,7 +9661,8 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns one FAQ entry.
-        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+        /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+        /// > or for a shopper when it is not PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -9456,9 +9696,11 @@ extension Support_Chat_V1_FaqService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Lists FAQ entries ordered by category, then question, then id.
+        /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+        /// > shopper the status filter defaults to PUBLISHED.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-        /// > malformed or was issued for different filters.
+        /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+        /// > a status other than PUBLISHED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -9493,7 +9735,7 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Updates the fields named in update_mask: question, answer, keywords, category,
-        /// > skill_group_id, status, attachments.
+        /// > skill_group_id, status, attachments. `version` rises by one when something changed.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
         /// > expected_version is stale.
@@ -9567,10 +9809,15 @@ extension Support_Chat_V1_FaqService {
         /// > Source IDL Documentation:
         /// >
         /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-        /// > and/or exact keywords; best match first.
+        /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+        /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+        /// > and Korean characters, character bigrams plus single characters; very common words and
+        /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+        /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
         /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-        /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-        /// > for a different search.
+        /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+        /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+        /// > different search.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -9609,10 +9856,13 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+    /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-    /// > characters, or more than 30 keywords are given.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50
+    /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+    /// > lacks a uri, or status is not a known value.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9642,7 +9892,8 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns one FAQ entry.
-    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+    /// > or for a shopper when it is not PUBLISHED.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_GetFaqEntryRequest` message.
@@ -9671,9 +9922,11 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists FAQ entries ordered by category, then question, then id.
+    /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+    /// > shopper the status filter defaults to PUBLISHED.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-    /// > malformed or was issued for different filters.
+    /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+    /// > a status other than PUBLISHED.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_ListFaqEntriesRequest` message.
@@ -9703,7 +9956,7 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: question, answer, keywords, category,
-    /// > skill_group_id, status, attachments.
+    /// > skill_group_id, status, attachments. `version` rises by one when something changed.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
     /// > expected_version is stale.
@@ -9767,10 +10020,15 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-    /// > and/or exact keywords; best match first.
+    /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+    /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+    /// > and Korean characters, character bigrams plus single characters; very common words and
+    /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+    /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
     /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-    /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-    /// > for a different search.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+    /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+    /// > different search.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SearchFaqRequest` message.
@@ -9803,10 +10061,13 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Returns it.
+    /// > Creates an FAQ entry (DRAFT unless status says otherwise). Keywords are stored trimmed and
+    /// > lower-cased. Returns it. A retry with the same request_id returns the entry created first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
-    /// > characters, or more than 30 keywords are given.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50
+    /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
+    /// > lacks a uri, or status is not a known value.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -9840,7 +10101,8 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns one FAQ entry.
-    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists.
+    /// > Errors: INVALID_ARGUMENT when faq_entry_id is empty; NOT_FOUND when no such entry exists,
+    /// > or for a shopper when it is not PUBLISHED.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -9873,9 +10135,11 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Lists FAQ entries ordered by category, then question, then id.
+    /// > Lists FAQ entries ordered by category, then question (both by code point), then id. For a
+    /// > shopper the status filter defaults to PUBLISHED.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
-    /// > malformed or was issued for different filters.
+    /// > malformed or was issued for different filters; PERMISSION_DENIED when a shopper asks for
+    /// > a status other than PUBLISHED.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -9909,7 +10173,7 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Updates the fields named in update_mask: question, answer, keywords, category,
-    /// > skill_group_id, status, attachments.
+    /// > skill_group_id, status, attachments. `version` rises by one when something changed.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create; NOT_FOUND when no such entry exists; ABORTED when
     /// > expected_version is stale.
@@ -9981,10 +10245,15 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Searches PUBLISHED entries by free text (matched against question, answer and keywords)
-    /// > and/or exact keywords; best match first.
+    /// > and/or exact keywords; best match first (ties by id). Works for Chinese and English: the
+    /// > text is split into lower-cased words (a plural "s" dropped) and, for Chinese, Japanese
+    /// > and Korean characters, character bigrams plus single characters; very common words and
+    /// > characters (the, how, 的, 吗, 我, 怎 …) are ignored. An entry matches when it shares a
+    /// > token with the query or has one of `keywords`. See FaqSearchResult.score.
     /// > Errors: INVALID_ARGUMENT when both query and keywords are empty, query exceeds 500
-    /// > characters, page_size is negative or above 100, or page_token is malformed or was issued
-    /// > for a different search.
+    /// > characters, more than 30 keywords are given or one is empty or longer than 50 characters,
+    /// > page_size is negative or above 100, or page_token is malformed or was issued for a
+    /// > different search.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -1302,6 +1302,10 @@ public nonisolated struct Support_Chat_V1_Message: Sendable {
   /// online (part of an offline message).
   public var offline: Bool = false
 
+  /// On the SYSTEM message of self-service suggestions posted by StartConversation: the FAQ
+  /// entries it suggests, best match first (see GetFaqEntry). Empty on every other message.
+  public var suggestedFaqEntryIds: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1337,13 +1341,16 @@ public nonisolated struct Support_Chat_V1_SendMessageRequest: Sendable {
   /// At most 10.
   public var attachments: [Support_Common_V1_Attachment] = []
 
-  /// Send this canned response instead of text (agents only). Placeholders such as
-  /// {shopper_name}, {order_id}, {agent_name} are filled from the conversation, then
-  /// overridden by `placeholder_values`.
+  /// Send this canned response instead of text (agents, supervisors and services; not
+  /// shoppers). Placeholders {shopper_name}, {order_id}, {conversation_id} are filled from the
+  /// conversation and {agent_name} from the sender's display_name, then overridden by
+  /// `placeholder_values` (an empty value is no value). The message's text is the rendered
+  /// text and its canned_response_id this id.
   public var cannedResponseID: String = String()
 
   /// Values for the canned response's placeholders, keyed by name without braces
-  /// ("order_id" -> "E2026..."). Ignored without canned_response_id.
+  /// ("order_id" -> "E2026..."); at most 50, names lower_snake_case, values at most 1,000
+  /// characters. Ignored without canned_response_id.
   public var placeholderValues: Dictionary<String,String> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2661,7 +2668,8 @@ public nonisolated struct Support_Chat_V1_CannedResponse: @unchecked Sendable {
     set {_uniqueStorage()._title = newValue}
   }
 
-  /// Optional quick-insert shortcut, e.g. "/refund"; unique within overlapping scopes.
+  /// Optional quick-insert shortcut, e.g. "/refund"; at most 32 characters, no spaces; unique
+  /// (exact match) within overlapping scopes.
   public var shortcut: String {
     get {_storage._shortcut}
     set {_uniqueStorage()._shortcut = newValue}
@@ -2673,7 +2681,8 @@ public nonisolated struct Support_Chat_V1_CannedResponse: @unchecked Sendable {
     set {_uniqueStorage()._body = newValue}
   }
 
-  /// Output only: the placeholder names found in body, without braces, in order of appearance.
+  /// Output only: the placeholder names found in body, without braces, each once, in order of
+  /// first appearance.
   public var placeholders: [String] {
     get {_storage._placeholders}
     set {_uniqueStorage()._placeholders = newValue}
@@ -2689,7 +2698,8 @@ public nonisolated struct Support_Chat_V1_CannedResponse: @unchecked Sendable {
     set {_uniqueStorage()._scope = newValue}
   }
 
-  /// With CANNED_RESPONSE_SCOPE_SKILL_GROUP: the groups that may use it.
+  /// With CANNED_RESPONSE_SCOPE_SKILL_GROUP: the groups that may use it (an agent may send it in
+  /// conversations of these groups); empty with TEAM.
   public var skillGroupIds: [String] {
     get {_storage._skillGroupIds}
     set {_uniqueStorage()._skillGroupIds = newValue}
@@ -2801,7 +2811,7 @@ public nonisolated struct Support_Chat_V1_ListCannedResponsesRequest: Sendable {
   /// Only this purpose; UNSPECIFIED means any.
   public var purpose: Support_Chat_V1_CannedResponsePurpose = .unspecified
 
-  /// Case-insensitive substring of title, shortcut, body or tags.
+  /// Case-insensitive substring of title, shortcut, body or tags; at most 200 characters.
   public var query: String = String()
 
   /// 0 means the server default, 50; at most 500.
@@ -2911,10 +2921,12 @@ public nonisolated struct Support_Chat_V1_RenderCannedResponseResponse: Sendable
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The body with every resolved placeholder replaced; unresolved ones are left as `{name}`.
+  /// The body with every resolved placeholder replaced and `{{`, `}}` turned into braces;
+  /// unresolved ones are left as `{name}`.
   public var text: String = String()
 
-  /// Placeholder names that had no value; SendMessage would fail with INVALID_ARGUMENT.
+  /// Placeholder names that had no value, each once; SendMessage would fail with
+  /// INVALID_ARGUMENT.
   public var missingPlaceholders: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -3118,7 +3130,7 @@ public nonisolated struct Support_Chat_V1_SearchFaqRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Free text, e.g. the shopper's question.
+  /// Free text, e.g. the shopper's question; at most 500 characters.
   public var query: String = String()
 
   /// Entries having any of these keywords (case-insensitive).
@@ -3165,10 +3177,14 @@ public nonisolated struct Support_Chat_V1_FaqSearchResult: Sendable {
   /// Clears the value of `faqEntry`. Subsequent reads from it will return its default value.
   public mutating func clearFaqEntry() {self._faqEntry = nil}
 
-  /// Relevance, higher is better; comparable only within one response.
+  /// Relevance, higher is better; comparable only within one search: (2 × the weight of the
+  /// query's tokens found in the question + the weight found in the answer) / (3 × the weight
+  /// of all the query's tokens), where a word or bigram weighs 2 and a single character 1 (so
+  /// 0 to 1), plus 0.5 for each matched keyword; in steps of 0.000001.
   public var score: Double = 0
 
-  /// Keywords of the entry that matched.
+  /// Keywords of the entry that matched: named in the request's `keywords` (case-insensitive)
+  /// or contained in its query.
   public var matchedKeywords: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -3984,7 +4000,7 @@ nonisolated extension Support_Chat_V1_CloseConversationRequest: SwiftProtobuf.Me
 
 nonisolated extension Support_Chat_V1_Message: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Message"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_id\0\u{3}conversation_id\0\u{1}sequence\0\u{1}sender\0\u{1}text\0\u{1}attachments\0\u{3}create_time\0\u{3}canned_response_id\0\u{3}request_id\0\u{1}offline\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_id\0\u{3}conversation_id\0\u{1}sequence\0\u{1}sender\0\u{1}text\0\u{1}attachments\0\u{3}create_time\0\u{3}canned_response_id\0\u{3}request_id\0\u{1}offline\0\u{3}suggested_faq_entry_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4002,6 +4018,7 @@ nonisolated extension Support_Chat_V1_Message: SwiftProtobuf.Message, SwiftProto
       case 8: try { try decoder.decodeSingularStringField(value: &self.cannedResponseID) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 10: try { try decoder.decodeSingularBoolField(value: &self.offline) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.suggestedFaqEntryIds) }()
       default: break
       }
     }
@@ -4042,6 +4059,9 @@ nonisolated extension Support_Chat_V1_Message: SwiftProtobuf.Message, SwiftProto
     if self.offline != false {
       try visitor.visitSingularBoolField(value: self.offline, fieldNumber: 10)
     }
+    if !self.suggestedFaqEntryIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.suggestedFaqEntryIds, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4056,6 +4076,7 @@ nonisolated extension Support_Chat_V1_Message: SwiftProtobuf.Message, SwiftProto
     if lhs.cannedResponseID != rhs.cannedResponseID {return false}
     if lhs.requestID != rhs.requestID {return false}
     if lhs.offline != rhs.offline {return false}
+    if lhs.suggestedFaqEntryIds != rhs.suggestedFaqEntryIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -6,7 +6,11 @@ import ServiceKit
 public enum ChatServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "chat", schema: "chat", migrations: ChatMigrations.all,
-    healthNames: ["support.chat.v1.ConversationService", "support.chat.v1.AgentService"], producesEvents: true
+    healthNames: [
+      "support.chat.v1.ConversationService", "support.chat.v1.AgentService", "support.chat.v1.CannedResponseService",
+      "support.chat.v1.FaqService",
+    ],
+    producesEvents: true
   ) { resources in
     var env = EnvironmentReader()
     // The tickets process, whose event log chat follows (SUPPORTMESH_PRODUCER_TICKETS).
@@ -17,6 +21,7 @@ public enum ChatServiceDefinition {
       rpcServices: [
         ConversationHandlers(store: ChatStore(database: database), settings: .load(), logger: resources.logger),
         EscalationHandlers(store: EscalationStore(database: database, outbox: resources.outbox!), logger: resources.logger),
+        CannedFaqServices(database: database, logger: resources.logger),
       ] + AgentDesk.services(resources),
       background: [
         TicketAnswersConsumer.subscription(producer: tickets, resources: resources)

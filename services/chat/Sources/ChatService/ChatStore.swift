@@ -14,10 +14,11 @@ typealias ChatMessage = Support_Chat_V1_Message
 struct ChatStore: Sendable {
   let database: Database
 
-  /// Inserts a conversation, its QUEUED status event (sequence 1) and its first message (if
-  /// any, sequence 2), or returns the one first created with the same request id. In the same
-  /// transaction routing checks the skill group (NOT_FOUND), marks an offline message when
-  /// none of its agents is ONLINE, and may assign the conversation at once (Routing.swift).
+  /// Inserts a conversation, its QUEUED status event (sequence 1), its first message (if any,
+  /// sequence 2) and the FAQ suggestions that message earns (FaqSuggestions.swift), or returns
+  /// the one first created with the same request id. In the same transaction routing checks
+  /// the skill group (NOT_FOUND), marks an offline message when none of its agents is ONLINE,
+  /// and may assign the conversation at once (Routing.swift).
   func start(_ conversation: Conversation, firstMessage: ChatMessage?, requestID: String, fingerprint: String, logger: Logger) async throws -> Conversation {
     try await database.withTransaction(logger: logger) { connection in
       var conversation = conversation
@@ -61,6 +62,7 @@ struct ChatStore: Sendable {
       if let message {
         try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
       }
+      try await FaqSuggestions.post(after: message, in: &conversation, timeline: &timeline, fingerprint: fingerprint, on: connection, logger: logger)
       try await Routing.routeStarted(&conversation, group: admission.group, writer: &timeline, at: now, on: connection, logger: logger)
       try await timeline.flush(on: connection, logger: logger)
       return conversation
@@ -94,13 +96,14 @@ struct ChatStore: Sendable {
   }
 
   /// Appends a message as the conversation's next event. The conversation row is locked, so
-  /// concurrent senders get consecutive sequences. `decide` sees the current conversation and
+  /// concurrent senders get consecutive sequences. `decide` sees the current conversation (and
+  /// the transaction's connection, to read what the message needs, e.g. a canned response) and
   /// returns the message to store (its sequence is set here) with the conversation as the
   /// message leaves it, or throws to refuse it. A message does not change the conversation's
   /// version (the version guards the resource: status, assignment, transfer, escalation).
   func append(
     to id: UUID, requestID: String, fingerprint: String, logger: Logger,
-    decide: @Sendable (Conversation) throws -> (message: ChatMessage, conversation: Conversation)
+    decide: @Sendable (Conversation, PostgresConnection) async throws -> (message: ChatMessage, conversation: Conversation)
   ) async throws -> AppendOutcome {
     try await database.withTransaction(logger: logger) { connection in
       guard let current = try await ConversationRows.lock(id, on: connection, logger: logger) else {
@@ -113,7 +116,7 @@ struct ChatStore: Sendable {
       ) {
         return .retried(existing)
       }
-      var (message, updated) = try decide(current)
+      var (message, updated) = try await decide(current, connection)
       message.sequence = updated.lastSequence + 1
       var timeline = TimelineWriter()
       timeline.record(.messagePosted(message), in: &updated, at: message.createTime.date)

@@ -108,11 +108,9 @@ struct ConversationHandlers: RegistrableRPCService {
     // Who writes is the verified caller: a sender naming someone else is refused.
     let sender = try Permissions.actor(claimed: request.sender, field: "sender")
     if sender.kind != .system { try Validate.required(sender.id, "sender.id") }
-    if !request.cannedResponseID.isEmpty {
-      throw RPCError(code: .unimplemented, message: "canned responses are part of the v1 contract but not served by this release yet; send text instead")
-    }
-    if request.text.isEmpty && request.attachments.isEmpty {
-      throw ServiceError.invalidArgument("text", "is required when there are no attachments")
+    try CannedReply.validate(request, sender: sender)
+    if request.text.isEmpty && request.attachments.isEmpty && request.cannedResponseID.isEmpty {
+      throw ServiceError.invalidArgument("text", "is required when there are no attachments or canned_response_id")
     }
     try Validate.maxLength(request.text, "text", Self.maxTextLength)
     try Validate.maxCount(request.attachments, "attachments", Self.maxAttachments)
@@ -123,9 +121,10 @@ struct ConversationHandlers: RegistrableRPCService {
     let now = Date.nowMicroseconds
     // The conversation as the first agent reply left it, exported once the write committed.
     let firstReply = Mutex<Conversation?>(nil)
+    let logger = log
     let outcome = try await store.append(
-      to: id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log
-    ) { current in
+      to: id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: logger
+    ) { current, connection in
       guard current.status != .closed else {
         throw ServiceError.failedPrecondition(
           reason: "CONVERSATION_CLOSED", domain: Self.errorDomain, "conversation \(current.conversationID) is CLOSED",
@@ -153,6 +152,10 @@ struct ConversationHandlers: RegistrableRPCService {
       message.conversationID = current.conversationID
       message.sender = sender
       message.text = request.text
+      if !request.cannedResponseID.isEmpty {
+        message.text = try await CannedReply.render(request, in: current, sender: sender, on: connection, logger: logger)
+        message.cannedResponseID = request.cannedResponseID
+      }
       message.attachments = request.attachments
       message.createTime = now.timestamp
       message.requestID = request.requestID

@@ -71,6 +71,7 @@ enum ChatMigrations {
     // ConversationEscalatedEvent and ConversationClosedEvent, served by chat's EventLog.
     EventOutbox.migration(version: 3),
     AgentSchema.agentsAndSkillGroups, AgentSchema.routing,
+    CannedFaqMigrations.cannedResponses, CannedFaqMigrations.faqEntries,
     Migration(
       version: 10, name: "escalations",
       sql: """
