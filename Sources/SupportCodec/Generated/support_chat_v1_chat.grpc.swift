@@ -593,12 +593,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_WatchConversationRequest` messages.
@@ -619,15 +626,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_WatchInboxRequest` messages.
@@ -1012,12 +1026,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -1038,15 +1059,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -1429,12 +1457,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_WatchConversationRequest` message.
@@ -1456,15 +1491,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_WatchInboxRequest` message.
@@ -2490,12 +2532,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -2521,15 +2570,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -3118,12 +3174,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -3158,15 +3221,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -3715,12 +3785,19 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-    /// > exactly after it. The stream ends with OK after the CLOSED status event.
+    /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+    /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+    /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+    /// > events written through one instance reach watchers of every instance. The stream ends with
+    /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+    /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+    /// > a gap (ephemeral events it missed meanwhile are dropped).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
     /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
     /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-    /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+    /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+    /// > shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -3750,15 +3827,22 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
     /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
     /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-    /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-    /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+    /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+    /// > increasing across all conversations in commit order, with gaps for events that do not
+    /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+    /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+    /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+    /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+    /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+    /// > position to resume from) comes every few seconds (10 by default).
     /// > The stream does not end by itself.
-    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-    /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-    /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-    /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-    /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-    /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+    /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+    /// > is beyond the current position, or older than the resume window (events stay stored, but
+    /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+    /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+    /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+    /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -4330,12 +4414,19 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-    /// > exactly after it. The stream ends with OK after the CLOSED status event.
+    /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+    /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+    /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+    /// > events written through one instance reach watchers of every instance. The stream ends with
+    /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+    /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+    /// > a gap (ephemeral events it missed meanwhile are dropped).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
     /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
     /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-    /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+    /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+    /// > shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4369,15 +4460,22 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
     /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
     /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-    /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-    /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+    /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+    /// > increasing across all conversations in commit order, with gaps for events that do not
+    /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+    /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+    /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+    /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+    /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+    /// > position to resume from) comes every few seconds (10 by default).
     /// > The stream does not end by itself.
-    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-    /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-    /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-    /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-    /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-    /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+    /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+    /// > is beyond the current position, or older than the resume window (events stay stored, but
+    /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+    /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+    /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+    /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - message: request message to send.

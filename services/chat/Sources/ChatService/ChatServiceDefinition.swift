@@ -6,8 +6,9 @@ public enum ChatServiceDefinition {
     name: "chat", schema: "chat", migrations: ChatMigrations.all,
     healthNames: ["support.chat.v1.ConversationService"]
   ) { resources in
-    ServiceParts(rpcServices: [
+    let streams = try ChatStreams(database: resources.database!, logger: resources.logger)
+    return ServiceParts(rpcServices: [
       ConversationHandlers(store: ChatStore(database: resources.database!), settings: .load(), logger: resources.logger)
-    ])
+    ] + streams.services, background: [streams.hub])
   }
 }

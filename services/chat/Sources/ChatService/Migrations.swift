@@ -38,6 +38,7 @@ enum ChatMigrations {
         -- A retried SendMessage (same request id in the same conversation) finds the first message.
         CREATE UNIQUE INDEX messages_request_idx ON messages (conversation_id, request_id);
         """
-    )
+    ),
+    StreamMigrations.inboxIndexes,
   ]
 }
