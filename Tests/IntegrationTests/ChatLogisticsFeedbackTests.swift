@@ -19,7 +19,8 @@ extension MeshTests {
           $0.subject = "Where is my parcel?"; $0.initialMessage = "您好, where is my parcel?"
         }
         let conversation = try await chat.startConversation(start)
-        #expect(conversation.status == .queued && conversation.offline && conversation.lastSequence == 1)
+        // Sequence 1 is the QUEUED status event, 2 the initial message.
+        #expect(conversation.status == .queued && conversation.offline && conversation.lastSequence == 2 && conversation.version == 1)
         #expect(conversation.queuePosition >= 1 && conversation.skillGroupID == "general")
         #expect(try await chat.startConversation(start).conversationID == conversation.conversationID)
 
@@ -28,7 +29,7 @@ extension MeshTests {
           $0.sender = .with { $0.kind = .shopper; $0.id = shopper }; $0.text = "Order 1, please"
         }
         let message = try await chat.sendMessage(send)
-        #expect(message.sequence == 2)
+        #expect(message.sequence == 3)
         #expect(try await chat.sendMessage(send) == message, "a retry returns the stored message")
 
         await expectCode(.permissionDenied) {
@@ -78,9 +79,9 @@ extension MeshTests {
           sequences += page.messages.map(\.sequence)
           token = page.nextPageToken
         } while !token.isEmpty
-        #expect(sequences == Array(1...10))
+        #expect(sequences == Array(2...11), "messages are events 2 to 11 (1 is the QUEUED status event)")
         let fetched = try await chat.getConversation(.with { $0.conversationID = conversation.conversationID })
-        #expect(fetched.lastSequence == 10 && fetched.version == 10)
+        #expect(fetched.lastSequence == 11 && fetched.version == 1, "messages do not change the conversation's version")
         await expectCode(.notFound) { try await chat.listMessages(.with { $0.conversationID = UUID().uuidString }) }
       }
     }

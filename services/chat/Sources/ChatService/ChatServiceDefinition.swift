@@ -4,7 +4,7 @@ import ServiceKit
 public enum ChatServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "chat", schema: "chat", migrations: ChatMigrations.all,
-    healthNames: ["support.chat.v1.ConversationService"]
+    healthNames: ["support.chat.v1.ConversationService"], producesEvents: true
   ) { resources in
     let streams = try ChatStreams(database: resources.database!, logger: resources.logger)
     return ServiceParts(rpcServices: [

@@ -14,9 +14,30 @@ typealias ChatMessage = Support_Chat_V1_Message
 struct ChatStore: Sendable {
   let database: Database
 
-  /// Inserts a conversation (and its first message, if any), or returns the one first created
-  /// with the same request id.
+  /// Inserts a conversation, its QUEUED status event (sequence 1) and its first message (if
+  /// any, sequence 2), or returns the one first created with the same request id.
   func start(_ conversation: Conversation, firstMessage: ChatMessage?, requestID: String, fingerprint: String, logger: Logger) async throws -> Conversation {
+    var conversation = conversation
+    var timeline = TimelineWriter()
+    let now = conversation.createTime.date
+    timeline.record(
+      .statusChanged(.with {
+        $0.previousStatus = .unspecified
+        $0.status = conversation.status
+        $0.actor = .with { $0.kind = .shopper; $0.id = conversation.shopperID; $0.displayName = conversation.shopperDisplayName }
+      }), in: &conversation, at: now)
+    var message = firstMessage
+    if var first = message {
+      first.sequence = conversation.lastSequence + 1
+      timeline.record(.messagePosted(first), in: &conversation, at: now)
+      message = first
+    }
+    return try await insert(conversation, firstMessage: message, timeline: timeline, requestID: requestID, fingerprint: fingerprint, logger: logger)
+  }
+
+  private func insert(
+    _ conversation: Conversation, firstMessage message: ChatMessage?, timeline: TimelineWriter, requestID: String, fingerprint: String, logger: Logger
+  ) async throws -> Conversation {
     try await database.withTransaction(logger: logger) { connection in
       let id = UUID(uuidString: conversation.conversationID)!
       let inserted = try await connection.query(
@@ -38,9 +59,10 @@ struct ChatStore: Sendable {
         ) else { throw RPCError(code: .aborted, message: "concurrent start with the same request_id, retry") }
         return existing
       }
-      if let firstMessage {
-        try await Self.insert(firstMessage, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
+      if let message {
+        try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
       }
+      try await timeline.flush(on: connection, logger: logger)
       return conversation
     }
   }
@@ -71,21 +93,19 @@ struct ChatStore: Sendable {
     case retried(ChatMessage)
   }
 
-  /// Appends a message with the conversation's next sequence. The conversation row is locked,
-  /// so concurrent senders get consecutive sequences. `decide` sees the current conversation
-  /// and returns the message to store (or throws to refuse it).
+  /// Appends a message as the conversation's next event. The conversation row is locked, so
+  /// concurrent senders get consecutive sequences. `decide` sees the current conversation and
+  /// returns the message to store (its sequence is set here) with the conversation as the
+  /// message leaves it, or throws to refuse it. A message does not change the conversation's
+  /// version (the version guards the resource: status, assignment, transfer, escalation).
   func append(
     to id: UUID, requestID: String, fingerprint: String, logger: Logger,
     decide: @Sendable (Conversation) throws -> (message: ChatMessage, conversation: Conversation)
   ) async throws -> AppendOutcome {
     try await database.withTransaction(logger: logger) { connection in
-      var current: Conversation?
-      for try await body in try await connection.query(
-        "SELECT body FROM conversations WHERE conversation_id = \(id) FOR UPDATE", logger: logger
-      ).decode(ByteBuffer.self) {
-        current = try Conversation(bytea: body)
+      guard let current = try await ConversationRows.lock(id, on: connection, logger: logger) else {
+        throw ServiceError.notFound("conversation", id.uuidString.lowercased())
       }
-      guard let current else { throw ServiceError.notFound("conversation", id.uuidString.lowercased()) }
       if let existing = try await Idempotency.firstResult(
         of: ChatMessage.self,
         "SELECT request_fingerprint, body FROM messages WHERE conversation_id = \(id) AND request_id = \(requestID)",
@@ -93,19 +113,17 @@ struct ChatStore: Sendable {
       ) {
         return .retried(existing)
       }
-      let (message, updated) = try decide(current)
+      var (message, updated) = try decide(current)
+      message.sequence = updated.lastSequence + 1
+      var timeline = TimelineWriter()
+      timeline.record(.messagePosted(message), in: &updated, at: message.createTime.date)
       try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
-      try await connection.query(
-        """
-        UPDATE conversations SET last_sequence = \(updated.lastSequence), updated_at = \(updated.updateTime.date),
-          version = \(updated.version), body = \(try updated.bytea())
-        WHERE conversation_id = \(id)
-        """, logger: logger)
+      try await ConversationRows.save(updated, on: connection, logger: logger)
+      try await timeline.flush(on: connection, logger: logger)
       return .appended(message)
     }
   }
 
-  /// Messages after `afterSequence`, ascending; nil when the conversation does not exist.
   /// A page of a conversation's messages; nil when the conversation does not exist. `owner`
   /// sees the conversation's shopper id first and may refuse by throwing.
   func messages(

@@ -5,8 +5,6 @@ import PostgresNIO
 import ServiceKit
 import SupportCodec
 
-typealias ConversationEvent = Support_Chat_V1_ConversationEvent
-
 /// One stored timeline row (conversation_events, see ConversationTimeline.swift) with the
 /// columns watchers are routed by.
 struct TimelineRow: Sendable {
@@ -31,7 +29,7 @@ enum ChatStreamStore {
   /// itself (`EphemeralPayload`), since nothing is stored.
   static let ephemeralChannel = "supportmesh_chat_ephemeral"
   /// The NOTIFY channel `TimelineWriter.flush` wakes on commit.
-  static let timelineChannel = "supportmesh_chat_timeline"
+  static let timelineChannel = TimelineWriter.channel
 
   static let rowColumns = "position, conversation_id, sequence, kind, agent_ids, skill_group_id, status, body"
 

@@ -78,7 +78,6 @@ struct ConversationHandlers: RegistrableRPCService {
       var message = ChatMessage()
       message.messageID = UUID().uuidString.lowercased()
       message.conversationID = conversation.conversationID
-      message.sequence = 1
       message.sender = .with { $0.kind = .shopper; $0.id = request.shopperID; $0.displayName = request.shopperDisplayName }
       message.text = request.initialMessage
       message.attachments = request.initialAttachments
@@ -86,7 +85,6 @@ struct ConversationHandlers: RegistrableRPCService {
       message.requestID = request.requestID
       message.offline = true
       first = message
-      conversation.lastSequence = 1
     }
     let stored = try await store.start(
       conversation, firstMessage: first, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log
@@ -151,7 +149,6 @@ struct ConversationHandlers: RegistrableRPCService {
       var message = ChatMessage()
       message.messageID = UUID().uuidString.lowercased()
       message.conversationID = current.conversationID
-      message.sequence = current.lastSequence + 1
       message.sender = sender
       message.text = request.text
       message.attachments = request.attachments
@@ -159,9 +156,7 @@ struct ConversationHandlers: RegistrableRPCService {
       message.requestID = request.requestID
       message.offline = current.offline && sender.kind == .shopper
       var updated = current
-      updated.lastSequence = message.sequence
       updated.updateTime = now.timestamp
-      updated.version += 1
       if sender.kind == .agent && !updated.hasFirstAgentMessageTime {
         updated.firstAgentMessageTime = now.timestamp
       }

@@ -39,6 +39,37 @@ enum ChatMigrations {
         CREATE UNIQUE INDEX messages_request_idx ON messages (conversation_id, request_id);
         """
     ),
+    Migration(
+      version: 2, name: "conversation timeline",
+      sql: """
+        -- Every stored event of every conversation (ConversationTimeline.swift). `position` is
+        -- chat-wide, gapless and in commit order (timeline_head's row lock orders writers); it is
+        -- the inbox sequence. `sequence` is the event's number within its conversation.
+        CREATE TABLE conversation_events (
+          position bigint PRIMARY KEY,
+          conversation_id uuid NOT NULL REFERENCES conversations (conversation_id),
+          sequence bigint NOT NULL,
+          -- The ConversationEvent oneof field number (4 message, 6 read, 7 assigned, ...).
+          kind smallint NOT NULL,
+          -- Agents whose inbox the event concerns; the conversation's group and status after it.
+          agent_ids text[] NOT NULL,
+          skill_group_id text NOT NULL,
+          status smallint NOT NULL,
+          created_at timestamptz NOT NULL,
+          body bytea NOT NULL,
+          UNIQUE (conversation_id, sequence)
+        );
+        CREATE INDEX conversation_events_created_idx ON conversation_events (created_at);
+        CREATE TABLE timeline_head (
+          singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+          position bigint NOT NULL,
+          pruned_through bigint NOT NULL
+        );
+        INSERT INTO timeline_head (singleton, position, pruned_through) VALUES (true, 0, 0);
+        """
+    ),
+    // ConversationEscalatedEvent and ConversationClosedEvent, served by chat's EventLog.
+    EventOutbox.migration(version: 3),
     StreamMigrations.inboxIndexes,
   ]
 }

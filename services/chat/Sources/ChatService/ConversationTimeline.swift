@@ -1,0 +1,162 @@
+import Foundation
+import GRPCCore
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceKit
+import SupportCodec
+import SwiftProtobuf
+
+typealias ConversationEvent = Support_Chat_V1_ConversationEvent
+
+/// One stored conversation event with its chat-wide timeline position (the inbox sequence).
+struct TimelineEntry: Sendable {
+  var position: Int64
+  var event: ConversationEvent
+  /// Agents whose inbox the event concerns.
+  var agentIDs: [String]
+  var skillGroupID: String
+  var status: Support_Chat_V1_ConversationStatus
+}
+
+/// Collects the conversation events a transaction stores, then writes them in one go.
+///
+/// Every stored event of a conversation (status changes, messages, assignments, transfers, read
+/// markers, escalation updates) gets two numbers:
+/// - its **sequence** within the conversation, `Conversation.last_sequence + 1`, taken from the
+///   conversation row the transaction holds locked (so concurrent writers get consecutive
+///   sequences), given by `record`;
+/// - its chat-wide **position** in `conversation_events`, which WatchInbox resumes from, given
+///   by `flush`. Positions come from the one-row counter `timeline_head`, exactly like the event
+///   outbox's (ServiceKit `EventOutbox`): the counter's row lock orders producing transactions,
+///   so position order is commit order and a reader that has passed N never sees a smaller
+///   position appear later.
+///
+/// `flush` takes that lock, so it must be the last statement of the transaction: the lock is
+/// then held only for the commit. A transaction that changes several conversations locks every
+/// one of their rows before it records anything (lock order: conversations, then the head).
+struct TimelineWriter: Sendable {
+  /// The NOTIFY channel `flush` signals on commit (collapsed to one per transaction).
+  static let channel = "supportmesh_chat_timeline"
+
+  private(set) var pending: [TimelineEntry] = []
+
+  init() {}
+
+  /// Gives `event` the conversation's next sequence (updating `conversation.last_sequence`) and
+  /// queues it for `flush`. Record after changing the conversation: the entry is routed by the
+  /// conversation's state after the event (its assigned agent, group and status).
+  @discardableResult
+  mutating func record(
+    _ event: ConversationEvent.OneOf_Event, in conversation: inout Conversation, at time: Date,
+    concerning extraAgentIDs: [String] = []
+  ) -> ConversationEvent {
+    conversation.lastSequence += 1
+    var stored = ConversationEvent()
+    stored.sequence = conversation.lastSequence
+    stored.conversationID = conversation.conversationID
+    stored.eventTime = Google_Protobuf_Timestamp(date: time)
+    stored.event = event
+    var agents = extraAgentIDs.filter { !$0.isEmpty }
+    if !conversation.assignedAgentID.isEmpty && !agents.contains(conversation.assignedAgentID) {
+      agents.insert(conversation.assignedAgentID, at: 0)
+    }
+    pending.append(
+      TimelineEntry(position: 0, event: stored, agentIDs: agents, skillGroupID: conversation.skillGroupID, status: conversation.status))
+    return stored
+  }
+
+  /// Writes the queued events with their positions and returns them. Call it last in the
+  /// transaction (see the type's comment). Does nothing when nothing was recorded.
+  @discardableResult
+  func flush(on connection: PostgresConnection, logger: Logger) async throws -> [TimelineEntry] {
+    guard !pending.isEmpty else { return [] }
+    var last: Int64?
+    for try await position in try await connection.query(
+      "UPDATE timeline_head SET position = position + \(Int64(pending.count)) RETURNING position", logger: logger
+    ).decode(Int64.self) {
+      last = position
+    }
+    guard let last else { throw RPCError(code: .internalError, message: "chat.timeline_head has no row: migration 2 was not applied") }
+    var entries = pending
+    let first = last - Int64(entries.count) + 1
+    var positions: [Int64] = []
+    var conversations: [UUID] = []
+    var sequences: [Int64] = []
+    var kinds: [Int16] = []
+    var agentLists: [String] = []
+    var groups: [String] = []
+    var statuses: [Int16] = []
+    var times: [Date] = []
+    var bodies: [ByteBuffer] = []
+    for index in entries.indices {
+      entries[index].position = first + Int64(index)
+      let entry = entries[index]
+      positions.append(entry.position)
+      conversations.append(UUID(uuidString: entry.event.conversationID)!)
+      sequences.append(entry.event.sequence)
+      kinds.append(Self.kind(of: entry.event))
+      // text[] does not nest in unnest: agent lists travel as one comma-free joined string.
+      agentLists.append(entry.agentIDs.joined(separator: "\u{1F}"))
+      groups.append(entry.skillGroupID)
+      statuses.append(Int16(entry.status.rawValue))
+      times.append(entry.event.eventTime.date)
+      bodies.append(try entry.event.bytea())
+    }
+    try await connection.query(
+      """
+      INSERT INTO conversation_events (position, conversation_id, sequence, kind, agent_ids, skill_group_id, status, created_at, body)
+      SELECT p, c, s, k, CASE WHEN a = '' THEN '{}'::text[] ELSE string_to_array(a, E'\\x1F') END, g, st, t, b
+      FROM unnest(\(positions), \(conversations), \(sequences), \(kinds), \(agentLists), \(groups), \(statuses), \(times), \(bodies))
+        AS e(p, c, s, k, a, g, st, t, b)
+      """, logger: logger)
+    try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+    return entries
+  }
+
+  /// The ConversationEvent oneof field number of the event (its `kind` column).
+  static func kind(of event: ConversationEvent) -> Int16 {
+    switch event.event {
+    case .messagePosted: 4
+    case .typing: 5
+    case .read: 6
+    case .assigned: 7
+    case .transferred: 8
+    case .statusChanged: 9
+    case .escalationUpdated: 10
+    case .queuePosition: 11
+    case .caughtUp: 12
+    case .heartbeat: 13
+    case nil: 0
+    }
+  }
+}
+
+/// The conversation row: locked read and write-back, shared by every handler that changes a
+/// conversation.
+enum ConversationRows {
+  /// The conversation, its row locked until the transaction ends; nil when it does not exist.
+  static func lock(_ id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> Conversation? {
+    for try await body in try await connection.query(
+      "SELECT body FROM conversations WHERE conversation_id = \(id) FOR UPDATE", logger: logger
+    ).decode(ByteBuffer.self) {
+      return try Conversation(bytea: body)
+    }
+    return nil
+  }
+
+  /// Writes the conversation back (its indexed columns and its body).
+  static func save(_ conversation: Conversation, on connection: PostgresConnection, logger: Logger) async throws {
+    var stored = conversation
+    // Computed on read, never stored.
+    stored.queuePosition = 0
+    try await connection.query(
+      """
+      UPDATE conversations SET status = \(Int16(stored.status.rawValue)), skill_group_id = \(stored.skillGroupID),
+        assigned_agent_id = \(stored.assignedAgentID), last_sequence = \(stored.lastSequence),
+        enqueued_at = \(stored.enqueueTime.date), updated_at = \(stored.updateTime.date), version = \(stored.version),
+        body = \(try stored.bytea())
+      WHERE conversation_id = \(UUID(uuidString: stored.conversationID)!)
+      """, logger: logger)
+  }
+}
