@@ -43,6 +43,13 @@ func memory(_ pid: Int32, _ field: String) -> Double {
   return kib / 1024
 }
 
+/// A value shared by tasks (a Mutex itself cannot be captured by them).
+final class Shared<Value: Sendable>: Sendable {
+  private let mutex: Mutex<Value>
+  init(_ value: Value) { mutex = Mutex(value) }
+  func withLock<R: Sendable>(_ body: (inout sending Value) throws -> sending R) rethrows -> R { try mutex.withLock(body) }
+}
+
 /// Adds the API key to every call.
 struct APIKey: ClientInterceptor {
   let key: String
@@ -150,7 +157,7 @@ enum ChatBench {
     print("\n== fan-out: \(watchers) watchers on one conversation, \(messages) messages at 20/s ==")
     let conversation = try await start(chats[0], shopper: "bench-fanout")
     let arrivals = Arrivals()
-    let sent = Mutex<[Int64: ContinuousClock.Instant]>([:])
+    let sent = Shared<[Int64: ContinuousClock.Instant]>([:])
     try await withThrowingTaskGroup(of: Void.self) { group in
       for index in 0..<watchers {
         group.addTask { await watch(chats[index % chats.count], conversation, into: arrivals, keepInstants: true) }
@@ -194,9 +201,9 @@ enum ChatBench {
     for index in 0..<conversationCount { conversations.append(try await start(chats[index % chats.count], shopper: "bench-\(index)")) }
     let arrivals = Arrivals()
     let total = rate * seconds
-    let next = Atomic<Int>(0)
-    let results = Mutex<(latencies: [Duration], errors: Int, last: String)>(([], 0, ""))
-    let peak = Mutex<Double>(0)
+    let next = Shared<Int>(0)
+    let results = Shared<(latencies: [Duration], errors: Int, last: String)>(([], 0, ""))
+    let peak = Shared<Double>(0)
     let targets = conversations
     var elapsed: Duration = .zero
     try await withThrowingTaskGroup(of: Void.self) { watching in
@@ -219,7 +226,7 @@ enum ChatBench {
         for sender in 0..<256 {
           senders.addTask {
             while true {
-              let index = next.add(1, ordering: .relaxed).oldValue
+              let index = next.withLock { value in defer { value += 1 }; return value }
               guard index < total else { return }
               let due = begin + interval * index
               if due > .now { try await Task.sleep(until: due) }

@@ -47,9 +47,9 @@ extension MeshTests {
         let chat = ChatClient(wrapping: grpc)
         let conversation = try await Self.start(chat, shopper: shopper)
         let id = conversation.conversationID
-        let watcher = WatchRecorder.conversation(chat, id, after: 0)
+        let watcher = Watch.conversation(chat, id, after: 0)
         defer { watcher.stop() }
-        let caughtUp = try await watcher.wait { $0.contains(where: \.hasCaughtUp) }
+        let caughtUp = try await watcher.wait { $0.contains(where: \.isCaughtUp) }
         #expect(Self.stored(caughtUp).map(\.sequence) == Array(1...conversation.lastSequence))
         #expect(caughtUp.first?.statusChanged.status == .queued && caughtUp.last?.sequence == conversation.lastSequence)
 
@@ -62,8 +62,8 @@ extension MeshTests {
         let expiry = typing.expireTime.date.timeIntervalSinceNow
         #expect(expiry > 3 && expiry <= 5.5, "a typing indicator lasts about 5 s")
 
-        let events = try await watcher.wait { $0.contains { $0.hasTyping } }
-        let live = events.drop { !$0.hasCaughtUp }.dropFirst().filter { !$0.hasHeartbeat }
+        let events = try await watcher.wait { $0.contains { $0.isTyping } }
+        let live = events.drop { !$0.isCaughtUp }.dropFirst().filter { !$0.isHeartbeat }
         #expect(live.map(\.sequence) == [message.sequence, read.sequence, read.sequence], "typing carries the latest stored sequence")
         #expect(live[0].messagePosted.messageID == message.messageID)
         #expect(live[1].read.readUpToSequence == message.sequence && live[1].read.reader.id == shopper)
@@ -73,11 +73,11 @@ extension MeshTests {
         let after = try await chat.getConversation(.with { $0.conversationID = id })
         #expect(after.shopperReadSequence == message.sequence && after.lastSequence == read.sequence)
         #expect(after.version == conversation.version, "read markers do not change the resource version")
-        let replay = WatchRecorder.conversation(chat, id, after: message.sequence - 1)
+        let replay = Watch.conversation(chat, id, after: message.sequence - 1)
         defer { replay.stop() }
-        let replayed = try await replay.wait { $0.contains(where: \.hasCaughtUp) }
-        #expect(replayed.filter { !$0.hasHeartbeat }.map(\.sequence) == [message.sequence, read.sequence, read.sequence])
-        #expect(replayed.contains(where: \.hasRead) && !replayed.contains(where: \.hasTyping))
+        let replayed = try await replay.wait { $0.contains(where: \.isCaughtUp) }
+        #expect(replayed.filter { !$0.isHeartbeat }.map(\.sequence) == [message.sequence, read.sequence, read.sequence])
+        #expect(replayed.contains(where: \.isRead) && !replayed.contains(where: \.isTyping))
 
         // A lower marker is a no-op that reports the current one.
         let lower = try await chat.markRead(.with { $0.conversationID = id; $0.reader = .with { $0.kind = .shopper }; $0.readUpToSequence = 1 })
@@ -92,7 +92,7 @@ extension MeshTests {
         let chat = ChatClient(wrapping: grpc)
         let conversation = try await Self.start(chat, shopper: shopper)
         let id = conversation.conversationID
-        let first = WatchRecorder.conversation(chat, id, after: 0)
+        let first = Watch.conversation(chat, id, after: 0)
         let total = 40
         // Messages keep coming while the first watcher disconnects mid-stream.
         let sending = Task {
@@ -106,13 +106,13 @@ extension MeshTests {
         let final = try await chat.getConversation(.with { $0.conversationID = id }).lastSequence
         #expect(final == conversation.lastSequence + Int64(total))
 
-        let second = WatchRecorder.conversation(chat, id, after: seenFirst.last ?? 0)
+        let second = Watch.conversation(chat, id, after: seenFirst.last ?? 0)
         defer { second.stop() }
         let resumed = try await second.wait { Self.stored($0).last?.sequence == final }
         let seenSecond = Self.stored(resumed).map(\.sequence)
         #expect(seenFirst + seenSecond == Array(1...final), "no gap and no duplicate across the reconnect")
         let messages = try await chat.listMessages(.with { $0.conversationID = id; $0.pageSize = 100 }).messages
-        #expect((firstEvents + Self.stored(resumed)).compactMap { $0.hasMessagePosted ? $0.messagePosted.messageID : nil } == messages.map(\.messageID))
+        #expect((firstEvents + Self.stored(resumed)).compactMap { $0.isMessagePosted ? $0.messagePosted.messageID : nil } == messages.map(\.messageID))
       }
     }
 
@@ -125,10 +125,10 @@ extension MeshTests {
       let id = conversation.conversationID
       try await mesh.withGateway(as: .shopper(shopper)) { grpc in
         let chat = ChatClient(wrapping: grpc)
-        await expectCode(.invalidArgument, containing: "conversation_id") { try await WatchRecorder.first(chat, "", after: 0) }
-        await expectCode(.invalidArgument, containing: "after_sequence") { try await WatchRecorder.first(chat, id, after: -1) }
-        await expectCode(.outOfRange) { try await WatchRecorder.first(chat, id, after: conversation.lastSequence + 1) }
-        await expectCode(.notFound) { try await WatchRecorder.first(chat, UUID().uuidString, after: 0) }
+        await expectCode(.invalidArgument, containing: "conversation_id") { try await Watch.first(chat, "", after: 0) }
+        await expectCode(.invalidArgument, containing: "after_sequence") { try await Watch.first(chat, id, after: -1) }
+        await expectCode(.outOfRange) { try await Watch.first(chat, id, after: conversation.lastSequence + 1) }
+        await expectCode(.notFound) { try await Watch.first(chat, UUID().uuidString, after: 0) }
         await expectCode(.outOfRange) {
           try await chat.markRead(.with { $0.conversationID = id; $0.reader = .with { $0.kind = .shopper }; $0.readUpToSequence = conversation.lastSequence + 1 })
         }
@@ -145,12 +145,12 @@ extension MeshTests {
           try await chat.sendTypingIndicator(.with { $0.conversationID = UUID().uuidString; $0.actor = .with { $0.kind = .shopper }; $0.typing = true })
         }
         await expectCode(.permissionDenied) {
-          try await chat.watchInbox(.with { $0.skillGroupIDs = ["general"] }) { for try await _ in $0.messages {} }
+          try await chat.watchInbox(.with { $0.skillGroupIds = ["general"] }) { for try await _ in $0.messages {} }
         }
       }
       try await mesh.withGateway(as: .shopper(uniqueID("stranger"))) { grpc in
         let chat = ChatClient(wrapping: grpc)
-        await expectCode(.permissionDenied) { try await WatchRecorder.first(chat, id, after: 0) }
+        await expectCode(.permissionDenied) { try await Watch.first(chat, id, after: 0) }
         await expectCode(.permissionDenied) {
           try await chat.markRead(.with { $0.conversationID = id; $0.reader = .with { $0.kind = .shopper }; $0.readUpToSequence = 1 })
         }
@@ -160,7 +160,7 @@ extension MeshTests {
       }
       try await mesh.withGateway(as: .agent(uniqueID("agent"))) { grpc in
         let chat = ChatClient(wrapping: grpc)
-        await expectCode(.permissionDenied) { try await WatchRecorder.first(chat, id, after: 0) }
+        await expectCode(.permissionDenied) { try await Watch.first(chat, id, after: 0) }
         await expectCode(.permissionDenied, containing: "agent_id") {
           try await chat.watchInbox(.with { $0.agentID = "someone-else" }) { for try await _ in $0.messages {} }
         }
@@ -171,13 +171,14 @@ extension MeshTests {
       try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
         let chat = ChatClient(wrapping: grpc)
         await expectCode(.invalidArgument, containing: "after_sequence") {
-          try await chat.watchInbox(.with { $0.skillGroupIDs = ["general"]; $0.afterSequence = -1 }) { for try await _ in $0.messages {} }
+          try await chat.watchInbox(.with { $0.skillGroupIds = ["general"]; $0.afterSequence = -1 }) { for try await _ in $0.messages {} }
         }
         await expectCode(.outOfRange) {
-          try await chat.watchInbox(.with { $0.skillGroupIDs = ["general"]; $0.afterSequence = Int64.max / 2 }) { for try await _ in $0.messages {} }
+          try await chat.watchInbox(.with { $0.skillGroupIds = ["general"]; $0.afterSequence = Int64.max / 2 }) { for try await _ in $0.messages {} }
         }
         // A supervisor watches any conversation.
-        #expect(try await WatchRecorder.first(chat, id, after: 0).sequence == 1)
+        let first = try await Watch.first(chat, id, after: 0)
+        #expect(first.sequence == 1)
       }
       let unchanged = try await mesh.withGateway(as: .shopper(shopper)) { grpc in
         try await ChatClient(wrapping: grpc).getConversation(.with { $0.conversationID = id })
@@ -190,8 +191,8 @@ extension MeshTests {
       let shopper = uniqueID("shopper")
       try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
         let chat = ChatClient(wrapping: grpc)
-        let watcher = WatchRecorder.inbox(chat, groups: ["general"], after: 0)
-        let start = try await watcher.wait { $0.contains { $0.event.hasCaughtUp } }
+        let watcher = Watch.inbox(chat, groups: ["general"], after: 0)
+        let start = try await watcher.wait { $0.contains { $0.event.isCaughtUp } }
         #expect(start.count == 1, "after_sequence 0: no replay, just the position to resume from")
         let from = start[0].sequence
 
@@ -201,12 +202,12 @@ extension MeshTests {
         let live = try await watcher.wait { mine($0).count == Int(conversation.lastSequence) }
         watcher.stop()
         #expect(mine(live).map(\.event.sequence) == Array(1...conversation.lastSequence))
-        let positions = live.filter { !$0.event.hasCaughtUp && !$0.event.hasHeartbeat }.map(\.sequence)
+        let positions = live.filter { !$0.event.isCaughtUp && !$0.event.isHeartbeat }.map(\.sequence)
         #expect(positions == positions.sorted() && Set(positions).count == positions.count && positions.allSatisfy { $0 > from })
 
         // Disconnected: a message; the resumed inbox starts right after the last position seen.
         let message = try await mesh.withGateway(as: .shopper(shopper)) { try await Self.send(ChatClient(wrapping: $0), id, shopper: shopper, "still waiting") }
-        let resumed = WatchRecorder.inbox(chat, groups: ["general"], after: live.last!.sequence)
+        let resumed = Watch.inbox(chat, groups: ["general"], after: live.last!.sequence)
         defer { resumed.stop() }
         let more = try await resumed.wait { mine($0).contains { $0.event.messagePosted.messageID == message.messageID } }
         #expect(more.allSatisfy { $0.sequence > live.last!.sequence })
@@ -225,21 +226,21 @@ extension MeshTests {
         let conversation = try await Self.start(viaGateway, shopper: shopper)
         let id = conversation.conversationID
         try await second.withClient(as: Caller(subject: shopper, role: .shopper, scopes: [])) { direct in
-          let onFirst = WatchRecorder.conversation(viaGateway, id, after: conversation.lastSequence)
+          let onFirst = Watch.conversation(viaGateway, id, after: conversation.lastSequence)
           defer { onFirst.stop() }
-          let onSecond = WatchRecorder.conversation(direct, id, after: conversation.lastSequence)
-          _ = try await onFirst.wait { $0.contains(where: \.hasCaughtUp) }
-          _ = try await onSecond.wait { $0.contains(where: \.hasCaughtUp) }
+          let onSecond = Watch.conversation(direct, id, after: conversation.lastSequence)
+          _ = try await onFirst.wait { $0.contains(where: \.isCaughtUp) }
+          _ = try await onSecond.wait { $0.contains(where: \.isCaughtUp) }
 
           let written2 = try await Self.send(direct, id, shopper: shopper, "written through the second process")
           let written1 = try await Self.send(viaGateway, id, shopper: shopper, "written through the first process")
           _ = try await direct.sendTypingIndicator(.with { $0.conversationID = id; $0.actor = .with { $0.kind = .shopper }; $0.typing = true })
           for watcher in [onFirst, onSecond] {
-            let events = try await watcher.wait { $0.contains(where: \.hasTyping) && Self.stored($0).count == 2 }
+            let events = try await watcher.wait { $0.contains(where: \.isTyping) && Self.stored($0).count == 2 }
             #expect(Self.stored(events).map(\.messagePosted.messageID) == [written2.messageID, written1.messageID])
           }
           // Heartbeats (1 s on the second process) keep a quiet stream visibly alive.
-          _ = try await onSecond.wait { $0.contains { $0.hasHeartbeat && $0.sequence == written1.sequence } }
+          _ = try await onSecond.wait { $0.contains { $0.isHeartbeat && $0.sequence == written1.sequence } }
 
           // SIGTERM: the open stream ends UNAVAILABLE at once instead of holding up the drain.
           let stopped = ContinuousClock.now
@@ -255,25 +256,16 @@ extension MeshTests {
   }
 }
 
-/// Records what a watch stream delivers, from a task, until stopped or ended.
-final class WatchRecorder<Event: Sendable>: Sendable {
-  private let state = Mutex<(events: [Event], ended: Bool, error: (any Error)?)>(([], false, nil))
-  private let task = Mutex<Task<Void, Never>?>(nil)
+extension Support_Chat_V1_ConversationEvent {
+  var isCaughtUp: Bool { if case .caughtUp = event { true } else { false } }
+  var isTyping: Bool { if case .typing = event { true } else { false } }
+  var isHeartbeat: Bool { if case .heartbeat = event { true } else { false } }
+  var isRead: Bool { if case .read = event { true } else { false } }
+  var isMessagePosted: Bool { if case .messagePosted = event { true } else { false } }
+}
 
-  var events: [Event] { state.withLock { $0.events } }
-
-  init(_ body: @escaping @Sendable (@escaping @Sendable (Event) -> Void) async throws -> Void) {
-    let started = Task { [state] in
-      do {
-        try await body { event in state.withLock { $0.events.append(event) } }
-        state.withLock { $0.ended = true }
-      } catch {
-        state.withLock { $0.ended = true; $0.error = error }
-      }
-    }
-    task.withLock { $0 = started }
-  }
-
+/// Starts watch streams recorded by a WatchRecorder.
+enum Watch {
   static func conversation(_ chat: ChatClient, _ id: String, after: Int64) -> WatchRecorder<ChatEvent> {
     WatchRecorder<ChatEvent> { record in
       try await chat.watchConversation(.with { $0.conversationID = id; $0.afterSequence = after }) { response in
@@ -284,7 +276,7 @@ final class WatchRecorder<Event: Sendable>: Sendable {
 
   static func inbox(_ chat: ChatClient, groups: [String], after: Int64) -> WatchRecorder<Support_Chat_V1_InboxEvent> {
     WatchRecorder<Support_Chat_V1_InboxEvent> { record in
-      try await chat.watchInbox(.with { $0.skillGroupIDs = groups; $0.afterSequence = after }) { response in
+      try await chat.watchInbox(.with { $0.skillGroupIds = groups; $0.afterSequence = after }) { response in
         for try await event in response.messages { record(event) }
       }
     }
@@ -296,6 +288,26 @@ final class WatchRecorder<Event: Sendable>: Sendable {
       for try await event in response.messages { return event }
       throw RPCError(code: .internalError, message: "the stream ended without an event")
     }
+  }
+}
+
+/// Records what a watch stream delivers, from a task, until stopped or ended.
+final class WatchRecorder<Event: Sendable>: Sendable {
+  private let state = Mutex<(events: [Event], ended: Bool, error: (any Error)?)>(([], false, nil))
+  private let task = Mutex<Task<Void, Never>?>(nil)
+
+  var events: [Event] { state.withLock { $0.events } }
+
+  init(_ body: @escaping @Sendable (@escaping @Sendable (Event) -> Void) async throws -> Void) {
+    let started = Task { [self] in
+      do {
+        try await body { event in self.state.withLock { $0.events.append(event) } }
+        self.state.withLock { $0.ended = true }
+      } catch {
+        self.state.withLock { $0.ended = true; $0.error = error }
+      }
+    }
+    task.withLock { $0 = started }
   }
 
   /// Waits (up to 15 s) until the events satisfy `condition`; returns them.

@@ -1,4 +1,5 @@
 import Foundation
+import GRPCCore
 import Logging
 import PostgresNIO
 import ServiceKit

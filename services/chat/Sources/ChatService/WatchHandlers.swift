@@ -124,16 +124,16 @@ struct WatchHandlers: RegistrableRPCService {
   static let maxSkillGroups = 50
 
   @Sendable func watchInbox(_ request: Support_Chat_V1_WatchInboxRequest, _ writer: RPCWriter<Support_Chat_V1_InboxEvent>) async throws {
-    guard !request.agentID.isEmpty || !request.skillGroupIDs.isEmpty else {
+    guard !request.agentID.isEmpty || !request.skillGroupIds.isEmpty else {
       throw ServiceError.invalidArgument("agent_id", "agent_id or skill_group_ids is required")
     }
     try Validate.maxLength(request.agentID, "agent_id", Validate.maxIDLength)
-    try Validate.maxCount(request.skillGroupIDs, "skill_group_ids", Self.maxSkillGroups)
-    for (index, group) in request.skillGroupIDs.enumerated() { try Validate.required(group, "skill_group_ids[\(index)]") }
+    try Validate.maxCount(request.skillGroupIds, "skill_group_ids", Self.maxSkillGroups)
+    for (index, group) in request.skillGroupIds.enumerated() { try Validate.required(group, "skill_group_ids[\(index)]") }
     guard request.afterSequence >= 0 else { throw ServiceError.invalidArgument("after_sequence", "must not be negative") }
     try ParticipantRules.requireInboxWatcher(agentID: request.agentID)
     let logger = log
-    let filter = InboxFilter(agentID: request.agentID, skillGroupIDs: Set(request.skillGroupIDs))
+    let filter = InboxFilter(agentID: request.agentID, skillGroupIDs: Set(request.skillGroupIds))
 
     let subscription = try await hub.subscribe(.inbox(filter))
     defer { hub.unsubscribe(subscription) }
