@@ -393,7 +393,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -545,11 +546,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SendTypingIndicatorRequest` messages.
@@ -568,12 +572,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_MarkReadRequest` messages.
@@ -593,7 +600,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
         /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
@@ -826,7 +833,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -978,11 +986,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -1001,12 +1012,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -1026,7 +1040,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
         /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
@@ -1257,7 +1271,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -1409,11 +1424,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -1432,12 +1450,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_MarkReadRequest` message.
@@ -1457,7 +1478,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
         /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
@@ -2292,7 +2313,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -2474,11 +2496,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -2502,12 +2527,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -2532,7 +2560,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
         /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
@@ -2846,7 +2874,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -3094,11 +3123,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -3133,12 +3165,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -3174,7 +3209,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
         /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
@@ -3497,7 +3532,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-    /// > shopper's "you are number N in line" display. Watch streams also push updates.
+    /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+    /// > yet: poll this method.)
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
     /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
     ///
@@ -3715,11 +3751,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-    /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-    /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+    /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+    /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+    /// > about every 3 seconds while typing).
     /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-    /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-    /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+    /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+    /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+    /// > caller (a service may type for a participant), or does not take part in the conversation
+    /// > (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -3749,12 +3788,15 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-    /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-    /// > current marker. A stored event, delivered to watchers.
+    /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+    /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+    /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+    /// > but does not change the conversation's version), delivered to watchers.
     /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
     /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
     /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-    /// > reader does not take part in the conversation.
+    /// > reader names someone other than the caller (a service may read for a participant), or does
+    /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -3785,7 +3827,7 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+    /// > indicators, and a Heartbeat every few seconds (10 by default). After a
     /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
     /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
     /// > events written through one instance reach watchers of every instance. The stream ends with
@@ -4094,7 +4136,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-    /// > shopper's "you are number N in line" display. Watch streams also push updates.
+    /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+    /// > yet: poll this method.)
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
     /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
     ///
@@ -4336,11 +4379,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-    /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-    /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+    /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+    /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+    /// > about every 3 seconds while typing).
     /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-    /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-    /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+    /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+    /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+    /// > caller (a service may type for a participant), or does not take part in the conversation
+    /// > (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4374,12 +4420,15 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-    /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-    /// > current marker. A stored event, delivered to watchers.
+    /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+    /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+    /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+    /// > but does not change the conversation's version), delivered to watchers.
     /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
     /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
     /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-    /// > reader does not take part in the conversation.
+    /// > reader names someone other than the caller (a service may read for a participant), or does
+    /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4414,7 +4463,7 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > and queue-position updates, and a Heartbeat every few seconds (10 by default). After a
+    /// > indicators, and a Heartbeat every few seconds (10 by default). After a
     /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
     /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
     /// > events written through one instance reach watchers of every instance. The stream ends with

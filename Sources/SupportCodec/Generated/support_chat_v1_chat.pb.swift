@@ -1580,7 +1580,8 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     set {_uniqueStorage()._event = .escalationUpdated(newValue)}
   }
 
-  /// Ephemeral: the queue position of a QUEUED conversation changed.
+  /// Ephemeral: the queue position of a QUEUED conversation changed. Reserved: not sent by
+  /// this release (GetQueuePosition answers).
   public var queuePosition: Support_Chat_V1_QueuePosition {
     get {
       if case .queuePosition(let v)? = _storage._event {return v}
@@ -1626,7 +1627,8 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     case statusChanged(Support_Chat_V1_ConversationStatusChanged)
     /// An escalation was recorded or its ticket was created or refused.
     case escalationUpdated(Support_Chat_V1_EscalationUpdated)
-    /// Ephemeral: the queue position of a QUEUED conversation changed.
+    /// Ephemeral: the queue position of a QUEUED conversation changed. Reserved: not sent by
+    /// this release (GetQueuePosition answers).
     case queuePosition(Support_Chat_V1_QueuePosition)
     /// Marker: replay of stored events is complete; live events follow.
     case caughtUp(Support_Chat_V1_CaughtUp)
