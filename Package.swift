@@ -109,6 +109,13 @@ let package = Package(
         path: "Benchmarks/EventBench",
         swiftSettings: swiftSettings
       ),
+      // The live chat streams' benchmark (scripts/bench-chat).
+      .executableTarget(
+        name: "supportmesh-chatbench",
+        dependencies: ["SupportCodec", grpcCore, grpcHTTP2],
+        path: "Benchmarks/ChatBench",
+        swiftSettings: swiftSettings
+      ),
       .testTarget(
         name: "SupportCodecTests",
         dependencies: ["SupportCodec", protobuf],

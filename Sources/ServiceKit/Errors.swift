@@ -157,6 +157,10 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
       interrupted = !(error is any RPCErrorConvertible)
     }
     switch error {
+    case let rpc as RPCError where rpc.code == .unavailable && ServerDrain.isDraining:
+      // A watch stream the drain ended says so (reconnect and resume): the drain, not the
+      // caller, cancelled its task.
+      return rpc
     case _ where callerGone && interrupted:
       // The caller gave up (or its deadline passed) and the work stopped wherever it was: a
       // pending pool lease, a query, a forwarded call. That is the caller's outcome, not a

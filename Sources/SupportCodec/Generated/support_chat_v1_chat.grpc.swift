@@ -398,7 +398,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -562,11 +563,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SendTypingIndicatorRequest` messages.
@@ -585,12 +589,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_MarkReadRequest` messages.
@@ -610,12 +617,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_WatchConversationRequest` messages.
@@ -636,15 +650,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_WatchInboxRequest` messages.
@@ -843,7 +864,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -1007,11 +1029,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -1030,12 +1055,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -1055,12 +1083,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -1081,15 +1116,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -1286,7 +1328,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -1450,11 +1493,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -1473,12 +1519,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_MarkReadRequest` message.
@@ -1498,12 +1547,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_WatchConversationRequest` message.
@@ -1525,15 +1581,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_WatchInboxRequest` message.
@@ -2333,7 +2396,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -2527,11 +2591,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -2555,12 +2622,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -2585,12 +2655,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -2616,15 +2693,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -2899,7 +2983,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. Watch streams also push updates.
+        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+        /// > yet: poll this method.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -3159,11 +3244,14 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-        /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-        /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+        /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+        /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+        /// > about every 3 seconds while typing).
         /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-        /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-        /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+        /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+        /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+        /// > caller (a service may type for a participant), or does not take part in the conversation
+        /// > (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -3198,12 +3286,15 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-        /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-        /// > current marker. A stored event, delivered to watchers.
+        /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+        /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+        /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+        /// > but does not change the conversation's version), delivered to watchers.
         /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
         /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
         /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-        /// > reader does not take part in the conversation.
+        /// > reader names someone other than the caller (a service may read for a participant), or does
+        /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -3239,12 +3330,19 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-        /// > exactly after it. The stream ends with OK after the CLOSED status event.
+        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+        /// > events written through one instance reach watchers of every instance. The stream ends with
+        /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+        /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+        /// > a gap (ephemeral events it missed meanwhile are dropped).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
         /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
         /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-        /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+        /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+        /// > shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -3279,15 +3377,22 @@ extension Support_Chat_V1_ConversationService {
         /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-        /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-        /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+        /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+        /// > increasing across all conversations in commit order, with gaps for events that do not
+        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+        /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+        /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+        /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+        /// > position to resume from) comes every few seconds (10 by default).
         /// > The stream does not end by itself.
-        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-        /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-        /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-        /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-        /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-        /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+        /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+        /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+        /// > is beyond the current position, or older than the resume window (events stay stored, but
+        /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+        /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+        /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+        /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -3562,7 +3667,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-    /// > shopper's "you are number N in line" display. Watch streams also push updates.
+    /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+    /// > yet: poll this method.)
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
     /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
     ///
@@ -3792,11 +3898,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-    /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-    /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+    /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+    /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+    /// > about every 3 seconds while typing).
     /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-    /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-    /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+    /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+    /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+    /// > caller (a service may type for a participant), or does not take part in the conversation
+    /// > (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SendTypingIndicatorRequest` message.
@@ -3826,12 +3935,15 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-    /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-    /// > current marker. A stored event, delivered to watchers.
+    /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+    /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+    /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+    /// > but does not change the conversation's version), delivered to watchers.
     /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
     /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
     /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-    /// > reader does not take part in the conversation.
+    /// > reader names someone other than the caller (a service may read for a participant), or does
+    /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_MarkReadRequest` message.
@@ -3862,12 +3974,19 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-    /// > exactly after it. The stream ends with OK after the CLOSED status event.
+    /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+    /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+    /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+    /// > events written through one instance reach watchers of every instance. The stream ends with
+    /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+    /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+    /// > a gap (ephemeral events it missed meanwhile are dropped).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
     /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
     /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-    /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+    /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+    /// > shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_WatchConversationRequest` message.
@@ -3897,15 +4016,22 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
     /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
     /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-    /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-    /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+    /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+    /// > increasing across all conversations in commit order, with gaps for events that do not
+    /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+    /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+    /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+    /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+    /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+    /// > position to resume from) comes every few seconds (10 by default).
     /// > The stream does not end by itself.
-    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-    /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-    /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-    /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-    /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-    /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+    /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+    /// > is beyond the current position, or older than the resume window (events stay stored, but
+    /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+    /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+    /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+    /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_WatchInboxRequest` message.
@@ -4171,7 +4297,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-    /// > shopper's "you are number N in line" display. Watch streams also push updates.
+    /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
+    /// > yet: poll this method.)
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
     /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
     ///
@@ -4425,11 +4552,14 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Tells the other participants that the actor is (or stopped) typing. Ephemeral: delivered
-    /// > live to watchers, not stored, not replayed; an indicator expires by itself after
-    /// > `expire_time` unless renewed (clients resend about every 3 seconds while typing).
+    /// > live to watchers of every chat instance, not stored, not replayed; an indicator expires
+    /// > by itself at `expire_time` (5 seconds later by default) unless renewed (clients resend
+    /// > about every 3 seconds while typing).
     /// > Errors: INVALID_ARGUMENT when conversation_id or actor is missing; NOT_FOUND when no such
-    /// > conversation exists; FAILED_PRECONDITION when the conversation is CLOSED;
-    /// > PERMISSION_DENIED when the actor does not take part in the conversation.
+    /// > conversation exists; FAILED_PRECONDITION (ErrorInfo reason CONVERSATION_CLOSED) when the
+    /// > conversation is CLOSED; PERMISSION_DENIED when the actor names someone other than the
+    /// > caller (a service may type for a participant), or does not take part in the conversation
+    /// > (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4463,12 +4593,15 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Marks everything up to and including `read_up_to_sequence` as read by the reader (read
-    /// > receipts, 已读). Markers never move backwards: a lower value is a no-op that returns the
-    /// > current marker. A stored event, delivered to watchers.
+    /// > receipts, 已读). A shopper reader moves the conversation's shopper_read_sequence; an agent
+    /// > or supervisor moves agent_read_sequence. Markers never move backwards: a value not above
+    /// > the current marker is a no-op that returns it. A stored event (it takes the next sequence
+    /// > but does not change the conversation's version), delivered to watchers.
     /// > Errors: INVALID_ARGUMENT when conversation_id or reader is missing or read_up_to_sequence
     /// > is not positive; NOT_FOUND when no such conversation exists; OUT_OF_RANGE when
     /// > read_up_to_sequence is beyond the conversation's last_sequence; PERMISSION_DENIED when the
-    /// > reader does not take part in the conversation.
+    /// > reader names someone other than the caller (a service may read for a participant), or does
+    /// > not take part in the conversation (its shopper, its assigned agent, or a supervisor).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4503,12 +4636,19 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > and queue-position updates. After a reconnect, pass the last sequence seen to resume
-    /// > exactly after it. The stream ends with OK after the CLOSED status event.
+    /// > indicators, and a Heartbeat every few seconds (10 by default). After a
+    /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+    /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
+    /// > events written through one instance reach watchers of every instance. The stream ends with
+    /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
+    /// > A watcher that falls far behind live delivery is caught up from storage, in order, without
+    /// > a gap (ephemeral events it missed meanwhile are dropped).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or after_sequence is negative;
     /// > NOT_FOUND when no such conversation exists; OUT_OF_RANGE when after_sequence is beyond
     /// > the conversation's last_sequence; PERMISSION_DENIED when the caller does not take part in
-    /// > the conversation; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > the conversation (a shopper watching another shopper's conversation, an agent watching one
+    /// > not assigned to them; supervisors and services watch any); UNAVAILABLE when the server is
+    /// > shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4542,15 +4682,22 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Streams the events of every conversation in an agent's inbox (assigned to the agent, and
     /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
     /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
-    /// > WatchConversation; the inbox sequence is the chat service's event-log position, strictly
-    /// > increasing across all conversations, with gaps for events that do not concern this inbox.
+    /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
+    /// > increasing across all conversations in commit order, with gaps for events that do not
+    /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+    /// > it moves the conversation to or away from the agent; it concerns a listed skill group
+    /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
+    /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
+    /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
+    /// > position to resume from) comes every few seconds (10 by default).
     /// > The stream does not end by itself.
-    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty or
-    /// > after_sequence is negative; NOT_FOUND when the agent or a skill group does not exist;
-    /// > OUT_OF_RANGE when after_sequence is older than the event-log retention (7 days; reload the
-    /// > inbox with ListConversations and watch with after_sequence = 0) or beyond the current
-    /// > position; PERMISSION_DENIED when an agent watches another agent's inbox without being a
-    /// > supervisor; UNAVAILABLE when the server is shutting down (reconnect and resume).
+    /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
+    /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
+    /// > is beyond the current position, or older than the resume window (events stay stored, but
+    /// > an inbox resumes at most 7 days back by default, SUPPORTMESH_CHAT_INBOX_RESUME_DAYS: reload
+    /// > the inbox with ListConversations and watch with after_sequence = 0); PERMISSION_DENIED when
+    /// > a shopper calls, or an agent watches another agent's inbox (supervisors and services watch
+    /// > any); UNAVAILABLE when the server is shutting down (reconnect and resume).
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -1528,8 +1528,9 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The conversation's event sequence. Ephemeral events (typing, queue position) and the
-  /// CaughtUp marker carry the latest stored sequence, so resuming from them loses nothing.
+  /// The conversation's event sequence. Ephemeral events (typing, queue position, heartbeat)
+  /// and the CaughtUp marker carry the latest stored sequence this stream has delivered, so
+  /// resuming from them loses nothing.
   public var sequence: Int64 {
     get {_storage._sequence}
     set {_uniqueStorage()._sequence = newValue}
@@ -1617,7 +1618,8 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     set {_uniqueStorage()._event = .escalationUpdated(newValue)}
   }
 
-  /// Ephemeral: the queue position of a QUEUED conversation changed.
+  /// Ephemeral: the queue position of a QUEUED conversation changed. Reserved: not sent by
+  /// this release (GetQueuePosition answers).
   public var queuePosition: Support_Chat_V1_QueuePosition {
     get {
       if case .queuePosition(let v)? = _storage._event {return v}
@@ -1633,6 +1635,17 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
       return Support_Chat_V1_CaughtUp()
     }
     set {_uniqueStorage()._event = .caughtUp(newValue)}
+  }
+
+  /// Liveness: sent every few seconds (SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS, default 10)
+  /// so clients and proxies can tell a quiet stream from a dead one. Never stored; carries
+  /// the latest stored sequence delivered on this stream, like other ephemeral events.
+  public var heartbeat: Support_Chat_V1_Heartbeat {
+    get {
+      if case .heartbeat(let v)? = _storage._event {return v}
+      return Support_Chat_V1_Heartbeat()
+    }
+    set {_uniqueStorage()._event = .heartbeat(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1652,16 +1665,32 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     case statusChanged(Support_Chat_V1_ConversationStatusChanged)
     /// An escalation was recorded or its ticket was created or refused.
     case escalationUpdated(Support_Chat_V1_EscalationUpdated)
-    /// Ephemeral: the queue position of a QUEUED conversation changed.
+    /// Ephemeral: the queue position of a QUEUED conversation changed. Reserved: not sent by
+    /// this release (GetQueuePosition answers).
     case queuePosition(Support_Chat_V1_QueuePosition)
     /// Marker: replay of stored events is complete; live events follow.
     case caughtUp(Support_Chat_V1_CaughtUp)
+    /// Liveness: sent every few seconds (SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS, default 10)
+    /// so clients and proxies can tell a quiet stream from a dead one. Never stored; carries
+    /// the latest stored sequence delivered on this stream, like other ephemeral events.
+    case heartbeat(Support_Chat_V1_Heartbeat)
 
   }
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The stream is alive; see ConversationEvent.heartbeat.
+public nonisolated struct Support_Chat_V1_Heartbeat: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Support_Chat_V1_TypingIndicator: Sendable {
@@ -1845,11 +1874,12 @@ public nonisolated struct Support_Chat_V1_InboxEvent: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The inbox sequence (event-log position); pass the last one seen as after_sequence.
+  /// The inbox sequence (timeline position); pass the last one seen as after_sequence. The
+  /// CaughtUp marker and heartbeats carry the position to resume from.
   public var sequence: Int64 = 0
 
   /// The conversation event; its own `sequence` is the per-conversation one. For the CaughtUp
-  /// marker, conversation_id is empty.
+  /// marker and heartbeats, conversation_id is empty and sequence is 0.
   public var event: Support_Chat_V1_ConversationEvent {
     get {_event ?? Support_Chat_V1_ConversationEvent()}
     set {_event = newValue}
@@ -4455,7 +4485,7 @@ nonisolated extension Support_Chat_V1_WatchInboxRequest: SwiftProtobuf.Message, 
 
 nonisolated extension Support_Chat_V1_ConversationEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConversationEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}conversation_id\0\u{3}event_time\0\u{3}message_posted\0\u{1}typing\0\u{1}read\0\u{1}assigned\0\u{1}transferred\0\u{3}status_changed\0\u{3}escalation_updated\0\u{3}queue_position\0\u{3}caught_up\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{3}conversation_id\0\u{3}event_time\0\u{3}message_posted\0\u{1}typing\0\u{1}read\0\u{1}assigned\0\u{1}transferred\0\u{3}status_changed\0\u{3}escalation_updated\0\u{3}queue_position\0\u{3}caught_up\0\u{1}heartbeat\0")
 
   fileprivate class _StorageClass {
     var _sequence: Int64 = 0
@@ -4614,6 +4644,19 @@ nonisolated extension Support_Chat_V1_ConversationEvent: SwiftProtobuf.Message, 
             _storage._event = .caughtUp(v)
           }
         }()
+        case 13: try {
+          var v: Support_Chat_V1_Heartbeat?
+          var hadOneofValue = false
+          if let current = _storage._event {
+            hadOneofValue = true
+            if case .heartbeat(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._event = .heartbeat(v)
+          }
+        }()
         default: break
         }
       }
@@ -4672,6 +4715,10 @@ nonisolated extension Support_Chat_V1_ConversationEvent: SwiftProtobuf.Message, 
         guard case .caughtUp(let v)? = _storage._event else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       }()
+      case .heartbeat?: try {
+        guard case .heartbeat(let v)? = _storage._event else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
       case nil: break
       }
     }
@@ -4691,6 +4738,25 @@ nonisolated extension Support_Chat_V1_ConversationEvent: SwiftProtobuf.Message, 
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Chat_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Chat_V1_Heartbeat, rhs: Support_Chat_V1_Heartbeat) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -17,14 +17,16 @@ public enum ChatServiceDefinition {
     let tickets = env.address("SUPPORTMESH_PRODUCER_TICKETS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["tickets"]!.grpc))
     try env.validate()
     let database = resources.database!
+    let streams = try ChatStreams(database: database, logger: resources.logger)
     return ServiceParts(
       rpcServices: [
         ConversationHandlers(store: ChatStore(database: database), settings: .load(), logger: resources.logger),
         EscalationHandlers(store: EscalationStore(database: database, outbox: resources.outbox!), logger: resources.logger),
         CannedFaqServices(database: database, logger: resources.logger),
-      ] + AgentDesk.services(resources),
+      ] + AgentDesk.services(resources) + streams.services,
       background: [
-        TicketAnswersConsumer.subscription(producer: tickets, resources: resources)
+        streams.hub,
+        TicketAnswersConsumer.subscription(producer: tickets, resources: resources),
       ]
     )
   }

@@ -126,6 +126,7 @@ struct TimelineWriter: Sendable {
     case .escalationUpdated: 10
     case .queuePosition: 11
     case .caughtUp: 12
+    case .heartbeat: 13
     case nil: 0
     }
   }

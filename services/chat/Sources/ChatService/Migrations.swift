@@ -72,6 +72,7 @@ enum ChatMigrations {
     EventOutbox.migration(version: 3),
     AgentSchema.agentsAndSkillGroups, AgentSchema.routing,
     CannedFaqMigrations.cannedResponses, CannedFaqMigrations.faqEntries,
+    StreamMigrations.inboxIndexes,
     Migration(
       version: 10, name: "escalations",
       sql: """
