@@ -128,6 +128,71 @@ extension MeshTests {
       #expect(failedOnly.escalations.map(\.escalationID) == [late.escalationID])
     }
 
+    @Test("an agent answers and closes the chat: feedback invites the shopper to rate it; escalating with close_conversation closes it ESCALATED and still files the case")
+    func closingSurveysAndEscalateAndClose() async throws {
+      typealias Routing = MeshTests.ChatRouting
+      let supervisor = TestCaller.supervisor(uniqueID("supervisor"))
+      let (group, agent) = try await mesh.withGateway(as: supervisor) { grpc in
+        let agents = Routing.Agents(wrapping: grpc)
+        let group = try await Routing.group(agents)
+        let agent = try await Routing.agent(agents, "小李", capacity: 2, groups: [group.skillGroupID])
+        return (group, agent)
+      }
+      try await mesh.withGateway(as: .agent(agent.agentID)) { grpc in
+        _ = try await Routing.Agents(wrapping: grpc).setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+      }
+      let shopper = uniqueID("shopper")
+      let (answered, escalatedChat) = try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+        let chat = Routing.Chat(wrapping: grpc)
+        let first = try await chat.startConversation(.with {
+          $0.requestID = uniqueID("start"); $0.shopperID = shopper; $0.channel = .web; $0.skillGroupID = group.skillGroupID
+          $0.orderID = uniqueID("order"); $0.initialMessage = "where is my parcel?"
+        })
+        let second = try await chat.startConversation(.with {
+          $0.requestID = uniqueID("start"); $0.shopperID = shopper; $0.channel = .web; $0.skillGroupID = group.skillGroupID
+          $0.orderID = uniqueID("order"); $0.initialMessage = "the parcel arrived broken"
+        })
+        return (first, second)
+      }
+      #expect(answered.status == .active && escalatedChat.status == .active && answered.assignedAgentID == agent.agentID)
+      try await mesh.withGateway(as: .agent(agent.agentID)) { grpc in
+        let chat = Routing.Chat(wrapping: grpc)
+        _ = try await chat.sendMessage(.with {
+          $0.requestID = uniqueID("msg"); $0.conversationID = answered.conversationID; $0.text = "It is out for delivery today."
+          $0.sender = .with { $0.kind = .agent; $0.id = agent.agentID }
+        })
+        let closed = try await chat.closeConversation(.with { $0.conversationID = answered.conversationID; $0.reason = .resolved })
+        #expect(closed.status == .closed && closed.closeReason == .resolved)
+
+        let escalation = try await chat.escalateConversation(.with {
+          $0.requestID = uniqueID("escalate"); $0.conversationID = escalatedChat.conversationID
+          $0.ticketType = .refundOnly; $0.category = .logistics; $0.summary = "parcel arrived broken, refund without return"
+          $0.deliveredTime = daysAgo(1); $0.closeConversation = true
+        })
+        #expect(escalation.status == .pending && escalation.requestedBy.id == agent.agentID)
+        let after = try await chat.getConversation(.with { $0.conversationID = escalatedChat.conversationID })
+        #expect(after.status == .closed && after.closeReason == .escalated && after.escalationIds == [escalation.escalationID])
+        // The agent's slots are both free again.
+        let freed = try await Routing.Agents(wrapping: grpc).getAgent(.with { $0.agentID = agent.agentID })
+        #expect(freed.currentLoad == 0)
+        let filed = try await Self.answered(escalation.escalationID)
+        #expect(filed.status == .ticketCreated, "the case is filed even though the chat closed")
+        let messages = try await chat.listMessages(.with { $0.conversationID = escalatedChat.conversationID }).messages
+        #expect(!messages.contains { $0.sender.kind == .system && $0.text.contains(filed.ticketID) }, "nothing is posted to a closed conversation")
+      }
+      // Feedback surveys the answered chat (agent = the one who answered), once.
+      var surveys: [Support_Feedback_V1_Survey] = []
+      try await waitFor(seconds: 30) {
+        surveys = try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+          try await Support_Feedback_V1_SurveyService.Client(wrapping: grpc).listSurveys(.with {
+            $0.subject = .with { $0.kind = .conversation; $0.id = answered.conversationID }
+          }).surveys
+        }
+        return !surveys.isEmpty
+      }
+      #expect(surveys.count == 1 && surveys[0].agentID == agent.agentID && surveys[0].shopperID == shopper && surveys[0].channel == .web)
+    }
+
     @Test("bad escalations are refused with the documented status and change nothing")
     func badInput() async throws {
       let (shopper, conversation) = try await Self.conversation()

@@ -21,7 +21,7 @@ public enum ChatServiceDefinition {
     return ServiceParts(
       rpcServices: [
         ConversationHandlers(store: ChatStore(database: database), settings: .load(), logger: resources.logger),
-        EscalationHandlers(store: EscalationStore(database: database, outbox: resources.outbox!), logger: resources.logger),
+        EscalationHandlers(store: EscalationStore(database: database, outbox: resources.outbox!), closingSettings: .load(), logger: resources.logger),
         CannedFaqServices(database: database, logger: resources.logger),
       ] + AgentDesk.services(resources) + streams.services,
       background: [

@@ -33,8 +33,9 @@ struct TimelineEntry: Sendable {
 ///   position appear later.
 ///
 /// `flush` takes that lock, so it must be the last statement of the transaction: the lock is
-/// then held only for the commit. A transaction that changes several conversations locks every
-/// one of their rows before it records anything (lock order: conversations, then the head).
+/// then held only for the commit. Every chat transaction takes its locks in one order, so no
+/// two can deadlock: conversation rows, skill group rows, agent rows (Routing.swift), then the
+/// event outbox's position lock (an announcement), then the timeline's (`flush`, last).
 struct TimelineWriter: Sendable {
   /// The NOTIFY channel `flush` signals on commit (collapsed to one per transaction).
   static let channel = "supportmesh_chat_timeline"

@@ -10,6 +10,7 @@ import SupportCodec
 struct EscalationHandlers: RegistrableRPCService {
   typealias Methods = Support_Chat_V1_ConversationService.Method
   let store: EscalationStore
+  let closingSettings: ClosingSettings
   let logger: Logger
 
   var log: Logger { RequestContext.current?.logger ?? logger }
@@ -61,7 +62,8 @@ struct EscalationHandlers: RegistrableRPCService {
 
     let now = Date.nowMicroseconds
     let outcome = try await store.record(
-      conversationID: conversationID, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log
+      conversationID: conversationID, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log,
+      closing: request.closeConversation ? .init(settings: closingSettings) : nil
     ) { conversation, messageCount in
       if conversation.status == .closed {
         throw ServiceError.failedPrecondition(

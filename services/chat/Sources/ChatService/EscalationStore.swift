@@ -14,6 +14,11 @@ struct EscalationStore: Sendable {
   let database: Database
   let outbox: EventOutbox
 
+  /// EscalateConversation's `close_conversation`: the conversation also closes ESCALATED.
+  struct Closing: Sendable {
+    var settings: ClosingSettings
+  }
+
   enum RecordOutcome {
     case recorded(Escalation)
     case retried(Escalation)
@@ -25,8 +30,7 @@ struct EscalationStore: Sendable {
   /// to it; ConversationEscalatedEvent is announced to the tickets service.
   func record(
     conversationID: UUID, requestID: String, fingerprint: String, logger: Logger,
-    decide: @Sendable (_ conversation: Conversation, _ messageCount: Int32) throws -> Escalation,
-    alsoInTransaction: (@Sendable (inout Conversation, inout TimelineWriter, PostgresConnection) async throws -> Void)? = nil
+    closing: Closing? = nil, decide: @Sendable (_ conversation: Conversation, _ messageCount: Int32) throws -> Escalation
   ) async throws -> RecordOutcome {
     try await database.withTransaction(logger: logger) { connection in
       guard var conversation = try await ConversationRows.lock(conversationID, on: connection, logger: logger) else {
@@ -53,20 +57,29 @@ struct EscalationStore: Sendable {
       var timeline = TimelineWriter()
       timeline.record(
         .escalationUpdated(.with { $0.escalationID = escalation.escalationID; $0.status = .pending }), in: &conversation, at: now)
-      try await alsoInTransaction?(&conversation, &timeline, connection)
       try await connection.query(
         """
         INSERT INTO escalations (escalation_id, request_id, request_fingerprint, conversation_id, shopper_id, status, created_us, body)
         VALUES (\(UUID(uuidString: escalation.escalationID)!), \(requestID), \(fingerprint), \(conversationID), \(escalation.shopperID),
           \(Int16(escalation.status.rawValue)), \(escalation.createTime.unixMicroseconds), \(try escalation.bytea()))
         """, logger: logger)
-      try await ConversationRows.save(conversation, on: connection, logger: logger)
-      // Both position locks last, always the timeline's before the outbox's.
-      try await timeline.flush(on: connection, logger: logger)
-      let eventID = UUID()
+      let escalated = Self.escalatedEvent(escalation, conversation: conversation, eventID: UUID())
+      if let closing {
+        // Closing locks skill groups and agents (routing's lock order) and announces
+        // ConversationClosedEvent; it saves the conversation itself.
+        try await ConversationClosing.close(
+          &conversation, reason: .escalated, note: "escalated to after-sales (escalation \(escalation.escalationID))",
+          actor: escalation.requestedBy, skipRatingInvitation: false, settings: closing.settings, outbox: outbox, writer: &timeline,
+          at: now, on: connection, logger: logger)
+      } else {
+        try await ConversationRows.save(conversation, on: connection, logger: logger)
+      }
+      // The position locks last, in the order every chat transaction takes them: the outbox's,
+      // then the timeline's.
       try await outbox.append(
-        .conversationEscalated(Self.escalatedEvent(escalation, conversation: conversation, eventID: eventID)),
-        subject: conversation.conversationID, eventID: eventID, occurredAt: now, on: connection, logger: logger)
+        .conversationEscalated(escalated), subject: conversation.conversationID, eventID: UUID(uuidString: escalated.eventID)!,
+        occurredAt: now, on: connection, logger: logger)
+      try await timeline.flush(on: connection, logger: logger)
       return .recorded(escalation)
     }
   }
