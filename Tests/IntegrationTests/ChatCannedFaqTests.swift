@@ -24,6 +24,46 @@ extension MeshTests {
       }
     }
 
+    /// A new skill group (canned responses of SKILL_GROUP scope must name existing groups).
+    static func skillGroup(_ grpc: GRPCClient<HTTP2ClientTransport.Posix>, greeting: String = "") async throws -> String {
+      try await Support_Chat_V1_AgentService.Client(wrapping: grpc).createSkillGroup(.with {
+        $0.requestID = uniqueID("req"); $0.name = uniqueID("Canned Group"); $0.assignmentPolicy = .manual; $0.offlinePolicy = .keep
+        $0.greetingCannedResponseID = greeting
+      }).skillGroupID
+    }
+
+    @Test("skill groups are checked: unknown ids are NOT_FOUND; a group's greeting must exist and cannot be deleted while used")
+    func skillGroupChecks() async throws {
+      try await mesh.withGateway { grpc in
+        let canned = Canned(wrapping: grpc)
+        let missing = uniqueID("no-such-group")
+        await expectCode(.notFound, containing: missing) {
+          try await canned.createCannedResponse(Self.createRequest("Nowhere", body: "b", scope: .skillGroup, groups: [missing]))
+        }
+        let group = try await Self.skillGroup(grpc)
+        let scoped = try await canned.createCannedResponse(Self.createRequest("Scoped", body: "b", scope: .skillGroup, groups: [group]))
+        await expectCode(.notFound, containing: missing) {
+          try await canned.updateCannedResponse(.with {
+            $0.cannedResponse = .with { $0.cannedResponseID = scoped.cannedResponseID; $0.skillGroupIds = [group, missing] }
+            $0.updateMask = .with { $0.paths = ["skill_group_ids"] }
+          })
+        }
+        #expect(try await canned.getCannedResponse(.with { $0.cannedResponseID = scoped.cannedResponseID }).skillGroupIds == [group])
+
+        var greetingRequest = Self.createRequest("Hello", body: "您好 {shopper_name}, 我是 {agent_name}")
+        greetingRequest.purpose = .greeting
+        let greeting = try await canned.createCannedResponse(greetingRequest)
+        await expectCode(.notFound, containing: "greeting_canned_response_id") { try await Self.skillGroup(grpc, greeting: UUID().uuidString) }
+        let greeted = try await Self.skillGroup(grpc, greeting: greeting.cannedResponseID)
+        let inUse = await richError(.failedPrecondition) {
+          try await canned.deleteCannedResponse(.with { $0.cannedResponseID = greeting.cannedResponseID })
+        }
+        #expect(inUse?.details.compactMap(\.errorInfo).first?.reason == "CANNED_RESPONSE_IN_USE")
+        #expect(inUse?.details.compactMap(\.errorInfo).first?.metadata["skill_group_id"] == greeted)
+        #expect(try await canned.getCannedResponse(.with { $0.cannedResponseID = greeting.cannedResponseID }).version == greeting.version)
+      }
+    }
+
     @Test("create, get, update, delete; retries return the first result; versions and placeholders")
     func cannedCrud() async throws {
       try await mesh.withGateway { grpc in
@@ -139,11 +179,11 @@ extension MeshTests {
       try await mesh.withGateway { grpc in
         let canned = Canned(wrapping: grpc)
         let shortcut = uniqueID("/ship")
-        let groupA = uniqueID("group-a"), groupB = uniqueID("group-b")
+        let groupA = try await Self.skillGroup(grpc), groupB = try await Self.skillGroup(grpc), groupC = try await Self.skillGroup(grpc)
         let inA = try await canned.createCannedResponse(Self.createRequest("A", body: "a", shortcut: shortcut, scope: .skillGroup, groups: [groupA]))
         _ = try await canned.createCannedResponse(Self.createRequest("B", body: "b", shortcut: shortcut, scope: .skillGroup, groups: [groupB]))
         let clash = await richError(.alreadyExists) {
-          try await canned.createCannedResponse(Self.createRequest("A2", body: "a", shortcut: shortcut, scope: .skillGroup, groups: [groupA, uniqueID("g")]))
+          try await canned.createCannedResponse(Self.createRequest("A2", body: "a", shortcut: shortcut, scope: .skillGroup, groups: [groupA, groupC]))
         }
         let info = clash?.details.compactMap(\.errorInfo).first
         #expect(info?.reason == "SHORTCUT_IN_USE" && info?.metadata["canned_response_id"] == inA.cannedResponseID)
@@ -168,7 +208,7 @@ extension MeshTests {
       try await mesh.withGateway { grpc in
         let canned = Canned(wrapping: grpc)
         let marker = uniqueID("List")
-        let group = uniqueID("group")
+        let group = try await Self.skillGroup(grpc)
         var expected: [String] = []
         for (index, title) in ["c", "a", "b", "a", "d"].enumerated() {
           var request = Self.createRequest("\(title) \(marker)", body: "body \(index) 退货说明")

@@ -422,8 +422,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-        /// > is sent on the agent's behalf.
+        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -888,8 +888,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-        /// > is sent on the agent's behalf.
+        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -1352,8 +1352,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-        /// > is sent on the agent's behalf.
+        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -2425,8 +2425,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-        /// > is sent on the agent's behalf.
+        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -3023,8 +3023,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-        /// > is sent on the agent's behalf.
+        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -3702,8 +3702,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
     /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
     /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-    /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-    /// > is sent on the agent's behalf.
+    /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+    /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
     /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
     /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -4336,8 +4336,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
     /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
     /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-    /// > agent's current_load rises by one. The group's greeting canned response, if configured,
-    /// > is sent on the agent's behalf.
+    /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
+    /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
     /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
     /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -7157,8 +7157,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7226,8 +7225,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-        /// > (not checked yet, as for create);
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7249,8 +7247,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+        /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7324,8 +7322,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7393,8 +7390,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-        /// > (not checked yet, as for create);
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7416,8 +7412,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+        /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7489,8 +7485,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7558,8 +7553,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-        /// > (not checked yet, as for create);
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7581,8 +7575,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+        /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -7883,8 +7877,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -7967,8 +7960,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-        /// > (not checked yet, as for create);
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -7995,8 +7987,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+        /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -8088,8 +8080,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
         /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
         /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-        /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-        /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+        /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
         /// > `canned_response_id` of the other response) when the shortcut is already used by a live
         /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
         /// > retry with the same request_id returns the response created first.
@@ -8205,8 +8196,7 @@ extension Support_Chat_V1_CannedResponseService {
         /// > returns the response as it is.
         /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
         /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-        /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-        /// > (not checked yet, as for create);
+        /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
         /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
         /// > expected_version is stale.
         ///
@@ -8244,8 +8234,8 @@ extension Support_Chat_V1_CannedResponseService {
         /// >
         /// > Deletes a canned response. Messages already sent keep their text and id.
         /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-        /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-        /// > it as its greeting (not checked yet: skill groups are not served by this release);
+        /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+        /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
         /// > ABORTED when expected_version is stale.
         ///
         /// - Parameters:
@@ -8332,8 +8322,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
     /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
     /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-    /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-    /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
     /// > `canned_response_id` of the other response) when the shortcut is already used by a live
     /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
     /// > retry with the same request_id returns the response created first.
@@ -8434,8 +8423,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-    /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-    /// > (not checked yet, as for create);
+    /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
     /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
@@ -8468,8 +8456,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-    /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-    /// > it as its greeting (not checked yet: skill groups are not served by this release);
+    /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+    /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
     /// > ABORTED when expected_version is stale.
     ///
     /// - Parameters:
@@ -8545,8 +8533,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > malformed placeholder (the message gives its character position), scope is UNSPECIFIED,
     /// > scope is SKILL_GROUP without skill_group_ids or TEAM with skill_group_ids, or there are
     /// > more than 50 skill_group_ids or 20 tags (each at most 50 characters); NOT_FOUND when a
-    /// > skill group does not exist (not checked yet: skill groups are not served by this release,
-    /// > so skill_group_ids are stored as given); ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
+    /// > skill group does not exist; ALREADY_EXISTS (ErrorInfo reason SHORTCUT_IN_USE, metadata
     /// > `canned_response_id` of the other response) when the shortcut is already used by a live
     /// > response of an overlapping scope (either is TEAM, or both list a common skill group). A
     /// > retry with the same request_id returns the response created first.
@@ -8659,8 +8646,7 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// > returns the response as it is.
     /// > Errors: INVALID_ARGUMENT when update_mask is empty or names an unknown or read-only field,
     /// > or a value is invalid as for create (fields named `canned_response.<field>`); NOT_FOUND
-    /// > when the canned response does not exist (or was deleted), or a skill group does not exist
-    /// > (not checked yet, as for create);
+    /// > when the canned response does not exist (or was deleted), or a skill group does not exist;
     /// > ALREADY_EXISTS (SHORTCUT_IN_USE) when the new shortcut clashes; ABORTED when
     /// > expected_version is stale.
     ///
@@ -8697,8 +8683,8 @@ extension Support_Chat_V1_CannedResponseService.ClientProtocol {
     /// >
     /// > Deletes a canned response. Messages already sent keep their text and id.
     /// > Errors: INVALID_ARGUMENT when canned_response_id is empty; NOT_FOUND when no such canned
-    /// > response exists (or it was already deleted); FAILED_PRECONDITION when a skill group uses
-    /// > it as its greeting (not checked yet: skill groups are not served by this release);
+    /// > response exists (or it was already deleted); FAILED_PRECONDITION (ErrorInfo reason
+    /// > CANNED_RESPONSE_IN_USE, metadata skill_group_id) when a skill group uses it as its greeting;
     /// > ABORTED when expected_version is stale.
     ///
     /// - Parameters:

@@ -2525,8 +2525,9 @@ public nonisolated struct Support_Chat_V1_SkillGroup: @unchecked Sendable {
   /// Clears the value of `firstResponseTarget`. Subsequent reads from it will return its default value.
   public mutating func clearFirstResponseTarget() {_uniqueStorage()._firstResponseTarget = nil}
 
-  /// A GREETING canned response sent automatically on the agent's behalf at assignment;
-  /// empty for none.
+  /// A GREETING canned response for the group's conversations; empty for none. It must name a
+  /// live canned response (DeleteCannedResponse refuses to delete it while a group uses it).
+  /// Not sent automatically at assignment yet: the agent sends it with SendMessage.
   public var greetingCannedResponseID: String {
     get {_storage._greetingCannedResponseID}
     set {_uniqueStorage()._greetingCannedResponseID = newValue}

@@ -253,16 +253,20 @@ struct AgentHandlers: RegistrableRPCService {
     if request.hasFirstResponseTarget { try Self.duration(request.firstResponseTarget, "first_response_target", within: 1...day) }
     if request.hasInactivityTimeout { try Self.duration(request.inactivityTimeout, "inactivity_timeout", within: 1_000_000...(7 * day)) }
     try Validate.maxLength(request.greetingCannedResponseID, "greeting_canned_response_id", Validate.maxIDLength)
-    if !request.greetingCannedResponseID.isEmpty {
-      // Canned responses are not served by this release: no id can name one.
-      throw ServiceError.notFound("canned response (greeting_canned_response_id)", request.greetingCannedResponseID)
-    }
     let fingerprint = try Fingerprint.of(request)
     let now = Date.nowMicroseconds
     return try await database.withTransaction(logger: log) { connection in
       try await Idempotency.lock(requestID: request.requestID, scope: "chat.skill_group", on: connection, logger: self.log)
       if let first = try await SkillGroupRows.created(requestID: request.requestID, fingerprint: fingerprint, on: connection, logger: self.log) {
         return first
+      }
+      if !request.greetingCannedResponseID.isEmpty {
+        // Held FOR SHARE until commit: DeleteCannedResponse cannot remove it meanwhile.
+        guard let greetingID = UUID(uuidString: request.greetingCannedResponseID),
+          try await !connection.query(
+            "SELECT 1 FROM canned_responses WHERE canned_response_id = \(greetingID) AND deleted_at IS NULL FOR SHARE", logger: self.log
+          ).collect().isEmpty
+        else { throw ServiceError.notFound("canned response (greeting_canned_response_id)", request.greetingCannedResponseID) }
       }
       if let clash = try await SkillGroupRows.clashing(name: request.name, id: id, on: connection, logger: self.log) {
         throw ServiceError.alreadyExists(

@@ -30,6 +30,7 @@ struct CannedResponseStore: Sendable {
       if let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) {
         return .retried(existing)
       }
+      try await AgentRows.requireGroups(response.skillGroupIds, field: "skill_group_ids", on: connection, logger: logger)
       try await Self.requireShortcutFree(response, on: connection, logger: logger)
       let id = UUID(uuidString: response.cannedResponseID)!
       let search = Self.searchText(response)
@@ -110,6 +111,9 @@ struct CannedResponseStore: Sendable {
         throw ServiceError.notFound("canned response", id.uuidString.lowercased())
       }
       let updated = try change(current)
+      if updated.skillGroupIds != current.skillGroupIds {
+        try await AgentRows.requireGroups(updated.skillGroupIds, field: "canned_response.skill_group_ids", on: connection, logger: logger)
+      }
       try await Self.requireShortcutFree(updated, on: connection, logger: logger)
       let search = Self.searchText(updated)
       try await connection.query(
@@ -131,6 +135,16 @@ struct CannedResponseStore: Sendable {
         throw ServiceError.notFound("canned response", id.uuidString.lowercased())
       }
       try check(current)
+      // A group's greeting must exist while the group uses it (CreateSkillGroup reads the
+      // response FOR SHARE, so the two cannot cross).
+      for try await group in try await connection.query(
+        "SELECT skill_group_id FROM skill_groups WHERE greeting_canned_response_id = \(id.uuidString.lowercased()) LIMIT 1", logger: logger
+      ).decode(String.self) {
+        throw ServiceError.failedPrecondition(
+          reason: "CANNED_RESPONSE_IN_USE", domain: ConversationHandlers.errorDomain,
+          "skill group \(group) uses this canned response as its greeting: change the group's greeting first",
+          metadata: ["skill_group_id": group, "canned_response_id": id.uuidString.lowercased()])
+      }
       try await connection.query(
         "UPDATE canned_responses SET deleted_at = \(now) WHERE canned_response_id = \(id)", logger: logger)
     }
