@@ -193,6 +193,45 @@ extension MeshTests {
       #expect(surveys.count == 1 && surveys[0].agentID == agent.agentID && surveys[0].shopperID == shopper && surveys[0].channel == .web)
     }
 
+    @Test("an offline message of a CREATE_TICKET group becomes an INQUIRY case after the group's delay and closes ESCALATED; a kept one does not")
+    func offlineMessageBecomesACase() async throws {
+      typealias Routing = MeshTests.ChatRouting
+      let shopper = uniqueID("shopper")
+      let (ticketing, keeping) = try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
+        let agents = Routing.Agents(wrapping: grpc)
+        let ticketing = try await agents.createSkillGroup(.with {
+          $0.requestID = uniqueID("req"); $0.name = uniqueID("Night Desk"); $0.assignmentPolicy = .leastLoaded
+          $0.offlinePolicy = .createTicket; $0.offlineTicketDelay = .init(seconds: 1)
+        })
+        return (ticketing, try await Routing.group(agents))
+      }
+      let (left, kept) = try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+        let chat = Routing.Chat(wrapping: grpc)
+        let left = try await Routing.start(chat, group: ticketing.skillGroupID, shopper: shopper)
+        let kept = try await Routing.start(chat, group: keeping.skillGroupID, shopper: shopper)
+        return (left, kept)
+      }
+      #expect(left.offline && left.status == .queued)
+      var closed = Support_Chat_V1_Conversation()
+      try await waitFor(seconds: 30) {
+        closed = try await mesh.withGateway { grpc in
+          try await Routing.Chat(wrapping: grpc).getConversation(.with { $0.conversationID = left.conversationID })
+        }
+        return closed.status == .closed
+      }
+      #expect(closed.closeReason == .escalated && closed.closedBy.kind == .system && closed.escalationIds.count == 1)
+      let escalation = try await Self.answered(closed.escalationIds[0])
+      #expect(escalation.status == .ticketCreated && escalation.ticketType == .inquiry && escalation.summary == "您好, I have a question")
+      let ticket = try await mesh.withGateway { grpc in
+        try await Support_Tickets_V1_TicketService.Client(wrapping: grpc).getTicket(.with { $0.ticketID = escalation.ticketID })
+      }
+      #expect(ticket.type == .inquiry && ticket.shopperID == shopper && ticket.source.id == left.conversationID && ticket.createdBy.kind == .system)
+      let stillKept = try await mesh.withGateway { grpc in
+        try await Routing.Chat(wrapping: grpc).getConversation(.with { $0.conversationID = kept.conversationID })
+      }
+      #expect(stillKept.status == .queued && stillKept.escalationIds.isEmpty, "OFFLINE_POLICY_KEEP keeps the message")
+    }
+
     @Test("bad escalations are refused with the documented status and change nothing")
     func badInput() async throws {
       let (shopper, conversation) = try await Self.conversation()

@@ -223,6 +223,8 @@ struct WholeMesh: SuiteTrait, TestScoping {
     let mesh = try Mesh()
     // Feedback's expiry sweep every second, so a test sees a survey expire.
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_SURVEY_SWEEP_SECONDS"] = "1"
+    // Chat's offline-message sweep every second, so a test sees an offline message become a case.
+    mesh.extraEnvironment["SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS"] = "1"
     do {
       try await mesh.start()
     } catch {

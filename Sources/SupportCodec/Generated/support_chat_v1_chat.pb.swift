@@ -237,10 +237,11 @@ public nonisolated enum Support_Chat_V1_OfflinePolicy: SwiftProtobuf.Enum, Swift
   /// later, assigned first (oldest first) when an agent of the group comes ONLINE.
   case keep // = 1
 
-  /// Turn it into a ticket: after `SkillGroup.offline_ticket_delay` without an agent coming
-  /// online, the system escalates it (ticket type INQUIRY unless configured otherwise, summary
-  /// from the shopper's messages) and closes it with CLOSE_REASON_ESCALATED.
-  /// Not acted on yet by this release: such messages wait in the queue as with KEEP.
+  /// Turn it into a ticket: when it has waited `SkillGroup.offline_ticket_delay` (counted from
+  /// its enqueue time; checked every SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS, default 30) and no
+  /// agent ever took it, the system escalates it (ticket type INQUIRY, category TRANSACTION,
+  /// summary = the shopper's messages, request_id "offline-ticket:<conversation_id>") and closes
+  /// it with CLOSE_REASON_ESCALATED. Until then an agent coming online takes it as with KEEP.
   case createTicket // = 2
   case UNRECOGNIZED(Int)
 

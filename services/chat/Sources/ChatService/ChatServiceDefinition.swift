@@ -15,18 +15,24 @@ public enum ChatServiceDefinition {
     var env = EnvironmentReader()
     // The tickets process, whose event log chat follows (SUPPORTMESH_PRODUCER_TICKETS).
     let tickets = env.address("SUPPORTMESH_PRODUCER_TICKETS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["tickets"]!.grpc))
+    // How often offline messages of OFFLINE_POLICY_CREATE_TICKET groups are checked.
+    let offlineSweep = env.int("SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS", default: 30, range: 1...3600)
     try env.validate()
     let database = resources.database!
+    let escalations = EscalationStore(database: database, outbox: resources.outbox!)
+    let closing = ClosingSettings.load()
     let streams = try ChatStreams(database: database, logger: resources.logger)
     return ServiceParts(
       rpcServices: [
         ConversationHandlers(store: ChatStore(database: database), settings: .load(), logger: resources.logger),
-        EscalationHandlers(store: EscalationStore(database: database, outbox: resources.outbox!), closingSettings: .load(), logger: resources.logger),
+        EscalationHandlers(store: escalations, closingSettings: closing, logger: resources.logger),
         CannedFaqServices(database: database, logger: resources.logger),
       ] + AgentDesk.services(resources) + streams.services,
       background: [
         streams.hub,
         TicketAnswersConsumer.subscription(producer: tickets, resources: resources),
+        OfflineTicketSweeper(
+          database: database, store: escalations, closing: closing, interval: .seconds(offlineSweep), logger: resources.logger),
       ]
     )
   }

@@ -76,37 +76,7 @@ struct EscalationHandlers: RegistrableRPCService {
       if request.expectedVersion != 0 && request.expectedVersion != conversation.version {
         throw ServiceError.versionMismatch("conversation", expected: request.expectedVersion, actual: conversation.version)
       }
-      let orderID = request.orderID.isEmpty ? conversation.orderID : request.orderID
-      if Self.orderTypes.contains(request.ticketType) && orderID.isEmpty && request.orderItems.isEmpty {
-        throw ServiceError.failedPrecondition(
-          reason: "ORDER_REQUIRED", domain: ConversationHandlers.errorDomain,
-          "\(request.ticketType) needs an order: neither the request nor the conversation has an order_id",
-          metadata: ["conversation_id": conversation.conversationID])
-      }
-      var escalation = Escalation()
-      escalation.escalationID = UUID().uuidString.lowercased()
-      escalation.conversationID = conversation.conversationID
-      escalation.shopperID = conversation.shopperID
-      escalation.orderID = orderID.isEmpty ? (request.orderItems.first?.orderID ?? "") : orderID
-      escalation.orderItems = request.orderItems
-      escalation.ticketType = request.ticketType
-      escalation.category = request.category
-      escalation.priority = request.priority == .unspecified ? .normal : request.priority
-      escalation.summary = request.summary
-      escalation.title = request.title.isEmpty ? Self.title(fromSummary: request.summary) : request.title
-      if request.hasDeliveredTime { escalation.deliveredTime = request.deliveredTime }
-      escalation.transcript = .with {
-        $0.subject = .with { $0.kind = .conversation; $0.id = conversation.conversationID }
-        $0.upToSequence = conversation.lastSequence
-        $0.messageCount = messageCount
-      }
-      escalation.attachments = request.attachments
-      escalation.status = .pending
-      escalation.requestedBy = actor
-      escalation.createTime = now.timestamp
-      escalation.updateTime = now.timestamp
-      escalation.version = 1
-      return escalation
+      return try Self.escalation(request, of: conversation, messageCount: messageCount, by: actor, at: now)
     }
     switch outcome {
     case .recorded(let escalation):
@@ -115,6 +85,45 @@ struct EscalationHandlers: RegistrableRPCService {
     case .retried(let escalation):
       return escalation
     }
+  }
+
+  /// The escalation `request` records for the locked `conversation` (FAILED_PRECONDITION
+  /// ORDER_REQUIRED for a goods case without an order). Shared with the offline-message sweep.
+  static func escalation(
+    _ request: Support_Chat_V1_EscalateConversationRequest, of conversation: Conversation, messageCount: Int32,
+    by actor: Support_Common_V1_Actor, at now: Date
+  ) throws -> Escalation {
+    let orderID = request.orderID.isEmpty ? conversation.orderID : request.orderID
+    if Self.orderTypes.contains(request.ticketType) && orderID.isEmpty && request.orderItems.isEmpty {
+      throw ServiceError.failedPrecondition(
+        reason: "ORDER_REQUIRED", domain: ConversationHandlers.errorDomain,
+        "\(request.ticketType) needs an order: neither the request nor the conversation has an order_id",
+        metadata: ["conversation_id": conversation.conversationID])
+    }
+    var escalation = Escalation()
+    escalation.escalationID = UUID().uuidString.lowercased()
+    escalation.conversationID = conversation.conversationID
+    escalation.shopperID = conversation.shopperID
+    escalation.orderID = orderID.isEmpty ? (request.orderItems.first?.orderID ?? "") : orderID
+    escalation.orderItems = request.orderItems
+    escalation.ticketType = request.ticketType
+    escalation.category = request.category
+    escalation.priority = request.priority == .unspecified ? .normal : request.priority
+    escalation.summary = request.summary
+    escalation.title = request.title.isEmpty ? Self.title(fromSummary: request.summary) : request.title
+    if request.hasDeliveredTime { escalation.deliveredTime = request.deliveredTime }
+    escalation.transcript = .with {
+      $0.subject = .with { $0.kind = .conversation; $0.id = conversation.conversationID }
+      $0.upToSequence = conversation.lastSequence
+      $0.messageCount = messageCount
+    }
+    escalation.attachments = request.attachments
+    escalation.status = .pending
+    escalation.requestedBy = actor
+    escalation.createTime = now.timestamp
+    escalation.updateTime = now.timestamp
+    escalation.version = 1
+    return escalation
   }
 
   /// The summary's first line, cut to the title's length.
