@@ -26,6 +26,16 @@ public enum Validate {
     }
   }
 
+  /// The fields an update_mask names: at least one, each in `updatable`.
+  public static func updateMask(_ paths: [String], updatable: Set<String>) throws -> Set<String> {
+    let paths = Set(paths)
+    if paths.isEmpty { throw ServiceError.invalidArgument("update_mask", "name at least one field") }
+    if let path = paths.subtracting(updatable).sorted().first {
+      throw ServiceError.invalidArgument("update_mask", "\(path) cannot be updated (updatable: \(updatable.sorted().joined(separator: ", ")))")
+    }
+    return paths
+  }
+
   public static func maxCount<C: Collection>(_ values: C, _ field: String, _ maxCount: Int) throws {
     if values.count > maxCount {
       throw ServiceError.invalidArgument(field, "has \(values.count) entries; at most \(maxCount) are accepted")

@@ -128,12 +128,7 @@ struct CannedResponseHandlers: RegistrableRPCService {
 
   @Sendable func updateCannedResponse(_ request: Support_Chat_V1_UpdateCannedResponseRequest) async throws -> CannedResponse {
     try Permissions.requireStaff("manage canned responses")
-    let paths = Set(request.updateMask.paths)
-    if paths.isEmpty { throw ServiceError.invalidArgument("update_mask", "name at least one field") }
-    if let path = paths.subtracting(Self.updatablePaths).sorted().first {
-      throw ServiceError.invalidArgument(
-        "update_mask", "\(path) cannot be updated (updatable: \(Self.updatablePaths.sorted().joined(separator: ", ")))")
-    }
+    let paths = try Validate.updateMask(request.updateMask.paths, updatable: Self.updatablePaths)
     if request.expectedVersion < 0 { throw ServiceError.invalidArgument("expected_version", "must not be negative") }
     guard let id = try Validate.resourceID(request.cannedResponse.cannedResponseID, "canned_response.canned_response_id") else {
       throw ServiceError.notFound("canned response", request.cannedResponse.cannedResponseID)

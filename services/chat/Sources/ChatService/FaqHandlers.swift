@@ -120,12 +120,7 @@ struct FaqHandlers: RegistrableRPCService {
 
   @Sendable func updateFaqEntry(_ request: Support_Chat_V1_UpdateFaqEntryRequest) async throws -> FaqEntry {
     try Permissions.requireStaff("write FAQ entries")
-    let paths = Set(request.updateMask.paths)
-    if paths.isEmpty { throw ServiceError.invalidArgument("update_mask", "name at least one field") }
-    if let path = paths.subtracting(Self.updatablePaths).sorted().first {
-      throw ServiceError.invalidArgument(
-        "update_mask", "\(path) cannot be updated (updatable: \(Self.updatablePaths.sorted().joined(separator: ", ")))")
-    }
+    let paths = try Validate.updateMask(request.updateMask.paths, updatable: Self.updatablePaths)
     if request.expectedVersion < 0 { throw ServiceError.invalidArgument("expected_version", "must not be negative") }
     guard let id = try Validate.resourceID(request.faqEntry.faqEntryID, "faq_entry.faq_entry_id") else {
       throw ServiceError.notFound("FAQ entry", request.faqEntry.faqEntryID)

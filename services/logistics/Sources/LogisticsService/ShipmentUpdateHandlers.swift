@@ -18,11 +18,7 @@ extension ShipmentHandlers {
     guard let id = try Validate.resourceID(request.shipment.shipmentID, "shipment.shipment_id") else {
       throw ServiceError.notFound("shipment", request.shipment.shipmentID)
     }
-    let paths = Set(request.updateMask.paths)
-    if paths.isEmpty { throw ServiceError.invalidArgument("update_mask", "name at least one field") }
-    if let path = paths.subtracting(Self.updatablePaths).sorted().first {
-      throw ServiceError.invalidArgument("update_mask", "\(path) cannot be updated (updatable: \(Self.updatablePaths.sorted().joined(separator: ", ")))")
-    }
+    let paths = try Validate.updateMask(request.updateMask.paths, updatable: Self.updatablePaths)
     if paths.contains("carrier_code") != paths.contains("tracking_number") {
       throw ServiceError.invalidArgument("update_mask", "carrier_code and tracking_number are updated together")
     }
