@@ -86,7 +86,8 @@ let package = Package(
     + service("tickets", library: "TicketsService", executable: "supportmesh-tickets")
     + service("logistics", library: "LogisticsService", executable: "supportmesh-logistics", extra: [lifecycle])
     + service("feedback", library: "FeedbackService", executable: "supportmesh-feedback", extra: [
-      lifecycle, .product(name: "Crypto", package: "swift-crypto"),
+      lifecycle, .product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics"),
+      .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ])
     + service("gateway", library: "Gateway", executable: "supportmesh-gateway", extra: [
       grpcHTTP2, lifecycle, .product(name: "JWTKit", package: "jwt-kit"),
@@ -136,7 +137,10 @@ let package = Package(
       ),
       .testTarget(
         name: "IntegrationTests",
-        dependencies: ["SupportCodec", "TestSupport", "Gateway", "ServiceKit", "FeedbackService", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging],
+        dependencies: [
+          "SupportCodec", "TestSupport", "Gateway", "ServiceKit", "FeedbackService", grpcCore, grpcHTTP2, grpcProtobuf, protobuf, postgres, logging,
+          .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+        ],
         swiftSettings: swiftSettings
       ),
     ]

@@ -7,6 +7,7 @@ import NIOPosix
 import ServiceKit
 import SupportCodec
 import TestSupport
+import Synchronization
 import Testing
 
 @testable import Gateway
@@ -21,11 +22,15 @@ struct ForwardingTests {
   /// connected to the relay and the relay itself.
   static func withHop(
     _ store: HealthStatusStore, maxMessageBytes: Int = 1 << 20, backendAddress: BackendAddress? = nil,
+    backendStreamLimit: Int? = nil,
     _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, RelayServer) async throws -> Void
   ) async throws {
     let logger = Logger(label: "gateway-test")
     let backend = GRPCServer(
-      transport: HTTP2ServerTransport.Posix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
+      transport: HTTP2ServerTransport.Posix(
+        address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext,
+        config: .defaults { $0.http2.maxConcurrentStreams = backendStreamLimit }
+      ),
       services: [HealthService(store: store)],
       interceptors: [RequestContextInterceptor(logger: logger)]
     )
@@ -99,6 +104,39 @@ struct ForwardingTests {
       // Shutdown may send a last NOT_SERVING before it ends the stream.
       #expect(Array(seen.prefix(3)) == [.serving, .notServing, .serving])
       #expect(seen.count <= 4 && (seen.count == 3 || seen[3] == .notServing))
+    }
+  }
+
+  @Test("more long-lived streams than the backend allows per connection all run: the relay opens another connection")
+  func streamsBeyondTheBackendLimit() async throws {
+    let store = HealthStatusStore(names: ["a"], initial: .serving)
+    try await Self.withHop(store, backendStreamLimit: 3) { client, _ in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      let watchers = 10
+      // Every watcher sees SERVING, then NOT_SERVING once all of them are open: a stream queued
+      // behind the backend's limit would never see its first message.
+      let opened = Counter()
+      try await withThrowingTaskGroup(of: [ServingStatus].self) { group in
+        for _ in 0..<watchers {
+          group.addTask {
+            var options = CallOptions.defaults
+            options.timeout = .seconds(10)
+            return try await health.watch(.with { $0.service = "a" }, options: options) { response in
+              var statuses: [ServingStatus] = []
+              for try await message in response.messages {
+                statuses.append(message.status)
+                if statuses.count == 1 && opened.increment() == watchers { store.set("a", .notServing) }
+                if statuses.count == 2 { break }
+              }
+              return statuses
+            }
+          }
+        }
+        var results: [[ServingStatus]] = []
+        for try await statuses in group { results.append(statuses) }
+        #expect(results.count == watchers)
+        #expect(results.allSatisfy { $0 == [.serving, .notServing] })
+      }
     }
   }
 
@@ -233,4 +271,11 @@ struct GatewayIdentityTests {
     #expect(!made.key.contains(made.entry.sha256), "the file holds a hash, not the key")
     #expect(throws: (any Error).self) { try APIKeyFile.parse(Data(#"{"keys":[{"id":"Bad Id","sha256":"00","scopes":[]}]}"#.utf8)) }
   }
+}
+
+/// A count shared by concurrent tasks.
+final class Counter: Sendable {
+  private let value = Mutex(0)
+  /// Adds one; the new count.
+  func increment() -> Int { value.withLock { $0 += 1; return $0 } }
 }

@@ -155,6 +155,123 @@ extension MeshTests {
       }
     }
 
+    @Test("a queued shopper's watch stream hears its place in line as the line moves")
+    func queuePositionPushes() async throws {
+      try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
+        let agents = Agents(wrapping: grpc)
+        let chat = Chat(wrapping: grpc)
+        let group = try await Self.group(agents)
+        let agent = try await Self.agent(agents, "Queue Agent", capacity: 1, groups: [group.skillGroupID])
+        let first = try await Self.start(chat, group: group.skillGroupID)
+        let second = try await Self.start(chat, group: group.skillGroupID)
+        let shopper = uniqueID("shopper")
+        let third = try await Self.start(chat, group: group.skillGroupID, shopper: shopper)
+        #expect(third.queuePosition == 3)
+        try await mesh.withGateway(as: .shopper(shopper)) { shopperCall in
+          let watcher = Watch.conversation(ChatClient(wrapping: shopperCall), third.conversationID, after: third.lastSequence)
+          defer { watcher.stop() }
+          _ = try await watcher.wait { $0.contains(where: \.isCaughtUp) }
+          @Sendable func places(_ events: [ChatEvent]) -> [Int32] {
+            events.compactMap { if case .queuePosition(let place) = $0.event { place.position } else { nil } }
+          }
+          // The conversation ahead closes: 3 → 2.
+          _ = try await chat.closeConversation(.with { $0.conversationID = first.conversationID; $0.reason = .resolved })
+          var events = try await watcher.wait { places($0) == [2] }
+          let pushed = try #require(events.last { if case .queuePosition = $0.event { true } else { false } })
+          #expect(pushed.queuePosition.queueLength == 2 && pushed.queuePosition.skillGroupID == group.skillGroupID)
+          #expect(pushed.queuePosition.onlineAgentCount == 0 && !pushed.queuePosition.hasEstimatedWait, "nobody online: no estimate")
+          #expect(pushed.sequence == third.lastSequence, "ephemeral: it carries the latest stored sequence")
+          // An agent comes online and takes the next in line: 2 → 1.
+          _ = try await agents.setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+          events = try await watcher.wait { places($0) == [2, 1] }
+          #expect(try await chat.getConversation(.with { $0.conversationID = second.conversationID }).status == .active)
+          // Its own assignment ends its wait: no further place is pushed.
+          _ = try await chat.closeConversation(.with { $0.conversationID = second.conversationID; $0.reason = .resolved })
+          events = try await watcher.wait { $0.contains { $0.assigned.agentID == agent.agentID } }
+          #expect(places(events) == [2, 1])
+          let replay = Watch.conversation(ChatClient(wrapping: shopperCall), third.conversationID, after: 0)
+          defer { replay.stop() }
+          #expect(places(try await replay.wait { $0.contains(where: \.isCaughtUp) }).isEmpty, "queue positions are never replayed")
+        }
+      }
+    }
+
+    @Test("the group's greeting is posted on the assigned agent's behalf, rendered, and is not the first reply")
+    func greetingAtAssignment() async throws {
+      try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
+        let agents = Agents(wrapping: grpc)
+        let chat = Chat(wrapping: grpc)
+        let greeting = try await Support_Chat_V1_CannedResponseService.Client(wrapping: grpc).createCannedResponse(.with {
+          $0.requestID = uniqueID("canned"); $0.title = "Hello"; $0.body = "您好 {shopper_name}, 我是 {agent_name}"
+          $0.purpose = .greeting; $0.scope = .team
+        })
+        let group = try await agents.createSkillGroup(.with {
+          $0.requestID = uniqueID("req"); $0.name = uniqueID("Greeting Group"); $0.offlinePolicy = .keep; $0.assignmentPolicy = .leastLoaded
+          $0.greetingCannedResponseID = greeting.cannedResponseID
+        })
+        let agent = try await Self.agent(agents, "Greeter", capacity: 1, groups: [group.skillGroupID])
+        _ = try await agents.setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+        let conversation = try await chat.startConversation(.with {
+          $0.requestID = uniqueID("req"); $0.shopperID = uniqueID("shopper"); $0.shopperDisplayName = "小王"; $0.channel = .web
+          $0.skillGroupID = group.skillGroupID; $0.initialMessage = "在吗?"
+        })
+        #expect(conversation.status == .active && conversation.assignedAgentID == agent.agentID)
+        let messages = try await chat.listMessages(.with { $0.conversationID = conversation.conversationID }).messages
+        #expect(messages.map(\.sender.kind) == [.shopper, .agent])
+        #expect(messages.last?.text == "您好 小王, 我是 Greeter" && messages.last?.sender.id == agent.agentID)
+        #expect(messages.last?.cannedResponseID == greeting.cannedResponseID)
+        #expect(!conversation.hasFirstResponseTime && !conversation.hasFirstAgentMessageTime, "a greeting is not the first reply")
+      }
+    }
+
+    @Test("a shopper silent past the group's inactivity timeout after the agent wrote is closed INACTIVITY_TIMEOUT; one who wrote last is not")
+    func inactivityTimeout() async throws {
+      try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
+        let agents = Agents(wrapping: grpc)
+        let chat = Chat(wrapping: grpc)
+        let group = try await agents.createSkillGroup(.with {
+          $0.requestID = uniqueID("req"); $0.name = uniqueID("Inactivity Group"); $0.offlinePolicy = .keep; $0.assignmentPolicy = .leastLoaded
+          $0.inactivityTimeout = .init(seconds: 2)
+        })
+        let agent = try await Self.agent(agents, "Inactivity Agent", capacity: 2, groups: [group.skillGroupID])
+        _ = try await agents.setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+        let answered = try await Self.start(chat, group: group.skillGroupID)
+        let waiting = try await Self.start(chat, group: group.skillGroupID)
+        #expect(answered.status == .active && waiting.status == .active)
+        try await mesh.withGateway(as: .agent(agent.agentID)) { agentCall in
+          let agentChat = Chat(wrapping: agentCall)
+          for conversation in [answered, waiting] {
+            _ = try await agentChat.sendMessage(.with {
+              $0.requestID = uniqueID("msg"); $0.conversationID = conversation.conversationID
+              $0.sender = .with { $0.kind = .agent; $0.id = agent.agentID }; $0.text = "Could you send the order number?"
+            })
+          }
+        }
+        // The second shopper answers: the desk owes the next reply, so it never times out.
+        _ = try await mesh.withGateway(as: .shopper(waiting.shopperID)) { shopperCall in
+          try await Chat(wrapping: shopperCall).sendMessage(.with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = waiting.conversationID
+            $0.sender = .with { $0.kind = .shopper; $0.id = waiting.shopperID }; $0.text = "E12345"
+          })
+        }
+        var closed = try await chat.getConversation(.with { $0.conversationID = answered.conversationID })
+        let deadline = ContinuousClock.now + .seconds(15)
+        while closed.status != .closed && ContinuousClock.now < deadline {
+          try await Task.sleep(for: .milliseconds(200))
+          closed = try await chat.getConversation(.with { $0.conversationID = answered.conversationID })
+        }
+        #expect(closed.status == .closed && closed.closeReason == .inactivityTimeout)
+        #expect(closed.closedBy.kind == .system && closed.closedBy.id == "chat-inactivity")
+        let seconds = closed.closeTime.date.timeIntervalSince(closed.createTime.date)
+        #expect(seconds >= 2, "not before the timeout")
+        let messages = try await chat.listMessages(.with { $0.conversationID = answered.conversationID }).messages
+        #expect(messages.last?.sender.kind == .agent && messages.last?.requestID == "closing-greeting:\(answered.conversationID)")
+        let still = try await chat.getConversation(.with { $0.conversationID = waiting.conversationID })
+        #expect(still.status == .active, "the shopper wrote last")
+        #expect(try await agents.getAgent(.with { $0.agentID = agent.agentID }).currentLoad == 1, "the timed-out chat freed its slot")
+      }
+    }
+
     @Test("the first reply is measured on the conversation; closing publishes ConversationClosedEvent with the transcript's facts")
     func closedEvent() async throws {
       let m = try mesh

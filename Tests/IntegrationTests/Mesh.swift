@@ -225,6 +225,12 @@ struct WholeMesh: SuiteTrait, TestScoping {
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_SURVEY_SWEEP_SECONDS"] = "1"
     // Chat's offline-message sweep every second, so a test sees an offline message become a case.
     mesh.extraEnvironment["SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS"] = "1"
+    mesh.extraEnvironment["SUPPORTMESH_CHAT_INACTIVITY_SWEEP_SECONDS"] = "1"
+    // Survey invitations go to FeedbackInvitationTests' receiver, quickly retried.
+    mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_URL"] = "http://127.0.0.1:\(mesh.portBase + 70)/invitations"
+    mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_SECRET"] = "invitation-test-secret"
+    mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_SWEEP_SECONDS"] = "1"
+    mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_RETRY_SECONDS"] = "1"
     do {
       try await mesh.start()
     } catch {

@@ -398,8 +398,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-        /// > yet: poll this method.)
+        /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+        /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -422,8 +422,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+        /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+        /// > (see SkillGroup.greeting_canned_response_id).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -864,8 +864,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-        /// > yet: poll this method.)
+        /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+        /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -888,8 +888,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+        /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+        /// > (see SkillGroup.greeting_canned_response_id).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -1328,8 +1328,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-        /// > yet: poll this method.)
+        /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+        /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -1352,8 +1352,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+        /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+        /// > (see SkillGroup.greeting_canned_response_id).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -2396,8 +2396,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-        /// > yet: poll this method.)
+        /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+        /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -2425,8 +2425,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+        /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+        /// > (see SkillGroup.greeting_canned_response_id).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -2983,8 +2983,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Source IDL Documentation:
         /// >
         /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-        /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-        /// > yet: poll this method.)
+        /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+        /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
         /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
         ///
@@ -3023,8 +3023,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
         /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
         /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-        /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-        /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+        /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+        /// > (see SkillGroup.greeting_canned_response_id).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
         /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
         /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -3667,8 +3667,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-    /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-    /// > yet: poll this method.)
+    /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+    /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
     /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
     ///
@@ -3702,8 +3702,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
     /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
     /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-    /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-    /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+    /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+    /// > (see SkillGroup.greeting_canned_response_id).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
     /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
     /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a
@@ -4297,8 +4297,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Returns the live queue position of a QUEUED conversation and an estimated wait, for the
-    /// > shopper's "you are number N in line" display. (Watch streams do not push queue positions
-    /// > yet: poll this method.)
+    /// > shopper's "you are number N in line" display. WatchConversation pushes the same snapshot
+    /// > (ConversationEvent.queue_position) whenever the place changes, so watchers need not poll.
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when no such
     /// > conversation exists; FAILED_PRECONDITION when the conversation is not QUEUED.
     ///
@@ -4336,8 +4336,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Assigns a QUEUED conversation to an agent (a supervisor's pick or an agent taking it from
     /// > the queue), or re-runs the group's assignment policy when agent_id is empty (for a MANUAL
     /// > group, asked explicitly, the least loaded candidate). The conversation becomes ACTIVE; the
-    /// > agent's current_load rises by one. (The group's greeting canned response is stored but not
-    /// > sent at assignment yet: see SkillGroup.greeting_canned_response_id.)
+    /// > agent's current_load rises by one, and the group's greeting is posted on the agent's behalf
+    /// > (see SkillGroup.greeting_canned_response_id).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty; NOT_FOUND when the conversation or
     /// > agent does not exist; FAILED_PRECONDITION when the conversation is not QUEUED (ErrorInfo
     /// > reason CONVERSATION_NOT_QUEUED), the agent is not ONLINE (AGENT_NOT_ONLINE), is not a

@@ -1619,8 +1619,11 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     set {_uniqueStorage()._event = .escalationUpdated(newValue)}
   }
 
-  /// Ephemeral: the queue position of a QUEUED conversation changed. Reserved: not sent by
-  /// this release (GetQueuePosition answers).
+  /// Ephemeral: the place in line of this QUEUED conversation changed because the line moved
+  /// (a conversation ahead of it was assigned, closed or transferred away, or one was
+  /// transferred in ahead of it). Sent to WatchConversation streams only, once per change
+  /// (the first one after the stream starts even if unchanged since GetQueuePosition);
+  /// never stored or replayed; GetQueuePosition answers at any time.
   public var queuePosition: Support_Chat_V1_QueuePosition {
     get {
       if case .queuePosition(let v)? = _storage._event {return v}
@@ -1666,8 +1669,11 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     case statusChanged(Support_Chat_V1_ConversationStatusChanged)
     /// An escalation was recorded or its ticket was created or refused.
     case escalationUpdated(Support_Chat_V1_EscalationUpdated)
-    /// Ephemeral: the queue position of a QUEUED conversation changed. Reserved: not sent by
-    /// this release (GetQueuePosition answers).
+    /// Ephemeral: the place in line of this QUEUED conversation changed because the line moved
+    /// (a conversation ahead of it was assigned, closed or transferred away, or one was
+    /// transferred in ahead of it). Sent to WatchConversation streams only, once per change
+    /// (the first one after the stream starts even if unchanged since GetQueuePosition);
+    /// never stored or replayed; GetQueuePosition answers at any time.
     case queuePosition(Support_Chat_V1_QueuePosition)
     /// Marker: replay of stored events is complete; live events follow.
     case caughtUp(Support_Chat_V1_CaughtUp)
@@ -2528,14 +2534,22 @@ public nonisolated struct Support_Chat_V1_SkillGroup: @unchecked Sendable {
 
   /// A GREETING canned response for the group's conversations; empty for none. It must name a
   /// live canned response (DeleteCannedResponse refuses to delete it while a group uses it).
-  /// Not sent automatically at assignment yet: the agent sends it with SendMessage.
+  /// Posted automatically on the agent's behalf at every assignment to an agent (queue
+  /// routing, AssignConversation, a transfer to an agent), rendered with the conversation's
+  /// placeholders and the agent's display name (message canned_response_id set, request_id
+  /// "greeting:<conversation_id>:<sequence>"); skipped when the conversation cannot fill a
+  /// placeholder. It is not the agent's first reply (first_response_time) and the shopper may
+  /// answer it without any inactivity clock running.
   public var greetingCannedResponseID: String {
     get {_storage._greetingCannedResponseID}
     set {_uniqueStorage()._greetingCannedResponseID = newValue}
   }
 
-  /// Close an ACTIVE conversation with INACTIVITY_TIMEOUT after the shopper is silent this
-  /// long; unset means the default, 30 minutes.
+  /// An ACTIVE conversation closes INACTIVITY_TIMEOUT (closed_by SYSTEM "chat-inactivity",
+  /// with the closing greeting) when the shopper has not written for this long after the
+  /// desk's latest agent or system message; a conversation whose shopper wrote last never
+  /// times out. Checked every SUPPORTMESH_CHAT_INACTIVITY_SWEEP_SECONDS (default 30), so it may
+  /// close up to that much later. Unset means the default, 30 minutes.
   public var inactivityTimeout: SwiftProtobuf.Google_Protobuf_Duration {
     get {_storage._inactivityTimeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_uniqueStorage()._inactivityTimeout = newValue}

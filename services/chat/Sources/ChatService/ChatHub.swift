@@ -9,8 +9,9 @@ import Synchronization
 /// The process's one source of live events for WatchConversation and WatchInbox.
 ///
 /// ONE pooled connection LISTENs on the timeline channel (a wake-up after each commit that
-/// wrote conversation events) and on the ephemeral channel (typing and queue-position events,
-/// carried in the payload). On each wake-up the hub reads every stored event after its
+/// wrote conversation events) and on the ephemeral channel (typing events, carried in the
+/// payload). When stored events move a skill group's line, the hub reads the new places of the
+/// watched conversations waiting in it (one query per group) and pushes each changed one. On each wake-up the hub reads every stored event after its
 /// position in one query, whatever the number of watchers, and hands each event to the
 /// mailboxes of the streams it concerns (by conversation, agent and skill group). Because the
 /// table is the truth and positions are gapless in commit order, a notification lost while the
@@ -24,6 +25,8 @@ final class ChatHub: Service, Sendable {
   private struct Subscriber {
     var target: WatchTarget
     var mailbox: StreamMailbox
+    /// The place in line last pushed to this conversation stream, so only changes are sent.
+    var queuePosition: Int32?
   }
 
   private struct State {
@@ -158,12 +161,15 @@ final class ChatHub: Service, Sendable {
         self.state.withLock { $0.position = head }
         return
       }
+      var moved = Set<String>()
       while true {
         let rows = try await ChatStreamStore.events(after: position, limit: self.settings.hubBatchSize, on: connection, logger: self.logger)
         if let last = rows.last { position = last.position }
         self.dispatch(rows, through: position)
-        if rows.count < self.settings.hubBatchSize { return }
+        moved.formUnion(Self.queuesMoved(by: rows))
+        if rows.count < self.settings.hubBatchSize { break }
       }
+      try await self.pushQueuePositions(in: moved, on: connection)
     }
   }
 
@@ -194,6 +200,52 @@ final class ChatHub: Service, Sendable {
       if case .inbox(let filter) = state.subscribers[id]?.target, filter.concerns(row) { ids.insert(id) }
     }
     return ids
+  }
+
+  /// The skill groups whose line moved with these events: a conversation left the queue
+  /// (assigned, closed) or was transferred (away from one group, and into another's line by
+  /// its original enqueue time). A conversation joining at the back moves nobody ahead.
+  static func queuesMoved(by rows: [TimelineRow]) -> Set<String> {
+    var groups = Set<String>()
+    for row in rows where !row.isEphemeral {
+      switch row.event.event {
+      case .assigned, .statusChanged:
+        if row.status != .queued { groups.insert(row.skillGroupID) }
+      case .transferred(let transfer):
+        groups.insert(transfer.fromSkillGroupID)
+        groups.insert(row.skillGroupID)
+      default:
+        break
+      }
+    }
+    groups.remove("")
+    return groups
+  }
+
+  /// Pushes an ephemeral QueuePosition to each watched conversation still waiting in a moved
+  /// line whose place changed since its stream last heard it: one query per moved group,
+  /// whatever the number of streams.
+  private func pushQueuePositions(in groups: Set<String>, on connection: PostgresConnection) async throws {
+    guard !groups.isEmpty else { return }
+    let watched = state.withLock { $0.byConversation.keys.compactMap { UUID(uuidString: $0) } }
+    guard !watched.isEmpty else { return }
+    for group in groups.sorted() {
+      let snapshots = try await QueueRows.snapshots(in: group, among: watched, on: connection, logger: logger)
+      state.withLock { state in
+        for snapshot in snapshots {
+          for id in state.byConversation[snapshot.conversationID] ?? [] where state.subscribers[id]?.queuePosition != snapshot.position {
+            state.subscribers[id]?.queuePosition = snapshot.position
+            let event = ConversationEvent.with {
+              $0.conversationID = snapshot.conversationID
+              $0.eventTime = snapshot.computeTime
+              $0.event = .queuePosition(snapshot)
+            }
+            state.subscribers[id]?.mailbox.push(.event(TimelineRow(
+              position: 0, conversationID: snapshot.conversationID, agentIDs: [], skillGroupID: group, status: .queued, event: event)))
+          }
+        }
+      }
+    }
   }
 
   /// Queues a heartbeat for every stream, behind the events already queued.

@@ -17,6 +17,8 @@ public enum ChatServiceDefinition {
     let tickets = env.address("SUPPORTMESH_PRODUCER_TICKETS", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["tickets"]!.grpc))
     // How often offline messages of OFFLINE_POLICY_CREATE_TICKET groups are checked.
     let offlineSweep = env.int("SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS", default: 30, range: 1...3600)
+    // How often ACTIVE conversations are checked for their group's inactivity_timeout.
+    let inactivitySweep = env.int("SUPPORTMESH_CHAT_INACTIVITY_SWEEP_SECONDS", default: 30, range: 1...3600)
     try env.validate()
     let database = resources.database!
     let escalations = EscalationStore(database: database, outbox: resources.outbox!)
@@ -33,6 +35,8 @@ public enum ChatServiceDefinition {
         TicketAnswersConsumer.subscription(producer: tickets, resources: resources),
         OfflineTicketSweeper(
           database: database, store: escalations, closing: closing, interval: .seconds(offlineSweep), logger: resources.logger),
+        InactivitySweeper(
+          database: database, outbox: resources.outbox!, closing: closing, interval: .seconds(inactivitySweep), logger: resources.logger),
       ]
     )
   }

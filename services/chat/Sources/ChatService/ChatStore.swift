@@ -122,6 +122,7 @@ struct ChatStore: Sendable {
       timeline.record(.messagePosted(message), in: &updated, at: message.createTime.date)
       try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
       try await ConversationRows.save(updated, on: connection, logger: logger)
+      try await InactivitySweeper.messagePosted(by: message.sender.kind, in: id, at: message.createTime.date, on: connection, logger: logger)
       try await timeline.flush(on: connection, logger: logger)
       return .appended(message)
     }

@@ -25,7 +25,7 @@ struct TimelineRow: Sendable {
 /// All SQL of the watch streams, typing indicators and read markers (the timeline itself is
 /// written by `TimelineWriter`).
 enum ChatStreamStore {
-  /// The NOTIFY channel of ephemeral events (typing, queue position): the payload is the event
+  /// The NOTIFY channel of ephemeral events (typing): the payload is the event
   /// itself (`EphemeralPayload`), since nothing is stored.
   static let ephemeralChannel = "supportmesh_chat_ephemeral"
   /// The NOTIFY channel `TimelineWriter.flush` wakes on commit.

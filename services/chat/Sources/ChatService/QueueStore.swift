@@ -68,6 +68,43 @@ enum QueueRows {
     return snapshot
   }
 
+  /// The places in line of those of `watched` that wait in `group`'s queue, with the group's
+  /// figures, in one statement: what WatchConversation pushes when the line moves.
+  static func snapshots(
+    in group: String, among watched: [UUID], on connection: PostgresConnection, logger: Logger
+  ) async throws -> [Support_Chat_V1_QueuePosition] {
+    let now = Date.nowMicroseconds
+    let since = Date(timeIntervalSince1970: now.timeIntervalSince1970 - Double(rateWindowMicros) / 1_000_000)
+    var snapshots: [Support_Chat_V1_QueuePosition] = []
+    for try await (id, position, length, online, recent, oldest) in try await connection.query(
+      """
+      SELECT q.conversation_id, q.position, q.length,
+        (SELECT count(*) FROM agent_skill_groups m JOIN agents a ON a.agent_id = m.agent_id
+          WHERE m.skill_group_id = \(group) AND a.presence = 1),
+        (SELECT count(*) FROM conversation_assignments r WHERE r.skill_group_id = \(group) AND r.assigned_at > \(since)),
+        (SELECT min(r.assigned_at) FROM conversation_assignments r WHERE r.skill_group_id = \(group) AND r.assigned_at > \(since))
+      FROM (
+        SELECT conversation_id, row_number() OVER (ORDER BY enqueued_at, conversation_id) AS position, count(*) OVER () AS length
+        FROM conversations WHERE status = 1 AND skill_group_id = \(group)
+      ) q
+      WHERE q.conversation_id = ANY(\(watched))
+      """, logger: logger
+    ).decode((UUID, Int64, Int64, Int64, Int64, Date?).self) {
+      var snapshot = Support_Chat_V1_QueuePosition()
+      snapshot.conversationID = id.uuidString.lowercased()
+      snapshot.skillGroupID = group
+      snapshot.position = Int32(clamping: position)
+      snapshot.queueLength = Int32(clamping: length)
+      snapshot.onlineAgentCount = Int32(clamping: online)
+      snapshot.computeTime = now.timestamp
+      if let wait = estimatedWait(position: position, online: online, recentAssignments: recent, oldest: oldest, now: now) {
+        snapshot.estimatedWait = wait
+      }
+      snapshots.append(snapshot)
+    }
+    return snapshots
+  }
+
   /// position × the mean time between the group's recent assignments (measured from the
   /// oldest one in the window, at least a minute, so a burst does not promise an instant
   /// answer). Unset with nobody online (nobody will be assigned) or no recent assignment.

@@ -41,6 +41,7 @@ enum ChatEventsConsumer {
     let tokenHash = SurveyTokens.hash(tokens.token(forSurvey: survey.surveyID))
     let stored = try await SurveyStore.insert(
       survey, tokenHash: tokenHash, requestID: requestID, fingerprint: requestID, now: now, outbox: outbox, on: connection, logger: logger)
+    try await SurveyInvitations.enqueue(stored.survey, now: now, on: connection, logger: logger)
     logger.info("survey created for a closed conversation", metadata: ["conversation_id": "\(closed.conversationID)", "survey_id": "\(stored.survey.surveyID)"])
   }
 }

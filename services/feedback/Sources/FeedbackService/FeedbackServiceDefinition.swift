@@ -2,8 +2,8 @@ import ServiceKit
 
 /// The feedback process: its schema, migrations, RPC services, its event log (surveys and
 /// follow-ups announced through its outbox), its subscription to the tickets event log
-/// (TicketEventsConsumer), to the chat event log (ChatEventsConsumer) and the
-/// survey expiry sweep.
+/// (TicketEventsConsumer), to the chat event log (ChatEventsConsumer), the survey expiry
+/// sweep and the survey invitation sender.
 public enum FeedbackServiceDefinition {
   public static let definition = ServiceDefinition(
     name: "feedback", schema: "feedback", migrations: FeedbackMigrations.all,
@@ -16,6 +16,7 @@ public enum FeedbackServiceDefinition {
     let chat = env.address("SUPPORTMESH_PRODUCER_CHAT", default: HostPort(host: "127.0.0.1", port: ServiceConfig.defaultPorts["chat"]!.grpc))
     try env.validate()
     let settings = try FeedbackSettings.load()
+    let invitations = try InvitationSettings.load()
     let database = resources.database!
     let outbox = resources.outbox!
     let tokens = SurveyTokens(callerHeader: resources.config.callerHeader)
@@ -28,6 +29,7 @@ public enum FeedbackServiceDefinition {
         TicketEventsConsumer.subscription(producer: tickets, resources: resources, outbox: outbox, tokens: tokens, settings: settings),
         ChatEventsConsumer.subscription(producer: chat, resources: resources, outbox: outbox, tokens: tokens, settings: settings),
         SurveyExpirySweeper(database: database, outbox: outbox, interval: settings.sweepInterval, logger: resources.logger),
+        SurveyInvitationSender(database: database, tokens: tokens, settings: invitations, logger: resources.logger),
       ]
     )
   }

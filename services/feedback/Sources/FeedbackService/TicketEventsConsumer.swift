@@ -50,11 +50,12 @@ enum TicketEventsConsumer {
       expiry: now.addingTimeInterval(Double(settings.defaultValidityDays) * 86_400), channel: resolved.channel,
       skillGroup: resolved.skillGroupID, category: TicketCodes.category(resolved.category), ticketType: TicketCodes.type(resolved.type), now: now)
     // The request id the contract gives feedback's own consumers: "<consumed event_id>:survey".
-    // The token is not kept anywhere: an invitation sender derives it from the survey id.
+    // The token is not kept anywhere: SurveyInvitationSender derives it from the survey id.
     let requestID = "\(eventID):survey"
     let tokenHash = SurveyTokens.hash(tokens.token(forSurvey: survey.surveyID))
     let stored = try await SurveyStore.insert(
       survey, tokenHash: tokenHash, requestID: requestID, fingerprint: requestID, now: now, outbox: outbox, on: connection, logger: logger)
+    try await SurveyInvitations.enqueue(stored.survey, now: now, on: connection, logger: logger)
     logger.info("survey created for a resolved case", metadata: ["ticket_id": "\(resolved.ticketID)", "survey_id": "\(stored.survey.surveyID)"])
   }
 

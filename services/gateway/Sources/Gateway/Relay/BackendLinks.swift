@@ -1,3 +1,4 @@
+import GRPCCore
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -17,8 +18,8 @@ enum BackendAddress: Sendable, CustomStringConvertible {
   }
 }
 
-/// The relay's HTTP/2 connections to the backends: one per backend on each event loop, made
-/// when first needed. A relayed call's two streams (caller side and backend side) then live on
+/// The relay's HTTP/2 connections to the backends: per backend on each event loop, one made
+/// when first needed and more while the open ones are full (see BackendLink). A relayed call's two streams (caller side and backend side) then live on
 /// the same loop, so passing a frame from one to the other is a plain method call.
 final class BackendLinks: Sendable {
   let names: [String]
@@ -59,23 +60,40 @@ private struct LoopLinks: @unchecked Sendable {
   let links: [BackendLink]
 }
 
-/// One HTTP/2 connection to one backend, owned by one event loop. While the backend cannot be
-/// reached, calls fail at once with UNAVAILABLE (a new attempt at most every 100 ms, backing off
-/// to 2 s) instead of waiting for their deadline; a backend that says GOAWAY (it is draining)
-/// finishes its streams on the old connection while new calls open a new one.
+/// The HTTP/2 connections to one backend owned by one event loop. Streams go on the first
+/// connection with a free slot under the limit the backend advertised
+/// (SETTINGS_MAX_CONCURRENT_STREAMS); when every connection is full another one is opened, so
+/// long-lived calls (watch streams) never queue behind each other: swift-nio-http2 would buffer
+/// a stream over the limit until a slot frees, which for a watcher is never. An extra connection
+/// closes when its last stream ends.
+///
+/// While the backend cannot be reached, calls fail at once with UNAVAILABLE (a new attempt at
+/// most every 100 ms, backing off to 2 s) instead of waiting for their deadline; a backend that
+/// says GOAWAY (it is draining) finishes its streams on the old connection while new calls open
+/// a new one.
 final class BackendLink: @unchecked Sendable {
   let name: String
   let address: BackendAddress
   let loop: any EventLoop
   private let logger: Logger
 
-  private enum State {
-    case idle
-    case connecting([(Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void])
-    case ready(NIOHTTP2Handler.StreamMultiplexer, any Channel)
-    case backingOff(until: NIODeadline, error: any Error)
+  /// A connection ready for streams.
+  private struct Connection {
+    let multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    let channel: any Channel
+    /// Streams open on it.
+    var open = 0
+    /// The backend's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited when it names none).
+    var limit = Int.max
   }
-  private var state = State.idle
+  private var connections: [Connection] = []
+  /// Calls waiting for the connection being made; nil when none is being made.
+  private var waiting: [(Result<Int, any Error>) -> Void]?
+  /// The connection made but not yet told the backend's SETTINGS: streams opened on it now
+  /// could exceed a limit not known yet, so callers wait for them (at most `settingsTimeout`).
+  private var handshaking: Connection?
+  static let settingsTimeout = TimeAmount.seconds(2)
+  private var backingOff: (until: NIODeadline, error: any Error)?
   private var backoff = BackendLink.initialBackoff
   static let initialBackoff = TimeAmount.milliseconds(100)
   static let maximumBackoff = TimeAmount.seconds(2)
@@ -92,42 +110,46 @@ final class BackendLink: @unchecked Sendable {
   func openStream(_ handler: BackendCall, opened: @escaping (Result<any Channel, any Error>) -> Void) {
     loop.assertInEventLoop()
     let bound = NIOLoopBound((handler: handler, opened: opened), eventLoop: loop)
-    withMultiplexer { result in
+    withFreeSlot { result in
       switch result {
       case .failure(let error):
         opened(.failure(error))
-      case .success(let multiplexer):
+      case .success(let index):
+        self.connections[index].open += 1
+        let parent = self.connections[index].channel
         let promise = self.loop.makePromise(of: (any Channel).self)
-        multiplexer.createStreamChannel(promise: promise) { channel in
+        self.connections[index].multiplexer.createStreamChannel(promise: promise) { channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(bound.value.handler)
           }
         }
-        promise.futureResult.whenComplete { result in bound.value.opened(result) }
+        let link = NIOLoopBound(self, eventLoop: self.loop)
+        promise.futureResult.whenComplete { result in
+          switch result {
+          case .success(let stream): stream.closeFuture.whenComplete { _ in link.value.streamEnded(on: parent) }
+          case .failure: link.value.streamEnded(on: parent)
+          }
+          bound.value.opened(result)
+        }
       }
     }
   }
 
-  private func withMultiplexer(_ use: @escaping (Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void) {
-    switch state {
-    case .ready(let multiplexer, _):
-      use(.success(multiplexer))
-    case .connecting(var waiting):
-      waiting.append(use)
-      state = .connecting(waiting)
-    case .backingOff(let until, let error):
-      if NIODeadline.now() < until {
-        use(.failure(error))
-      } else {
-        connect(use)
-      }
-    case .idle:
+  /// Calls `use` with the index of a connection that has room for one more stream.
+  private func withFreeSlot(_ use: @escaping (Result<Int, any Error>) -> Void) {
+    if let index = connections.firstIndex(where: { $0.open < $0.limit }) {
+      use(.success(index))
+    } else if waiting != nil {
+      waiting!.append(use)
+    } else if let backingOff, NIODeadline.now() < backingOff.until {
+      use(.failure(backingOff.error))
+    } else {
       connect(use)
     }
   }
 
-  private func connect(_ first: @escaping (Result<NIOHTTP2Handler.StreamMultiplexer, any Error>) -> Void) {
-    state = .connecting([first])
+  private func connect(_ first: @escaping (Result<Int, any Error>) -> Void) {
+    waiting = [first]
     let bound = NIOLoopBound(self, eventLoop: loop)
     let bootstrap = ClientBootstrap(group: loop)
       .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -149,7 +171,7 @@ final class BackendLink: @unchecked Sendable {
           _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: connection, streamConfiguration: stream
           ) { pushed in pushed.close() }
-          try channel.pipeline.syncOperations.addHandler(GoAwayWatcher(link: bound))
+          try channel.pipeline.syncOperations.addHandler(ConnectionWatcher(link: bound))
         }
       }
     let connecting: EventLoopFuture<any Channel>
@@ -161,44 +183,82 @@ final class BackendLink: @unchecked Sendable {
   }
 
   private func connected(_ result: Result<any Channel, any Error>) {
-    guard case .connecting(let waiting) = state else {
-      if case .success(let channel) = result { channel.close(promise: nil) }
-      return
-    }
     do {
       let channel = try result.get()
       let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
-      state = .ready(multiplexer, channel)
-      backoff = Self.initialBackoff
+      handshaking = Connection(multiplexer: multiplexer, channel: channel)
       let bound = NIOLoopBound(self, eventLoop: loop)
       channel.closeFuture.whenComplete { _ in bound.value.lost(channel) }
-      for use in waiting { use(.success(multiplexer)) }
+      loop.scheduleTask(in: Self.settingsTimeout) {
+        bound.value.handshakeFailed(channel, RPCError(code: .unavailable, message: "the backend sent no HTTP/2 SETTINGS"))
+      }
     } catch {
-      logger.warning("backend unreachable", metadata: ["backend": "\(name)", "address": "\(address)", "error": "\(error)"])
-      state = .backingOff(until: .now() + backoff, error: error)
-      backoff = min(backoff * 2, Self.maximumBackoff)
-      for use in waiting { use(.failure(error)) }
+      failWaiting(error)
     }
   }
 
-  /// The connection closed, or the backend said GOAWAY: the next call opens a new one.
-  func lost(_ channel: any Channel) {
-    if case .ready(_, let current) = state, current === channel {
-      state = .idle
+  /// The backend's SETTINGS for `channel`: the first ones make the connection ready (with
+  /// their stream limit, unlimited when they name none) and serve the callers waiting for it.
+  func settingsReceived(_ limit: Int?, on channel: any Channel) {
+    if let index = connections.firstIndex(where: { $0.channel === channel }) {
+      if let limit { connections[index].limit = limit }
+      return
     }
+    guard var connection = handshaking, connection.channel === channel else { return }
+    handshaking = nil
+    connection.limit = limit ?? Int.max
+    connections.append(connection)
+    backingOff = nil
+    backoff = Self.initialBackoff
+    let waiters = waiting ?? []
+    waiting = nil
+    // More callers may have waited than the new connection takes: the rest open another.
+    for use in waiters { withFreeSlot(use) }
   }
 
-  func close() {
-    if case .ready(_, let channel) = state {
-      state = .idle
+  /// The connection being made closed, or gave no SETTINGS in time.
+  private func handshakeFailed(_ channel: any Channel, _ error: any Error) {
+    guard let connection = handshaking, connection.channel === channel else { return }
+    handshaking = nil
+    channel.close(promise: nil)
+    failWaiting(error)
+  }
+
+  private func failWaiting(_ error: any Error) {
+    logger.warning("backend unreachable", metadata: ["backend": "\(name)", "address": "\(address)", "error": "\(error)"])
+    backingOff = (until: .now() + backoff, error: error)
+    backoff = min(backoff * 2, Self.maximumBackoff)
+    let waiters = waiting ?? []
+    waiting = nil
+    for use in waiters { use(.failure(error)) }
+  }
+
+  /// A stream ended: its slot is free; an extra connection with no stream left closes.
+  private func streamEnded(on channel: any Channel) {
+    guard let index = connections.firstIndex(where: { $0.channel === channel }) else { return }
+    connections[index].open -= 1
+    if connections[index].open == 0 && connections.count > 1 {
+      connections.remove(at: index)
       channel.close(promise: nil)
     }
   }
+
+  /// The connection closed, or the backend said GOAWAY: no new stream goes on it.
+  func lost(_ channel: any Channel) {
+    connections.removeAll { $0.channel === channel }
+    handshakeFailed(channel, RPCError(code: .unavailable, message: "the backend closed the connection"))
+  }
+
+  func close() {
+    let channels = connections.map(\.channel)
+    connections = []
+    for channel in channels { channel.close(promise: nil) }
+  }
 }
 
-/// Sees a backend's GOAWAY (it is shutting down) or its connection closing: no new streams go
-/// on that connection.
-private final class GoAwayWatcher: ChannelInboundHandler {
+/// Sees a backend's SETTINGS (the connection is ready; its stream limit), its GOAWAY (it is shutting down) and its
+/// connection closing: no new streams go on a connection that is full or going away.
+private final class ConnectionWatcher: ChannelInboundHandler {
   typealias InboundIn = HTTP2Frame
 
   let link: NIOLoopBound<BackendLink>
@@ -208,8 +268,14 @@ private final class GoAwayWatcher: ChannelInboundHandler {
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    if case .goAway = unwrapInboundIn(data).payload {
+    switch unwrapInboundIn(data).payload {
+    case .goAway:
       link.value.lost(context.channel)
+    case .settings(.settings(let settings)):
+      let limit = settings.last(where: { $0.parameter == .maxConcurrentStreams })?.value
+      link.value.settingsReceived(limit, on: context.channel)
+    default:
+      break
     }
   }
 
