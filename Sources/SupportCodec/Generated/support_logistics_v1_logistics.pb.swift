@@ -794,6 +794,14 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
     set {_uniqueStorage()._cancelReason = newValue}
   }
 
+  /// The shopper the goods go to (or come from), as CreateShipment named them; the shipment's
+  /// exceptions carry it so the tickets service can open the shopper's case. Empty when the
+  /// registering system named none: such a shipment's exceptions open no case.
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -948,6 +956,13 @@ public nonisolated struct Support_Logistics_V1_CreateShipmentRequest: @unchecked
   public var hasActor: Bool {_storage._actor != nil}
   /// Clears the value of `actor`. Subsequent reads from it will return its default value.
   public mutating func clearActor() {_uniqueStorage()._actor = nil}
+
+  /// Optional, at most 128 characters: the shopper the order belongs to (recorded as
+  /// Shipment.shopper_id). Without it the shipment's exceptions open no after-sales case.
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2036,7 +2051,7 @@ nonisolated extension Support_Logistics_V1_Address: SwiftProtobuf.Message, Swift
 
 nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Shipment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shipment_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}status\0\u{1}timeline\0\u{3}expected_delivery_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}delivered_time\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{3}open_exceptions\0\u{3}last_scan_time\0\u{3}last_sequence\0\u{3}created_by\0\u{3}cancel_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shipment_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}status\0\u{1}timeline\0\u{3}expected_delivery_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}delivered_time\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{3}open_exceptions\0\u{3}last_scan_time\0\u{3}last_sequence\0\u{3}created_by\0\u{3}cancel_reason\0\u{3}shopper_id\0")
 
   fileprivate class _StorageClass {
     var _shipmentID: String = String()
@@ -2062,6 +2077,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
     var _lastSequence: Int64 = 0
     var _createdBy: Support_Common_V1_Actor? = nil
     var _cancelReason: String = String()
+    var _shopperID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2095,6 +2111,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
       _lastSequence = source._lastSequence
       _createdBy = source._createdBy
       _cancelReason = source._cancelReason
+      _shopperID = source._shopperID
     }
   }
 
@@ -2136,6 +2153,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
         case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._lastSequence) }()
         case 22: try { try decoder.decodeSingularMessageField(value: &_storage._createdBy) }()
         case 23: try { try decoder.decodeSingularStringField(value: &_storage._cancelReason) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
         default: break
         }
       }
@@ -2217,6 +2235,9 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
       if !_storage._cancelReason.isEmpty {
         try visitor.visitSingularStringField(value: _storage._cancelReason, fieldNumber: 23)
       }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 24)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2249,6 +2270,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
         if _storage._lastSequence != rhs_storage._lastSequence {return false}
         if _storage._createdBy != rhs_storage._createdBy {return false}
         if _storage._cancelReason != rhs_storage._cancelReason {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2329,7 +2351,7 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
 
 nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateShipmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{1}actor\0\u{3}shopper_id\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2344,6 +2366,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
     var _promisedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _returnAuthorizationID: String = String()
     var _actor: Support_Common_V1_Actor? = nil
+    var _shopperID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2366,6 +2389,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
       _promisedDeliveryTime = source._promisedDeliveryTime
       _returnAuthorizationID = source._returnAuthorizationID
       _actor = source._actor
+      _shopperID = source._shopperID
     }
   }
 
@@ -2396,6 +2420,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._promisedDeliveryTime) }()
         case 11: try { try decoder.decodeSingularStringField(value: &_storage._returnAuthorizationID) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._actor) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
         default: break
         }
       }
@@ -2444,6 +2469,9 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
       try { if let v = _storage._actor {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       } }()
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2465,6 +2493,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
         if _storage._promisedDeliveryTime != rhs_storage._promisedDeliveryTime {return false}
         if _storage._returnAuthorizationID != rhs_storage._returnAuthorizationID {return false}
         if _storage._actor != rhs_storage._actor {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -376,6 +376,13 @@ public nonisolated struct Support_Logistics_V1_ShipmentExceptionEvent: @unchecke
     set {_uniqueStorage()._shipmentVersion = newValue}
   }
 
+  /// The shipment's shopper (Shipment.shopper_id): the tickets service files the case for them.
+  /// Empty when the shipment names none; then no case is opened.
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -860,7 +867,7 @@ nonisolated extension Support_Logistics_V1_ShipmentDeliveredEvent: SwiftProtobuf
 
 nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShipmentExceptionEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}exception_id\0\u{1}kind\0\u{1}change\0\u{3}shipment_id\0\u{3}shipment_kind\0\u{3}shipment_status\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{3}detected_time\0\u{3}last_detected_time\0\u{3}occurrence_count\0\u{1}detail\0\u{3}carrier_event_id\0\u{3}exception_version\0\u{3}shipment_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}exception_id\0\u{1}kind\0\u{1}change\0\u{3}shipment_id\0\u{3}shipment_kind\0\u{3}shipment_status\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{3}detected_time\0\u{3}last_detected_time\0\u{3}occurrence_count\0\u{1}detail\0\u{3}carrier_event_id\0\u{3}exception_version\0\u{3}shipment_version\0\u{3}shopper_id\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -883,6 +890,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
     var _carrierEventID: String = String()
     var _exceptionVersion: Int64 = 0
     var _shipmentVersion: Int64 = 0
+    var _shopperID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -913,6 +921,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
       _carrierEventID = source._carrierEventID
       _exceptionVersion = source._exceptionVersion
       _shipmentVersion = source._shipmentVersion
+      _shopperID = source._shopperID
     }
   }
 
@@ -951,6 +960,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._carrierEventID) }()
         case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._exceptionVersion) }()
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._shipmentVersion) }()
+        case 21: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
         default: break
         }
       }
@@ -1023,6 +1033,9 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
       if _storage._shipmentVersion != 0 {
         try visitor.visitSingularInt64Field(value: _storage._shipmentVersion, fieldNumber: 20)
       }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1052,6 +1065,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
         if _storage._carrierEventID != rhs_storage._carrierEventID {return false}
         if _storage._exceptionVersion != rhs_storage._exceptionVersion {return false}
         if _storage._shipmentVersion != rhs_storage._shipmentVersion {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -59,6 +59,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     if request.hasOrigin { try validate(request.origin, "origin") }
     if request.kind != .outbound { try Validate.required(request.ticketID, "ticket_id") }
     try Validate.maxLength(request.ticketID, "ticket_id", Validate.maxIDLength)
+    try Validate.maxLength(request.shopperID, "shopper_id", Validate.maxIDLength)
     if request.items.isEmpty { throw ServiceError.invalidArgument("items", "at least one item is required") }
     try Validate.maxCount(request.items, "items", 100)
     for (index, item) in request.items.enumerated() {
@@ -86,6 +87,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.kind = request.kind
     shipment.orderID = request.orderID
     shipment.ticketID = request.ticketID
+    shipment.shopperID = request.shopperID
     shipment.carrierCode = carrier
     shipment.trackingNumber = request.trackingNumber
     shipment.status = .labelCreated
