@@ -107,5 +107,6 @@ enum LogisticsMigrations {
         );
         """
     ),
+    DelayedShipmentSweeper.migration,
   ]
 }

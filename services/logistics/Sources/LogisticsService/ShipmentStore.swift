@@ -160,7 +160,9 @@ struct ShipmentStore: Sendable {
       if !stored.isEmpty {
         updated = recompute(shipment, timeline)
         let now = updated.updateTime.date
-        let exceptions = ExceptionRules.apply(shipment: updated, open: open, newEvents: stored, timeline: timeline, now: now)
+        let exceptions = ExceptionRules.apply(
+          shipment: updated, open: open, newEvents: stored, timeline: timeline, now: now,
+          previousLastScan: shipment.hasLastScanTime ? shipment.lastScanTime.date : nil)
         for exception in exceptions.changed.values.sorted(by: { $0.exceptionID < $1.exceptionID }) {
           if exceptions.created.contains(exception.exceptionID) {
             try await connection.query(
@@ -187,7 +189,8 @@ struct ShipmentStore: Sendable {
           """
           UPDATE shipments SET status = \(Int16(updated.status.rawValue)), last_sequence = \(sequence),
             updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try body.bytea()),
-            delivery_announced = delivery_announced OR \(announceDelivery)
+            delivery_announced = delivery_announced OR \(announceDelivery),
+            last_scan_at = \(updated.hasLastScanTime ? updated.lastScanTime.date : nil)
           WHERE shipment_id = \(id)
           """, logger: logger)
         updated.openExceptions = exceptions.open
