@@ -225,6 +225,11 @@ struct WholeMesh: SuiteTrait, TestScoping {
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_SURVEY_SWEEP_SECONDS"] = "1"
     // Chat's offline-message sweep every second, so a test sees an offline message become a case.
     mesh.extraEnvironment["SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS"] = "1"
+    // "ems" parcels are DELAYED after 3 s without a scan, swept every second; a damaged parcel's
+    // case is refunded by the system (LogisticsExceptionCaseTests).
+    mesh.extraEnvironment["SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER_BY_CARRIER"] = "ems=3s"
+    mesh.extraEnvironment["SUPPORTMESH_LOGISTICS_DELAY_SWEEP_SECONDS"] = "1"
+    mesh.extraEnvironment["SUPPORTMESH_TICKETS_EXCEPTION_REMEDY_DAMAGED"] = "REFUND"
     do {
       try await mesh.start()
     } catch {
