@@ -183,6 +183,45 @@ extension MeshTests {
       _ = try await Self.awaitCase(order: order) { $0.status == .cancelled }
     }
 
+    @Test("expected delivery: the route's median transit from past deliveries, moving with the first scan, then the carrier's estimate")
+    func expectedDeliveryFromRouteHistory() async throws {
+      let city = uniqueID("city")
+      func routed() -> Support_Logistics_V1_CreateShipmentRequest {
+        var request = Self.outbound(order: uniqueID("order"), shopper: uniqueID("shopper"), carrier: "yto")
+        request.origin = .with { $0.recipientName = "仓库"; $0.province = "浙江"; $0.city = "杭州"; $0.street = "仓前街道 1 号" }
+        request.destination.city = city
+        return request
+      }
+      let transit: TimeInterval = 48 * 3600
+      try await mesh.withGateway { grpc in
+        let shipments = Shipments(wrapping: grpc)
+        let first = try await shipments.createShipment(routed())
+        #expect(first.expectedDeliverySource == .defaultTransit, "no history for a new route yet")
+        for index in 0..<3 {
+          let past = index == 0 ? first : try await shipments.createShipment(routed())
+          let pickup = Date().addingTimeInterval(-6 * 86_400 + Double(index) * 3600)
+          let delivered = try await Self.record(past, [
+            Self.scan("\(past.trackingNumber)-p", .pickedUp, at: pickup),
+            Self.scan("\(past.trackingNumber)-d", .delivered, at: pickup.addingTimeInterval(transit)),
+          ])
+          #expect(delivered.expectedDeliverySource == .delivered)
+        }
+        let created = try await shipments.createShipment(routed())
+        #expect(created.expectedDeliverySource == .routeHistory)
+        #expect(abs(created.expectedDeliveryTime.date.timeIntervalSince(created.createTime.date) - transit) < 1)
+        let pickup = Date().addingTimeInterval(-3600)
+        let moving = try await Self.record(created, [Self.scan("\(created.trackingNumber)-p", .pickedUp, at: pickup)])
+        #expect(moving.expectedDeliverySource == .routeHistory)
+        #expect(abs(moving.expectedDeliveryTime.date.timeIntervalSince(pickup) - transit) < 1, "counted from the first scan")
+        let estimate = Date().addingTimeInterval(86_400)
+        var withEstimate = Self.scan("\(created.trackingNumber)-t", .inTransit, at: Date())
+        withEstimate.estimatedDeliveryTime = Google_Protobuf_Timestamp(date: estimate)
+        let estimated = try await Self.record(created, [withEstimate])
+        #expect(estimated.expectedDeliverySource == .carrier)
+        #expect(abs(estimated.expectedDeliveryTime.date.timeIntervalSince(estimate)) < 0.001)
+      }
+    }
+
     @Test("logistics' delivery decides eligibility: a caller's later delivered_time cannot reopen the 7-day window")
     func deliveredEventsDecideEligibility() async throws {
       let (order, shopper) = (uniqueID("order"), uniqueID("shopper"))

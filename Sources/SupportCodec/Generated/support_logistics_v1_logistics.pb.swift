@@ -193,6 +193,67 @@ public nonisolated enum Support_Logistics_V1_ShipmentStatus: SwiftProtobuf.Enum,
 
 }
 
+/// The basis of a shipment's expected_delivery_time.
+public nonisolated enum Support_Logistics_V1_ExpectedDeliverySource: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The parcel was delivered: the delivery time itself.
+  case delivered // = 1
+
+  /// The carrier's estimate, from the latest tracking event that carried one.
+  case carrier // = 2
+
+  /// The promised_delivery_time made to the shopper.
+  case promise // = 3
+
+  /// The median transit time of past deliveries of the same carrier and route.
+  case routeHistory // = 4
+
+  /// The configured default transit time (SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS).
+  case defaultTransit // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .delivered
+    case 2: self = .carrier
+    case 3: self = .promise
+    case 4: self = .routeHistory
+    case 5: self = .defaultTransit
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .delivered: return 1
+    case .carrier: return 2
+    case .promise: return 3
+    case .routeHistory: return 4
+    case .defaultTransit: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Logistics_V1_ExpectedDeliverySource] = [
+    .unspecified,
+    .delivered,
+    .carrier,
+    .promise,
+    .routeHistory,
+    .defaultTransit,
+  ]
+
+}
+
 /// What a ShipmentWatchEvent reports.
 public nonisolated enum Support_Logistics_V1_ShipmentWatchEventKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -668,8 +729,14 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
     set {_uniqueStorage()._timeline = newValue}
   }
 
-  /// Best current estimate: the latest carrier estimate, else promised_delivery_time, else
-  /// the last scan (or creation) plus the configured transit time for carrier and route.
+  /// Best current estimate, recomputed as scans arrive (expected_delivery_source says which):
+  /// the delivery itself once DELIVERED; else the estimate of the latest tracking event (by
+  /// event_time) that carried one; else promised_delivery_time; else, when at least
+  /// SUPPORTMESH_LOGISTICS_ROUTE_MIN_SAMPLES shipments of the same carrier and route (origin and
+  /// destination province and city) were delivered, the median transit time of the latest
+  /// SUPPORTMESH_LOGISTICS_ROUTE_SAMPLES of them counted from the first mapped scan (creation
+  /// before any scan), or from the latest scan once the parcel is still moving after that; else
+  /// the latest scan (or creation) plus SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS.
   /// Unset when status is RETURNED_TO_SENDER, LOST or CANCELLED.
   public var expectedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._expectedDeliveryTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
@@ -802,6 +869,12 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
     set {_uniqueStorage()._shopperID = newValue}
   }
 
+  /// Where expected_delivery_time came from; UNSPECIFIED while it is unset.
+  public var expectedDeliverySource: Support_Logistics_V1_ExpectedDeliverySource {
+    get {_storage._expectedDeliverySource}
+    set {_uniqueStorage()._expectedDeliverySource = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -854,12 +927,23 @@ public nonisolated struct Support_Logistics_V1_TrackingEvent: Sendable {
   /// which differs from the timeline order when events arrive late.
   public var sequence: Int64 = 0
 
+  /// The carrier's delivery estimate this event carried, if any.
+  public var estimatedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_estimatedDeliveryTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_estimatedDeliveryTime = newValue}
+  }
+  /// Returns true if `estimatedDeliveryTime` has been explicitly set.
+  public var hasEstimatedDeliveryTime: Bool {self._estimatedDeliveryTime != nil}
+  /// Clears the value of `estimatedDeliveryTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEstimatedDeliveryTime() {self._estimatedDeliveryTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _eventTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _receivedTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _estimatedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Support_Logistics_V1_CreateShipmentRequest: @unchecked Sendable {
@@ -1216,64 +1300,67 @@ public nonisolated struct Support_Logistics_V1_WatchShipmentRequest: Sendable {
 }
 
 /// One change of a shipment, as delivered by WatchShipment.
-public nonisolated struct Support_Logistics_V1_ShipmentWatchEvent: Sendable {
+public nonisolated struct Support_Logistics_V1_ShipmentWatchEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Per shipment, starts at 1, increases by 1 with every change.
-  public var sequence: Int64 = 0
+  public var sequence: Int64 {
+    get {_storage._sequence}
+    set {_uniqueStorage()._sequence = newValue}
+  }
 
-  public var kind: Support_Logistics_V1_ShipmentWatchEventKind = .unspecified
+  public var kind: Support_Logistics_V1_ShipmentWatchEventKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
   /// When the change was committed.
   public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_occurTime = newValue}
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
   }
   /// Returns true if `occurTime` has been explicitly set.
-  public var hasOccurTime: Bool {self._occurTime != nil}
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
   /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
-  public mutating func clearOccurTime() {self._occurTime = nil}
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
 
   /// The shipment as it stood after the committed change, without its timeline.
   public var shipment: Support_Logistics_V1_Shipment {
-    get {_shipment ?? Support_Logistics_V1_Shipment()}
-    set {_shipment = newValue}
+    get {_storage._shipment ?? Support_Logistics_V1_Shipment()}
+    set {_uniqueStorage()._shipment = newValue}
   }
   /// Returns true if `shipment` has been explicitly set.
-  public var hasShipment: Bool {self._shipment != nil}
+  public var hasShipment: Bool {_storage._shipment != nil}
   /// Clears the value of `shipment`. Subsequent reads from it will return its default value.
-  public mutating func clearShipment() {self._shipment = nil}
+  public mutating func clearShipment() {_uniqueStorage()._shipment = nil}
 
   /// Set for TRACKING_EVENT_RECORDED.
   public var trackingEvent: Support_Logistics_V1_TrackingEvent {
-    get {_trackingEvent ?? Support_Logistics_V1_TrackingEvent()}
-    set {_trackingEvent = newValue}
+    get {_storage._trackingEvent ?? Support_Logistics_V1_TrackingEvent()}
+    set {_uniqueStorage()._trackingEvent = newValue}
   }
   /// Returns true if `trackingEvent` has been explicitly set.
-  public var hasTrackingEvent: Bool {self._trackingEvent != nil}
+  public var hasTrackingEvent: Bool {_storage._trackingEvent != nil}
   /// Clears the value of `trackingEvent`. Subsequent reads from it will return its default value.
-  public mutating func clearTrackingEvent() {self._trackingEvent = nil}
+  public mutating func clearTrackingEvent() {_uniqueStorage()._trackingEvent = nil}
 
   /// Set for EXCEPTION_OPENED, EXCEPTION_UPDATED and EXCEPTION_RESOLVED.
   public var exception: Support_Logistics_V1_ShipmentException {
-    get {_exception ?? Support_Logistics_V1_ShipmentException()}
-    set {_exception = newValue}
+    get {_storage._exception ?? Support_Logistics_V1_ShipmentException()}
+    set {_uniqueStorage()._exception = newValue}
   }
   /// Returns true if `exception` has been explicitly set.
-  public var hasException: Bool {self._exception != nil}
+  public var hasException: Bool {_storage._exception != nil}
   /// Clears the value of `exception`. Subsequent reads from it will return its default value.
-  public mutating func clearException() {self._exception = nil}
+  public mutating func clearException() {_uniqueStorage()._exception = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _shipment: Support_Logistics_V1_Shipment? = nil
-  fileprivate var _trackingEvent: Support_Logistics_V1_TrackingEvent? = nil
-  fileprivate var _exception: Support_Logistics_V1_ShipmentException? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// A prepaid return label booked with a carrier.
@@ -1956,6 +2043,10 @@ nonisolated extension Support_Logistics_V1_ShipmentStatus: SwiftProtobuf._ProtoN
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SHIPMENT_STATUS_UNSPECIFIED\0\u{1}SHIPMENT_STATUS_LABEL_CREATED\0\u{1}SHIPMENT_STATUS_PICKED_UP\0\u{1}SHIPMENT_STATUS_IN_TRANSIT\0\u{1}SHIPMENT_STATUS_OUT_FOR_DELIVERY\0\u{1}SHIPMENT_STATUS_DELIVERED\0\u{1}SHIPMENT_STATUS_DELIVERY_FAILED\0\u{1}SHIPMENT_STATUS_EXCEPTION\0\u{1}SHIPMENT_STATUS_RETURNED_TO_SENDER\0\u{1}SHIPMENT_STATUS_LOST\0\u{1}SHIPMENT_STATUS_DAMAGED\0\u{1}SHIPMENT_STATUS_CANCELLED\0")
 }
 
+nonisolated extension Support_Logistics_V1_ExpectedDeliverySource: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPECTED_DELIVERY_SOURCE_UNSPECIFIED\0\u{1}EXPECTED_DELIVERY_SOURCE_DELIVERED\0\u{1}EXPECTED_DELIVERY_SOURCE_CARRIER\0\u{1}EXPECTED_DELIVERY_SOURCE_PROMISE\0\u{1}EXPECTED_DELIVERY_SOURCE_ROUTE_HISTORY\0\u{1}EXPECTED_DELIVERY_SOURCE_DEFAULT_TRANSIT\0")
+}
+
 nonisolated extension Support_Logistics_V1_ShipmentWatchEventKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SHIPMENT_WATCH_EVENT_KIND_UNSPECIFIED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_CREATED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_TRACKING_EVENT_RECORDED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_UPDATED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_CANCELLED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_EXCEPTION_OPENED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_EXCEPTION_UPDATED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_EXCEPTION_RESOLVED\0")
 }
@@ -2051,7 +2142,7 @@ nonisolated extension Support_Logistics_V1_Address: SwiftProtobuf.Message, Swift
 
 nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Shipment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shipment_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}status\0\u{1}timeline\0\u{3}expected_delivery_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}delivered_time\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{3}open_exceptions\0\u{3}last_scan_time\0\u{3}last_sequence\0\u{3}created_by\0\u{3}cancel_reason\0\u{3}shopper_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shipment_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}status\0\u{1}timeline\0\u{3}expected_delivery_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}delivered_time\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{3}open_exceptions\0\u{3}last_scan_time\0\u{3}last_sequence\0\u{3}created_by\0\u{3}cancel_reason\0\u{3}shopper_id\0\u{3}expected_delivery_source\0")
 
   fileprivate class _StorageClass {
     var _shipmentID: String = String()
@@ -2078,6 +2169,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
     var _createdBy: Support_Common_V1_Actor? = nil
     var _cancelReason: String = String()
     var _shopperID: String = String()
+    var _expectedDeliverySource: Support_Logistics_V1_ExpectedDeliverySource = .unspecified
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2112,6 +2204,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
       _createdBy = source._createdBy
       _cancelReason = source._cancelReason
       _shopperID = source._shopperID
+      _expectedDeliverySource = source._expectedDeliverySource
     }
   }
 
@@ -2154,6 +2247,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
         case 22: try { try decoder.decodeSingularMessageField(value: &_storage._createdBy) }()
         case 23: try { try decoder.decodeSingularStringField(value: &_storage._cancelReason) }()
         case 24: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 25: try { try decoder.decodeSingularEnumField(value: &_storage._expectedDeliverySource) }()
         default: break
         }
       }
@@ -2238,6 +2332,9 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
       if !_storage._shopperID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 24)
       }
+      if _storage._expectedDeliverySource != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._expectedDeliverySource, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2271,6 +2368,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
         if _storage._createdBy != rhs_storage._createdBy {return false}
         if _storage._cancelReason != rhs_storage._cancelReason {return false}
         if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._expectedDeliverySource != rhs_storage._expectedDeliverySource {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2282,7 +2380,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
 
 nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrackingEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}carrier_event_id\0\u{3}carrier_status_code\0\u{1}status\0\u{1}description\0\u{1}location\0\u{3}event_time\0\u{3}received_time\0\u{1}sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}carrier_event_id\0\u{3}carrier_status_code\0\u{1}status\0\u{1}description\0\u{1}location\0\u{3}event_time\0\u{3}received_time\0\u{1}sequence\0\u{3}estimated_delivery_time\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2298,6 +2396,7 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
       case 6: try { try decoder.decodeSingularMessageField(value: &self._eventTime) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._receivedTime) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._estimatedDeliveryTime) }()
       default: break
       }
     }
@@ -2332,6 +2431,9 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
     if self.sequence != 0 {
       try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 8)
     }
+    try { if let v = self._estimatedDeliveryTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2344,6 +2446,7 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
     if lhs._eventTime != rhs._eventTime {return false}
     if lhs._receivedTime != rhs._receivedTime {return false}
     if lhs.sequence != rhs.sequence {return false}
+    if lhs._estimatedDeliveryTime != rhs._estimatedDeliveryTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2923,56 +3026,102 @@ nonisolated extension Support_Logistics_V1_ShipmentWatchEvent: SwiftProtobuf.Mes
   public static let protoMessageName: String = _protobuf_package + ".ShipmentWatchEvent"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}kind\0\u{3}occur_time\0\u{1}shipment\0\u{3}tracking_event\0\u{1}exception\0")
 
+  fileprivate class _StorageClass {
+    var _sequence: Int64 = 0
+    var _kind: Support_Logistics_V1_ShipmentWatchEventKind = .unspecified
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _shipment: Support_Logistics_V1_Shipment? = nil
+    var _trackingEvent: Support_Logistics_V1_TrackingEvent? = nil
+    var _exception: Support_Logistics_V1_ShipmentException? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _sequence = source._sequence
+      _kind = source._kind
+      _occurTime = source._occurTime
+      _shipment = source._shipment
+      _trackingEvent = source._trackingEvent
+      _exception = source._exception
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._occurTime) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._shipment) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._trackingEvent) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._exception) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._sequence) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._shipment) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._trackingEvent) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._exception) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.sequence != 0 {
-      try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._sequence != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sequence, fieldNumber: 1)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 2)
+      }
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._shipment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._trackingEvent {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._exception {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
     }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
-    }
-    try { if let v = self._occurTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._shipment {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._trackingEvent {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    try { if let v = self._exception {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Support_Logistics_V1_ShipmentWatchEvent, rhs: Support_Logistics_V1_ShipmentWatchEvent) -> Bool {
-    if lhs.sequence != rhs.sequence {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs._occurTime != rhs._occurTime {return false}
-    if lhs._shipment != rhs._shipment {return false}
-    if lhs._trackingEvent != rhs._trackingEvent {return false}
-    if lhs._exception != rhs._exception {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._sequence != rhs_storage._sequence {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        if _storage._shipment != rhs_storage._shipment {return false}
+        if _storage._trackingEvent != rhs_storage._trackingEvent {return false}
+        if _storage._exception != rhs_storage._exception {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -108,5 +108,6 @@ enum LogisticsMigrations {
         """
     ),
     DelayedShipmentSweeper.migration,
+    RouteHistory.migration,
   ]
 }

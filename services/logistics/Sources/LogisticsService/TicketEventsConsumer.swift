@@ -238,6 +238,7 @@ struct TicketEventsConsumer: Sendable {
     shipment.version = 1
     shipment.lastSequence = 1
     shipment.expectedDeliveryTime = now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
+    shipment.expectedDeliverySource = .defaultTransit
     try await ShipmentStore.insert(shipment, requestID: requestID, fingerprint: requestID, on: connection, logger: logger)
     events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
     logger.info("outbound leg shipped for an inspected case", metadata: context.merging([
