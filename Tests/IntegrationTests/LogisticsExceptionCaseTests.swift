@@ -198,7 +198,8 @@ extension MeshTests {
         let first = try await shipments.createShipment(routed())
         #expect(first.expectedDeliverySource == .defaultTransit, "no history for a new route yet")
         for index in 0..<3 {
-          let past = index == 0 ? first : try await shipments.createShipment(routed())
+          var past = first
+          if index > 0 { past = try await shipments.createShipment(routed()) }
           let pickup = Date().addingTimeInterval(-6 * 86_400 + Double(index) * 3600)
           let delivered = try await Self.record(past, [
             Self.scan("\(past.trackingNumber)-p", .pickedUp, at: pickup),

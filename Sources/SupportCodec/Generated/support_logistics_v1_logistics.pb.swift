@@ -476,9 +476,12 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionKind: SwiftProtobu
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// No carrier scan for longer than the configured threshold for carrier and kind, or the
-  /// expected delivery time passed by more than the configured grace. Detected by a timer
-  /// for shipments that are neither DELIVERED, RETURNED_TO_SENDER, LOST nor CANCELLED.
+  /// No carrier scan for longer than the carrier's configured threshold
+  /// (SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER, per carrier SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER_BY_CARRIER;
+  /// default 72 h) while the shipment is PICKED_UP, IN_TRANSIT or OUT_FOR_DELIVERY. Opened by a
+  /// periodic sweep (every SUPPORTMESH_LOGISTICS_DELAY_SWEEP_SECONDS), once per silence: while
+  /// it is OPEN no other DELAYED opens. detected_time is the sweep's time, detail says since when
+  /// the parcel was silent, carrier_event_id is empty.
   case delayed // = 1
 
   /// A DELIVERY_FAILED event. A further failed attempt updates the open exception.
@@ -584,12 +587,15 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionResolution: SwiftP
   case unspecified // = 0
 
   /// The parcel moved again or was delivered. Set automatically (actor SYSTEM) for DELAYED
-  /// and LOST when a later scan arrives (a mapped event with a later event_time and another
+  /// when a new mapped scan arrives with an event_time later than the last scan before it, for
+  /// LOST when a later scan arrives (a mapped event with a later event_time and another
   /// status), and for DELIVERY_FAILED when it is DELIVERED (a DELIVERED event with a later
   /// event_time).
   case recovered // = 1
 
-  /// A replacement was shipped.
+  /// A replacement was shipped. Set automatically (actor SYSTEM) when logistics ships the
+  /// replacement of a reship agreed on the case the exception opened (TicketApprovedEvent with
+  /// shipment_exception_id).
   case reshipped // = 2
 
   /// The shopper was refunded.
