@@ -1090,7 +1090,8 @@ public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   /// Clears the value of `requestedRefund`. Subsequent reads from it will return its default value.
   public mutating func clearRequestedRefund() {_uniqueStorage()._requestedRefund = nil}
 
-  /// When the goods were delivered; windows are counted from here. Empty if not delivered.
+  /// When the goods were delivered: the earliest delivery logistics reported for the case's
+  /// items, else the delivered_time the case was filed with. Empty if not delivered.
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._deliveredTime = newValue}
@@ -1781,8 +1782,10 @@ public nonisolated struct Support_Tickets_V1_CreateTicketRequest: @unchecked Sen
     set {_uniqueStorage()._priority = newValue}
   }
 
-  /// When the goods were delivered; required for RETURN_AND_REFUND, EXCHANGE and REPAIR, empty
-  /// when the goods never arrived.
+  /// When the goods were delivered, as the caller knows it; empty when the goods never arrived.
+  /// Ignored for every item whose delivery logistics reported (an OUTBOUND ShipmentDeliveredEvent):
+  /// the eligibility then counts from logistics' time (delivered_time_source LOGISTICS). Without
+  /// either, RETURN_AND_REFUND, EXCHANGE and REPAIR are not eligible (NOT_DELIVERED).
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._deliveredTime = newValue}
@@ -2582,7 +2585,8 @@ public nonisolated struct Support_Tickets_V1_ListTicketHistoryResponse: Sendable
   public init() {}
 }
 
-/// Rules (defaults; windows counted from delivered_time):
+/// Rules (defaults; windows counted from the delivery logistics reported for the item, else the
+/// caller's delivered_time; CheckEligibilityResponse.delivered_time_source says which):
 /// - COMPLAINT, INQUIRY: always eligible, POLICY_WINDOW_NONE, SHIPPING_PAYER_NONE.
 /// - REFUND_ONLY: eligible while not delivered (POLICY_WINDOW_NOT_DELIVERED), or after delivery
 ///   for LOGISTICS / TRANSACTION problems (lost parcel, overcharge) within the quality warranty
@@ -2604,7 +2608,8 @@ public nonisolated struct Support_Tickets_V1_CheckEligibilityRequest: Sendable {
 
   public var category: Support_Tickets_V1_ProblemCategory = .unspecified
 
-  /// Empty when the goods were not delivered.
+  /// Empty when the goods were not delivered. Ignored when logistics reported the delivery of
+  /// the item (the answer's delivered_time_source says LOGISTICS).
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_deliveredTime = newValue}
