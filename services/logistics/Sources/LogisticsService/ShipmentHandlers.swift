@@ -106,7 +106,10 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.version = 1
     // Registering the shipment is the first change of its watch stream (CREATED, sequence 1).
     shipment.lastSequence = 1
-    let routeMedian = request.hasPromisedDeliveryTime ? nil : try await RouteHistory.median(for: shipment, carriers: carriers, database: store.database, logger: log)
+    var routeMedian: TimeInterval?
+    if !request.hasPromisedDeliveryTime {
+      routeMedian = try await RouteHistory.median(for: shipment, carriers: carriers, database: store.database, logger: log)
+    }
     (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = RouteHistory.expected(
       shipment, timeline: [], routeMedian: routeMedian, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
     // A retry that spells the carrier in another case is the same request.

@@ -62,7 +62,7 @@ enum DeliveryFacts {
     ).decode((String, String, Date).self) {
       known[order, default: [:]][key] = at
     }
-    return items.map { item in
+    return items.map { item -> Date? in
       guard let lines = known[item.orderID] else { return nil }
       if item.orderItemID.isEmpty && item.sku.isEmpty { return lines.values.max() }
       if !item.orderItemID.isEmpty, let at = lines[item.orderItemID] { return at }

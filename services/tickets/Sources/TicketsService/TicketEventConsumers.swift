@@ -21,7 +21,8 @@ enum TicketEventConsumers {
   static func logistics(
     producer: HostPort, resources: ServiceResources, automation: TicketAutomation, exceptionCases: ShipmentExceptionCases
   ) -> EventSubscription {
-    EventSubscription(
+    let logger = resources.logger
+    return EventSubscription(
       name: logisticsName, producer: producer, types: logisticsTypes, consumer: "tickets", database: resources.database!,
       callerHeader: resources.config.callerHeader, logger: resources.logger
     ) { envelope, connection in
@@ -32,7 +33,7 @@ enum TicketEventConsumers {
         try await exceptionCases.apply(envelope, on: connection)
         return
       case .shipmentDelivered(let delivered)? where delivered.kind == .outbound:
-        try await DeliveryFacts.record(delivered, on: connection, logger: resources.logger)
+        try await DeliveryFacts.record(delivered, on: connection, logger: logger)
       default:
         break
       }

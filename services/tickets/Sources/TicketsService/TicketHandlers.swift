@@ -267,7 +267,7 @@ struct TicketHandlers: RegistrableRPCService {
     if request.hasDeliveredTime && request.deliveredTime.date > at.addingTimeInterval(EligibilityRules.clockSkewAllowance) {
       throw ServiceError.invalidArgument("delivered_time", "is later than check_time")
     }
-    let delivered = request.item.orderID.isEmpty ? [nil] : try await DeliveryFacts.lookup([request.item], database: store.database, logger: log)
+    let delivered = try await DeliveryFacts.lookup([request.item], database: store.database, logger: log)
     return rules.check(
       type: request.type, category: request.category, delivered: delivered.first ?? nil,
       caller: request.hasDeliveredTime ? request.deliveredTime.date : nil,
