@@ -231,6 +231,11 @@ struct WholeMesh: SuiteTrait, TestScoping {
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_SECRET"] = "invitation-test-secret"
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_SWEEP_SECONDS"] = "1"
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_INVITATION_RETRY_SECONDS"] = "1"
+    // "ems" parcels are DELAYED after 3 s without a scan, swept every second; a damaged parcel's
+    // case is refunded by the system (LogisticsExceptionCaseTests).
+    mesh.extraEnvironment["SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER_BY_CARRIER"] = "ems=3s"
+    mesh.extraEnvironment["SUPPORTMESH_LOGISTICS_DELAY_SWEEP_SECONDS"] = "1"
+    mesh.extraEnvironment["SUPPORTMESH_TICKETS_EXCEPTION_REMEDY_DAMAGED"] = "REFUND"
     do {
       try await mesh.start()
     } catch {

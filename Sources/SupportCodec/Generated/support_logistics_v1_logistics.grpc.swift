@@ -262,8 +262,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
-    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper only when the registering system names one
+    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
+    /// > checked for every shipment: in this release every method is for agents, supervisors and
+    /// > services; a shopper caller gets PERMISSION_DENIED.
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -660,8 +662,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
-    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper only when the registering system names one
+    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
+    /// > checked for every shipment: in this release every method is for agents, supervisors and
+    /// > services; a shopper caller gets PERMISSION_DENIED.
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -1056,8 +1060,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
-    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper only when the registering system names one
+    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
+    /// > checked for every shipment: in this release every method is for agents, supervisors and
+    /// > services; a shopper caller gets PERMISSION_DENIED.
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -1966,8 +1972,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
-    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper only when the registering system names one
+    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
+    /// > checked for every shipment: in this release every method is for agents, supervisors and
+    /// > services; a shopper caller gets PERMISSION_DENIED.
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -2432,8 +2440,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: shipments do not record their shopper yet, so in this release every method is for
-    /// > agents, supervisors and services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper only when the registering system names one
+    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
+    /// > checked for every shipment: in this release every method is for agents, supervisors and
+    /// > services; a shopper caller gets PERMISSION_DENIED.
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field

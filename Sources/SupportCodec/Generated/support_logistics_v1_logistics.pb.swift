@@ -193,6 +193,67 @@ public nonisolated enum Support_Logistics_V1_ShipmentStatus: SwiftProtobuf.Enum,
 
 }
 
+/// The basis of a shipment's expected_delivery_time.
+public nonisolated enum Support_Logistics_V1_ExpectedDeliverySource: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The parcel was delivered: the delivery time itself.
+  case delivered // = 1
+
+  /// The carrier's estimate, from the latest tracking event that carried one.
+  case carrier // = 2
+
+  /// The promised_delivery_time made to the shopper.
+  case promise // = 3
+
+  /// The median transit time of past deliveries of the same carrier and route.
+  case routeHistory // = 4
+
+  /// The configured default transit time (SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS).
+  case defaultTransit // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .delivered
+    case 2: self = .carrier
+    case 3: self = .promise
+    case 4: self = .routeHistory
+    case 5: self = .defaultTransit
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .delivered: return 1
+    case .carrier: return 2
+    case .promise: return 3
+    case .routeHistory: return 4
+    case .defaultTransit: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Logistics_V1_ExpectedDeliverySource] = [
+    .unspecified,
+    .delivered,
+    .carrier,
+    .promise,
+    .routeHistory,
+    .defaultTransit,
+  ]
+
+}
+
 /// What a ShipmentWatchEvent reports.
 public nonisolated enum Support_Logistics_V1_ShipmentWatchEventKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
@@ -415,9 +476,12 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionKind: SwiftProtobu
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// No carrier scan for longer than the configured threshold for carrier and kind, or the
-  /// expected delivery time passed by more than the configured grace. Detected by a timer
-  /// for shipments that are neither DELIVERED, RETURNED_TO_SENDER, LOST nor CANCELLED.
+  /// No carrier scan for longer than the carrier's configured threshold
+  /// (SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER, per carrier SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER_BY_CARRIER;
+  /// default 72 h) while the shipment is PICKED_UP, IN_TRANSIT or OUT_FOR_DELIVERY. Opened by a
+  /// periodic sweep (every SUPPORTMESH_LOGISTICS_DELAY_SWEEP_SECONDS), once per silence: while
+  /// it is OPEN no other DELAYED opens. detected_time is the sweep's time, detail says since when
+  /// the parcel was silent, carrier_event_id is empty.
   case delayed // = 1
 
   /// A DELIVERY_FAILED event. A further failed attempt updates the open exception.
@@ -523,12 +587,15 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionResolution: SwiftP
   case unspecified // = 0
 
   /// The parcel moved again or was delivered. Set automatically (actor SYSTEM) for DELAYED
-  /// and LOST when a later scan arrives (a mapped event with a later event_time and another
+  /// when a new mapped scan arrives with an event_time later than the last scan before it, for
+  /// LOST when a later scan arrives (a mapped event with a later event_time and another
   /// status), and for DELIVERY_FAILED when it is DELIVERED (a DELIVERED event with a later
   /// event_time).
   case recovered // = 1
 
-  /// A replacement was shipped.
+  /// A replacement was shipped. Set automatically (actor SYSTEM) when logistics ships the
+  /// replacement of a reship agreed on the case the exception opened (TicketApprovedEvent with
+  /// shipment_exception_id).
   case reshipped // = 2
 
   /// The shopper was refunded.
@@ -668,8 +735,14 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
     set {_uniqueStorage()._timeline = newValue}
   }
 
-  /// Best current estimate: the latest carrier estimate, else promised_delivery_time, else
-  /// the last scan (or creation) plus the configured transit time for carrier and route.
+  /// Best current estimate, recomputed as scans arrive (expected_delivery_source says which):
+  /// the delivery itself once DELIVERED; else the estimate of the latest tracking event (by
+  /// event_time) that carried one; else promised_delivery_time; else, when at least
+  /// SUPPORTMESH_LOGISTICS_ROUTE_MIN_SAMPLES shipments of the same carrier and route (origin and
+  /// destination province and city) were delivered, the median transit time of the latest
+  /// SUPPORTMESH_LOGISTICS_ROUTE_SAMPLES of them counted from the first mapped scan (creation
+  /// before any scan), or from the latest scan once the parcel is still moving after that; else
+  /// the latest scan (or creation) plus SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS.
   /// Unset when status is RETURNED_TO_SENDER, LOST or CANCELLED.
   public var expectedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._expectedDeliveryTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
@@ -794,6 +867,20 @@ public nonisolated struct Support_Logistics_V1_Shipment: @unchecked Sendable {
     set {_uniqueStorage()._cancelReason = newValue}
   }
 
+  /// The shopper the goods go to (or come from), as CreateShipment named them; the shipment's
+  /// exceptions carry it so the tickets service can open the shopper's case. Empty when the
+  /// registering system named none: such a shipment's exceptions open no case.
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  /// Where expected_delivery_time came from; UNSPECIFIED while it is unset.
+  public var expectedDeliverySource: Support_Logistics_V1_ExpectedDeliverySource {
+    get {_storage._expectedDeliverySource}
+    set {_uniqueStorage()._expectedDeliverySource = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -846,12 +933,23 @@ public nonisolated struct Support_Logistics_V1_TrackingEvent: Sendable {
   /// which differs from the timeline order when events arrive late.
   public var sequence: Int64 = 0
 
+  /// The carrier's delivery estimate this event carried, if any.
+  public var estimatedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_estimatedDeliveryTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_estimatedDeliveryTime = newValue}
+  }
+  /// Returns true if `estimatedDeliveryTime` has been explicitly set.
+  public var hasEstimatedDeliveryTime: Bool {self._estimatedDeliveryTime != nil}
+  /// Clears the value of `estimatedDeliveryTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEstimatedDeliveryTime() {self._estimatedDeliveryTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _eventTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _receivedTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _estimatedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Support_Logistics_V1_CreateShipmentRequest: @unchecked Sendable {
@@ -948,6 +1046,13 @@ public nonisolated struct Support_Logistics_V1_CreateShipmentRequest: @unchecked
   public var hasActor: Bool {_storage._actor != nil}
   /// Clears the value of `actor`. Subsequent reads from it will return its default value.
   public mutating func clearActor() {_uniqueStorage()._actor = nil}
+
+  /// Optional, at most 128 characters: the shopper the order belongs to (recorded as
+  /// Shipment.shopper_id). Without it the shipment's exceptions open no after-sales case.
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1201,64 +1306,67 @@ public nonisolated struct Support_Logistics_V1_WatchShipmentRequest: Sendable {
 }
 
 /// One change of a shipment, as delivered by WatchShipment.
-public nonisolated struct Support_Logistics_V1_ShipmentWatchEvent: Sendable {
+public nonisolated struct Support_Logistics_V1_ShipmentWatchEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Per shipment, starts at 1, increases by 1 with every change.
-  public var sequence: Int64 = 0
+  public var sequence: Int64 {
+    get {_storage._sequence}
+    set {_uniqueStorage()._sequence = newValue}
+  }
 
-  public var kind: Support_Logistics_V1_ShipmentWatchEventKind = .unspecified
+  public var kind: Support_Logistics_V1_ShipmentWatchEventKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
   /// When the change was committed.
   public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_occurTime = newValue}
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
   }
   /// Returns true if `occurTime` has been explicitly set.
-  public var hasOccurTime: Bool {self._occurTime != nil}
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
   /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
-  public mutating func clearOccurTime() {self._occurTime = nil}
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
 
   /// The shipment as it stood after the committed change, without its timeline.
   public var shipment: Support_Logistics_V1_Shipment {
-    get {_shipment ?? Support_Logistics_V1_Shipment()}
-    set {_shipment = newValue}
+    get {_storage._shipment ?? Support_Logistics_V1_Shipment()}
+    set {_uniqueStorage()._shipment = newValue}
   }
   /// Returns true if `shipment` has been explicitly set.
-  public var hasShipment: Bool {self._shipment != nil}
+  public var hasShipment: Bool {_storage._shipment != nil}
   /// Clears the value of `shipment`. Subsequent reads from it will return its default value.
-  public mutating func clearShipment() {self._shipment = nil}
+  public mutating func clearShipment() {_uniqueStorage()._shipment = nil}
 
   /// Set for TRACKING_EVENT_RECORDED.
   public var trackingEvent: Support_Logistics_V1_TrackingEvent {
-    get {_trackingEvent ?? Support_Logistics_V1_TrackingEvent()}
-    set {_trackingEvent = newValue}
+    get {_storage._trackingEvent ?? Support_Logistics_V1_TrackingEvent()}
+    set {_uniqueStorage()._trackingEvent = newValue}
   }
   /// Returns true if `trackingEvent` has been explicitly set.
-  public var hasTrackingEvent: Bool {self._trackingEvent != nil}
+  public var hasTrackingEvent: Bool {_storage._trackingEvent != nil}
   /// Clears the value of `trackingEvent`. Subsequent reads from it will return its default value.
-  public mutating func clearTrackingEvent() {self._trackingEvent = nil}
+  public mutating func clearTrackingEvent() {_uniqueStorage()._trackingEvent = nil}
 
   /// Set for EXCEPTION_OPENED, EXCEPTION_UPDATED and EXCEPTION_RESOLVED.
   public var exception: Support_Logistics_V1_ShipmentException {
-    get {_exception ?? Support_Logistics_V1_ShipmentException()}
-    set {_exception = newValue}
+    get {_storage._exception ?? Support_Logistics_V1_ShipmentException()}
+    set {_uniqueStorage()._exception = newValue}
   }
   /// Returns true if `exception` has been explicitly set.
-  public var hasException: Bool {self._exception != nil}
+  public var hasException: Bool {_storage._exception != nil}
   /// Clears the value of `exception`. Subsequent reads from it will return its default value.
-  public mutating func clearException() {self._exception = nil}
+  public mutating func clearException() {_uniqueStorage()._exception = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _shipment: Support_Logistics_V1_Shipment? = nil
-  fileprivate var _trackingEvent: Support_Logistics_V1_TrackingEvent? = nil
-  fileprivate var _exception: Support_Logistics_V1_ShipmentException? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// A prepaid return label booked with a carrier.
@@ -1941,6 +2049,10 @@ nonisolated extension Support_Logistics_V1_ShipmentStatus: SwiftProtobuf._ProtoN
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SHIPMENT_STATUS_UNSPECIFIED\0\u{1}SHIPMENT_STATUS_LABEL_CREATED\0\u{1}SHIPMENT_STATUS_PICKED_UP\0\u{1}SHIPMENT_STATUS_IN_TRANSIT\0\u{1}SHIPMENT_STATUS_OUT_FOR_DELIVERY\0\u{1}SHIPMENT_STATUS_DELIVERED\0\u{1}SHIPMENT_STATUS_DELIVERY_FAILED\0\u{1}SHIPMENT_STATUS_EXCEPTION\0\u{1}SHIPMENT_STATUS_RETURNED_TO_SENDER\0\u{1}SHIPMENT_STATUS_LOST\0\u{1}SHIPMENT_STATUS_DAMAGED\0\u{1}SHIPMENT_STATUS_CANCELLED\0")
 }
 
+nonisolated extension Support_Logistics_V1_ExpectedDeliverySource: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPECTED_DELIVERY_SOURCE_UNSPECIFIED\0\u{1}EXPECTED_DELIVERY_SOURCE_DELIVERED\0\u{1}EXPECTED_DELIVERY_SOURCE_CARRIER\0\u{1}EXPECTED_DELIVERY_SOURCE_PROMISE\0\u{1}EXPECTED_DELIVERY_SOURCE_ROUTE_HISTORY\0\u{1}EXPECTED_DELIVERY_SOURCE_DEFAULT_TRANSIT\0")
+}
+
 nonisolated extension Support_Logistics_V1_ShipmentWatchEventKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SHIPMENT_WATCH_EVENT_KIND_UNSPECIFIED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_CREATED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_TRACKING_EVENT_RECORDED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_UPDATED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_CANCELLED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_EXCEPTION_OPENED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_EXCEPTION_UPDATED\0\u{1}SHIPMENT_WATCH_EVENT_KIND_EXCEPTION_RESOLVED\0")
 }
@@ -2036,7 +2148,7 @@ nonisolated extension Support_Logistics_V1_Address: SwiftProtobuf.Message, Swift
 
 nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Shipment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shipment_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}status\0\u{1}timeline\0\u{3}expected_delivery_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}delivered_time\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{3}open_exceptions\0\u{3}last_scan_time\0\u{3}last_sequence\0\u{3}created_by\0\u{3}cancel_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}shipment_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}status\0\u{1}timeline\0\u{3}expected_delivery_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}delivered_time\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{3}open_exceptions\0\u{3}last_scan_time\0\u{3}last_sequence\0\u{3}created_by\0\u{3}cancel_reason\0\u{3}shopper_id\0\u{3}expected_delivery_source\0")
 
   fileprivate class _StorageClass {
     var _shipmentID: String = String()
@@ -2062,6 +2174,8 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
     var _lastSequence: Int64 = 0
     var _createdBy: Support_Common_V1_Actor? = nil
     var _cancelReason: String = String()
+    var _shopperID: String = String()
+    var _expectedDeliverySource: Support_Logistics_V1_ExpectedDeliverySource = .unspecified
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2095,6 +2209,8 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
       _lastSequence = source._lastSequence
       _createdBy = source._createdBy
       _cancelReason = source._cancelReason
+      _shopperID = source._shopperID
+      _expectedDeliverySource = source._expectedDeliverySource
     }
   }
 
@@ -2136,6 +2252,8 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
         case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._lastSequence) }()
         case 22: try { try decoder.decodeSingularMessageField(value: &_storage._createdBy) }()
         case 23: try { try decoder.decodeSingularStringField(value: &_storage._cancelReason) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 25: try { try decoder.decodeSingularEnumField(value: &_storage._expectedDeliverySource) }()
         default: break
         }
       }
@@ -2217,6 +2335,12 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
       if !_storage._cancelReason.isEmpty {
         try visitor.visitSingularStringField(value: _storage._cancelReason, fieldNumber: 23)
       }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 24)
+      }
+      if _storage._expectedDeliverySource != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._expectedDeliverySource, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2249,6 +2373,8 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
         if _storage._lastSequence != rhs_storage._lastSequence {return false}
         if _storage._createdBy != rhs_storage._createdBy {return false}
         if _storage._cancelReason != rhs_storage._cancelReason {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._expectedDeliverySource != rhs_storage._expectedDeliverySource {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2260,7 +2386,7 @@ nonisolated extension Support_Logistics_V1_Shipment: SwiftProtobuf.Message, Swif
 
 nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrackingEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}carrier_event_id\0\u{3}carrier_status_code\0\u{1}status\0\u{1}description\0\u{1}location\0\u{3}event_time\0\u{3}received_time\0\u{1}sequence\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}carrier_event_id\0\u{3}carrier_status_code\0\u{1}status\0\u{1}description\0\u{1}location\0\u{3}event_time\0\u{3}received_time\0\u{1}sequence\0\u{3}estimated_delivery_time\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2276,6 +2402,7 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
       case 6: try { try decoder.decodeSingularMessageField(value: &self._eventTime) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._receivedTime) }()
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._estimatedDeliveryTime) }()
       default: break
       }
     }
@@ -2310,6 +2437,9 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
     if self.sequence != 0 {
       try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 8)
     }
+    try { if let v = self._estimatedDeliveryTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2322,6 +2452,7 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
     if lhs._eventTime != rhs._eventTime {return false}
     if lhs._receivedTime != rhs._receivedTime {return false}
     if lhs.sequence != rhs.sequence {return false}
+    if lhs._estimatedDeliveryTime != rhs._estimatedDeliveryTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2329,7 +2460,7 @@ nonisolated extension Support_Logistics_V1_TrackingEvent: SwiftProtobuf.Message,
 
 nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateShipmentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}kind\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{1}origin\0\u{1}destination\0\u{3}promised_delivery_time\0\u{3}return_authorization_id\0\u{1}actor\0\u{3}shopper_id\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2344,6 +2475,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
     var _promisedDeliveryTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _returnAuthorizationID: String = String()
     var _actor: Support_Common_V1_Actor? = nil
+    var _shopperID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2366,6 +2498,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
       _promisedDeliveryTime = source._promisedDeliveryTime
       _returnAuthorizationID = source._returnAuthorizationID
       _actor = source._actor
+      _shopperID = source._shopperID
     }
   }
 
@@ -2396,6 +2529,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._promisedDeliveryTime) }()
         case 11: try { try decoder.decodeSingularStringField(value: &_storage._returnAuthorizationID) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._actor) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
         default: break
         }
       }
@@ -2444,6 +2578,9 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
       try { if let v = _storage._actor {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       } }()
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2465,6 +2602,7 @@ nonisolated extension Support_Logistics_V1_CreateShipmentRequest: SwiftProtobuf.
         if _storage._promisedDeliveryTime != rhs_storage._promisedDeliveryTime {return false}
         if _storage._returnAuthorizationID != rhs_storage._returnAuthorizationID {return false}
         if _storage._actor != rhs_storage._actor {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2894,56 +3032,102 @@ nonisolated extension Support_Logistics_V1_ShipmentWatchEvent: SwiftProtobuf.Mes
   public static let protoMessageName: String = _protobuf_package + ".ShipmentWatchEvent"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}kind\0\u{3}occur_time\0\u{1}shipment\0\u{3}tracking_event\0\u{1}exception\0")
 
+  fileprivate class _StorageClass {
+    var _sequence: Int64 = 0
+    var _kind: Support_Logistics_V1_ShipmentWatchEventKind = .unspecified
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _shipment: Support_Logistics_V1_Shipment? = nil
+    var _trackingEvent: Support_Logistics_V1_TrackingEvent? = nil
+    var _exception: Support_Logistics_V1_ShipmentException? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _sequence = source._sequence
+      _kind = source._kind
+      _occurTime = source._occurTime
+      _shipment = source._shipment
+      _trackingEvent = source._trackingEvent
+      _exception = source._exception
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.sequence) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._occurTime) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._shipment) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._trackingEvent) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._exception) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._sequence) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._shipment) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._trackingEvent) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._exception) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.sequence != 0 {
-      try visitor.visitSingularInt64Field(value: self.sequence, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._sequence != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sequence, fieldNumber: 1)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 2)
+      }
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._shipment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._trackingEvent {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._exception {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
     }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
-    }
-    try { if let v = self._occurTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._shipment {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._trackingEvent {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    try { if let v = self._exception {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Support_Logistics_V1_ShipmentWatchEvent, rhs: Support_Logistics_V1_ShipmentWatchEvent) -> Bool {
-    if lhs.sequence != rhs.sequence {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs._occurTime != rhs._occurTime {return false}
-    if lhs._shipment != rhs._shipment {return false}
-    if lhs._trackingEvent != rhs._trackingEvent {return false}
-    if lhs._exception != rhs._exception {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._sequence != rhs_storage._sequence {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        if _storage._shipment != rhs_storage._shipment {return false}
+        if _storage._trackingEvent != rhs_storage._trackingEvent {return false}
+        if _storage._exception != rhs_storage._exception {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

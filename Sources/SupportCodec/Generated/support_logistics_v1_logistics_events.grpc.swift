@@ -16,16 +16,21 @@
 ///   (REPLACEMENT_SHIPPED) when its EXCHANGE_REPLACEMENT is created; chat does not consume it yet.
 /// - ShipmentDeliveredEvent, once per shipment, the first time RecordTrackingEvents makes its
 ///   status DELIVERED: tickets moves the case of a RETURN or REPAIR_INBOUND parcel to
-///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered (an
-///   OUTBOUND delivery is not consumed yet: callers still pass delivered_time to CreateTicket).
+///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered; an
+///   OUTBOUND delivery records each order line's delivery time in tickets, which eligibility
+///   (CheckEligibility, CreateTicket) counts from instead of the caller's delivered_time. The
+///   carrier, route and transit time of every delivery feed later expected delivery times.
 ///   The return authorisation of a RETURN or
 ///   REPAIR_INBOUND shipment becomes RECEIVED in the same transaction (IN_TRANSIT at its first
 ///   carrier scan).
 /// - ShipmentExceptionEvent, when RecordTrackingEvents opens an exception (change OPENED) or
-///   detects an open one again (UPDATED). Not consumed inside the mesh yet: the logistics case it
-///   should open needs a shopper id the event does not carry (contract review L6).
-/// - ShipmentExceptionResolvedEvent, when an exception is resolved (automatically RECOVERED by a
-///   later scan or delivery). Not consumed inside the mesh yet.
+///   detects an open one again (UPDATED), and when the DELAYED sweep opens one: tickets opens
+///   the shopper's logistics case for it (shopper_id; none when empty), or notes the case
+///   already open for the shipment or its order lines (tickets_events.proto, "Consumed").
+/// - ShipmentExceptionResolvedEvent, when an exception is resolved (by ResolveException,
+///   automatically RECOVERED by a later scan or delivery, or RESHIPPED when the reship of its
+///   case ships): tickets notes the case, and cancels it when the parcel RECOVERED before anyone
+///   worked on the case the exception opened.
 /// - ReturnAuthorizationIssuedEvent, on CreateReturnAuthorization and when the tickets event
 ///   path issues one: tickets moves the case to AWAITING_RETURN and shows the RMA number,
 ///   label or pickup to the shopper.
@@ -46,7 +51,9 @@
 ///   say so). Skipped (logged) when the ticket already has an ISSUED or IN_TRANSIT one.
 /// - TicketApprovedEvent of an EXCHANGE without goods coming back (a reship, 补发, for a lost
 ///   parcel) → an EXCHANGE_REPLACEMENT shipment of replacement_items at once ("<event_id>:outbound"),
-///   to the destination of the order's latest OUTBOUND shipment (skipped, logged, without one).
+///   to the destination of the order's latest OUTBOUND shipment (skipped, logged, without one),
+///   recording the event's shopper_id; when the event names a shipment_exception_id that is
+///   still OPEN, that exception is resolved RESHIPPED in the same transaction.
 /// - TicketSolutionChangedEvent → the ticket's ISSUED return authorisation is cancelled when
 ///   goods no longer come back or must come back as another shipment kind; when the case is
 ///   SOLUTION_AGREED, goods must come back and the ticket has no ISSUED or IN_TRANSIT

@@ -26,16 +26,21 @@
 ///   (REPLACEMENT_SHIPPED) when its EXCHANGE_REPLACEMENT is created; chat does not consume it yet.
 /// - ShipmentDeliveredEvent, once per shipment, the first time RecordTrackingEvents makes its
 ///   status DELIVERED: tickets moves the case of a RETURN or REPAIR_INBOUND parcel to
-///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered (an
-///   OUTBOUND delivery is not consumed yet: callers still pass delivered_time to CreateTicket).
+///   GOODS_RECEIVED, and resolves a repair (REPAIRED) when its REPAIR_OUTBOUND is delivered; an
+///   OUTBOUND delivery records each order line's delivery time in tickets, which eligibility
+///   (CheckEligibility, CreateTicket) counts from instead of the caller's delivered_time. The
+///   carrier, route and transit time of every delivery feed later expected delivery times.
 ///   The return authorisation of a RETURN or
 ///   REPAIR_INBOUND shipment becomes RECEIVED in the same transaction (IN_TRANSIT at its first
 ///   carrier scan).
 /// - ShipmentExceptionEvent, when RecordTrackingEvents opens an exception (change OPENED) or
-///   detects an open one again (UPDATED). Not consumed inside the mesh yet: the logistics case it
-///   should open needs a shopper id the event does not carry (contract review L6).
-/// - ShipmentExceptionResolvedEvent, when an exception is resolved (automatically RECOVERED by a
-///   later scan or delivery). Not consumed inside the mesh yet.
+///   detects an open one again (UPDATED), and when the DELAYED sweep opens one: tickets opens
+///   the shopper's logistics case for it (shopper_id; none when empty), or notes the case
+///   already open for the shipment or its order lines (tickets_events.proto, "Consumed").
+/// - ShipmentExceptionResolvedEvent, when an exception is resolved (by ResolveException,
+///   automatically RECOVERED by a later scan or delivery, or RESHIPPED when the reship of its
+///   case ships): tickets notes the case, and cancels it when the parcel RECOVERED before anyone
+///   worked on the case the exception opened.
 /// - ReturnAuthorizationIssuedEvent, on CreateReturnAuthorization and when the tickets event
 ///   path issues one: tickets moves the case to AWAITING_RETURN and shows the RMA number,
 ///   label or pickup to the shopper.
@@ -56,7 +61,9 @@
 ///   say so). Skipped (logged) when the ticket already has an ISSUED or IN_TRANSIT one.
 /// - TicketApprovedEvent of an EXCHANGE without goods coming back (a reship, 补发, for a lost
 ///   parcel) → an EXCHANGE_REPLACEMENT shipment of replacement_items at once ("<event_id>:outbound"),
-///   to the destination of the order's latest OUTBOUND shipment (skipped, logged, without one).
+///   to the destination of the order's latest OUTBOUND shipment (skipped, logged, without one),
+///   recording the event's shopper_id; when the event names a shipment_exception_id that is
+///   still OPEN, that exception is resolved RESHIPPED in the same transaction.
 /// - TicketSolutionChangedEvent → the ticket's ISSUED return authorisation is cancelled when
 ///   goods no longer come back or must come back as another shipment kind; when the case is
 ///   SOLUTION_AGREED, goods must come back and the ticket has no ISSUED or IN_TRANSIT
@@ -374,6 +381,13 @@ public nonisolated struct Support_Logistics_V1_ShipmentExceptionEvent: @unchecke
   public var shipmentVersion: Int64 {
     get {_storage._shipmentVersion}
     set {_uniqueStorage()._shipmentVersion = newValue}
+  }
+
+  /// The shipment's shopper (Shipment.shopper_id): the tickets service files the case for them.
+  /// Empty when the shipment names none; then no case is opened.
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -860,7 +874,7 @@ nonisolated extension Support_Logistics_V1_ShipmentDeliveredEvent: SwiftProtobuf
 
 nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShipmentExceptionEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}exception_id\0\u{1}kind\0\u{1}change\0\u{3}shipment_id\0\u{3}shipment_kind\0\u{3}shipment_status\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{3}detected_time\0\u{3}last_detected_time\0\u{3}occurrence_count\0\u{1}detail\0\u{3}carrier_event_id\0\u{3}exception_version\0\u{3}shipment_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}exception_id\0\u{1}kind\0\u{1}change\0\u{3}shipment_id\0\u{3}shipment_kind\0\u{3}shipment_status\0\u{3}order_id\0\u{3}ticket_id\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{3}detected_time\0\u{3}last_detected_time\0\u{3}occurrence_count\0\u{1}detail\0\u{3}carrier_event_id\0\u{3}exception_version\0\u{3}shipment_version\0\u{3}shopper_id\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -883,6 +897,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
     var _carrierEventID: String = String()
     var _exceptionVersion: Int64 = 0
     var _shipmentVersion: Int64 = 0
+    var _shopperID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -913,6 +928,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
       _carrierEventID = source._carrierEventID
       _exceptionVersion = source._exceptionVersion
       _shipmentVersion = source._shipmentVersion
+      _shopperID = source._shopperID
     }
   }
 
@@ -951,6 +967,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
         case 18: try { try decoder.decodeSingularStringField(value: &_storage._carrierEventID) }()
         case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._exceptionVersion) }()
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._shipmentVersion) }()
+        case 21: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
         default: break
         }
       }
@@ -1023,6 +1040,9 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
       if _storage._shipmentVersion != 0 {
         try visitor.visitSingularInt64Field(value: _storage._shipmentVersion, fieldNumber: 20)
       }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1052,6 +1072,7 @@ nonisolated extension Support_Logistics_V1_ShipmentExceptionEvent: SwiftProtobuf
         if _storage._carrierEventID != rhs_storage._carrierEventID {return false}
         if _storage._exceptionVersion != rhs_storage._exceptionVersion {return false}
         if _storage._shipmentVersion != rhs_storage._shipmentVersion {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -961,6 +961,57 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
 
 }
 
+/// Where an eligibility answer's delivery time came from. Tickets learns each order line's
+/// delivery from logistics' ShipmentDeliveredEvent of OUTBOUND shipments; where it knows one,
+/// the caller's delivered_time is ignored.
+public nonisolated enum Support_Tickets_V1_DeliveredTimeSource: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// The delivery logistics recorded for the order line (or for the whole order).
+  case logistics // = 1
+
+  /// Logistics reported no delivery of the line: the caller's delivered_time was used.
+  case caller // = 2
+
+  /// Neither knew a delivery: counted as not delivered.
+  case none // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .logistics
+    case 2: self = .caller
+    case 3: self = .none
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .logistics: return 1
+    case .caller: return 2
+    case .none: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Tickets_V1_DeliveredTimeSource] = [
+    .unspecified,
+    .logistics,
+    .caller,
+    .none,
+  ]
+
+}
+
 /// An after-sales case (售后工单).
 public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1039,7 +1090,8 @@ public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   /// Clears the value of `requestedRefund`. Subsequent reads from it will return its default value.
   public mutating func clearRequestedRefund() {_uniqueStorage()._requestedRefund = nil}
 
-  /// When the goods were delivered; windows are counted from here. Empty if not delivered.
+  /// When the goods were delivered: the earliest delivery logistics reported for the case's
+  /// items, else the delivered_time the case was filed with. Empty if not delivered.
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._deliveredTime = newValue}
@@ -1200,6 +1252,13 @@ public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   public var hasCreatedBy: Bool {_storage._createdBy != nil}
   /// Clears the value of `createdBy`. Subsequent reads from it will return its default value.
   public mutating func clearCreatedBy() {_uniqueStorage()._createdBy = nil}
+
+  /// The logistics shipment exception (support.logistics.v1.ShipmentException) this case was
+  /// opened for by the system; `source` then names its shipment. Empty for other cases.
+  public var shipmentExceptionID: String {
+    get {_storage._shipmentExceptionID}
+    set {_uniqueStorage()._shipmentExceptionID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1723,8 +1782,10 @@ public nonisolated struct Support_Tickets_V1_CreateTicketRequest: @unchecked Sen
     set {_uniqueStorage()._priority = newValue}
   }
 
-  /// When the goods were delivered; required for RETURN_AND_REFUND, EXCHANGE and REPAIR, empty
-  /// when the goods never arrived.
+  /// When the goods were delivered, as the caller knows it; empty when the goods never arrived.
+  /// Ignored for every item whose delivery logistics reported (an OUTBOUND ShipmentDeliveredEvent):
+  /// the eligibility then counts from logistics' time (delivered_time_source LOGISTICS). Without
+  /// either, RETURN_AND_REFUND, EXCHANGE and REPAIR are not eligible (NOT_DELIVERED).
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._deliveredTime = newValue}
@@ -2524,7 +2585,8 @@ public nonisolated struct Support_Tickets_V1_ListTicketHistoryResponse: Sendable
   public init() {}
 }
 
-/// Rules (defaults; windows counted from delivered_time):
+/// Rules (defaults; windows counted from the delivery logistics reported for the item, else the
+/// caller's delivered_time; CheckEligibilityResponse.delivered_time_source says which):
 /// - COMPLAINT, INQUIRY: always eligible, POLICY_WINDOW_NONE, SHIPPING_PAYER_NONE.
 /// - REFUND_ONLY: eligible while not delivered (POLICY_WINDOW_NOT_DELIVERED), or after delivery
 ///   for LOGISTICS / TRANSACTION problems (lost parcel, overcharge) within the quality warranty
@@ -2546,7 +2608,8 @@ public nonisolated struct Support_Tickets_V1_CheckEligibilityRequest: Sendable {
 
   public var category: Support_Tickets_V1_ProblemCategory = .unspecified
 
-  /// Empty when the goods were not delivered.
+  /// Empty when the goods were not delivered. Ignored when logistics reported the delivery of
+  /// the item (the answer's delivered_time_source says LOGISTICS).
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_deliveredTime = newValue}
@@ -2589,65 +2652,87 @@ public nonisolated struct Support_Tickets_V1_CheckEligibilityRequest: Sendable {
   fileprivate var _checkTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
-public nonisolated struct Support_Tickets_V1_CheckEligibilityResponse: Sendable {
+public nonisolated struct Support_Tickets_V1_CheckEligibilityResponse: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var eligible: Bool = false
+  public var eligible: Bool {
+    get {_storage._eligible}
+    set {_uniqueStorage()._eligible = newValue}
+  }
 
   /// The window that applies (also when not eligible, to explain why).
-  public var policyWindow: Support_Tickets_V1_PolicyWindow = .unspecified
+  public var policyWindow: Support_Tickets_V1_PolicyWindow {
+    get {_storage._policyWindow}
+    set {_uniqueStorage()._policyWindow = newValue}
+  }
 
   /// The configured length of that window; unset for NONE, NOT_DELIVERED, QUALITY_WARRANTY.
   public var windowLength: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_windowLength ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_windowLength = newValue}
+    get {_storage._windowLength ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._windowLength = newValue}
   }
   /// Returns true if `windowLength` has been explicitly set.
-  public var hasWindowLength: Bool {self._windowLength != nil}
+  public var hasWindowLength: Bool {_storage._windowLength != nil}
   /// Clears the value of `windowLength`. Subsequent reads from it will return its default value.
-  public mutating func clearWindowLength() {self._windowLength = nil}
+  public mutating func clearWindowLength() {_uniqueStorage()._windowLength = nil}
 
   /// The last moment a request is accepted (for QUALITY_WARRANTY, the end of the warranty);
   /// unset when no deadline applies.
   public var deadlineTime: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_deadlineTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_deadlineTime = newValue}
+    get {_storage._deadlineTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._deadlineTime = newValue}
   }
   /// Returns true if `deadlineTime` has been explicitly set.
-  public var hasDeadlineTime: Bool {self._deadlineTime != nil}
+  public var hasDeadlineTime: Bool {_storage._deadlineTime != nil}
   /// Clears the value of `deadlineTime`. Subsequent reads from it will return its default value.
-  public mutating func clearDeadlineTime() {self._deadlineTime = nil}
+  public mutating func clearDeadlineTime() {_uniqueStorage()._deadlineTime = nil}
 
-  public var returnShippingPayer: Support_Tickets_V1_ShippingPayer = .unspecified
+  public var returnShippingPayer: Support_Tickets_V1_ShippingPayer {
+    get {_storage._returnShippingPayer}
+    set {_uniqueStorage()._returnShippingPayer = newValue}
+  }
 
   /// Whether the refund would include shipping (the seller is at fault).
-  public var shippingRefundable: Bool = false
+  public var shippingRefundable: Bool {
+    get {_storage._shippingRefundable}
+    set {_uniqueStorage()._shippingRefundable = newValue}
+  }
 
   /// Empty when eligible.
-  public var reasons: [Support_Tickets_V1_IneligibilityReason] = []
+  public var reasons: [Support_Tickets_V1_IneligibilityReason] {
+    get {_storage._reasons}
+    set {_uniqueStorage()._reasons = newValue}
+  }
 
   /// Human-readable explanations, one per reason, in the same order, for agents and shoppers.
-  public var reasonMessages: [String] = []
+  public var reasonMessages: [String] {
+    get {_storage._reasonMessages}
+    set {_uniqueStorage()._reasonMessages = newValue}
+  }
 
   /// The order line the answer is about (echoed).
   public var item: Support_Common_V1_OrderItemRef {
-    get {_item ?? Support_Common_V1_OrderItemRef()}
-    set {_item = newValue}
+    get {_storage._item ?? Support_Common_V1_OrderItemRef()}
+    set {_uniqueStorage()._item = newValue}
   }
   /// Returns true if `item` has been explicitly set.
-  public var hasItem: Bool {self._item != nil}
+  public var hasItem: Bool {_storage._item != nil}
   /// Clears the value of `item`. Subsequent reads from it will return its default value.
-  public mutating func clearItem() {self._item = nil}
+  public mutating func clearItem() {_uniqueStorage()._item = nil}
+
+  /// Where the delivery time the windows were counted from came from.
+  public var deliveredTimeSource: Support_Tickets_V1_DeliveredTimeSource {
+    get {_storage._deliveredTimeSource}
+    set {_uniqueStorage()._deliveredTimeSource = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _windowLength: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _deadlineTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _item: Support_Common_V1_OrderItemRef? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -2710,9 +2795,13 @@ nonisolated extension Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf._ProtoN
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0HISTORY_ENTRY_KIND_UNSPECIFIED\0\u{1}HISTORY_ENTRY_KIND_CREATED\0\u{1}HISTORY_ENTRY_KIND_TRANSITIONED\0\u{1}HISTORY_ENTRY_KIND_ASSIGNED\0\u{1}HISTORY_ENTRY_KIND_PRIORITY_CHANGED\0\u{1}HISTORY_ENTRY_KIND_COMMENTED\0\u{1}HISTORY_ENTRY_KIND_SLA_PAUSED\0\u{1}HISTORY_ENTRY_KIND_SLA_RESUMED\0\u{1}HISTORY_ENTRY_KIND_SLA_BREACHED\0")
 }
 
+nonisolated extension Support_Tickets_V1_DeliveredTimeSource: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DELIVERED_TIME_SOURCE_UNSPECIFIED\0\u{1}DELIVERED_TIME_SOURCE_LOGISTICS\0\u{1}DELIVERED_TIME_SOURCE_CALLER\0\u{1}DELIVERED_TIME_SOURCE_NONE\0")
+}
+
 nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Ticket"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{1}type\0\u{1}category\0\u{1}status\0\u{1}priority\0\u{3}shopper_id\0\u{1}items\0\u{1}title\0\u{1}description\0\u{1}evidence\0\u{3}assignee_agent_id\0\u{3}requested_refund\0\u{3}delivered_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}source\0\u{1}channel\0\u{3}skill_group_id\0\u{1}sla\0\u{1}eligibility\0\u{3}eligibility_override_reason\0\u{3}goods_return_required\0\u{1}solution\0\u{3}return_shipment_id\0\u{1}inspection\0\u{1}resolution\0\u{3}status_reason\0\u{3}reopen_count\0\u{3}resolve_time\0\u{3}close_time\0\u{3}created_by\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{1}type\0\u{1}category\0\u{1}status\0\u{1}priority\0\u{3}shopper_id\0\u{1}items\0\u{1}title\0\u{1}description\0\u{1}evidence\0\u{3}assignee_agent_id\0\u{3}requested_refund\0\u{3}delivered_time\0\u{3}create_time\0\u{3}update_time\0\u{1}version\0\u{1}source\0\u{1}channel\0\u{3}skill_group_id\0\u{1}sla\0\u{1}eligibility\0\u{3}eligibility_override_reason\0\u{3}goods_return_required\0\u{1}solution\0\u{3}return_shipment_id\0\u{1}inspection\0\u{1}resolution\0\u{3}status_reason\0\u{3}reopen_count\0\u{3}resolve_time\0\u{3}close_time\0\u{3}created_by\0\u{3}shipment_exception_id\0")
 
   fileprivate class _StorageClass {
     var _ticketID: String = String()
@@ -2747,6 +2836,7 @@ nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftPro
     var _resolveTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _closeTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _createdBy: Support_Common_V1_Actor? = nil
+    var _shipmentExceptionID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2789,6 +2879,7 @@ nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftPro
       _resolveTime = source._resolveTime
       _closeTime = source._closeTime
       _createdBy = source._createdBy
+      _shipmentExceptionID = source._shipmentExceptionID
     }
   }
 
@@ -2839,6 +2930,7 @@ nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftPro
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._resolveTime) }()
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._closeTime) }()
         case 32: try { try decoder.decodeSingularMessageField(value: &_storage._createdBy) }()
+        case 33: try { try decoder.decodeSingularStringField(value: &_storage._shipmentExceptionID) }()
         default: break
         }
       }
@@ -2947,6 +3039,9 @@ nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftPro
       try { if let v = _storage._createdBy {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
       } }()
+      if !_storage._shipmentExceptionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shipmentExceptionID, fieldNumber: 33)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2988,6 +3083,7 @@ nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftPro
         if _storage._resolveTime != rhs_storage._resolveTime {return false}
         if _storage._closeTime != rhs_storage._closeTime {return false}
         if _storage._createdBy != rhs_storage._createdBy {return false}
+        if _storage._shipmentExceptionID != rhs_storage._shipmentExceptionID {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -5236,73 +5332,132 @@ nonisolated extension Support_Tickets_V1_CheckEligibilityRequest: SwiftProtobuf.
 
 nonisolated extension Support_Tickets_V1_CheckEligibilityResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckEligibilityResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}eligible\0\u{3}policy_window\0\u{3}window_length\0\u{3}deadline_time\0\u{3}return_shipping_payer\0\u{3}shipping_refundable\0\u{1}reasons\0\u{3}reason_messages\0\u{1}item\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}eligible\0\u{3}policy_window\0\u{3}window_length\0\u{3}deadline_time\0\u{3}return_shipping_payer\0\u{3}shipping_refundable\0\u{1}reasons\0\u{3}reason_messages\0\u{1}item\0\u{3}delivered_time_source\0")
+
+  fileprivate class _StorageClass {
+    var _eligible: Bool = false
+    var _policyWindow: Support_Tickets_V1_PolicyWindow = .unspecified
+    var _windowLength: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _deadlineTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _returnShippingPayer: Support_Tickets_V1_ShippingPayer = .unspecified
+    var _shippingRefundable: Bool = false
+    var _reasons: [Support_Tickets_V1_IneligibilityReason] = []
+    var _reasonMessages: [String] = []
+    var _item: Support_Common_V1_OrderItemRef? = nil
+    var _deliveredTimeSource: Support_Tickets_V1_DeliveredTimeSource = .unspecified
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eligible = source._eligible
+      _policyWindow = source._policyWindow
+      _windowLength = source._windowLength
+      _deadlineTime = source._deadlineTime
+      _returnShippingPayer = source._returnShippingPayer
+      _shippingRefundable = source._shippingRefundable
+      _reasons = source._reasons
+      _reasonMessages = source._reasonMessages
+      _item = source._item
+      _deliveredTimeSource = source._deliveredTimeSource
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBoolField(value: &self.eligible) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.policyWindow) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._windowLength) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._deadlineTime) }()
-      case 5: try { try decoder.decodeSingularEnumField(value: &self.returnShippingPayer) }()
-      case 6: try { try decoder.decodeSingularBoolField(value: &self.shippingRefundable) }()
-      case 7: try { try decoder.decodeRepeatedEnumField(value: &self.reasons) }()
-      case 8: try { try decoder.decodeRepeatedStringField(value: &self.reasonMessages) }()
-      case 9: try { try decoder.decodeSingularMessageField(value: &self._item) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularBoolField(value: &_storage._eligible) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._policyWindow) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._windowLength) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._deadlineTime) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._returnShippingPayer) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._shippingRefundable) }()
+        case 7: try { try decoder.decodeRepeatedEnumField(value: &_storage._reasons) }()
+        case 8: try { try decoder.decodeRepeatedStringField(value: &_storage._reasonMessages) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._item) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._deliveredTimeSource) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.eligible != false {
-      try visitor.visitSingularBoolField(value: self.eligible, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._eligible != false {
+        try visitor.visitSingularBoolField(value: _storage._eligible, fieldNumber: 1)
+      }
+      if _storage._policyWindow != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._policyWindow, fieldNumber: 2)
+      }
+      try { if let v = _storage._windowLength {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._deadlineTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._returnShippingPayer != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._returnShippingPayer, fieldNumber: 5)
+      }
+      if _storage._shippingRefundable != false {
+        try visitor.visitSingularBoolField(value: _storage._shippingRefundable, fieldNumber: 6)
+      }
+      if !_storage._reasons.isEmpty {
+        try visitor.visitPackedEnumField(value: _storage._reasons, fieldNumber: 7)
+      }
+      if !_storage._reasonMessages.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._reasonMessages, fieldNumber: 8)
+      }
+      try { if let v = _storage._item {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if _storage._deliveredTimeSource != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._deliveredTimeSource, fieldNumber: 10)
+      }
     }
-    if self.policyWindow != .unspecified {
-      try visitor.visitSingularEnumField(value: self.policyWindow, fieldNumber: 2)
-    }
-    try { if let v = self._windowLength {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._deadlineTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if self.returnShippingPayer != .unspecified {
-      try visitor.visitSingularEnumField(value: self.returnShippingPayer, fieldNumber: 5)
-    }
-    if self.shippingRefundable != false {
-      try visitor.visitSingularBoolField(value: self.shippingRefundable, fieldNumber: 6)
-    }
-    if !self.reasons.isEmpty {
-      try visitor.visitPackedEnumField(value: self.reasons, fieldNumber: 7)
-    }
-    if !self.reasonMessages.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.reasonMessages, fieldNumber: 8)
-    }
-    try { if let v = self._item {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Support_Tickets_V1_CheckEligibilityResponse, rhs: Support_Tickets_V1_CheckEligibilityResponse) -> Bool {
-    if lhs.eligible != rhs.eligible {return false}
-    if lhs.policyWindow != rhs.policyWindow {return false}
-    if lhs._windowLength != rhs._windowLength {return false}
-    if lhs._deadlineTime != rhs._deadlineTime {return false}
-    if lhs.returnShippingPayer != rhs.returnShippingPayer {return false}
-    if lhs.shippingRefundable != rhs.shippingRefundable {return false}
-    if lhs.reasons != rhs.reasons {return false}
-    if lhs.reasonMessages != rhs.reasonMessages {return false}
-    if lhs._item != rhs._item {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eligible != rhs_storage._eligible {return false}
+        if _storage._policyWindow != rhs_storage._policyWindow {return false}
+        if _storage._windowLength != rhs_storage._windowLength {return false}
+        if _storage._deadlineTime != rhs_storage._deadlineTime {return false}
+        if _storage._returnShippingPayer != rhs_storage._returnShippingPayer {return false}
+        if _storage._shippingRefundable != rhs_storage._shippingRefundable {return false}
+        if _storage._reasons != rhs_storage._reasons {return false}
+        if _storage._reasonMessages != rhs_storage._reasonMessages {return false}
+        if _storage._item != rhs_storage._item {return false}
+        if _storage._deliveredTimeSource != rhs_storage._deliveredTimeSource {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

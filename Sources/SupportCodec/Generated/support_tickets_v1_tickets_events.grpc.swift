@@ -56,7 +56,30 @@
 ///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
 ///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
 ///   TicketCreationRejectedEvent instead (nothing else changes).
-/// Not consumed yet: the shipment exception case (issue 9).
+/// - logistics ShipmentDeliveredEvent of an OUTBOUND parcel -> each item's delivery time is
+///   recorded (by order id and order_item_id, else sku, else the whole order; the earliest
+///   delivery wins) and CheckEligibility / CreateTicket count their windows from it
+///   (delivered_time_source LOGISTICS), ignoring the caller's delivered_time.
+/// - logistics ShipmentExceptionEvent (OPENED or UPDATED) of an exception tickets has no case
+///   for: when a case is open (not REJECTED, CANCELLED or CLOSED) for the same shipment (filed
+///   for another of its exceptions) or, among RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE and
+///   REPAIR cases, for the same order lines, that case gets an INTERNAL_NOTE naming the
+///   exception and handles it. Otherwise, when the event names a shopper_id, a case is filed as
+///   CreateTicket would, by ACTOR_KIND_SYSTEM (id "tickets.logistics"), request_id
+///   "shipment-exception:<event_id>", type REFUND_ONLY, category LOGISTICS, priority HIGH for
+///   LOST and DAMAGED (else NORMAL), the event's items, source = the shipment,
+///   shipment_exception_id = the exception; then the shop's remedy for the exception kind
+///   (SUPPORTMESH_TICKETS_EXCEPTION_REMEDY_<KIND> = RESHIP, REFUND or AGENT; LOST defaults to
+///   RESHIP, every other kind to AGENT) is agreed by the system: RESHIP = StartReview, Approve,
+///   AgreeSolution EXCHANGE of the same items without a return (logistics ships the
+///   replacement, the case resolves REPLACEMENT_SHIPPED); REFUND = the same with a refund of
+///   the items' price (needs unit prices); AGENT leaves it SUBMITTED. A remedy that cannot be
+///   agreed (no sku, no price) leaves an INTERNAL_NOTE saying why. An exception that already
+///   has its case (a later UPDATED, or a copy of the event) adds an INTERNAL_NOTE to that case.
+/// - logistics ShipmentExceptionResolvedEvent -> an INTERNAL_NOTE on the exception's case with
+///   the resolution; when it is RECOVERED and the case was opened by that exception and is
+///   untouched (SUBMITTED, unassigned, filed by the system), the case is cancelled with the
+///   reason "the parcel was recovered (RECOVERED) before anyone worked on the case".
 
 // DO NOT EDIT.
 // swift-format-ignore-file

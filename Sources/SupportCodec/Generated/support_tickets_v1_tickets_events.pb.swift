@@ -66,7 +66,30 @@
 ///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
 ///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
 ///   TicketCreationRejectedEvent instead (nothing else changes).
-/// Not consumed yet: the shipment exception case (issue 9).
+/// - logistics ShipmentDeliveredEvent of an OUTBOUND parcel -> each item's delivery time is
+///   recorded (by order id and order_item_id, else sku, else the whole order; the earliest
+///   delivery wins) and CheckEligibility / CreateTicket count their windows from it
+///   (delivered_time_source LOGISTICS), ignoring the caller's delivered_time.
+/// - logistics ShipmentExceptionEvent (OPENED or UPDATED) of an exception tickets has no case
+///   for: when a case is open (not REJECTED, CANCELLED or CLOSED) for the same shipment (filed
+///   for another of its exceptions) or, among RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE and
+///   REPAIR cases, for the same order lines, that case gets an INTERNAL_NOTE naming the
+///   exception and handles it. Otherwise, when the event names a shopper_id, a case is filed as
+///   CreateTicket would, by ACTOR_KIND_SYSTEM (id "tickets.logistics"), request_id
+///   "shipment-exception:<event_id>", type REFUND_ONLY, category LOGISTICS, priority HIGH for
+///   LOST and DAMAGED (else NORMAL), the event's items, source = the shipment,
+///   shipment_exception_id = the exception; then the shop's remedy for the exception kind
+///   (SUPPORTMESH_TICKETS_EXCEPTION_REMEDY_<KIND> = RESHIP, REFUND or AGENT; LOST defaults to
+///   RESHIP, every other kind to AGENT) is agreed by the system: RESHIP = StartReview, Approve,
+///   AgreeSolution EXCHANGE of the same items without a return (logistics ships the
+///   replacement, the case resolves REPLACEMENT_SHIPPED); REFUND = the same with a refund of
+///   the items' price (needs unit prices); AGENT leaves it SUBMITTED. A remedy that cannot be
+///   agreed (no sku, no price) leaves an INTERNAL_NOTE saying why. An exception that already
+///   has its case (a later UPDATED, or a copy of the event) adds an INTERNAL_NOTE to that case.
+/// - logistics ShipmentExceptionResolvedEvent -> an INTERNAL_NOTE on the exception's case with
+///   the resolution; when it is RECOVERED and the case was opened by that exception and is
+///   untouched (SUBMITTED, unassigned, filed by the system), the case is cancelled with the
+///   reason "the parcel was recovered (RECOVERED) before anyone worked on the case".
 
 import SwiftProtobuf
 
@@ -372,6 +395,13 @@ public nonisolated struct Support_Tickets_V1_TicketApprovedEvent: @unchecked Sen
   public var hasPickupWindow: Bool {_storage._pickupWindow != nil}
   /// Clears the value of `pickupWindow`. Subsequent reads from it will return its default value.
   public mutating func clearPickupWindow() {_uniqueStorage()._pickupWindow = nil}
+
+  /// Set when the case was opened for a logistics shipment exception (Ticket.shipment_exception_id):
+  /// logistics resolves that exception RESHIPPED when it ships the replacement of a reship.
+  public var shipmentExceptionID: String {
+    get {_storage._shipmentExceptionID}
+    set {_uniqueStorage()._shipmentExceptionID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1344,7 +1374,7 @@ nonisolated extension Support_Tickets_V1_TicketCreationRejectedEvent: SwiftProto
 
 nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TicketApprovedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{3}shopper_id\0\u{3}solution_kind\0\u{3}goods_return_required\0\u{3}return_items\0\u{3}return_shipping_payer\0\u{3}replacement_items\0\u{3}refund_amount\0\u{3}shipping_refund\0\u{3}approved_by\0\u{3}assignee_agent_id\0\u{3}occur_time\0\u{3}order_id\0\u{3}return_method\0\u{3}pickup_window\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{3}shopper_id\0\u{3}solution_kind\0\u{3}goods_return_required\0\u{3}return_items\0\u{3}return_shipping_payer\0\u{3}replacement_items\0\u{3}refund_amount\0\u{3}shipping_refund\0\u{3}approved_by\0\u{3}assignee_agent_id\0\u{3}occur_time\0\u{3}order_id\0\u{3}return_method\0\u{3}pickup_window\0\u{3}shipment_exception_id\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -1366,6 +1396,7 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
     var _orderID: String = String()
     var _returnMethod: Support_Tickets_V1_ReturnMethod = .unspecified
     var _pickupWindow: Support_Common_V1_TimeRange? = nil
+    var _shipmentExceptionID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1395,6 +1426,7 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
       _orderID = source._orderID
       _returnMethod = source._returnMethod
       _pickupWindow = source._pickupWindow
+      _shipmentExceptionID = source._shipmentExceptionID
     }
   }
 
@@ -1432,6 +1464,7 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._orderID) }()
         case 18: try { try decoder.decodeSingularEnumField(value: &_storage._returnMethod) }()
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._pickupWindow) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._shipmentExceptionID) }()
         default: break
         }
       }
@@ -1501,6 +1534,9 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
       try { if let v = _storage._pickupWindow {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
       } }()
+      if !_storage._shipmentExceptionID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shipmentExceptionID, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1529,6 +1565,7 @@ nonisolated extension Support_Tickets_V1_TicketApprovedEvent: SwiftProtobuf.Mess
         if _storage._orderID != rhs_storage._orderID {return false}
         if _storage._returnMethod != rhs_storage._returnMethod {return false}
         if _storage._pickupWindow != rhs_storage._pickupWindow {return false}
+        if _storage._shipmentExceptionID != rhs_storage._shipmentExceptionID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -17,10 +17,14 @@ typealias ShipmentStatus = Support_Logistics_V1_ShipmentStatus
 ///
 /// Carrier codes are matched case-insensitively and stored and returned in lower case, the
 /// contract's form ("sf", "zto").
-/// | SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS | expected delivery when no carrier estimate or promise exists | 3 |
+/// | SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS | expected delivery when no carrier estimate, promise or route history exists | 3 |
+/// | SUPPORTMESH_LOGISTICS_ROUTE_SAMPLES | how many latest deliveries of a carrier and route the median transit time is taken over | 50 |
+/// | SUPPORTMESH_LOGISTICS_ROUTE_MIN_SAMPLES | fewer deliveries than this and the route's history is not used | 3 |
 struct CarrierCatalog: Sendable {
   var mappings: [String: [String: ShipmentStatus]]
   var defaultTransitDays: Int
+  var routeSamples = 50
+  var routeMinSamples = 3
 
   static let normalised: [String: ShipmentStatus] = [
     "LABEL_CREATED": .labelCreated, "PICKED_UP": .pickedUp, "IN_TRANSIT": .inTransit,
@@ -49,8 +53,10 @@ struct CarrierCatalog: Sendable {
       mappings[key[0].lowercased(), default: [:]][key[1]] = status
     }
     let transit = env.int("SUPPORTMESH_LOGISTICS_DEFAULT_TRANSIT_DAYS", default: 3, range: 1...60)
+    let samples = env.int("SUPPORTMESH_LOGISTICS_ROUTE_SAMPLES", default: 50, range: 1...1000)
+    let minimum = env.int("SUPPORTMESH_LOGISTICS_ROUTE_MIN_SAMPLES", default: 3, range: 1...1000)
     try env.validate()
-    return CarrierCatalog(mappings: mappings, defaultTransitDays: transit)
+    return CarrierCatalog(mappings: mappings, defaultTransitDays: transit, routeSamples: samples, routeMinSamples: minimum)
   }
 
   /// The documented (lower-case) form of a carrier code, whatever its case.

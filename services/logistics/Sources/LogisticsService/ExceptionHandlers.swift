@@ -78,47 +78,24 @@ extension ShipmentHandlers {
     let logger = log
     let outbox = store.outbox
     return try await store.database.withTransaction(logger: logger) { connection in
-      // Locks in RecordTrackingEvents' order: the shipment first, then its exception.
-      guard let peek = try await ExceptionStore.load(id, forUpdate: false, on: connection, logger: logger),
-        let shipmentID = UUID(uuidString: peek.shipmentID),
-        var shipment = try await ShipmentStore.load(shipmentID, forUpdate: true, on: connection, logger: logger),
-        var exception = try await ExceptionStore.load(id, forUpdate: true, on: connection, logger: logger)
-      else {
+      var events = PendingEvents()
+      switch try await ExceptionResolution.resolve(
+        id, resolution: request.resolution, note: request.note, actor: actor, expectedVersion: request.expectedVersion,
+        events: &events, on: connection, logger: logger)
+      {
+      case nil:
         throw ServiceError.notFound("shipment exception", request.exceptionID)
-      }
-      if exception.state == .resolved {
+      case .alreadyResolved(let exception):
         // A retry of the same resolution is answered with the exception as it stands.
         if exception.resolution == request.resolution { return exception }
         throw ServiceError.failedPrecondition(
           reason: "EXCEPTION_ALREADY_RESOLVED", domain: ShipmentStore.errorDomain,
           "exception \(exception.exceptionID) is already resolved with another resolution (\(exception.resolution.rawValue))",
           metadata: ["exception_id": exception.exceptionID, "resolution": "\(exception.resolution.rawValue)"])
+      case .resolved(let exception):
+        try await events.append(to: outbox, on: connection, logger: logger)
+        return exception
       }
-      if request.expectedVersion != 0 && request.expectedVersion != exception.version {
-        throw ServiceError.versionMismatch("shipment exception", expected: request.expectedVersion, actual: exception.version)
-      }
-      // The resolution is the shipment's next watch change.
-      let now = Date.nowMicroseconds
-      exception.state = .resolved
-      exception.resolution = request.resolution
-      exception.resolutionNote = request.note
-      exception.resolvedBy = actor
-      exception.resolveTime = now.timestamp
-      exception.version += 1
-      exception.updateTime = now.timestamp
-      try await ExceptionStore.save(exception, on: connection, logger: logger)
-      shipment.lastSequence += 1
-      shipment.version += 1
-      shipment.updateTime = now.timestamp
-      try await ShipmentStore.save(shipment, on: connection, logger: logger)
-      shipment.openExceptions = try await ShipmentStore.openExceptions(shipmentID, connection, logger)
-      try await ShipmentChanges.insert(
-        [ShipmentChanges.change(.exceptionResolved, sequence: shipment.lastSequence, shipment: shipment, at: now.timestamp, exception: exception)],
-        shipmentID: shipment.shipmentID, on: connection, logger: logger)
-      var events = PendingEvents()
-      events.add(subject: shipment.shipmentID) { ShipmentEvents.exception(exception, change: .resolved, shipment: shipment, eventID: $0) }
-      try await events.append(to: outbox, on: connection, logger: logger)
-      return exception
     }
   }
 }

@@ -28,6 +28,7 @@ public enum LogisticsServiceDefinition {
         watchNotifier,
         TicketEventsConsumer.subscription(producer: tickets, resources: resources, consumer: consumer),
         ReturnExpirySweeper(database: database, outbox: outbox, interval: returns.sweepInterval, logger: resources.logger),
+        DelayedShipmentSweeper(database: database, outbox: outbox, settings: try DelaySettings.load(carriers: carriers), logger: resources.logger),
       ]
     )
   }

@@ -107,5 +107,7 @@ enum LogisticsMigrations {
         );
         """
     ),
+    DelayedShipmentSweeper.migration,
+    RouteHistory.migration,
   ]
 }

@@ -111,6 +111,7 @@ enum ReturnAuthorizationStore {
       shipment.version = 1
       shipment.lastSequence = 1
       shipment.expectedDeliveryTime = now.addingTimeInterval(Double(issue.defaultTransitDays) * 86_400).timestamp
+      shipment.expectedDeliverySource = .defaultTransit
       try await ShipmentStore.insert(
         shipment, requestID: "\(issue.requestID):shipment", fingerprint: issue.fingerprint, on: connection, logger: logger)
       authorization.shipmentID = shipment.shipmentID

@@ -72,6 +72,7 @@ enum ShipmentEvents {
         $0.carrierEventID = exception.carrierEventID
         $0.exceptionVersion = exception.version
         $0.shipmentVersion = shipment.version
+        $0.shopperID = shipment.shopperID
       })
     case .resolved:
       return .shipmentExceptionResolved(.with {

@@ -14,7 +14,8 @@ typealias ShipmentExceptionKind = Support_Logistics_V1_ShipmentExceptionKind
 ///   a later last_detected_time). Detection times are the events' event_time.
 /// - RECOVERED (actor SYSTEM): an open LOST exception when a later mapped scan of another status
 ///   is in the timeline; an open DELIVERY_FAILED exception when a later DELIVERED event is.
-/// - DELAYED is detected by a timer, not by events (not built in this release).
+/// - DELAYED is opened by a timer (DelayedShipmentSweeper), not by events; RECOVERED (actor
+///   SYSTEM) by any new mapped scan later than the last scan before it.
 /// The store announces every change (ShipmentEvents.exception) in the same transaction.
 enum ExceptionRules {
   /// One change of an exception, in the order it happened (a watch event each).
@@ -47,7 +48,8 @@ enum ExceptionRules {
   /// Applies `newEvents` (just recorded) to the shipment's `open` exceptions; `timeline` is the
   /// shipment's whole timeline including them, ordered by event time.
   static func apply(
-    shipment: Shipment, open: [ShipmentException], newEvents: [TrackingEvent], timeline: [TrackingEvent], now: Date
+    shipment: Shipment, open: [ShipmentException], newEvents: [TrackingEvent], timeline: [TrackingEvent], now: Date,
+    previousLastScan: Date? = nil
   ) -> Outcome {
     var outcome = Outcome()
     var openByKind: [ShipmentExceptionKind: ShipmentException] = [:]
@@ -109,6 +111,22 @@ enum ExceptionRules {
       exception.version += 1
       exception.updateTime = now.timestamp
       openByKind[kind] = nil
+      outcome.changed[exception.exceptionID] = exception
+      outcome.changes.append((exception.exceptionID, .resolved))
+    }
+
+    // A DELAYED parcel scanned again: any new mapped scan later than the silence it broke.
+    if var exception = openByKind[.delayed],
+      let recovery = ordered.first(where: { $0.status != .unspecified && $0.eventTime.date > (previousLastScan ?? .distantPast) })
+    {
+      exception.state = .resolved
+      exception.resolution = .recovered
+      exception.resolutionNote = "the carrier scanned the parcel again (\(recovery.carrierEventID), \(name(recovery.status)))"
+      exception.resolvedBy = .with { $0.kind = .system }
+      exception.resolveTime = now.timestamp
+      exception.version += 1
+      exception.updateTime = now.timestamp
+      openByKind[.delayed] = nil
       outcome.changed[exception.exceptionID] = exception
       outcome.changes.append((exception.exceptionID, .resolved))
     }

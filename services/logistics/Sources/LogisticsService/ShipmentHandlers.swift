@@ -59,6 +59,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     if request.hasOrigin { try validate(request.origin, "origin") }
     if request.kind != .outbound { try Validate.required(request.ticketID, "ticket_id") }
     try Validate.maxLength(request.ticketID, "ticket_id", Validate.maxIDLength)
+    try Validate.maxLength(request.shopperID, "shopper_id", Validate.maxIDLength)
     if request.items.isEmpty { throw ServiceError.invalidArgument("items", "at least one item is required") }
     try Validate.maxCount(request.items, "items", 100)
     for (index, item) in request.items.enumerated() {
@@ -86,6 +87,7 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.kind = request.kind
     shipment.orderID = request.orderID
     shipment.ticketID = request.ticketID
+    shipment.shopperID = request.shopperID
     shipment.carrierCode = carrier
     shipment.trackingNumber = request.trackingNumber
     shipment.status = .labelCreated
@@ -104,9 +106,12 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.version = 1
     // Registering the shipment is the first change of its watch stream (CREATED, sequence 1).
     shipment.lastSequence = 1
-    shipment.expectedDeliveryTime = request.hasPromisedDeliveryTime
-      ? shipment.promisedDeliveryTime
-      : now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
+    var routeMedian: TimeInterval?
+    if !request.hasPromisedDeliveryTime {
+      routeMedian = try await RouteHistory.median(for: shipment, carriers: carriers, database: store.database, logger: log)
+    }
+    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = RouteHistory.expected(
+      shipment, timeline: [], routeMedian: routeMedian, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
     // A retry that spells the carrier in another case is the same request.
     var canonicalRequest = request
     canonicalRequest.carrierCode = carrier
@@ -171,14 +176,13 @@ struct ShipmentHandlers: RegistrableRPCService {
       event.location = carrierEvent.location
       event.eventTime = carrierEvent.eventTime.microsecondDate.timestamp
       event.receivedTime = now.timestamp
+      if carrierEvent.hasEstimatedDeliveryTime { event.estimatedDeliveryTime = carrierEvent.estimatedDeliveryTime.microsecondDate.timestamp }
       events.append(event)
     }
     let transitTime = Double(carriers.defaultTransitDays) * 86_400
-    let estimates = request.events.filter(\.hasEstimatedDeliveryTime)
-      .max { $0.eventTime.date < $1.eventTime.date }?.estimatedDeliveryTime
     let outcome = try await store.record(
-      carrier: carrier, trackingNumber: request.trackingNumber, events: events, logger: log
-    ) { shipment, timeline in
+      carrier: carrier, trackingNumber: request.trackingNumber, events: events, carriers: carriers, logger: log
+    ) { shipment, timeline, routeMedian in
       var updated = shipment
       // The status of the latest mapped event; unmapped events stay in the timeline only.
       if let latest = timeline.last(where: { $0.status != .unspecified }) { updated.status = latest.status }
@@ -188,20 +192,18 @@ struct ShipmentHandlers: RegistrableRPCService {
         updated.clearDeliveredTime()
       }
       if let lastScan = timeline.last { updated.lastScanTime = lastScan.eventTime }
-      // Expected delivery: none once the parcel will not arrive (returned, lost); the delivery
-      // itself once delivered; else the carrier's latest estimate, else what was expected
-      // before, else (after a lost parcel turned up again) the promise, or the last scan plus
-      // the transit days.
+      // Expected delivery (logistics.proto, Shipment.expected_delivery_time): none once the
+      // parcel will not arrive (returned, lost); the delivery itself once delivered; else
+      // recomputed from the whole timeline (RouteHistory.expected).
       if Self.noExpectedDelivery.contains(updated.status) {
         updated.clearExpectedDeliveryTime()
+        updated.expectedDeliverySource = .unspecified
       } else if updated.hasDeliveredTime {
         updated.expectedDeliveryTime = updated.deliveredTime
-      } else if let estimates {
-        updated.expectedDeliveryTime = estimates.microsecondDate.timestamp
-      } else if !updated.hasExpectedDeliveryTime || shipment.status == .delivered {
-        updated.expectedDeliveryTime = updated.hasPromisedDeliveryTime
-          ? updated.promisedDeliveryTime
-          : (updated.hasLastScanTime ? updated.lastScanTime.date : now).addingTimeInterval(transitTime).timestamp
+        updated.expectedDeliverySource = .delivered
+      } else {
+        (updated.expectedDeliveryTime, updated.expectedDeliverySource) = RouteHistory.expected(
+          updated, timeline: timeline, routeMedian: routeMedian, defaultTransit: transitTime)
       }
       updated.updateTime = now.timestamp
       updated.version += 1

@@ -94,8 +94,8 @@ struct ShipmentStore: Sendable {
   /// opens, updates or resolves its exceptions (ExceptionRules), all in one transaction.
   /// Sequences: each new tracking event, then each exception change, takes the next one.
   func record(
-    carrier: String, trackingNumber: String, events: [TrackingEvent], logger: Logger,
-    recompute: @Sendable (Shipment, [TrackingEvent]) -> Shipment
+    carrier: String, trackingNumber: String, events: [TrackingEvent], carriers: CarrierCatalog, logger: Logger,
+    recompute: @Sendable (Shipment, [TrackingEvent], _ routeMedian: TimeInterval?) -> Shipment
   ) async throws -> RecordOutcome {
     try await database.withTransaction(logger: logger) { connection in
       var found: (UUID, Shipment, Bool)?
@@ -158,9 +158,15 @@ struct ShipmentStore: Sendable {
       var updated = shipment
       updated.openExceptions = open
       if !stored.isEmpty {
-        updated = recompute(shipment, timeline)
+        // The route's past deliveries, for the expected delivery when no carrier estimate exists.
+        let routeMedian = try await RouteHistory.median(
+          carrier: shipment.carrierCode, route: RouteHistory.route(shipment), samples: carriers.routeSamples,
+          minimum: carriers.routeMinSamples, on: connection, logger: logger)
+        updated = recompute(shipment, timeline, routeMedian)
         let now = updated.updateTime.date
-        let exceptions = ExceptionRules.apply(shipment: updated, open: open, newEvents: stored, timeline: timeline, now: now)
+        let exceptions = ExceptionRules.apply(
+          shipment: updated, open: open, newEvents: stored, timeline: timeline, now: now,
+          previousLastScan: shipment.hasLastScanTime ? shipment.lastScanTime.date : nil)
         for exception in exceptions.changed.values.sorted(by: { $0.exceptionID < $1.exceptionID }) {
           if exceptions.created.contains(exception.exceptionID) {
             try await connection.query(
@@ -187,7 +193,8 @@ struct ShipmentStore: Sendable {
           """
           UPDATE shipments SET status = \(Int16(updated.status.rawValue)), last_sequence = \(sequence),
             updated_at = \(updated.updateTime.date), version = \(updated.version), body = \(try body.bytea()),
-            delivery_announced = delivery_announced OR \(announceDelivery)
+            delivery_announced = delivery_announced OR \(announceDelivery),
+            last_scan_at = \(updated.hasLastScanTime ? updated.lastScanTime.date : nil)
           WHERE shipment_id = \(id)
           """, logger: logger)
         updated.openExceptions = exceptions.open
@@ -215,6 +222,7 @@ struct ShipmentStore: Sendable {
         // A return parcel moves its authorisation along (IN_TRANSIT, then RECEIVED).
         let rmaNumber = try await ReturnAuthorizationStore.follow(shipment: updated, on: connection, logger: logger)
         if announceDelivery {
+          try await RouteHistory.record(updated, timeline, on: connection, logger: logger)
           events.add(subject: updated.shipmentID) { ShipmentEvents.delivered(updated, rmaNumber: rmaNumber, eventID: $0) }
         }
         try await events.append(to: outbox, on: connection, logger: logger)

@@ -74,7 +74,10 @@ extension ShipmentHandlers {
         if wanted.hasPromisedDeliveryTime {
           shipment.promisedDeliveryTime = wanted.promisedDeliveryTime.microsecondDate.timestamp
           // Before any scan the promise is the best estimate there is.
-          if shipment.status == .labelCreated { shipment.expectedDeliveryTime = shipment.promisedDeliveryTime }
+          if shipment.status == .labelCreated {
+            shipment.expectedDeliveryTime = shipment.promisedDeliveryTime
+            shipment.expectedDeliverySource = .promise
+          }
         } else {
           shipment.clearPromisedDeliveryTime()
         }

@@ -40,9 +40,16 @@ struct TicketEventsConsumer: Sendable {
         // replacement goes out at once, to where the order was delivered.
         guard approved.solutionKind == .exchange else { return }
         let orderID = approved.orderID.isEmpty ? (approved.replacementItems.first?.orderID ?? "") : approved.orderID
-        try await shipOut(
+        let reship = try await shipOut(
           .exchangeReplacement, ticketID: approved.ticketID, orderID: orderID, items: approved.replacementItems, returnShipmentID: "",
-          requestID: "\(envelope.eventID):outbound", events: &events, on: connection)
+          requestID: "\(envelope.eventID):outbound", shopperID: approved.shopperID, events: &events, on: connection)
+        if let reship, let exceptionID = UUID(uuidString: approved.shipmentExceptionID) {
+          // The case was opened for a lost (or damaged) parcel: the replacement settles it.
+          _ = try await ExceptionResolution.resolve(
+            exceptionID, resolution: .reshipped,
+            note: "replacement shipped for case \(approved.ticketID): \(reship.carrierCode) \(reship.trackingNumber)",
+            actor: .with { $0.kind = .system; $0.id = Self.name }, events: &events, on: connection, logger: logger)
+        }
         break
       }
       try await issueReturn(
@@ -185,14 +192,16 @@ struct TicketEventsConsumer: Sendable {
 
   /// An outbound leg for a case (replacement, reship or repaired item), booked by logistics, to
   /// where the goods came from (the return parcel's sender) or else where the order was delivered.
+  /// Returns the shipment, or nil when nothing could be shipped.
+  @discardableResult
   func shipOut(
     _ kind: ShipmentKind, ticketID: String, orderID: String, items: [Support_Common_V1_OrderItemRef], returnShipmentID: String,
-    requestID: String, events: inout PendingEvents, on connection: PostgresConnection
-  ) async throws {
+    requestID: String, shopperID: String = "", events: inout PendingEvents, on connection: PostgresConnection
+  ) async throws -> Shipment? {
     let context: Logger.Metadata = ["ticket_id": "\(ticketID)", "request_id": "\(requestID)"]
     guard !orderID.isEmpty, !items.isEmpty else {
       logger.warning("nothing shipped: the case names no order or no items", metadata: context)
-      return
+      return nil
     }
     let destination: Address?
     if let origin = try await ShipmentStore.returnOrigin(
@@ -204,7 +213,7 @@ struct TicketEventsConsumer: Sendable {
     }
     guard let destination else {
       logger.warning("nothing shipped: logistics knows no address the goods came from or the order went to", metadata: context)
-      return
+      return nil
     }
     let now = Date.nowMicroseconds
     var shipment = Shipment()
@@ -212,6 +221,7 @@ struct TicketEventsConsumer: Sendable {
     shipment.kind = kind
     shipment.orderID = orderID
     shipment.ticketID = ticketID
+    shipment.shopperID = shopperID
     shipment.carrierCode = returns.defaultCarrier
     shipment.trackingNumber = try await ReturnAuthorizationStore.bookWaybill(carrier: returns.defaultCarrier, now, on: connection, logger: logger)
     shipment.status = .labelCreated
@@ -228,11 +238,13 @@ struct TicketEventsConsumer: Sendable {
     shipment.version = 1
     shipment.lastSequence = 1
     shipment.expectedDeliveryTime = now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
+    shipment.expectedDeliverySource = .defaultTransit
     try await ShipmentStore.insert(shipment, requestID: requestID, fingerprint: requestID, on: connection, logger: logger)
     events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
     logger.info("outbound leg shipped for an inspected case", metadata: context.merging([
       "shipment_id": "\(shipment.shipmentID)", "kind": "\(kind)", "tracking_number": "\(shipment.trackingNumber)",
     ]) { $1 })
+    return shipment
   }
 
   func cancelIssued(ticketID: String, reason: String, on connection: PostgresConnection) async throws {

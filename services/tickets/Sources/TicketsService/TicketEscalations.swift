@@ -42,7 +42,8 @@ enum TicketEscalations {
     let refusal: (code: RPCError.Code, reasonCode: String, message: String)
     do {
       try TicketHandlers.validate(request, now: now)
-      let ticket = try TicketHandlers.newTicket(request, createdBy: request.actor, policy: policy, now: now)
+      let delivered = try await DeliveryFacts.lookup(request.items, on: connection, logger: logger)
+      let ticket = try TicketHandlers.newTicket(request, createdBy: request.actor, policy: policy, now: now, delivered: delivered)
       switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), on: connection, logger: logger) {
       case .created(let created):
         logger.info("case filed from a chat escalation", metadata: ["ticket_id": "\(created.ticketID)", "escalation_id": "\(escalated.escalationID)"])

@@ -13,14 +13,30 @@ enum TicketEventConsumers {
     Support_Logistics_V1_ReturnAuthorizationExpiredEvent.protoMessageName,
     Support_Logistics_V1_ShipmentCreatedEvent.protoMessageName,
     Support_Logistics_V1_ShipmentDeliveredEvent.protoMessageName,
+    Support_Logistics_V1_ShipmentExceptionEvent.protoMessageName,
+    Support_Logistics_V1_ShipmentExceptionResolvedEvent.protoMessageName,
   ]
   static let feedbackTypes = [Support_Feedback_V1_FollowUpRecordedEvent.protoMessageName]
 
-  static func logistics(producer: HostPort, resources: ServiceResources, automation: TicketAutomation) -> EventSubscription {
-    EventSubscription(
+  static func logistics(
+    producer: HostPort, resources: ServiceResources, automation: TicketAutomation, exceptionCases: ShipmentExceptionCases
+  ) -> EventSubscription {
+    let logger = resources.logger
+    return EventSubscription(
       name: logisticsName, producer: producer, types: logisticsTypes, consumer: "tickets", database: resources.database!,
       callerHeader: resources.config.callerHeader, logger: resources.logger
     ) { envelope, connection in
+      // Exceptions open or update cases (ShipmentExceptionCases); an OUTBOUND delivery is the
+      // fact eligibility counts from (DeliveryFacts).
+      switch envelope.payload {
+      case .shipmentException?, .shipmentExceptionResolved?:
+        try await exceptionCases.apply(envelope, on: connection)
+        return
+      case .shipmentDelivered(let delivered)? where delivered.kind == .outbound:
+        try await DeliveryFacts.record(delivered, on: connection, logger: logger)
+      default:
+        break
+      }
       guard let (ticketID, action) = logisticsAction(envelope) else { return }
       switch action {
       case .act(let action):

@@ -32,6 +32,7 @@ enum TicketEvents {
         $0.orderID = after.orderID
         $0.returnMethod = after.solution.returnMethod
         if after.solution.hasPickupWindow { $0.pickupWindow = after.solution.pickupWindow }
+        $0.shipmentExceptionID = after.shipmentExceptionID
       })
     case (.solutionAgreed, .solutionAgreed), (.inspected, .inspected):
       guard case .agreeSolution? = entry.action.action else { return nil }

@@ -40,7 +40,8 @@ struct TicketHandlers: RegistrableRPCService {
       try Permissions.requireStaff("file a case with eligibility_override_reason")
     }
     let createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
-    let ticket = try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now)
+    let delivered = try await DeliveryFacts.lookup(request.items, database: store.database, logger: log)
+    let ticket = try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now, delivered: delivered)
     switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
     case .created(let created):
       log.info("ticket created", metadata: ["ticket_id": "\(created.ticketID)", "type": "\(created.type)"])
@@ -53,7 +54,12 @@ struct TicketHandlers: RegistrableRPCService {
   /// The case a validated request files, by `createdBy`, with every item's eligibility checked
   /// (FAILED_PRECONDITION NOT_ELIGIBLE unless overridden). Shared by CreateTicket and the chat
   /// escalation consumer (TicketEscalations.swift).
-  static func newTicket(_ request: Support_Tickets_V1_CreateTicketRequest, createdBy: Support_Common_V1_Actor, policy: TicketsPolicy, now: Date) throws -> Ticket {
+  /// `delivered` holds the delivery logistics reported for each item (DeliveryFacts.lookup), which
+  /// wins over the request's delivered_time.
+  static func newTicket(
+    _ request: Support_Tickets_V1_CreateTicketRequest, createdBy: Support_Common_V1_Actor, policy: TicketsPolicy, now: Date,
+    delivered: [Date?] = []
+  ) throws -> Ticket {
     var ticket = Ticket()
     ticket.ticketID = UUID().uuidString.lowercased()
     ticket.type = request.type
@@ -84,9 +90,14 @@ struct TicketHandlers: RegistrableRPCService {
     // complaint or inquiry about no order line: no eligibility entries).
     let rules = EligibilityRules(policy: policy)
     let deliveredAt = request.hasDeliveredTime ? request.deliveredTime.date : nil
-    ticket.eligibility = request.items.map {
-      rules.check(type: request.type, category: request.category, deliveredAt: deliveredAt, condition: request.goodsCondition, item: $0, at: now)
+    ticket.eligibility = request.items.enumerated().map { index, item in
+      rules.check(
+        type: request.type, category: request.category, delivered: index < delivered.count ? delivered[index] : nil,
+        caller: deliveredAt, condition: request.goodsCondition, item: item, at: now)
     }
+    // The case's delivered_time is the logistics delivery where one is known (the earliest of
+    // its lines), else the caller's.
+    if let known = delivered.compactMap({ $0 }).min() { ticket.deliveredTime = known.timestamp }
     if request.eligibilityOverrideReason.isEmpty {
       try requireEligible(ticket.eligibility)
     }
@@ -256,9 +267,10 @@ struct TicketHandlers: RegistrableRPCService {
     if request.hasDeliveredTime && request.deliveredTime.date > at.addingTimeInterval(EligibilityRules.clockSkewAllowance) {
       throw ServiceError.invalidArgument("delivered_time", "is later than check_time")
     }
+    let delivered = try await DeliveryFacts.lookup([request.item], database: store.database, logger: log)
     return rules.check(
-      type: request.type, category: request.category,
-      deliveredAt: request.hasDeliveredTime ? request.deliveredTime.date : nil,
+      type: request.type, category: request.category, delivered: delivered.first ?? nil,
+      caller: request.hasDeliveredTime ? request.deliveredTime.date : nil,
       condition: request.goodsCondition, item: request.item, at: at
     )
   }

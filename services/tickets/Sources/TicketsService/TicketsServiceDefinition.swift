@@ -18,7 +18,10 @@ public enum TicketsServiceDefinition {
     return ServiceParts(
       rpcServices: [TicketHandlers(store: store, policy: policy, logger: resources.logger)],
       background: [
-        TicketEventConsumers.logistics(producer: logistics, resources: resources, automation: automation),
+        TicketEventConsumers.logistics(
+          producer: logistics, resources: resources, automation: automation,
+          exceptionCases: ShipmentExceptionCases(
+            store: store, policy: policy, remedies: try ExceptionRemedies.load(), automation: automation, logger: resources.logger)),
         TicketEventConsumers.feedback(producer: feedback, resources: resources, automation: automation),
         TicketEscalations.subscription(producer: chat, resources: resources, store: store, policy: policy),
       ]
