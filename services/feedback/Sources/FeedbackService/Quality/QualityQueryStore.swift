@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+import SupportCodec
+
+/// The SQL behind ServiceQualityService: counts of measure values per group over a half-open
+/// time range, complaint counts per category and bucket, and the subscriptions' progress. One
+/// statement per question, answered from the measure indexes (no per-fact round trips).
+struct QualityQueryStore: Sendable {
+  let database: Database
+
+  /// The request's filter, validated.
+  struct Filter: Sendable {
+    var agentIDs: [String] = []
+    var categories: [String] = []
+    var skillGroups: [String] = []
+    var channels: [Int16] = []
+    var ticketTypes: [String] = []
+    var subjectKind: Int16 = 0
+  }
+
+  /// How many facts of one group have one value of one measure.
+  struct Count: Sendable {
+    /// The group_by values as text, in group_by order (a day as its start in µs since 1970).
+    var key: [String]
+    var measure: Int16
+    var value: Int64
+    var count: Int64
+    /// Of those, the ones still holding at the end of the range (until_at unset or later).
+    var holding: Int64
+    /// Of those, the ones past `at` that were still open after it (overdue follow-ups).
+    var overdue: Int64
+  }
+
+  /// A builder for statements whose clauses depend on the request: values are always bound
+  /// parameters; only fixed fragments from this file are spliced.
+  struct Statement {
+    var sql = ""
+    var binds = PostgresBindings()
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
+      binds.append(value)
+      return "$\(binds.count)"
+    }
+    /// A bound instant given in µs since 1970, exactly (no floating-point Date on the way).
+    mutating func instant(_ micros: Int64) -> String { "('epoch'::timestamptz + \(bind(micros)) * interval '1 microsecond')" }
+    mutating func filter(_ filter: Filter) {
+      if !filter.agentIDs.isEmpty { sql += " AND agent_id = ANY(\(bind(filter.agentIDs)))" }
+      if !filter.categories.isEmpty { sql += " AND category = ANY(\(bind(filter.categories)))" }
+      if !filter.skillGroups.isEmpty { sql += " AND skill_group = ANY(\(bind(filter.skillGroups)))" }
+      if !filter.channels.isEmpty { sql += " AND channel = ANY(\(bind(filter.channels)))" }
+      if !filter.ticketTypes.isEmpty { sql += " AND ticket_type = ANY(\(bind(filter.ticketTypes)))" }
+      if filter.subjectKind != 0 { sql += " AND subject_kind = \(bind(filter.subjectKind))" }
+    }
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+  }
+
+  static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
+
+  /// Counts per group_by key, measure and value over [start, end). `withOrders` false leaves
+  /// delivered orders out (they have no agent, category, skill group or channel).
+  func counts(
+    start: Int64, end: Int64, groupBy: [Support_Feedback_V1_MetricsDimension], timeZone: String, filter: Filter, withOrders: Bool, logger: Logger
+  ) async throws -> [Count] {
+    var s = Statement()
+    let endParam = s.instant(end)
+    let startParam = s.instant(start)
+    var keys: [String] = []
+    for dimension in groupBy {
+      switch dimension {
+      case .agent: keys.append("agent_id")
+      case .category: keys.append("category")
+      case .skillGroup: keys.append("skill_group")
+      case .channel: keys.append("channel::text")
+      case .day:
+        let zone = s.bind(timeZone)
+        keys.append("\(Self.micros("date_trunc('day', at AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text")
+      case .unspecified, .UNRECOGNIZED: continue
+      }
+    }
+    let key = keys.isEmpty ? "'[]'" : "json_build_array(\(keys.joined(separator: ", ")))::text"
+    s.sql = """
+      SELECT \(key), measure, value, count(*),
+        count(*) FILTER (WHERE until_at IS NULL OR until_at >= \(endParam)),
+        count(*) FILTER (WHERE at < now() AND (until_at IS NULL OR until_at > at))
+      FROM quality_measures WHERE at >= \(startParam) AND at < \(endParam)
+      """ + s.sql
+    s.filter(filter)
+    if !withOrders { s.sql += " AND measure <> \(QualityMeasure.Kind.deliveredOrder.rawValue)" }
+    s.sql += " GROUP BY 1, 2, 3"
+    let statement = s
+    return try await database.withConnection(logger: logger) { connection in
+      var out: [Count] = []
+      for try await (key, measure, value, count, holding, overdue) in try await connection.query(statement.query, logger: logger)
+        .decode((String, Int16, Int64, Int64, Int64, Int64).self)
+      {
+        let values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
+        out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue))
+      }
+      return out
+    }
+  }
+
+  /// Complaints per category and bucket start (µs, in `timeZone`, `unit` day/week/month) over
+  /// [start, end).
+  func complaintBuckets(start: Int64, end: Int64, unit: String, timeZone: String, filter: Filter, logger: Logger) async throws -> [(category: String, bucket: Int64, count: Int64)] {
+    var s = Statement()
+    let zone = s.bind(timeZone)
+    let unitParam = s.bind(unit)
+    let startParam = s.instant(start)
+    let endParam = s.instant(end)
+    s.sql = """
+      SELECT category, \(Self.micros("date_trunc(\(unitParam), at AT TIME ZONE \(zone)) AT TIME ZONE \(zone)")), count(*)
+      FROM quality_measures WHERE measure = \(QualityMeasure.Kind.complaint.rawValue) AND at >= \(startParam) AND at < \(endParam)
+      """
+    s.filter(filter)
+    s.sql += " GROUP BY 1, 2"
+    let statement = s
+    return try await database.withConnection(logger: logger) { connection in
+      try await connection.query(statement.query, logger: logger).decode((String, Int64, Int64).self).collect()
+        .map { (category: $0.0, bucket: $0.1, count: $0.2) }
+    }
+  }
+
+  /// The starts (µs) of every `unit` bucket overlapping [start, end) in `timeZone`, oldest first.
+  func bucketStarts(start: Int64, end: Int64, unit: String, timeZone: String, logger: Logger) async throws -> [Int64] {
+    var s = Statement()
+    let zone = s.bind(timeZone)
+    let unitParam = s.bind(unit)
+    let startParam = s.instant(start)
+    let endParam = s.instant(end)
+    s.sql = """
+      SELECT \(Self.micros("g AT TIME ZONE \(zone)")) FROM generate_series(
+        date_trunc(\(unitParam), \(startParam)::timestamptz AT TIME ZONE \(zone)),
+        (\(endParam)::timestamptz AT TIME ZONE \(zone)) - interval '1 microsecond',
+        ('1 ' || \(unitParam))::interval) AS g
+      """
+    let statement = s
+    return try await database.withConnection(logger: logger) { connection in
+      try await connection.query(statement.query, logger: logger).decode(Int64.self).collect()
+    }
+  }
+
+  /// Every consumed event that occurred before this instant has been applied: the earliest of
+  /// the subscriptions' progress; nil until each has been caught up once.
+  func throughTime(_ subscriptions: [String], logger: Logger) async throws -> Date? {
+    try await database.withConnection(logger: logger) { connection in
+      for try await (count, earliest) in try await connection.query(
+        "SELECT count(*), min(through_time) FROM quality_progress WHERE subscription = ANY(\(subscriptions))", logger: logger
+      ).decode((Int64, Date?).self) {
+        return count == Int64(subscriptions.count) ? earliest : nil
+      }
+      return nil
+    }
+  }
+}

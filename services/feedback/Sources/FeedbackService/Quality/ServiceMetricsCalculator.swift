@@ -1,0 +1,120 @@
+import Foundation
+import SupportCodec
+import SwiftProtobuf
+
+/// Turns the counts of measure values of one group into ServiceMetrics, by the definitions on
+/// the proto fields (docs/api.md "Quality numbers"). A rate whose denominator is 0 is 0.
+struct ServiceMetricsCalculator {
+  /// value → (count, holding, overdue) per measure.
+  var histograms: [QualityMeasure.Kind: [Int64: (count: Int64, holding: Int64, overdue: Int64)]] = [:]
+
+  mutating func add(_ count: QualityQueryStore.Count) {
+    guard let kind = QualityMeasure.Kind(rawValue: count.measure) else { return }
+    var entry = histograms[kind, default: [:]][count.value] ?? (0, 0, 0)
+    entry.count += count.count
+    entry.holding += count.holding
+    entry.overdue += count.overdue
+    histograms[kind, default: [:]][count.value] = entry
+  }
+
+  /// Facts of a measure (all values).
+  func count(_ kind: QualityMeasure.Kind, where include: (Int64) -> Bool = { _ in true }) -> Int64 {
+    (histograms[kind] ?? [:]).reduce(0) { include($1.key) ? $0 + $1.value.count : $0 }
+  }
+
+  static func rate(_ numerator: Int64, _ denominator: Int64) -> Double { denominator == 0 ? 0 : Double(numerator) / Double(denominator) }
+
+  func metrics(settings: QualitySettings) -> Support_Feedback_V1_ServiceMetrics {
+    .with { m in
+      m.csat = csat()
+      m.nps = nps()
+      m.chatFirstResponse = durations(.chatFirstResponse, targetMillis: settings.chatFirstResponseTargetMillis)
+      m.ticketFirstResponse = durations(.ticketFirstResponse, targetMillis: settings.ticketFirstResponseTargetMillis)
+      m.resolutionTime = durations(.resolutionTime, targetMillis: settings.resolutionTargetMillis)
+      let handled = count(.handled)
+      m.resolution = .with {
+        $0.handledCount = handled
+        // Resolved, and (for tickets) not reopened by the end of the range.
+        $0.resolvedCount = histograms[.handled]?[1]?.holding ?? 0
+        $0.resolutionRate = Self.rate($0.resolvedCount, handled)
+        $0.reopenedCount = count(.reopened)
+      }
+      m.returnExchange = .with {
+        $0.returnExchangeCount = count(.ticketCreated) { $0 == 1 }
+        $0.ticketCount = count(.ticketCreated)
+        $0.shareOfTickets = Self.rate($0.returnExchangeCount, $0.ticketCount)
+        $0.deliveredOrderCount = count(.deliveredOrder)
+        $0.ratePerOrder = Self.rate($0.returnExchangeCount, $0.deliveredOrderCount)
+      }
+      m.complaints = .with {
+        $0.complaintCount = count(.complaint)
+        $0.serviceAttitudeCount = count(.complaint) { $0 == 1 }
+        $0.complaintRate = Self.rate($0.complaintCount, handled)
+      }
+      m.followUps = .with {
+        $0.finishedCount = count(.followUpFinished)
+        $0.reachedCount = count(.followUpFinished) { $0 >= 1 }
+        $0.reachRate = Self.rate($0.reachedCount, $0.finishedCount)
+        $0.dissatisfiedCount = count(.followUpFinished) { $0 == 2 }
+        $0.dissatisfiedRate = Self.rate($0.dissatisfiedCount, $0.reachedCount)
+        $0.overdueCount = (histograms[.followUpDue] ?? [:]).values.reduce(0) { $0 + $1.overdue }
+      }
+    }
+  }
+
+  func csat() -> Support_Feedback_V1_CsatMetrics {
+    let scores = histograms[.csat] ?? [:]
+    let responses = count(.csat)
+    return .with {
+      $0.responseCount = responses
+      $0.average = Self.rate(scores.reduce(0) { $0 + $1.key * $1.value.count }, responses)
+      $0.distribution = (1...5).map { score in .with { $0.score = Int32(score); $0.count = scores[Int64(score)]?.count ?? 0 } }
+      $0.satisfiedRate = Self.rate(count(.csat) { $0 >= 4 }, responses)
+      $0.surveyCount = count(.surveyCreated)
+      $0.responseRate = Self.rate(count(.surveyCreated) { $0 == 1 }, $0.surveyCount)
+    }
+  }
+
+  func nps() -> Support_Feedback_V1_NpsMetrics {
+    .with {
+      $0.responseCount = count(.nps)
+      $0.promoters = count(.nps) { $0 >= 9 }
+      $0.passives = count(.nps) { $0 == 7 || $0 == 8 }
+      $0.detractors = count(.nps) { $0 <= 6 }
+      $0.score = Self.rate(($0.promoters - $0.detractors) * 100, $0.responseCount)
+    }
+  }
+
+  /// Count, mean, nearest-rank p50/p90 (the ⌈p·n⌉-th smallest sample) and the share at or
+  /// under the target, from the exact histogram of millisecond samples.
+  func durations(_ kind: QualityMeasure.Kind, targetMillis: Int64) -> Support_Feedback_V1_DurationStats {
+    let samples = (histograms[kind] ?? [:]).map { (value: $0.key, count: $0.value.count) }.sorted { $0.value < $1.value }
+    let n = samples.reduce(0) { $0 + $1.count }
+    func percentile(_ percent: Int64) -> Int64 {
+      guard n > 0 else { return 0 }
+      // ⌈percent·n/100⌉ in integers (0.9 × 10 in floating point rounds up to the 10th).
+      let rank = max(1, (percent * n + 99) / 100)
+      var seen: Int64 = 0
+      for sample in samples {
+        seen += sample.count
+        if seen >= rank { return sample.value }
+      }
+      return samples.last!.value
+    }
+    let total = samples.reduce(0) { $0 + $1.value * $1.count }
+    return .with {
+      $0.count = n
+      $0.average = .milliseconds(n == 0 ? 0 : Int64((Double(total) / Double(n)).rounded()))
+      $0.p50 = .milliseconds(percentile(50))
+      $0.p90 = .milliseconds(percentile(90))
+      $0.withinTargetRate = Self.rate(samples.reduce(0) { $1.value <= targetMillis ? $0 + $1.count : $0 }, n)
+      $0.target = .milliseconds(targetMillis)
+    }
+  }
+}
+
+extension Google_Protobuf_Duration {
+  static func milliseconds(_ ms: Int64) -> Google_Protobuf_Duration {
+    Google_Protobuf_Duration(seconds: ms / 1000, nanos: Int32((ms % 1000) * 1_000_000))
+  }
+}
