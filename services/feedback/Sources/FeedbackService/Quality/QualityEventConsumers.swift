@@ -11,8 +11,16 @@ enum QualityEventConsumers {
   static let ticketsName = "feedback.quality-tickets"
   static let chatName = "feedback.quality-chat"
   static let logisticsName = "feedback.logistics"
-  /// Every subscription data_through_time waits for.
-  static let names = [ticketsName, chatName, logisticsName]
+  /// Every subscription data_through_time waits for: these, and feedback's survey and
+  /// follow-up makers (their surveys and follow-ups are facts too).
+  static let names = [ticketsName, chatName, logisticsName, TicketEventsConsumer.name, ChatEventsConsumer.name]
+
+  /// Options that record the subscription's progress in time at each caught-up heartbeat.
+  static func progressOptions(_ name: String, database: Database, logger: Logger) -> EventSubscription.Options {
+    var options = EventSubscription.Options()
+    options.onCaughtUp = { time in try await QualityFactStore.recordProgress(name, through: time, database: database, logger: logger) }
+    return options
+  }
 
   static func subscriptions(tickets: HostPort, chat: HostPort, logistics: HostPort, resources: ServiceResources, settings: QualitySettings) -> [any Service] {
     [
@@ -34,8 +42,7 @@ enum QualityEventConsumers {
   ) -> EventSubscription {
     let database = resources.database!
     let logger = resources.logger
-    var options = EventSubscription.Options()
-    options.onCaughtUp = { time in try await QualityFactStore.recordProgress(name, through: time, database: database, logger: logger) }
+    let options = progressOptions(name, database: database, logger: logger)
     return EventSubscription(
       name: name, producer: producer, types: types, consumer: "feedback", database: database,
       callerHeader: resources.config.callerHeader, options: options, logger: logger
