@@ -28,6 +28,7 @@ public enum FeedbackServiceDefinition {
         SurveyHandlers(store: SurveyStore(database: database, outbox: outbox), tokens: tokens, settings: settings, logger: resources.logger),
         FollowUpHandlers(store: FollowUpStore(database: database, outbox: outbox), logger: resources.logger),
         ServiceQualityHandlers(store: QualityQueryStore(database: database), settings: quality, logger: resources.logger),
+        AgentScorecardHandlers(store: QualityQueryStore(database: database), settings: quality, logger: resources.logger),
       ],
       background: [
         TicketEventsConsumer.subscription(producer: tickets, resources: resources, outbox: outbox, tokens: tokens, settings: settings),

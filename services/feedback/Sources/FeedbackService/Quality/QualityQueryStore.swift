@@ -22,7 +22,8 @@ struct QualityQueryStore: Sendable {
 
   /// How many facts of one group have one value of one measure.
   struct Count: Sendable {
-    /// The group_by values as text, in group_by order (a day as its start in µs since 1970).
+    /// The group_by values as text, in group_by order (a day, week or month as its start in µs
+    /// since 1970).
     var key: [String]
     var measure: Int16
     var value: Int64
@@ -72,9 +73,10 @@ struct QualityQueryStore: Sendable {
       case .category: keys.append("category")
       case .skillGroup: keys.append("skill_group")
       case .channel: keys.append("channel::text")
-      case .day:
+      case .day, .week, .month:
+        let unit = dimension == .day ? "day" : dimension == .week ? "week" : "month"
         let zone = s.bind(timeZone)
-        keys.append("\(Self.micros("date_trunc('day', at AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text")
+        keys.append("\(Self.micros("date_trunc('\(unit)', at AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text")
       case .unspecified, .UNRECOGNIZED: continue
       }
     }

@@ -22,6 +22,11 @@ struct ServiceMetricsCalculator {
     (histograms[kind] ?? [:]).reduce(0) { include($1.key) ? $0 + $1.value.count : $0 }
   }
 
+  /// Samples of a duration measure at or under the target, and all of them.
+  func withinTarget(_ kind: QualityMeasure.Kind, targetMillis: Int64) -> (within: Int64, total: Int64) {
+    (count(kind) { $0 <= targetMillis }, count(kind))
+  }
+
   static func rate(_ numerator: Int64, _ denominator: Int64) -> Double { denominator == 0 ? 0 : Double(numerator) / Double(denominator) }
 
   func metrics(settings: QualitySettings) -> Support_Feedback_V1_ServiceMetrics {

@@ -39,8 +39,8 @@ struct ServiceQualityHandlers: RegistrableRPCService {
     let filter = try QualityRequestRules.filter(request.filter)
 
     // Delivered orders have no agent, category, skill group or channel: they only count in
-    // DAY rows and the total.
-    let rowsWithOrders = groupBy.allSatisfy { $0 == .day }
+    // DAY/WEEK/MONTH rows and the total.
+    let rowsWithOrders = groupBy.allSatisfy { [.day, .week, .month].contains($0) }
     async let through = store.throughTime(QualityEventConsumers.names, logger: log)
     async let grouped = store.counts(start: range.start, end: range.end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: rowsWithOrders, logger: log)
     let totals = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
@@ -71,7 +71,7 @@ struct ServiceQualityHandlers: RegistrableRPCService {
   static func precedes(_ a: [String], _ b: [String], _ groupBy: [Support_Feedback_V1_MetricsDimension]) -> Bool {
     for (index, dimension) in groupBy.enumerated() where a[index] != b[index] {
       switch dimension {
-      case .day, .channel: return (Int64(a[index]) ?? 0) < (Int64(b[index]) ?? 0)
+      case .day, .week, .month, .channel: return (Int64(a[index]) ?? 0) < (Int64(b[index]) ?? 0)
       default: return a[index] < b[index]
       }
     }
@@ -88,6 +88,8 @@ struct ServiceQualityHandlers: RegistrableRPCService {
         case .skillGroup: out.skillGroup = value
         case .channel: out.channel = Support_Common_V1_Channel(rawValue: Int(value) ?? 0) ?? .unspecified
         case .day: out.dayStartTime = Micros.timestamp(Int64(value) ?? 0)
+        case .week: out.weekStartTime = Micros.timestamp(Int64(value) ?? 0)
+        case .month: out.monthStartTime = Micros.timestamp(Int64(value) ?? 0)
         case .unspecified, .UNRECOGNIZED: break
         }
       }
