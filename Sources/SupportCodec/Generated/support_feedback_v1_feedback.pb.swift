@@ -1053,7 +1053,7 @@ public nonisolated struct Support_Feedback_V1_GetServiceMetricsRequest: Sendable
   /// Clears the value of `filter`. Subsequent reads from it will return its default value.
   public mutating func clearFilter() {self._filter = nil}
 
-  /// IANA zone for DAY grouping, for example "Asia/Shanghai"; empty = UTC.
+  /// IANA zone for DAY, WEEK and MONTH grouping, for example "Asia/Shanghai"; empty = UTC.
   public var timeZone: String = String()
 
   /// Rows per page; 0 means the server default (50); at most 500.
