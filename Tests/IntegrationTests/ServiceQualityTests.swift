@@ -77,16 +77,17 @@ extension MeshTests {
       // Inquiries never pause: the resolution time is creation to resolution.
       day.resolveMillis = [t1, t4].map { millis($0.createTime, $0.resolveTime) }
 
+      let skill = day.skill, agentA = day.agentA, agentB = day.agentB
       try await m.withGateway { grpc in
         let surveys = Support_Feedback_V1_SurveyService.Client(wrapping: grpc)
         func survey(_ agent: String) async throws -> Support_Feedback_V1_Survey {
           try await surveys.createSurvey(.with {
             $0.requestID = uniqueID("req"); $0.subject = .with { $0.kind = .conversation; $0.id = uniqueID("conv") }
-            $0.shopperID = uniqueID("shopper"); $0.agentID = agent; $0.channel = .web; $0.skillGroup = day.skill
+            $0.shopperID = uniqueID("shopper"); $0.agentID = agent; $0.channel = .web; $0.skillGroup = skill
           })
         }
-        let s1 = try await survey(day.agentA), s2 = try await survey(day.agentB), s3 = try await survey(day.agentA)
-        _ = try await survey(day.agentA)
+        let s1 = try await survey(agentA), s2 = try await survey(agentB), s3 = try await survey(agentA)
+        _ = try await survey(agentA)
         _ = try await surveys.submitSurveyAnswer(.with { $0.token = s1.token; $0.csat = 5; $0.nps = 10 })
         _ = try await surveys.submitSurveyAnswer(.with { $0.token = s2.token; $0.csat = 2; $0.nps = 3 })
         _ = try await surveys.submitSurveyAnswer(.with { $0.token = s3.token; $0.csat = 4 })
@@ -94,9 +95,9 @@ extension MeshTests {
         let followUps = Support_Feedback_V1_FollowUpService.Client(wrapping: grpc)
         func followUp(dueInHours: Double) async throws -> Support_Feedback_V1_FollowUp {
           try await followUps.createFollowUp(.with {
-            $0.requestID = uniqueID("req"); $0.ticketID = uniqueID("ticket"); $0.agentID = day.agentB
+            $0.requestID = uniqueID("req"); $0.ticketID = uniqueID("ticket"); $0.agentID = agentB
             $0.dueTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(dueInHours * 3600))
-            $0.shopperID = uniqueID("shopper"); $0.channel = .app; $0.ticketType = "INQUIRY"; $0.skillGroup = day.skill
+            $0.shopperID = uniqueID("shopper"); $0.channel = .app; $0.ticketType = "INQUIRY"; $0.skillGroup = skill
           })
         }
         _ = try await followUp(dueInHours: -0.1)  // overdue: due 6 minutes ago, still pending

@@ -248,7 +248,12 @@ public struct EventSubscription: Service {
           head = beat.headPosition
           try await advance(to: beat.position)
           last = max(last, beat.position)
-          if beat.position >= beat.headPosition, let onCaughtUp = options.onCaughtUp { try await onCaughtUp(beat.sendTime.date) }
+          if beat.position >= beat.headPosition, let onCaughtUp = options.onCaughtUp {
+            // Progress reporting never stops the stream: the next heartbeat reports again.
+            do { try await onCaughtUp(beat.sendTime.date) } catch {
+              logger.warning("recording the subscription's progress failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+          }
           if head <= last { meters.lagSeconds.record(0) }
           try await retryRequested(meters)
           if ContinuousClock.now - lastPrune > .seconds(3600) {

@@ -57,7 +57,7 @@ enum QualityRequestRules {
     }
     filter.channels = request.channels.map { Int16($0.rawValue) }
     try Validate.known(request.subjectKind, "filter.subject_kind")
-    guard [.unspecified, .conversation, .ticket].contains(request.subjectKind) else {
+    guard [Support_Common_V1_SubjectKind.unspecified, .conversation, .ticket].contains(request.subjectKind) else {
       throw ServiceError.invalidArgument("filter.subject_kind", "must be CONVERSATION, TICKET or unspecified")
     }
     filter.subjectKind = Int16(request.subjectKind.rawValue)

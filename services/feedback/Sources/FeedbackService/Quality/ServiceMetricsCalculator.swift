@@ -109,17 +109,17 @@ struct ServiceMetricsCalculator {
     let total = samples.reduce(0) { $0 + $1.value * $1.count }
     return .with {
       $0.count = n
-      $0.average = .milliseconds(n == 0 ? 0 : Int64((Double(total) / Double(n)).rounded()))
-      $0.p50 = .milliseconds(percentile(50))
-      $0.p90 = .milliseconds(percentile(90))
+      $0.average = .fromMilliseconds(n == 0 ? 0 : Int64((Double(total) / Double(n)).rounded()))
+      $0.p50 = .fromMilliseconds(percentile(50))
+      $0.p90 = .fromMilliseconds(percentile(90))
       $0.withinTargetRate = Self.rate(samples.reduce(0) { $1.value <= targetMillis ? $0 + $1.count : $0 }, n)
-      $0.target = .milliseconds(targetMillis)
+      $0.target = .fromMilliseconds(targetMillis)
     }
   }
 }
 
 extension Google_Protobuf_Duration {
-  static func milliseconds(_ ms: Int64) -> Google_Protobuf_Duration {
+  static func fromMilliseconds(_ ms: Int64) -> Google_Protobuf_Duration {
     Google_Protobuf_Duration(seconds: ms / 1000, nanos: Int32((ms % 1000) * 1_000_000))
   }
 }

@@ -40,7 +40,7 @@ struct ServiceQualityHandlers: RegistrableRPCService {
 
     // Delivered orders have no agent, category, skill group or channel: they only count in
     // DAY/WEEK/MONTH rows and the total.
-    let rowsWithOrders = groupBy.allSatisfy { [.day, .week, .month].contains($0) }
+    let rowsWithOrders = groupBy.allSatisfy { [Support_Feedback_V1_MetricsDimension.day, .week, .month].contains($0) }
     async let through = store.throughTime(QualityEventConsumers.names, logger: log)
     async let grouped = store.counts(start: range.start, end: range.end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: rowsWithOrders, logger: log)
     let totals = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
