@@ -32,7 +32,7 @@ enum QualityRequestRules {
 
   static func timeZone(_ name: String) throws -> String {
     if name.isEmpty { return "UTC" }
-    guard knownZones.contains(name) else { throw ServiceError.invalidArgument("time_zone", "\(name) is not a known IANA time zone") }
+    guard knownZones.contains(name) || (name.contains("/") && TimeZone(identifier: name) != nil) else { throw ServiceError.invalidArgument("time_zone", "\(name) is not a known IANA time zone") }
     return name
   }
 
