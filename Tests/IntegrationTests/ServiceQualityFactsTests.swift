@@ -67,7 +67,9 @@ extension MeshTests {
       return try await client.withConnection { connection in
         try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
         try await connection.query("SET search_path TO \(unescaped: schema)", logger: logger)
-        for statement in QualityMigrations.facts.statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+        for statement in QualityMigrations.facts.statements + QualityMigrations.hourly.statements {
+          try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
         for events in orders {
           for event in events {
             try await connection.query("BEGIN", logger: logger)
@@ -84,6 +86,24 @@ extension MeshTests {
           FROM quality_measures ORDER BY 1
           """, logger: logger
         ).decode(String.self).collect()
+        // The hourly buckets, kept by delta, equal the bucketed measure rows aggregated afresh.
+        let buckets = try await connection.query(
+          """
+          SELECT concat_ws('|', hour, measure, value, agent_id, category, skill_group, channel, ticket_type, subject_kind, count, value_sum)
+          FROM quality_hourly WHERE count <> 0 ORDER BY 1
+          """, logger: logger
+        ).decode(String.self).collect()
+        let fresh = try await connection.query(
+          """
+          SELECT concat_ws('|', h, measure, v, agent_id, category, skill_group, channel, ticket_type, subject_kind, n, total) FROM (
+            SELECT date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, measure,
+              CASE WHEN measure IN (1, 2, 3) THEN (value + 999) / 1000 ELSE value END AS v,
+              agent_id, category, skill_group, channel, ticket_type, subject_kind, count(*) AS n, sum(value) AS total
+            FROM quality_measures WHERE until_at IS NULL AND measure <> 12 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) AS fresh
+          ORDER BY 1
+          """, logger: logger
+        ).decode(String.self).collect()
+        #expect(buckets == fresh && !buckets.isEmpty, "hourly buckets \(buckets) vs measures \(fresh)")
         try await connection.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
         try await connection.query("SET search_path TO public", logger: logger)
         return rows

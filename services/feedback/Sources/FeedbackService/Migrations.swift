@@ -102,5 +102,6 @@ enum FeedbackMigrations {
         """
     ),
     QualityMigrations.facts,
+    QualityMigrations.hourly,
   ]
 }

@@ -58,7 +58,17 @@ enum QualityFactStore {
   }
 
   static func replaceMeasures(_ key: String, _ measures: [QualityMeasure], on connection: PostgresConnection, logger: Logger) async throws {
-    try await connection.query("DELETE FROM quality_measures WHERE fact_key = \(key)", logger: logger)
+    var delta = HourlyDelta()
+    for try await (kind, at, value, open, agent, category, group, channel, type, subject) in try await connection.query(
+      """
+      DELETE FROM quality_measures WHERE fact_key = \(key)
+      RETURNING measure, \(unescaped: QualityQueryStore.micros("at")), value, until_at IS NULL, agent_id, category, skill_group, channel, ticket_type, subject_kind
+      """, logger: logger
+    ).decode((Int16, Int64, Int64, Bool, String, String, String, Int16, String, Int16).self) {
+      guard let kind = QualityMeasure.Kind(rawValue: kind) else { continue }
+      let dims = QualityMeasure.Dimensions(agentID: agent, category: category, skillGroup: group, channel: channel, ticketType: type, subjectKind: subject)
+      delta.add(QualityMeasure(kind: kind, atMicros: at, value: value, untilMicros: open ? nil : 0, dimensions: dims), sign: -1)
+    }
     for m in measures {
       let d = m.dimensions
       try await connection.query(
@@ -68,7 +78,9 @@ enum QualityFactStore {
           'epoch'::timestamptz + \(m.untilMicros) * interval '1 microsecond',
           \(d.agentID), \(d.category), \(d.skillGroup), \(d.channel), \(d.ticketType), \(d.subjectKind))
         """, logger: logger)
+      delta.add(m, sign: 1)
     }
+    try await delta.apply(on: connection, logger: logger)
   }
 
   /// Keys of the facts whose source is `sourceKey` (complaints raised from a conversation).

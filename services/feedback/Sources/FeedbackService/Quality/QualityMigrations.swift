@@ -53,4 +53,37 @@ enum QualityMigrations {
         through_time timestamptz NOT NULL
       );
       """)
+
+  static let hourly = Migration(
+    version: 11, name: "quality hourly buckets",
+    sql: """
+      -- The measures pre-aggregated per UTC hour and dimension combination, kept by delta in the
+      -- transaction that changes a fact (old contribution out, new one in), so a report over a
+      -- year reads buckets, not facts. Durations at 1-second resolution (rounded up), so
+      -- percentiles and within-target shares stay exact at that resolution; value_sum keeps the
+      -- exact milliseconds for averages. Rows whose contribution can end (until_at) or depends
+      -- on the clock (follow-ups due) are not bucketed: they are read from quality_measures.
+      CREATE TABLE quality_hourly (
+        hour timestamptz NOT NULL,
+        measure smallint NOT NULL,
+        value bigint NOT NULL,
+        agent_id text NOT NULL,
+        category text NOT NULL,
+        skill_group text NOT NULL,
+        channel smallint NOT NULL,
+        ticket_type text NOT NULL,
+        subject_kind smallint NOT NULL,
+        count bigint NOT NULL,
+        value_sum bigint NOT NULL,
+        PRIMARY KEY (hour, measure, value, agent_id, category, skill_group, channel, ticket_type, subject_kind)
+      );
+      CREATE INDEX quality_hourly_agent_idx ON quality_hourly (agent_id, hour);
+      CREATE INDEX quality_hourly_category_idx ON quality_hourly (category, hour);
+      CREATE INDEX quality_hourly_skill_group_idx ON quality_hourly (skill_group, hour);
+      CREATE INDEX quality_hourly_channel_idx ON quality_hourly (channel, hour);
+      CREATE INDEX quality_hourly_ticket_type_idx ON quality_hourly (ticket_type, hour);
+      CREATE INDEX quality_hourly_subject_kind_idx ON quality_hourly (subject_kind, hour);
+      -- The measure rows a report always reads raw.
+      CREATE INDEX quality_measures_unbucketed_idx ON quality_measures (at) WHERE until_at IS NOT NULL OR measure = 12;
+      """)
 }

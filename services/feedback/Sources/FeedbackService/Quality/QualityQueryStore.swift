@@ -20,7 +20,8 @@ struct QualityQueryStore: Sendable {
     var subjectKind: Int16 = 0
   }
 
-  /// How many facts of one group have one value of one measure.
+  /// How many facts of one group have one value of one measure (durations: whole seconds,
+  /// rounded up).
   struct Count: Sendable {
     /// The group_by values as text, in group_by order (a day, week or month as its start in µs
     /// since 1970).
@@ -32,6 +33,8 @@ struct QualityQueryStore: Sendable {
     var holding: Int64
     /// Of those, the ones past `at` that were still open after it (overdue follow-ups).
     var overdue: Int64
+    /// The sum of the exact values (milliseconds for durations).
+    var valueSum: Int64
   }
 
   /// A builder for statements whose clauses depend on the request: values are always bound
@@ -45,62 +48,91 @@ struct QualityQueryStore: Sendable {
     }
     /// A bound instant given in µs since 1970, exactly (no floating-point Date on the way).
     mutating func instant(_ micros: Int64) -> String { "('epoch'::timestamptz + \(bind(micros)) * interval '1 microsecond')" }
-    mutating func filter(_ filter: Filter) {
+    /// The filter's clauses (" AND …"), values bound.
+    mutating func clauses(_ filter: Filter) -> String {
+      var sql = ""
       if !filter.agentIDs.isEmpty { sql += " AND agent_id = ANY(\(bind(filter.agentIDs)))" }
       if !filter.categories.isEmpty { sql += " AND category = ANY(\(bind(filter.categories)))" }
       if !filter.skillGroups.isEmpty { sql += " AND skill_group = ANY(\(bind(filter.skillGroups)))" }
       if !filter.channels.isEmpty { sql += " AND channel = ANY(\(bind(filter.channels)))" }
       if !filter.ticketTypes.isEmpty { sql += " AND ticket_type = ANY(\(bind(filter.ticketTypes)))" }
       if filter.subjectKind != 0 { sql += " AND subject_kind = \(bind(filter.subjectKind))" }
+      return sql
     }
+    mutating func filter(_ filter: Filter) { sql += clauses(filter) }
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
   }
 
   static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
 
-  /// Counts per group_by key, measure and value over [start, end). `withOrders` false leaves
-  /// delivered orders out (they have no agent, category, skill group or channel).
+  /// Counts per group_by key, measure and (bucketed) value over [start, end). Whole UTC hours
+  /// inside the range are read from the hourly buckets; the partial hours at its edges, the
+  /// rows that are never bucketed, and everything in a zone whose offset is not whole hours,
+  /// from the measure rows. `withOrders` false leaves delivered orders out (they have no agent,
+  /// category, skill group or channel).
   func counts(
     start: Int64, end: Int64, groupBy: [Support_Feedback_V1_MetricsDimension], timeZone: String, filter: Filter, withOrders: Bool, logger: Logger
   ) async throws -> [Count] {
-    var s = Statement()
-    let endParam = s.instant(end)
-    let startParam = s.instant(start)
-    var keys: [String] = []
-    for dimension in groupBy {
-      switch dimension {
-      case .agent: keys.append("agent_id")
-      case .category: keys.append("category")
-      case .skillGroup: keys.append("skill_group")
-      case .channel: keys.append("channel::text")
-      case .day, .week, .month:
-        let unit = dimension == .day ? "day" : dimension == .week ? "week" : "month"
-        let zone = s.bind(timeZone)
-        keys.append("\(Self.micros("date_trunc('\(unit)', at AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text")
-      case .unspecified, .UNRECOGNIZED: continue
-      }
+    let hour = HourlyDelta.hourMicros
+    var fullStart = (start + hour - 1) / hour * hour
+    var fullEnd = end / hour * hour
+    if fullStart >= fullEnd || !Self.wholeHourOffsets(timeZone, start, end) {
+      fullStart = end
+      fullEnd = end
     }
-    let key = keys.isEmpty ? "'[]'" : "json_build_array(\(keys.joined(separator: ", ")))::text"
+    var s = Statement()
+    let startParam = s.instant(start), endParam = s.instant(end)
+    let fullStartParam = s.instant(fullStart), fullEndParam = s.instant(fullEnd)
+    let zone = s.bind(timeZone)
+    func key(_ time: String) -> String {
+      let keys = groupBy.map { dimension -> String in
+        switch dimension {
+        case .agent: "agent_id"
+        case .category: "category"
+        case .skillGroup: "skill_group"
+        case .channel: "channel::text"
+        case .day, .week, .month:
+          "\(Self.micros("date_trunc('\(dimension == .day ? "day" : dimension == .week ? "week" : "month")', \(time) AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text"
+        case .unspecified, .UNRECOGNIZED: "''"
+        }
+      }
+      return keys.isEmpty ? "'[]'" : "json_build_array(\(keys.joined(separator: ", ")))::text"
+    }
+    let orders = withOrders ? "" : " AND measure <> \(QualityMeasure.Kind.deliveredOrder.rawValue)"
+    let raw = """
+      SELECT \(key("at")) AS k, measure, CASE WHEN measure IN (1, 2, 3) THEN (value + 999) / 1000 ELSE value END AS v, 1::bigint AS n,
+        (until_at IS NULL OR until_at >= \(endParam))::int::bigint AS holding,
+        (at < now() AND (until_at IS NULL OR until_at > at))::int::bigint AS overdue, value AS value_sum
+      FROM quality_measures
+      WHERE ((at >= \(startParam) AND at < \(fullStartParam)) OR (at >= \(fullEndParam) AND at < \(endParam))
+        OR (at >= \(fullStartParam) AND at < \(fullEndParam) AND (until_at IS NOT NULL OR measure = 12)))\(s.clauses(filter))\(orders)
+      """
+    let hourly = """
+      SELECT \(key("hour")) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
+      FROM quality_hourly WHERE hour >= \(fullStartParam) AND hour < \(fullEndParam) AND count <> 0\(s.clauses(filter))\(orders)
+      """
     s.sql = """
-      SELECT \(key), measure, value, count(*),
-        count(*) FILTER (WHERE until_at IS NULL OR until_at >= \(endParam)),
-        count(*) FILTER (WHERE at < now() AND (until_at IS NULL OR until_at > at))
-      FROM quality_measures WHERE at >= \(startParam) AND at < \(endParam)
-      """ + s.sql
-    s.filter(filter)
-    if !withOrders { s.sql += " AND measure <> \(QualityMeasure.Kind.deliveredOrder.rawValue)" }
-    s.sql += " GROUP BY 1, 2, 3"
+      SELECT k, measure, v, sum(n)::bigint, sum(holding)::bigint, sum(overdue)::bigint, sum(value_sum)::bigint
+      FROM (\(raw) UNION ALL \(hourly)) AS facts GROUP BY 1, 2, 3
+      """
     let statement = s
     return try await database.withConnection(logger: logger) { connection in
       var out: [Count] = []
-      for try await (key, measure, value, count, holding, overdue) in try await connection.query(statement.query, logger: logger)
-        .decode((String, Int16, Int64, Int64, Int64, Int64).self)
+      for try await (key, measure, value, count, holding, overdue, sum) in try await connection.query(statement.query, logger: logger)
+        .decode((String, Int16, Int64, Int64, Int64, Int64, Int64).self)
       {
         let values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
-        out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue))
+        out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue, valueSum: sum))
       }
       return out
     }
+  }
+
+  /// Whether `zone` is a whole number of hours from UTC at both ends of the range (then hourly
+  /// buckets split days, weeks and months exactly).
+  static func wholeHourOffsets(_ zone: String, _ start: Int64, _ end: Int64) -> Bool {
+    guard let tz = TimeZone(identifier: zone) else { return zone == "UTC" }
+    return [start, end].allSatisfy { tz.secondsFromGMT(for: Micros.date($0)) % 3600 == 0 }
   }
 
   /// Complaints per category and bucket start (µs, in `timeZone`, `unit` day/week/month) over

@@ -5,15 +5,17 @@ import SwiftProtobuf
 /// Turns the counts of measure values of one group into ServiceMetrics, by the definitions on
 /// the proto fields (docs/api.md "Quality numbers"). A rate whose denominator is 0 is 0.
 struct ServiceMetricsCalculator {
-  /// value → (count, holding, overdue) per measure.
-  var histograms: [QualityMeasure.Kind: [Int64: (count: Int64, holding: Int64, overdue: Int64)]] = [:]
+  /// value → (count, holding, overdue, exact sum) per measure; durations in whole seconds
+  /// (rounded up), their sums in milliseconds.
+  var histograms: [QualityMeasure.Kind: [Int64: (count: Int64, holding: Int64, overdue: Int64, sum: Int64)]] = [:]
 
   mutating func add(_ count: QualityQueryStore.Count) {
     guard let kind = QualityMeasure.Kind(rawValue: count.measure) else { return }
-    var entry = histograms[kind, default: [:]][count.value] ?? (0, 0, 0)
+    var entry = histograms[kind, default: [:]][count.value] ?? (0, 0, 0, 0)
     entry.count += count.count
     entry.holding += count.holding
     entry.overdue += count.overdue
+    entry.sum += count.valueSum
     histograms[kind, default: [:]][count.value] = entry
   }
 
@@ -24,7 +26,7 @@ struct ServiceMetricsCalculator {
 
   /// Samples of a duration measure at or under the target, and all of them.
   func withinTarget(_ kind: QualityMeasure.Kind, targetMillis: Int64) -> (within: Int64, total: Int64) {
-    (count(kind) { $0 <= targetMillis }, count(kind))
+    (count(kind) { $0 * 1000 <= targetMillis }, count(kind))
   }
 
   static func rate(_ numerator: Int64, _ denominator: Int64) -> Double { denominator == 0 ? 0 : Double(numerator) / Double(denominator) }
@@ -90,8 +92,9 @@ struct ServiceMetricsCalculator {
     }
   }
 
-  /// Count, mean, nearest-rank p50/p90 (the ⌈p·n⌉-th smallest sample) and the share at or
-  /// under the target, from the exact histogram of millisecond samples.
+  /// Count, mean (exact, from the millisecond sums), nearest-rank p50/p90 (the ⌈p·n⌉-th
+  /// smallest sample, at 1-second resolution rounded up) and the share at or under the target
+  /// (exact for whole-second targets), from the histogram of whole seconds.
   func durations(_ kind: QualityMeasure.Kind, targetMillis: Int64) -> Support_Feedback_V1_DurationStats {
     let samples = (histograms[kind] ?? [:]).map { (value: $0.key, count: $0.value.count) }.sorted { $0.value < $1.value }
     let n = samples.reduce(0) { $0 + $1.count }
@@ -106,13 +109,13 @@ struct ServiceMetricsCalculator {
       }
       return samples.last!.value
     }
-    let total = samples.reduce(0) { $0 + $1.value * $1.count }
+    let total = (histograms[kind] ?? [:]).values.reduce(0) { $0 + $1.sum }
     return .with {
       $0.count = n
       $0.average = .fromMilliseconds(n == 0 ? 0 : Int64((Double(total) / Double(n)).rounded()))
-      $0.p50 = .fromMilliseconds(percentile(50))
-      $0.p90 = .fromMilliseconds(percentile(90))
-      $0.withinTargetRate = Self.rate(samples.reduce(0) { $1.value <= targetMillis ? $0 + $1.count : $0 }, n)
+      $0.p50 = .fromMilliseconds(percentile(50) * 1000)
+      $0.p90 = .fromMilliseconds(percentile(90) * 1000)
+      $0.withinTargetRate = Self.rate(samples.reduce(0) { $1.value * 1000 <= targetMillis ? $0 + $1.count : $0 }, n)
       $0.target = .fromMilliseconds(targetMillis)
     }
   }
