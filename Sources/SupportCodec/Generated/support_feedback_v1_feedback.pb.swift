@@ -1387,7 +1387,8 @@ public nonisolated struct Support_Feedback_V1_DurationStats: Sendable {
   /// Clears the value of `average`. Subsequent reads from it will return its default value.
   public mutating func clearAverage() {self._average = nil}
 
-  /// Nearest-rank percentiles over the samples.
+  /// Nearest-rank percentiles over the samples (the ceil(p x count)-th smallest), at 1-second
+  /// resolution: each sample rounded up to a whole second. The average is exact (milliseconds).
   public var p50: SwiftProtobuf.Google_Protobuf_Duration {
     get {_p50 ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_p50 = newValue}
@@ -1406,7 +1407,7 @@ public nonisolated struct Support_Feedback_V1_DurationStats: Sendable {
   /// Clears the value of `p90`. Subsequent reads from it will return its default value.
   public mutating func clearP90() {self._p90 = nil}
 
-  /// Share of samples at or under the configured target, 0.0 .. 1.0.
+  /// Share of samples at or under the configured target (whole seconds), 0.0 .. 1.0.
   public var withinTargetRate: Double = 0
 
   /// The target used, for display.
