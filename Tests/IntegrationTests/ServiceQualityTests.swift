@@ -37,9 +37,10 @@ extension MeshTests {
     /// Files a case of `type` in the day's skill group, assigned to `agent`.
     static func file(_ m: Mesh, _ day: Day, _ type: Support_Tickets_V1_TicketType, category: Support_Tickets_V1_ProblemCategory, agent: String) async throws -> Ticket {
       let journey = Journey(mesh: m)
-      var request = journey.request(type)
-      request.category = category
-      request.skillGroupID = day.skill
+      var draft = journey.request(type)
+      draft.category = category
+      draft.skillGroupID = day.skill
+      let request = draft
       let created = try await m.withGateway(as: .shopper(journey.shopper)) { grpc in try await Tickets(wrapping: grpc).createTicket(request) }
       return try await m.withGateway(as: .supervisor("sup")) { grpc in
         try await Tickets(wrapping: grpc).assignTicket(.with { $0.ticketID = created.ticketID; $0.agentID = agent })
