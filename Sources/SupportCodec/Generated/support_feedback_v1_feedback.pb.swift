@@ -1294,11 +1294,53 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   /// Clears the value of `followUps`. Subsequent reads from it will return its default value.
   public mutating func clearFollowUps() {_uniqueStorage()._followUps = nil}
 
+  /// Every-reply response time in chat: shopper messages answered while an agent was assigned,
+  /// in conversations closed in range (ConversationClosedEvent's answered counts).
+  public var chatReplies: Support_Feedback_V1_ReplyMetrics {
+    get {_storage._chatReplies ?? Support_Feedback_V1_ReplyMetrics()}
+    set {_uniqueStorage()._chatReplies = newValue}
+  }
+  /// Returns true if `chatReplies` has been explicitly set.
+  public var hasChatReplies: Bool {_storage._chatReplies != nil}
+  /// Clears the value of `chatReplies`. Subsequent reads from it will return its default value.
+  public mutating func clearChatReplies() {_uniqueStorage()._chatReplies = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Support_Feedback_V1_ReplyMetrics: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Shopper messages answered.
+  public var answeredCount: Int64 = 0
+
+  /// Of those, answered within the conversation's skill-group first-response target (default
+  /// 6 s), and within / answered as the rate.
+  public var withinTargetCount: Int64 = 0
+
+  public var withinTargetRate: Double = 0
+
+  /// Sum of the reply delays / answered_count.
+  public var average: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_average ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_average = newValue}
+  }
+  /// Returns true if `average` has been explicitly set.
+  public var hasAverage: Bool {self._average != nil}
+  /// Clears the value of `average`. Subsequent reads from it will return its default value.
+  public mutating func clearAverage() {self._average = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _average: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
 /// CSAT over surveys answered in range that carry a csat score.
@@ -3166,7 +3208,7 @@ nonisolated extension Support_Feedback_V1_MetricsKey: SwiftProtobuf.Message, Swi
 
 nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csat\0\u{1}nps\0\u{3}chat_first_response\0\u{3}ticket_first_response\0\u{3}resolution_time\0\u{1}resolution\0\u{3}return_exchange\0\u{1}complaints\0\u{3}follow_ups\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csat\0\u{1}nps\0\u{3}chat_first_response\0\u{3}ticket_first_response\0\u{3}resolution_time\0\u{1}resolution\0\u{3}return_exchange\0\u{1}complaints\0\u{3}follow_ups\0\u{3}chat_replies\0")
 
   fileprivate class _StorageClass {
     var _csat: Support_Feedback_V1_CsatMetrics? = nil
@@ -3178,6 +3220,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
     var _returnExchange: Support_Feedback_V1_ReturnExchangeMetrics? = nil
     var _complaints: Support_Feedback_V1_ComplaintMetrics? = nil
     var _followUps: Support_Feedback_V1_FollowUpMetrics? = nil
+    var _chatReplies: Support_Feedback_V1_ReplyMetrics? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3197,6 +3240,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
       _returnExchange = source._returnExchange
       _complaints = source._complaints
       _followUps = source._followUps
+      _chatReplies = source._chatReplies
     }
   }
 
@@ -3224,6 +3268,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._returnExchange) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._complaints) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._followUps) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._chatReplies) }()
         default: break
         }
       }
@@ -3263,6 +3308,9 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
       try { if let v = _storage._followUps {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
       } }()
+      try { if let v = _storage._chatReplies {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3281,10 +3329,60 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
         if _storage._returnExchange != rhs_storage._returnExchange {return false}
         if _storage._complaints != rhs_storage._complaints {return false}
         if _storage._followUps != rhs_storage._followUps {return false}
+        if _storage._chatReplies != rhs_storage._chatReplies {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Feedback_V1_ReplyMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplyMetrics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}answered_count\0\u{3}within_target_count\0\u{3}within_target_rate\0\u{1}average\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.answeredCount) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.withinTargetCount) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.withinTargetRate) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._average) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.answeredCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.answeredCount, fieldNumber: 1)
+    }
+    if self.withinTargetCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.withinTargetCount, fieldNumber: 2)
+    }
+    if self.withinTargetRate.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.withinTargetRate, fieldNumber: 3)
+    }
+    try { if let v = self._average {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Feedback_V1_ReplyMetrics, rhs: Support_Feedback_V1_ReplyMetrics) -> Bool {
+    if lhs.answeredCount != rhs.answeredCount {return false}
+    if lhs.withinTargetCount != rhs.withinTargetCount {return false}
+    if lhs.withinTargetRate != rhs.withinTargetRate {return false}
+    if lhs._average != rhs._average {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -16,6 +16,10 @@ struct ConversationQualityFact: Codable, Sendable, Equatable {
   /// reply) in ms; nil when no agent replied.
   var firstResponseMillis: Int64?
   var escalated = false
+  /// Every reply: shopper messages answered, of them within target, and their delays' sum (ms).
+  var answeredMessages: Int64 = 0
+  var answeredWithinTarget: Int64 = 0
+  var totalResponseMillis: Int64 = 0
 
   static func key(_ conversationID: String) -> String { "conversation:\(conversationID)" }
 
@@ -25,6 +29,11 @@ struct ConversationQualityFact: Codable, Sendable, Equatable {
     var out: [QualityMeasure] = []
     if let firstResponseMillis {
       out.append(.init(kind: .chatFirstResponse, atMicros: closedAt, value: firstResponseMillis, dimensions: dims))
+    }
+    if answeredMessages > 0 {
+      out.append(.init(kind: .chatRepliesAnswered, atMicros: closedAt, value: answeredMessages, dimensions: dims))
+      out.append(.init(kind: .chatRepliesWithinTarget, atMicros: closedAt, value: answeredWithinTarget, dimensions: dims))
+      out.append(.init(kind: .chatReplyDelay, atMicros: closedAt, value: totalResponseMillis, dimensions: dims))
     }
     // Handled when an agent was involved; resolved when it closed without becoming a case.
     if !agentID.isEmpty {
@@ -48,7 +57,9 @@ enum ConversationQualityFacts {
     }
     let fact = ConversationQualityFact(
       agentID: e.agentID, skillGroup: e.skillGroupID, channel: Int16(e.channel.rawValue), closedAt: closedAt,
-      firstResponseMillis: e.hasFirstResponseTime ? e.firstResponseTime.milliseconds : nil, escalated: !e.escalationIds.isEmpty)
+      firstResponseMillis: e.hasFirstResponseTime ? e.firstResponseTime.milliseconds : nil, escalated: !e.escalationIds.isEmpty,
+      answeredMessages: Int64(e.answeredMessageCount), answeredWithinTarget: Int64(e.answeredWithinTargetCount),
+      totalResponseMillis: e.totalResponseTime.milliseconds)
     try await QualityFactStore.save(key, fact, measures: fact.measures(), on: connection, logger: logger)
     // Complaints raised from this conversation count against its agent: re-derive them.
     for ticketKey in try await QualityFactStore.keys(withSource: key, on: connection, logger: logger) {

@@ -34,6 +34,12 @@ struct QualityMeasure: Sendable, Equatable {
     case followUpDue = 12
     /// An order delivered (outbound), at its delivered time.
     case deliveredOrder = 13
+    /// A conversation's answered shopper messages (value = how many), at its close time.
+    case chatRepliesAnswered = 14
+    /// Of those, answered within the skill group's target (value = how many).
+    case chatRepliesWithinTarget = 15
+    /// The sum of those reply delays in ms (value), at the close time.
+    case chatReplyDelay = 16
   }
 
   /// The dimensions a measure is sliced and filtered by.

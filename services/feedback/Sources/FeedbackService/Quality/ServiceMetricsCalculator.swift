@@ -24,6 +24,9 @@ struct ServiceMetricsCalculator {
     (histograms[kind] ?? [:]).reduce(0) { include($1.key) ? $0 + $1.value.count : $0 }
   }
 
+  /// The sum of a measure's exact values (for measures whose value is itself a count or a sum).
+  func sum(_ kind: QualityMeasure.Kind) -> Int64 { (histograms[kind] ?? [:]).values.reduce(0) { $0 + $1.sum } }
+
   /// Samples of a duration measure at or under the target, and all of them.
   func withinTarget(_ kind: QualityMeasure.Kind, targetMillis: Int64) -> (within: Int64, total: Int64) {
     (count(kind) { $0 * 1000 <= targetMillis }, count(kind))
@@ -57,6 +60,12 @@ struct ServiceMetricsCalculator {
         $0.complaintCount = count(.complaint)
         $0.serviceAttitudeCount = count(.complaint) { $0 == 1 }
         $0.complaintRate = Self.rate($0.complaintCount, handled)
+      }
+      m.chatReplies = .with {
+        $0.answeredCount = sum(.chatRepliesAnswered)
+        $0.withinTargetCount = sum(.chatRepliesWithinTarget)
+        $0.withinTargetRate = Self.rate($0.withinTargetCount, $0.answeredCount)
+        $0.average = .fromMilliseconds($0.answeredCount == 0 ? 0 : Int64((Double(sum(.chatReplyDelay)) / Double($0.answeredCount)).rounded()))
       }
       m.followUps = .with {
         $0.finishedCount = count(.followUpFinished)
