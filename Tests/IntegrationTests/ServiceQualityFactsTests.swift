@@ -30,6 +30,7 @@ extension MeshTests {
         envelope(.conversationClosed(.with {
           $0.conversationID = conversation; $0.agentID = "agent-x"; $0.skillGroupID = "g"; $0.channel = .app
           $0.closeTime = at(150); $0.firstResponseTime = .init(seconds: 3, nanos: 500_000_000); $0.escalationIds = ["e-1"]
+          $0.answeredMessageCount = 4; $0.answeredWithinTargetCount = 3; $0.totalResponseTime = .init(seconds: 10, nanos: 500_000_000)
         })),
         envelope(.ticketResolved(.with {
           $0.ticketID = complaint; $0.ticketVersion = 5; $0.type = .complaint; $0.category = .serviceAttitude; $0.skillGroupID = "g"
@@ -130,6 +131,9 @@ extension MeshTests {
         #expect(once == [
           "conversation:c-1|1|150|3500|-|agent-x||g|2||1",  // chat first response 3.5 s, at closing
           "conversation:c-1|4|150|0|-|agent-x||g|2||1",  // handled, escalated: not resolved
+          "conversation:c-1|14|150|4|-|agent-x||g|2||1",  // every reply: 4 answered,
+          "conversation:c-1|15|150|3|-|agent-x||g|2||1",  // 3 of them within the target,
+          "conversation:c-1|16|150|10500|-|agent-x||g|2||1",  // 10.5 s of delays in all
           "order:o-1|13|800|1|-||||0||0",  // delivered when the first parcel arrived (returns do not count)
           "ticket:t-complaint|2|160|60000|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // first reply
           "ticket:t-complaint|3|700|450000|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // latest resolution's time
