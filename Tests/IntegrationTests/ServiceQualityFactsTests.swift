@@ -80,21 +80,22 @@ extension MeshTests {
             try await connection.query("COMMIT", logger: logger)
           }
         }
-        let rows = try await connection.query(
+        let rows = try await Self.strings(
+          connection,
           """
           SELECT concat_ws('|', fact_key, measure, (extract(epoch FROM at) - 1790000000)::bigint, value,
             coalesce(((extract(epoch FROM until_at) - 1790000000)::bigint)::text, '-'), agent_id, category, skill_group, channel, ticket_type, subject_kind)
           FROM quality_measures ORDER BY 1
-          """, logger: logger
-        ).decode(String.self).collect()
+          """, logger: logger)
         // The hourly buckets, kept by delta, equal the bucketed measure rows aggregated afresh.
-        let buckets = try await connection.query(
+        let buckets = try await Self.strings(
+          connection,
           """
           SELECT concat_ws('|', hour, measure, value, agent_id, category, skill_group, channel, ticket_type, subject_kind, count, value_sum)
           FROM quality_hourly WHERE count <> 0 ORDER BY 1
-          """, logger: logger
-        ).decode(String.self).collect()
-        let fresh = try await connection.query(
+          """, logger: logger)
+        let fresh = try await Self.strings(
+          connection,
           """
           SELECT concat_ws('|', h, measure, v, agent_id, category, skill_group, channel, ticket_type, subject_kind, n, total) FROM (
             SELECT date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, measure,
@@ -102,13 +103,18 @@ extension MeshTests {
               agent_id, category, skill_group, channel, ticket_type, subject_kind, count(*) AS n, sum(value) AS total
             FROM quality_measures WHERE until_at IS NULL AND measure <> 12 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) AS fresh
           ORDER BY 1
-          """, logger: logger
-        ).decode(String.self).collect()
+          """, logger: logger)
         #expect(buckets == fresh && !buckets.isEmpty, "hourly buckets \(buckets) vs measures \(fresh)")
         try await connection.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
         try await connection.query("SET search_path TO public", logger: logger)
         return rows
       }
+    }
+
+    static func strings(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws -> [String] {
+      var out: [String] = []
+      for try await row in try await connection.query(query, logger: logger).decode(String.self) { out.append(row) }
+      return out
     }
 
     @Test("redelivered, reversed and shuffled events give the same measures, and those are the facts' latest values")

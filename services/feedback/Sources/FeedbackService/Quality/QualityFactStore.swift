@@ -59,12 +59,14 @@ enum QualityFactStore {
 
   static func replaceMeasures(_ key: String, _ measures: [QualityMeasure], on connection: PostgresConnection, logger: Logger) async throws {
     var delta = HourlyDelta()
-    for try await (kind, at, value, open, agent, category, group, channel, type, subject) in try await connection.query(
+    let old: PostgresRowSequence = try await connection.query(
       """
       DELETE FROM quality_measures WHERE fact_key = \(key)
       RETURNING measure, \(unescaped: QualityQueryStore.micros("at")), value, until_at IS NULL, agent_id, category, skill_group, channel, ticket_type, subject_kind
-      """, logger: logger
-    ).decode((Int16, Int64, Int64, Bool, String, String, String, Int16, String, Int16).self) {
+      """, logger: logger)
+    for try await (kind, at, value, open, agent, category, group, channel, type, subject) in old.decode(
+      (Int16, Int64, Int64, Bool, String, String, String, Int16, String, Int16).self)
+    {
       guard let kind = QualityMeasure.Kind(rawValue: kind) else { continue }
       let dims = QualityMeasure.Dimensions(agentID: agent, category: category, skillGroup: group, channel: channel, ticketType: type, subjectKind: subject)
       delta.add(QualityMeasure(kind: kind, atMicros: at, value: value, untilMicros: open ? nil : 0, dimensions: dims), sign: -1)
@@ -85,9 +87,13 @@ enum QualityFactStore {
 
   /// Keys of the facts whose source is `sourceKey` (complaints raised from a conversation).
   static func keys(withSource sourceKey: String, on connection: PostgresConnection, logger: Logger) async throws -> [String] {
-    try await connection.query(
+    var keys: [String] = []
+    for try await key in try await connection.query(
       "SELECT fact_key FROM quality_facts WHERE source_key = \(sourceKey) ORDER BY fact_key", logger: logger
-    ).decode(String.self).collect()
+    ).decode(String.self) {
+      keys.append(key)
+    }
+    return keys
   }
 
   /// Records that a subscription was caught up at `time` (a heartbeat's send time).

@@ -150,9 +150,11 @@ struct QualityQueryStore: Sendable {
     s.filter(filter)
     s.sql += " GROUP BY 1, 2"
     let statement = s
-    return try await database.withConnection(logger: logger) { connection in
-      try await connection.query(statement.query, logger: logger).decode((String, Int64, Int64).self).collect()
-        .map { (category: $0.0, bucket: $0.1, count: $0.2) }
+    return try await database.withConnection(logger: logger) { connection -> [(category: String, bucket: Int64, count: Int64)] in
+      let rows: PostgresRowSequence = try await connection.query(statement.query, logger: logger)
+      var out: [(category: String, bucket: Int64, count: Int64)] = []
+      for try await (category, bucket, count) in rows.decode((String, Int64, Int64).self) { out.append((category, bucket, count)) }
+      return out
     }
   }
 
@@ -170,8 +172,11 @@ struct QualityQueryStore: Sendable {
         ('1 ' || \(unitParam))::interval) AS g
       """
     let statement = s
-    return try await database.withConnection(logger: logger) { connection in
-      try await connection.query(statement.query, logger: logger).decode(Int64.self).collect()
+    return try await database.withConnection(logger: logger) { connection -> [Int64] in
+      let rows: PostgresRowSequence = try await connection.query(statement.query, logger: logger)
+      var out: [Int64] = []
+      for try await start in rows.decode(Int64.self) { out.append(start) }
+      return out
     }
   }
 
