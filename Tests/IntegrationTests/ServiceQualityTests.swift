@@ -43,7 +43,7 @@ extension MeshTests {
       let request = draft
       let created = try await m.withGateway(as: .shopper(journey.shopper)) { grpc in try await Tickets(wrapping: grpc).createTicket(request) }
       return try await m.withGateway(as: .supervisor("sup")) { grpc in
-        try await Tickets(wrapping: grpc).assignTicket(.with { $0.ticketID = created.ticketID; $0.agentID = agent })
+        try await Tickets(wrapping: grpc).assignTicket(.with { $0.ticketID = created.ticketID; $0.agentID = agent; $0.reason = "the desk's plan" })
       }
     }
 
@@ -104,7 +104,7 @@ extension MeshTests {
         _ = try await followUp(dueInHours: -0.1)  // overdue: due 6 minutes ago, still pending
         let satisfied = try await followUp(dueInHours: 2), dissatisfied = try await followUp(dueInHours: 2), unreached = try await followUp(dueInHours: 2)
         _ = try await followUps.recordFollowUpOutcome(.with { $0.followUpID = satisfied.followUpID; $0.reached = true; $0.satisfaction = .satisfied })
-        _ = try await followUps.recordFollowUpOutcome(.with { $0.followUpID = dissatisfied.followUpID; $0.reached = true; $0.satisfaction = .dissatisfied })
+        _ = try await followUps.recordFollowUpOutcome(.with { $0.followUpID = dissatisfied.followUpID; $0.reached = true; $0.satisfaction = .dissatisfied; $0.reason = "still broken" })
         _ = try await followUps.recordFollowUpOutcome(.with { $0.followUpID = unreached.followUpID; $0.reached = false })
       }
       day.seededUntil = Date()
