@@ -217,6 +217,21 @@ extension MeshTests {
         #expect(Set(byDay.rows.map { $0.key.dayStartTime.date }).isSubset(of: midnights) && byDay.total == total)
         #expect(byDay.rows.reduce(0) { $0 + $1.metrics.returnExchange.ticketCount } == 4)
 
+        // By week in Shanghai: Monday midnights, the same total.
+        let byWeek = try await quality.getServiceMetrics(.with { $0 = Self.request(day, [.week]); $0.timeZone = "Asia/Shanghai" })
+        #expect(byWeek.total == total && byWeek.rows.reduce(0) { $0 + $1.metrics.returnExchange.ticketCount } == 4)
+        #expect(byWeek.rows.allSatisfy { calendar.component(.weekday, from: $0.key.weekStartTime.date) == 2 && calendar.startOfDay(for: $0.key.weekStartTime.date) == $0.key.weekStartTime.date })
+
+        // Scorecards with the default weights (first response 20, resolution 25, return/exchange
+        // 10, csat 30, complaints 15). A: responses 2/2 within target, resolved 1 of 2, no
+        // returns, csat 4.5, no complaint: (20 + 12.5 + 10 + 26.25 + 15) / 100. B: csat 2 only.
+        let cards = try await quality.listAgentScorecards(.with { $0.timeRange = Self.request(day).timeRange; $0.filter = .with { $0.skillGroups = [day.skill] } })
+        #expect(cards.scorecards.map(\.agentID) == [day.agentA, day.agentB] && cards.weights.csat == 30)
+        let cardA = try #require(cards.scorecards.first), cardB = try #require(cards.scorecards.last)
+        #expect(abs(cardA.score - 83.75) < 1e-9 && cardA.firstResponse == 1 && cardA.resolution == 0.5 && cardA.returnExchange == 1)
+        #expect(cardA.csat == 0.875 && cardA.complaints == 1)
+        #expect(abs(cardB.score - 25) < 1e-9 && cardB.csat == 0.25 && !cardB.hasResolution && !cardB.hasFirstResponse && !cardB.hasComplaints)
+
         // Complaint trends: one series, SERVICE_ATTITUDE, one complaint, none before.
         let trends = try await quality.listComplaintTrends(.with {
           $0.timeRange = Self.request(day).timeRange; $0.granularity = .day; $0.filter = .with { $0.skillGroups = [day.skill] }
