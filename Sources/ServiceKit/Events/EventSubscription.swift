@@ -51,6 +51,10 @@ public struct EventSubscription: Service {
     /// Called after each apply transaction commits, with the events it applied (for
     /// measurements; must return quickly).
     public var onApplied: (@Sendable ([EventEnvelope]) -> Void)?
+    /// Called after a heartbeat showed every event the producer had committed when it sent the
+    /// heartbeat applied, with the heartbeat's send time: the consumer's progress in time
+    /// (feedback's quality numbers report it as data_through_time).
+    public var onCaughtUp: (@Sendable (Date) async throws -> Void)?
     /// Most events applied in one transaction (when behind; caught up, each comes alone).
     public var maxBatch = 500
     /// A batch transaction takes no further event after running this long, so the position
@@ -244,6 +248,12 @@ public struct EventSubscription: Service {
           head = beat.headPosition
           try await advance(to: beat.position)
           last = max(last, beat.position)
+          if beat.position >= beat.headPosition, let onCaughtUp = options.onCaughtUp {
+            // Progress reporting never stops the stream: the next heartbeat reports again.
+            do { try await onCaughtUp(beat.sendTime.date) } catch {
+              logger.warning("recording the subscription's progress failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+          }
           if head <= last { meters.lagSeconds.record(0) }
           try await retryRequested(meters)
           if ContinuousClock.now - lastPrune > .seconds(3600) {

@@ -441,6 +441,29 @@ public nonisolated struct Support_Chat_V1_ConversationClosedEvent: @unchecked Se
     set {_uniqueStorage()._escalationIds = newValue}
   }
 
+  /// Every reply (each shopper message answered while assigned: the samples of
+  /// average_response_time): how many, how many within first_response_target (the 6-second
+  /// rule applied to every reply), and the sum of their delays (exact, for averages over many
+  /// conversations).
+  public var answeredMessageCount: Int32 {
+    get {_storage._answeredMessageCount}
+    set {_uniqueStorage()._answeredMessageCount = newValue}
+  }
+
+  public var answeredWithinTargetCount: Int32 {
+    get {_storage._answeredWithinTargetCount}
+    set {_uniqueStorage()._answeredWithinTargetCount = newValue}
+  }
+
+  public var totalResponseTime: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._totalResponseTime ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._totalResponseTime = newValue}
+  }
+  /// Returns true if `totalResponseTime` has been explicitly set.
+  public var hasTotalResponseTime: Bool {_storage._totalResponseTime != nil}
+  /// Clears the value of `totalResponseTime`. Subsequent reads from it will return its default value.
+  public mutating func clearTotalResponseTime() {_uniqueStorage()._totalResponseTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -664,7 +687,7 @@ nonisolated extension Support_Chat_V1_ConversationEscalatedEvent: SwiftProtobuf.
 
 nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConversationClosedEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_time\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}shopper_display_name\0\u{1}channel\0\u{3}order_id\0\u{3}skill_group_id\0\u{3}agent_id\0\u{3}agent_display_name\0\u{3}participating_agent_ids\0\u{3}close_reason\0\u{3}closed_by\0\u{3}invite_rating\0\u{1}offline\0\u{3}create_time\0\u{3}first_assign_time\0\u{3}first_agent_message_time\0\u{3}close_time\0\u{3}queue_wait\0\u{3}first_response_time\0\u{3}first_response_target\0\u{3}first_response_target_met\0\u{3}average_response_time\0\u{3}max_response_time\0\u{3}total_duration\0\u{3}shopper_message_count\0\u{3}agent_message_count\0\u{3}system_message_count\0\u{3}transfer_count\0\u{3}escalation_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_time\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}shopper_display_name\0\u{1}channel\0\u{3}order_id\0\u{3}skill_group_id\0\u{3}agent_id\0\u{3}agent_display_name\0\u{3}participating_agent_ids\0\u{3}close_reason\0\u{3}closed_by\0\u{3}invite_rating\0\u{1}offline\0\u{3}create_time\0\u{3}first_assign_time\0\u{3}first_agent_message_time\0\u{3}close_time\0\u{3}queue_wait\0\u{3}first_response_time\0\u{3}first_response_target\0\u{3}first_response_target_met\0\u{3}average_response_time\0\u{3}max_response_time\0\u{3}total_duration\0\u{3}shopper_message_count\0\u{3}agent_message_count\0\u{3}system_message_count\0\u{3}transfer_count\0\u{3}escalation_ids\0\u{3}answered_message_count\0\u{3}answered_within_target_count\0\u{3}total_response_time\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -698,6 +721,9 @@ nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Mes
     var _systemMessageCount: Int32 = 0
     var _transferCount: Int32 = 0
     var _escalationIds: [String] = []
+    var _answeredMessageCount: Int32 = 0
+    var _answeredWithinTargetCount: Int32 = 0
+    var _totalResponseTime: SwiftProtobuf.Google_Protobuf_Duration? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -739,6 +765,9 @@ nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Mes
       _systemMessageCount = source._systemMessageCount
       _transferCount = source._transferCount
       _escalationIds = source._escalationIds
+      _answeredMessageCount = source._answeredMessageCount
+      _answeredWithinTargetCount = source._answeredWithinTargetCount
+      _totalResponseTime = source._totalResponseTime
     }
   }
 
@@ -788,6 +817,9 @@ nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Mes
         case 29: try { try decoder.decodeSingularInt32Field(value: &_storage._systemMessageCount) }()
         case 30: try { try decoder.decodeSingularInt32Field(value: &_storage._transferCount) }()
         case 31: try { try decoder.decodeRepeatedStringField(value: &_storage._escalationIds) }()
+        case 32: try { try decoder.decodeSingularInt32Field(value: &_storage._answeredMessageCount) }()
+        case 33: try { try decoder.decodeSingularInt32Field(value: &_storage._answeredWithinTargetCount) }()
+        case 34: try { try decoder.decodeSingularMessageField(value: &_storage._totalResponseTime) }()
         default: break
         }
       }
@@ -893,6 +925,15 @@ nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Mes
       if !_storage._escalationIds.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._escalationIds, fieldNumber: 31)
       }
+      if _storage._answeredMessageCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._answeredMessageCount, fieldNumber: 32)
+      }
+      if _storage._answeredWithinTargetCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._answeredWithinTargetCount, fieldNumber: 33)
+      }
+      try { if let v = _storage._totalResponseTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -933,6 +974,9 @@ nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Mes
         if _storage._systemMessageCount != rhs_storage._systemMessageCount {return false}
         if _storage._transferCount != rhs_storage._transferCount {return false}
         if _storage._escalationIds != rhs_storage._escalationIds {return false}
+        if _storage._answeredMessageCount != rhs_storage._answeredMessageCount {return false}
+        if _storage._answeredWithinTargetCount != rhs_storage._answeredWithinTargetCount {return false}
+        if _storage._totalResponseTime != rhs_storage._totalResponseTime {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -3087,10 +3087,24 @@ public enum Support_Feedback_V1_ServiceQualityService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListAgentScorecards" metadata.
+        public enum ListAgentScorecards: Sendable {
+            /// Request type for "ListAgentScorecards".
+            public typealias Input = Support_Feedback_V1_ListAgentScorecardsRequest
+            /// Response type for "ListAgentScorecards".
+            public typealias Output = Support_Feedback_V1_ListAgentScorecardsResponse
+            /// Descriptor for "ListAgentScorecards".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "support.feedback.v1.ServiceQualityService"),
+                method: "ListAgentScorecards",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "support.feedback.v1.ServiceQualityService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetServiceMetrics.descriptor,
-            ListComplaintTrends.descriptor
+            ListComplaintTrends.descriptor,
+            ListAgentScorecards.descriptor
         ]
     }
 }
@@ -3121,8 +3135,10 @@ extension Support_Feedback_V1_ServiceQualityService {
     /// >
     /// > Read-only service-quality metrics for supervisors and agent assessment, computed from
     /// > feedback's own copies of the facts. Eventually consistent: every response says up to when
-    /// > consumed events have been applied (data_through_time). Formulas are in docs/api/feedback.md
-    /// > and on the fields below.
+    /// > consumed events have been applied (data_through_time). Formulas are in docs/api.md ("Quality
+    /// > numbers") and on the fields below. Staff only: supervisors and services see every agent; an
+    /// > agent sees only their own numbers (filter.agent_ids is narrowed to the caller, and naming
+    /// > another agent is PERMISSION_DENIED); shoppers get PERMISSION_DENIED.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "GetServiceMetrics" method.
         ///
@@ -3132,8 +3148,11 @@ extension Support_Feedback_V1_ServiceQualityService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
         /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
         /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-        /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-        /// > page_token is malformed or was issued for a different request.
+        /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+        /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+        /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+        /// > for a different request (any field but page_size and page_token differs). Pages are
+        /// > positions in the ordered rows, recomputed per call.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Feedback_V1_GetServiceMetricsRequest` messages.
@@ -3169,6 +3188,31 @@ extension Support_Feedback_V1_ServiceQualityService {
             request: GRPCCore.StreamingServerRequest<Support_Feedback_V1_ListComplaintTrendsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Support_Feedback_V1_ListComplaintTrendsResponse>
+
+        /// Handle the "ListAgentScorecards" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+        /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+        /// > combined into one score with the weights the shop configures
+        /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+        /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+        /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+        /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+        /// > another agent in filter.agent_ids.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Support_Feedback_V1_ListAgentScorecardsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Support_Feedback_V1_ListAgentScorecardsResponse` messages.
+        func listAgentScorecards(
+            request: GRPCCore.StreamingServerRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Support_Feedback_V1_ListAgentScorecardsResponse>
     }
 
     /// Service protocol for the "support.feedback.v1.ServiceQualityService" service.
@@ -3183,8 +3227,10 @@ extension Support_Feedback_V1_ServiceQualityService {
     /// >
     /// > Read-only service-quality metrics for supervisors and agent assessment, computed from
     /// > feedback's own copies of the facts. Eventually consistent: every response says up to when
-    /// > consumed events have been applied (data_through_time). Formulas are in docs/api/feedback.md
-    /// > and on the fields below.
+    /// > consumed events have been applied (data_through_time). Formulas are in docs/api.md ("Quality
+    /// > numbers") and on the fields below. Staff only: supervisors and services see every agent; an
+    /// > agent sees only their own numbers (filter.agent_ids is narrowed to the caller, and naming
+    /// > another agent is PERMISSION_DENIED); shoppers get PERMISSION_DENIED.
     public protocol ServiceProtocol: Support_Feedback_V1_ServiceQualityService.StreamingServiceProtocol {
         /// Handle the "GetServiceMetrics" method.
         ///
@@ -3194,8 +3240,11 @@ extension Support_Feedback_V1_ServiceQualityService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
         /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
         /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-        /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-        /// > page_token is malformed or was issued for a different request.
+        /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+        /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+        /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+        /// > for a different request (any field but page_size and page_token differs). Pages are
+        /// > positions in the ordered rows, recomputed per call.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetServiceMetricsRequest` message.
@@ -3231,6 +3280,31 @@ extension Support_Feedback_V1_ServiceQualityService {
             request: GRPCCore.ServerRequest<Support_Feedback_V1_ListComplaintTrendsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Support_Feedback_V1_ListComplaintTrendsResponse>
+
+        /// Handle the "ListAgentScorecards" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+        /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+        /// > combined into one score with the weights the shop configures
+        /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+        /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+        /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+        /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+        /// > another agent in filter.agent_ids.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Support_Feedback_V1_ListAgentScorecardsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Support_Feedback_V1_ListAgentScorecardsResponse` message.
+        func listAgentScorecards(
+            request: GRPCCore.ServerRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Support_Feedback_V1_ListAgentScorecardsResponse>
     }
 
     /// Simple service protocol for the "support.feedback.v1.ServiceQualityService" service.
@@ -3243,8 +3317,10 @@ extension Support_Feedback_V1_ServiceQualityService {
     /// >
     /// > Read-only service-quality metrics for supervisors and agent assessment, computed from
     /// > feedback's own copies of the facts. Eventually consistent: every response says up to when
-    /// > consumed events have been applied (data_through_time). Formulas are in docs/api/feedback.md
-    /// > and on the fields below.
+    /// > consumed events have been applied (data_through_time). Formulas are in docs/api.md ("Quality
+    /// > numbers") and on the fields below. Staff only: supervisors and services see every agent; an
+    /// > agent sees only their own numbers (filter.agent_ids is narrowed to the caller, and naming
+    /// > another agent is PERMISSION_DENIED); shoppers get PERMISSION_DENIED.
     public protocol SimpleServiceProtocol: Support_Feedback_V1_ServiceQualityService.ServiceProtocol {
         /// Handle the "GetServiceMetrics" method.
         ///
@@ -3254,8 +3330,11 @@ extension Support_Feedback_V1_ServiceQualityService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
         /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
         /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-        /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-        /// > page_token is malformed or was issued for a different request.
+        /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+        /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+        /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+        /// > for a different request (any field but page_size and page_token differs). Pages are
+        /// > positions in the ordered rows, recomputed per call.
         ///
         /// - Parameters:
         ///   - request: A `Support_Feedback_V1_GetServiceMetricsRequest` message.
@@ -3291,6 +3370,31 @@ extension Support_Feedback_V1_ServiceQualityService {
             request: Support_Feedback_V1_ListComplaintTrendsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Support_Feedback_V1_ListComplaintTrendsResponse
+
+        /// Handle the "ListAgentScorecards" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+        /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+        /// > combined into one score with the weights the shop configures
+        /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+        /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+        /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+        /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+        /// > another agent in filter.agent_ids.
+        ///
+        /// - Parameters:
+        ///   - request: A `Support_Feedback_V1_ListAgentScorecardsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Support_Feedback_V1_ListAgentScorecardsResponse` to respond with.
+        func listAgentScorecards(
+            request: Support_Feedback_V1_ListAgentScorecardsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Support_Feedback_V1_ListAgentScorecardsResponse
     }
 }
 
@@ -3320,6 +3424,17 @@ extension Support_Feedback_V1_ServiceQualityService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Support_Feedback_V1_ServiceQualityService.Method.ListAgentScorecards.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Support_Feedback_V1_ListAgentScorecardsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Support_Feedback_V1_ListAgentScorecardsResponse>(),
+            handler: { request, context in
+                try await self.listAgentScorecards(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -3342,6 +3457,17 @@ extension Support_Feedback_V1_ServiceQualityService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Support_Feedback_V1_ListComplaintTrendsResponse> {
         let response = try await self.listComplaintTrends(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listAgentScorecards(
+        request: GRPCCore.StreamingServerRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Support_Feedback_V1_ListAgentScorecardsResponse> {
+        let response = try await self.listAgentScorecards(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -3377,6 +3503,19 @@ extension Support_Feedback_V1_ServiceQualityService.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func listAgentScorecards(
+        request: GRPCCore.ServerRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Support_Feedback_V1_ListAgentScorecardsResponse> {
+        return GRPCCore.ServerResponse<Support_Feedback_V1_ListAgentScorecardsResponse>(
+            message: try await self.listAgentScorecards(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
 }
 
 // MARK: support.feedback.v1.ServiceQualityService (client)
@@ -3392,8 +3531,10 @@ extension Support_Feedback_V1_ServiceQualityService {
     /// >
     /// > Read-only service-quality metrics for supervisors and agent assessment, computed from
     /// > feedback's own copies of the facts. Eventually consistent: every response says up to when
-    /// > consumed events have been applied (data_through_time). Formulas are in docs/api/feedback.md
-    /// > and on the fields below.
+    /// > consumed events have been applied (data_through_time). Formulas are in docs/api.md ("Quality
+    /// > numbers") and on the fields below. Staff only: supervisors and services see every agent; an
+    /// > agent sees only their own numbers (filter.agent_ids is narrowed to the caller, and naming
+    /// > another agent is PERMISSION_DENIED); shoppers get PERMISSION_DENIED.
     public protocol ClientProtocol: Sendable {
         /// Call the "GetServiceMetrics" method.
         ///
@@ -3403,8 +3544,11 @@ extension Support_Feedback_V1_ServiceQualityService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
         /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
         /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-        /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-        /// > page_token is malformed or was issued for a different request.
+        /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+        /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+        /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+        /// > for a different request (any field but page_size and page_token differs). Pages are
+        /// > positions in the ordered rows, recomputed per call.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetServiceMetricsRequest` message.
@@ -3450,6 +3594,36 @@ extension Support_Feedback_V1_ServiceQualityService {
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Feedback_V1_ListComplaintTrendsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListAgentScorecards" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+        /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+        /// > combined into one score with the weights the shop configures
+        /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+        /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+        /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+        /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+        /// > another agent in filter.agent_ids.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Support_Feedback_V1_ListAgentScorecardsRequest` message.
+        ///   - serializer: A serializer for `Support_Feedback_V1_ListAgentScorecardsRequest` messages.
+        ///   - deserializer: A deserializer for `Support_Feedback_V1_ListAgentScorecardsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listAgentScorecards<Result>(
+            request: GRPCCore.ClientRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Support_Feedback_V1_ListAgentScorecardsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Support_Feedback_V1_ListAgentScorecardsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Feedback_V1_ListAgentScorecardsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
     }
 
     /// Generated client for the "support.feedback.v1.ServiceQualityService" service.
@@ -3462,8 +3636,10 @@ extension Support_Feedback_V1_ServiceQualityService {
     /// >
     /// > Read-only service-quality metrics for supervisors and agent assessment, computed from
     /// > feedback's own copies of the facts. Eventually consistent: every response says up to when
-    /// > consumed events have been applied (data_through_time). Formulas are in docs/api/feedback.md
-    /// > and on the fields below.
+    /// > consumed events have been applied (data_through_time). Formulas are in docs/api.md ("Quality
+    /// > numbers") and on the fields below. Staff only: supervisors and services see every agent; an
+    /// > agent sees only their own numbers (filter.agent_ids is narrowed to the caller, and naming
+    /// > another agent is PERMISSION_DENIED); shoppers get PERMISSION_DENIED.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -3483,8 +3659,11 @@ extension Support_Feedback_V1_ServiceQualityService {
         /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
         /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
         /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-        /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-        /// > page_token is malformed or was issued for a different request.
+        /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+        /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+        /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+        /// > for a different request (any field but page_size and page_token differs). Pages are
+        /// > positions in the ordered rows, recomputed per call.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Feedback_V1_GetServiceMetricsRequest` message.
@@ -3552,6 +3731,47 @@ extension Support_Feedback_V1_ServiceQualityService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ListAgentScorecards" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+        /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+        /// > combined into one score with the weights the shop configures
+        /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+        /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+        /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+        /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+        /// > another agent in filter.agent_ids.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Support_Feedback_V1_ListAgentScorecardsRequest` message.
+        ///   - serializer: A serializer for `Support_Feedback_V1_ListAgentScorecardsRequest` messages.
+        ///   - deserializer: A deserializer for `Support_Feedback_V1_ListAgentScorecardsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listAgentScorecards<Result>(
+            request: GRPCCore.ClientRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Support_Feedback_V1_ListAgentScorecardsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Support_Feedback_V1_ListAgentScorecardsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Feedback_V1_ListAgentScorecardsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Support_Feedback_V1_ServiceQualityService.Method.ListAgentScorecards.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -3566,8 +3786,11 @@ extension Support_Feedback_V1_ServiceQualityService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
     /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
     /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-    /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-    /// > page_token is malformed or was issued for a different request.
+    /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+    /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+    /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+    /// > for a different request (any field but page_size and page_token differs). Pages are
+    /// > positions in the ordered rows, recomputed per call.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Feedback_V1_GetServiceMetricsRequest` message.
@@ -3625,6 +3848,42 @@ extension Support_Feedback_V1_ServiceQualityService.ClientProtocol {
             onResponse: handleResponse
         )
     }
+
+    /// Call the "ListAgentScorecards" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+    /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+    /// > combined into one score with the weights the shop configures
+    /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+    /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+    /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+    /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+    /// > another agent in filter.agent_ids.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Support_Feedback_V1_ListAgentScorecardsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listAgentScorecards<Result>(
+        request: GRPCCore.ClientRequest<Support_Feedback_V1_ListAgentScorecardsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Feedback_V1_ListAgentScorecardsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listAgentScorecards(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Support_Feedback_V1_ListAgentScorecardsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Support_Feedback_V1_ListAgentScorecardsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
 }
 
 // Helpers providing sugared APIs for 'ClientProtocol' methods.
@@ -3638,8 +3897,11 @@ extension Support_Feedback_V1_ServiceQualityService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named in the message) when time_range or either bound is
     /// > missing, the range is empty or inverted, the range is longer than 366 days (92 days when
     /// > grouped by DAY), group_by names UNSPECIFIED, a dimension twice or more than two
-    /// > dimensions, time_zone is not a known IANA zone, page_size is negative or above 500, or
-    /// > page_token is malformed or was issued for a different request.
+    /// > dimensions, time_zone is not a known IANA zone, a filter list has more than 100 values or
+    /// > a value longer than 128 characters, filter.channels holds UNSPECIFIED, filter.subject_kind
+    /// > is SHIPMENT, page_size is negative or above 500, or page_token is malformed or was issued
+    /// > for a different request (any field but page_size and page_token differs). Pages are
+    /// > positions in the ordered rows, recomputed per call.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3700,6 +3962,46 @@ extension Support_Feedback_V1_ServiceQualityService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listComplaintTrends(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListAgentScorecards" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > One scorecard per agent over the time range (ask per week or month for 考核 slices):
+    /// > first response, resolution, return/exchange share, CSAT and service-attitude complaints
+    /// > combined into one score with the weights the shop configures
+    /// > (SUPPORTMESH_QUALITY_SCORE_WEIGHTS; formula in docs/api.md "Quality numbers"). Agents with
+    /// > any fact in range, ordered by score descending, then agent id. Staff only; an agent gets
+    /// > only their own card. Errors: INVALID_ARGUMENT as for GetServiceMetrics (time_range,
+    /// > filter, page_size, page_token); PERMISSION_DENIED for shoppers and for an agent naming
+    /// > another agent in filter.agent_ids.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listAgentScorecards<Result>(
+        _ message: Support_Feedback_V1_ListAgentScorecardsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Feedback_V1_ListAgentScorecardsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Support_Feedback_V1_ListAgentScorecardsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listAgentScorecards(
             request: request,
             options: options,
             onResponse: handleResponse

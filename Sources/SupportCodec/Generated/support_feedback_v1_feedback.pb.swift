@@ -185,7 +185,11 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// The agent the fact is attributed to (see docs for attribution rules).
+  /// The agent the fact is attributed to: a conversation's last assigned agent, a case's
+  /// assignee as its latest event names it (empty until an event names one), the agent a survey
+  /// or follow-up names, and for a complaint the agent of the conversation it was escalated from
+  /// (empty when it came from none): a complaint counts against the agent complained about,
+  /// not whoever handles it.
   case agent // = 1
 
   /// The problem category code.
@@ -195,6 +199,12 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
   case day // = 3
   case skillGroup // = 4
   case channel // = 5
+
+  /// The calendar week (starting Monday) in the request's time_zone.
+  case week // = 6
+
+  /// The calendar month in the request's time_zone.
+  case month // = 7
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -209,6 +219,8 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
     case 3: self = .day
     case 4: self = .skillGroup
     case 5: self = .channel
+    case 6: self = .week
+    case 7: self = .month
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -221,6 +233,8 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
     case .day: return 3
     case .skillGroup: return 4
     case .channel: return 5
+    case .week: return 6
+    case .month: return 7
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -233,6 +247,8 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
     .day,
     .skillGroup,
     .channel,
+    .week,
+    .month,
   ]
 
 }
@@ -1037,7 +1053,7 @@ public nonisolated struct Support_Feedback_V1_GetServiceMetricsRequest: Sendable
   /// Clears the value of `filter`. Subsequent reads from it will return its default value.
   public mutating func clearFilter() {self._filter = nil}
 
-  /// IANA zone for DAY grouping, for example "Asia/Shanghai"; empty = UTC.
+  /// IANA zone for DAY, WEEK and MONTH grouping, for example "Asia/Shanghai"; empty = UTC.
   public var timeZone: String = String()
 
   /// Rows per page; 0 means the server default (50); at most 500.
@@ -1149,11 +1165,33 @@ public nonisolated struct Support_Feedback_V1_MetricsKey: Sendable {
 
   public var channel: Support_Common_V1_Channel = .unspecified
 
+  /// Midnight starting the week (Monday), in the request's time_zone.
+  public var weekStartTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_weekStartTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_weekStartTime = newValue}
+  }
+  /// Returns true if `weekStartTime` has been explicitly set.
+  public var hasWeekStartTime: Bool {self._weekStartTime != nil}
+  /// Clears the value of `weekStartTime`. Subsequent reads from it will return its default value.
+  public mutating func clearWeekStartTime() {self._weekStartTime = nil}
+
+  /// Midnight starting the month (its first day), in the request's time_zone.
+  public var monthStartTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_monthStartTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_monthStartTime = newValue}
+  }
+  /// Returns true if `monthStartTime` has been explicitly set.
+  public var hasMonthStartTime: Bool {self._monthStartTime != nil}
+  /// Clears the value of `monthStartTime`. Subsequent reads from it will return its default value.
+  public mutating func clearMonthStartTime() {self._monthStartTime = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _dayStartTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _weekStartTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _monthStartTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// The metrics of one row. A rate or average whose denominator is 0 is reported as 0; read it
@@ -1181,8 +1219,9 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   /// Clears the value of `nps`. Subsequent reads from it will return its default value.
   public mutating func clearNps() {_uniqueStorage()._nps = nil}
 
-  /// Chat first response (服务响应时间): shopper's first message awaiting an agent to the
-  /// agent's first reply, per conversation closed in range. Target: configured, default 6 s.
+  /// Chat first response (服务响应时间): from the first agent's assignment (the shopper's message
+  /// already waiting) to the agent's first reply, per conversation closed in range in which an
+  /// agent replied. Target: SUPPORTMESH_QUALITY_CHAT_FIRST_RESPONSE_TARGET_SECONDS, default 6 s.
   public var chatFirstResponse: Support_Feedback_V1_DurationStats {
     get {_storage._chatFirstResponse ?? Support_Feedback_V1_DurationStats()}
     set {_uniqueStorage()._chatFirstResponse = newValue}
@@ -1193,7 +1232,9 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   public mutating func clearChatFirstResponse() {_uniqueStorage()._chatFirstResponse = nil}
 
   /// Ticket first response: ticket creation to the first public agent reply (acknowledgement),
-  /// per ticket acknowledged in range. Target: configured, default 24 h.
+  /// per ticket whose acknowledgement falls in range. Known from the case's resolution (the
+  /// TicketResolvedEvent carries it): a case not resolved yet does not count. Target:
+  /// SUPPORTMESH_QUALITY_TICKET_FIRST_RESPONSE_TARGET_HOURS, default 24 h.
   public var ticketFirstResponse: Support_Feedback_V1_DurationStats {
     get {_storage._ticketFirstResponse ?? Support_Feedback_V1_DurationStats()}
     set {_uniqueStorage()._ticketFirstResponse = newValue}
@@ -1203,8 +1244,9 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   /// Clears the value of `ticketFirstResponse`. Subsequent reads from it will return its default value.
   public mutating func clearTicketFirstResponse() {_uniqueStorage()._ticketFirstResponse = nil}
 
-  /// Ticket resolution time: creation to resolution, excluding time waiting on the shopper, per
-  /// ticket resolved in range. Target: configured, default 72 h.
+  /// Ticket resolution time: creation (or the latest reopen) to resolution, excluding time
+  /// waiting on the shopper, per ticket whose latest resolution falls in range. Target:
+  /// SUPPORTMESH_QUALITY_RESOLUTION_TARGET_HOURS, default 72 h.
   public var resolutionTime: Support_Feedback_V1_DurationStats {
     get {_storage._resolutionTime ?? Support_Feedback_V1_DurationStats()}
     set {_uniqueStorage()._resolutionTime = newValue}
@@ -1252,11 +1294,53 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   /// Clears the value of `followUps`. Subsequent reads from it will return its default value.
   public mutating func clearFollowUps() {_uniqueStorage()._followUps = nil}
 
+  /// Every-reply response time in chat: shopper messages answered while an agent was assigned,
+  /// in conversations closed in range (ConversationClosedEvent's answered counts).
+  public var chatReplies: Support_Feedback_V1_ReplyMetrics {
+    get {_storage._chatReplies ?? Support_Feedback_V1_ReplyMetrics()}
+    set {_uniqueStorage()._chatReplies = newValue}
+  }
+  /// Returns true if `chatReplies` has been explicitly set.
+  public var hasChatReplies: Bool {_storage._chatReplies != nil}
+  /// Clears the value of `chatReplies`. Subsequent reads from it will return its default value.
+  public mutating func clearChatReplies() {_uniqueStorage()._chatReplies = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Support_Feedback_V1_ReplyMetrics: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Shopper messages answered.
+  public var answeredCount: Int64 = 0
+
+  /// Of those, answered within the conversation's skill-group first-response target (default
+  /// 6 s), and within / answered as the rate.
+  public var withinTargetCount: Int64 = 0
+
+  public var withinTargetRate: Double = 0
+
+  /// Sum of the reply delays / answered_count.
+  public var average: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_average ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_average = newValue}
+  }
+  /// Returns true if `average` has been explicitly set.
+  public var hasAverage: Bool {self._average != nil}
+  /// Clears the value of `average`. Subsequent reads from it will return its default value.
+  public mutating func clearAverage() {self._average = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _average: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
 /// CSAT over surveys answered in range that carry a csat score.
@@ -1277,7 +1361,8 @@ public nonisolated struct Support_Feedback_V1_CsatMetrics: Sendable {
   /// (count of 4 + count of 5) / response_count, 0.0 .. 1.0 (满意率).
   public var satisfiedRate: Double = 0
 
-  /// Surveys created in range (answered or not), and answered / created as the response rate.
+  /// Surveys created in range (answered or not), and answered (so far) / created as the
+  /// response rate.
   public var surveyCount: Int64 = 0
 
   public var responseRate: Double = 0
@@ -1344,7 +1429,8 @@ public nonisolated struct Support_Feedback_V1_DurationStats: Sendable {
   /// Clears the value of `average`. Subsequent reads from it will return its default value.
   public mutating func clearAverage() {self._average = nil}
 
-  /// Nearest-rank percentiles over the samples.
+  /// Nearest-rank percentiles over the samples (the ceil(p x count)-th smallest), at 1-second
+  /// resolution: each sample rounded up to a whole second. The average is exact (milliseconds).
   public var p50: SwiftProtobuf.Google_Protobuf_Duration {
     get {_p50 ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_p50 = newValue}
@@ -1363,7 +1449,7 @@ public nonisolated struct Support_Feedback_V1_DurationStats: Sendable {
   /// Clears the value of `p90`. Subsequent reads from it will return its default value.
   public mutating func clearP90() {self._p90 = nil}
 
-  /// Share of samples at or under the configured target, 0.0 .. 1.0.
+  /// Share of samples at or under the configured target (whole seconds), 0.0 .. 1.0.
   public var withinTargetRate: Double = 0
 
   /// The target used, for display.
@@ -1391,8 +1477,8 @@ public nonisolated struct Support_Feedback_V1_ResolutionMetrics: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Conversations closed with an agent involved in range, plus tickets that reached a final
-  /// state (resolved, rejected, cancelled) in range.
+  /// Conversations closed with an agent involved in range, plus tickets whose latest final state
+  /// (resolved, rejected, cancelled) was reached in range (a case counts once).
   public var handledCount: Int64 = 0
 
   /// Of those: conversations closed without escalation to a ticket, plus tickets resolved and
@@ -1402,7 +1488,7 @@ public nonisolated struct Support_Feedback_V1_ResolutionMetrics: Sendable {
   /// resolved_count / handled_count, 0.0 .. 1.0.
   public var resolutionRate: Double = 0
 
-  /// Tickets reopened in range (by a dissatisfied follow-up or otherwise).
+  /// Tickets whose latest reopen falls in range (by a dissatisfied follow-up or otherwise).
   public var reopenedCount: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1415,8 +1501,8 @@ public nonisolated struct Support_Feedback_V1_ReturnExchangeMetrics: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Tickets created in range whose type is a configured return/exchange type (default
-  /// RETURN_REFUND, EXCHANGE).
+  /// Tickets created in range whose type is a configured return/exchange type
+  /// (SUPPORTMESH_QUALITY_RETURN_EXCHANGE_TYPES, default RETURN_AND_REFUND, EXCHANGE).
   public var returnExchangeCount: Int64 = 0
 
   /// All after-sales tickets created in range.
@@ -1425,9 +1511,10 @@ public nonisolated struct Support_Feedback_V1_ReturnExchangeMetrics: Sendable {
   /// return_exchange_count / ticket_count: share of after-sales cases that send goods back.
   public var shareOfTickets: Double = 0
 
-  /// Orders delivered in range, as reported by the order system. Orders have no agent,
-  /// category, skill group or support channel, so this is 0 in rows grouped by, and in
-  /// requests filtered by, any of those; only DAY rows and the total carry it.
+  /// Orders delivered in range: logistics' OUTBOUND deliveries, each order once at its first
+  /// delivered parcel. Orders have no agent, category, skill group, support channel, ticket
+  /// type or subject kind, so this is 0 in rows grouped by, and in requests filtered by, any of
+  /// those; only DAY/WEEK/MONTH rows and the total carry it.
   public var deliveredOrderCount: Int64 = 0
 
   /// return_exchange_count / delivered_order_count (退换货率 per delivered order).
@@ -1443,7 +1530,8 @@ public nonisolated struct Support_Feedback_V1_ComplaintMetrics: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Tickets of type COMPLAINT created in range.
+  /// Tickets of type COMPLAINT created in range (against the agent complained about: see
+  /// METRICS_DIMENSION_AGENT).
   public var complaintCount: Int64 = 0
 
   /// Of those, category SERVICE_ATTITUDE (服务态度), the figure used in agent assessment.
@@ -1462,7 +1550,8 @@ public nonisolated struct Support_Feedback_V1_FollowUpMetrics: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Follow-ups that reached a final state other than CANCELLED in range.
+  /// Follow-ups that reached a final state other than CANCELLED in range (by the time of that
+  /// change).
   public var finishedCount: Int64 = 0
 
   /// COMPLETED ones (shopper reached) and reached / finished as the reach rate.
@@ -1475,7 +1564,8 @@ public nonisolated struct Support_Feedback_V1_FollowUpMetrics: Sendable {
 
   public var dissatisfiedRate: Double = 0
 
-  /// Follow-ups whose due_time fell in range and that were still PENDING after it.
+  /// Follow-ups whose due_time fell in range and before now, and that were still PENDING after
+  /// it (finished or cancelled later, or still pending).
   public var overdueCount: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1602,6 +1692,185 @@ public nonisolated struct Support_Feedback_V1_TrendPoint: Sendable {
   fileprivate var _bucketStartTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
+public nonisolated struct Support_Feedback_V1_ListAgentScorecardsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required, both bounds set, at most 366 days. Facts fall in it as for GetServiceMetrics.
+  public var timeRange: Support_Common_V1_TimeRange {
+    get {_timeRange ?? Support_Common_V1_TimeRange()}
+    set {_timeRange = newValue}
+  }
+  /// Returns true if `timeRange` has been explicitly set.
+  public var hasTimeRange: Bool {self._timeRange != nil}
+  /// Clears the value of `timeRange`. Subsequent reads from it will return its default value.
+  public mutating func clearTimeRange() {self._timeRange = nil}
+
+  public var filter: Support_Feedback_V1_MetricsFilter {
+    get {_filter ?? Support_Feedback_V1_MetricsFilter()}
+    set {_filter = newValue}
+  }
+  /// Returns true if `filter` has been explicitly set.
+  public var hasFilter: Bool {self._filter != nil}
+  /// Clears the value of `filter`. Subsequent reads from it will return its default value.
+  public mutating func clearFilter() {self._filter = nil}
+
+  /// Cards per page; 0 means the server default (50); at most 500.
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _timeRange: Support_Common_V1_TimeRange? = nil
+  fileprivate var _filter: Support_Feedback_V1_MetricsFilter? = nil
+}
+
+public nonisolated struct Support_Feedback_V1_ListAgentScorecardsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var scorecards: [Support_Feedback_V1_AgentScorecard] = []
+
+  /// The weights used (as configured; each component's share is weight / sum of the weights of
+  /// the components the agent has data for).
+  public var weights: Support_Feedback_V1_ScorecardWeights {
+    get {_weights ?? Support_Feedback_V1_ScorecardWeights()}
+    set {_weights = newValue}
+  }
+  /// Returns true if `weights` has been explicitly set.
+  public var hasWeights: Bool {self._weights != nil}
+  /// Clears the value of `weights`. Subsequent reads from it will return its default value.
+  public mutating func clearWeights() {self._weights = nil}
+
+  /// Empty on the last page.
+  public var nextPageToken: String = String()
+
+  public var dataThroughTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_dataThroughTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_dataThroughTime = newValue}
+  }
+  /// Returns true if `dataThroughTime` has been explicitly set.
+  public var hasDataThroughTime: Bool {self._dataThroughTime != nil}
+  /// Clears the value of `dataThroughTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDataThroughTime() {self._dataThroughTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _weights: Support_Feedback_V1_ScorecardWeights? = nil
+  fileprivate var _dataThroughTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// Component weights, non-negative; only their ratios matter.
+public nonisolated struct Support_Feedback_V1_ScorecardWeights: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var firstResponse: Double = 0
+
+  public var resolution: Double = 0
+
+  public var returnExchange: Double = 0
+
+  public var csat: Double = 0
+
+  public var complaints: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Support_Feedback_V1_AgentScorecard: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agentID: String = String()
+
+  /// 0..100: 100 x sum(weight x component) / sum(weight), over the components with data.
+  public var score: Double = 0
+
+  /// Each 0.0..1.0 (higher is better); unset when the agent has no data for it:
+  /// first_response = first responses (chat and ticket) within their targets / all of them;
+  public var firstResponse: Double {
+    get {_firstResponse ?? 0}
+    set {_firstResponse = newValue}
+  }
+  /// Returns true if `firstResponse` has been explicitly set.
+  public var hasFirstResponse: Bool {self._firstResponse != nil}
+  /// Clears the value of `firstResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearFirstResponse() {self._firstResponse = nil}
+
+  /// resolution = ResolutionMetrics.resolution_rate (when handled_count > 0);
+  public var resolution: Double {
+    get {_resolution ?? 0}
+    set {_resolution = newValue}
+  }
+  /// Returns true if `resolution` has been explicitly set.
+  public var hasResolution: Bool {self._resolution != nil}
+  /// Clears the value of `resolution`. Subsequent reads from it will return its default value.
+  public mutating func clearResolution() {self._resolution = nil}
+
+  /// return_exchange = 1 - ReturnExchangeMetrics.share_of_tickets (when ticket_count > 0);
+  public var returnExchange: Double {
+    get {_returnExchange ?? 0}
+    set {_returnExchange = newValue}
+  }
+  /// Returns true if `returnExchange` has been explicitly set.
+  public var hasReturnExchange: Bool {self._returnExchange != nil}
+  /// Clears the value of `returnExchange`. Subsequent reads from it will return its default value.
+  public mutating func clearReturnExchange() {self._returnExchange = nil}
+
+  /// csat = (CsatMetrics.average - 1) / 4 (when response_count > 0);
+  public var csat: Double {
+    get {_csat ?? 0}
+    set {_csat = newValue}
+  }
+  /// Returns true if `csat` has been explicitly set.
+  public var hasCsat: Bool {self._csat != nil}
+  /// Clears the value of `csat`. Subsequent reads from it will return its default value.
+  public mutating func clearCsat() {self._csat = nil}
+
+  /// complaints = 1 - min(1, service_attitude_count / handled_count) (when handled_count > 0).
+  public var complaints: Double {
+    get {_complaints ?? 0}
+    set {_complaints = newValue}
+  }
+  /// Returns true if `complaints` has been explicitly set.
+  public var hasComplaints: Bool {self._complaints != nil}
+  /// Clears the value of `complaints`. Subsequent reads from it will return its default value.
+  public mutating func clearComplaints() {self._complaints = nil}
+
+  /// The agent's numbers the components came from.
+  public var metrics: Support_Feedback_V1_ServiceMetrics {
+    get {_metrics ?? Support_Feedback_V1_ServiceMetrics()}
+    set {_metrics = newValue}
+  }
+  /// Returns true if `metrics` has been explicitly set.
+  public var hasMetrics: Bool {self._metrics != nil}
+  /// Clears the value of `metrics`. Subsequent reads from it will return its default value.
+  public mutating func clearMetrics() {self._metrics = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _firstResponse: Double? = nil
+  fileprivate var _resolution: Double? = nil
+  fileprivate var _returnExchange: Double? = nil
+  fileprivate var _csat: Double? = nil
+  fileprivate var _complaints: Double? = nil
+  fileprivate var _metrics: Support_Feedback_V1_ServiceMetrics? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "support.feedback.v1"
@@ -1619,7 +1888,7 @@ nonisolated extension Support_Feedback_V1_FollowUpSatisfaction: SwiftProtobuf._P
 }
 
 nonisolated extension Support_Feedback_V1_MetricsDimension: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METRICS_DIMENSION_UNSPECIFIED\0\u{1}METRICS_DIMENSION_AGENT\0\u{1}METRICS_DIMENSION_CATEGORY\0\u{1}METRICS_DIMENSION_DAY\0\u{1}METRICS_DIMENSION_SKILL_GROUP\0\u{1}METRICS_DIMENSION_CHANNEL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0METRICS_DIMENSION_UNSPECIFIED\0\u{1}METRICS_DIMENSION_AGENT\0\u{1}METRICS_DIMENSION_CATEGORY\0\u{1}METRICS_DIMENSION_DAY\0\u{1}METRICS_DIMENSION_SKILL_GROUP\0\u{1}METRICS_DIMENSION_CHANNEL\0\u{1}METRICS_DIMENSION_WEEK\0\u{1}METRICS_DIMENSION_MONTH\0")
 }
 
 nonisolated extension Support_Feedback_V1_TrendGranularity: SwiftProtobuf._ProtoNameProviding {
@@ -2875,7 +3144,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetricsRow: SwiftProtobuf.Messa
 
 nonisolated extension Support_Feedback_V1_MetricsKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MetricsKey"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}category\0\u{3}day_start_time\0\u{3}skill_group\0\u{1}channel\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}category\0\u{3}day_start_time\0\u{3}skill_group\0\u{1}channel\0\u{3}week_start_time\0\u{3}month_start_time\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2888,6 +3157,8 @@ nonisolated extension Support_Feedback_V1_MetricsKey: SwiftProtobuf.Message, Swi
       case 3: try { try decoder.decodeSingularMessageField(value: &self._dayStartTime) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.skillGroup) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._weekStartTime) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._monthStartTime) }()
       default: break
       }
     }
@@ -2913,6 +3184,12 @@ nonisolated extension Support_Feedback_V1_MetricsKey: SwiftProtobuf.Message, Swi
     if self.channel != .unspecified {
       try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 5)
     }
+    try { if let v = self._weekStartTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._monthStartTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2922,6 +3199,8 @@ nonisolated extension Support_Feedback_V1_MetricsKey: SwiftProtobuf.Message, Swi
     if lhs._dayStartTime != rhs._dayStartTime {return false}
     if lhs.skillGroup != rhs.skillGroup {return false}
     if lhs.channel != rhs.channel {return false}
+    if lhs._weekStartTime != rhs._weekStartTime {return false}
+    if lhs._monthStartTime != rhs._monthStartTime {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2929,7 +3208,7 @@ nonisolated extension Support_Feedback_V1_MetricsKey: SwiftProtobuf.Message, Swi
 
 nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csat\0\u{1}nps\0\u{3}chat_first_response\0\u{3}ticket_first_response\0\u{3}resolution_time\0\u{1}resolution\0\u{3}return_exchange\0\u{1}complaints\0\u{3}follow_ups\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csat\0\u{1}nps\0\u{3}chat_first_response\0\u{3}ticket_first_response\0\u{3}resolution_time\0\u{1}resolution\0\u{3}return_exchange\0\u{1}complaints\0\u{3}follow_ups\0\u{3}chat_replies\0")
 
   fileprivate class _StorageClass {
     var _csat: Support_Feedback_V1_CsatMetrics? = nil
@@ -2941,6 +3220,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
     var _returnExchange: Support_Feedback_V1_ReturnExchangeMetrics? = nil
     var _complaints: Support_Feedback_V1_ComplaintMetrics? = nil
     var _followUps: Support_Feedback_V1_FollowUpMetrics? = nil
+    var _chatReplies: Support_Feedback_V1_ReplyMetrics? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2960,6 +3240,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
       _returnExchange = source._returnExchange
       _complaints = source._complaints
       _followUps = source._followUps
+      _chatReplies = source._chatReplies
     }
   }
 
@@ -2987,6 +3268,7 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._returnExchange) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._complaints) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._followUps) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._chatReplies) }()
         default: break
         }
       }
@@ -3026,6 +3308,9 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
       try { if let v = _storage._followUps {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
       } }()
+      try { if let v = _storage._chatReplies {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3044,10 +3329,60 @@ nonisolated extension Support_Feedback_V1_ServiceMetrics: SwiftProtobuf.Message,
         if _storage._returnExchange != rhs_storage._returnExchange {return false}
         if _storage._complaints != rhs_storage._complaints {return false}
         if _storage._followUps != rhs_storage._followUps {return false}
+        if _storage._chatReplies != rhs_storage._chatReplies {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Feedback_V1_ReplyMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplyMetrics"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}answered_count\0\u{3}within_target_count\0\u{3}within_target_rate\0\u{1}average\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.answeredCount) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.withinTargetCount) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.withinTargetRate) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._average) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.answeredCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.answeredCount, fieldNumber: 1)
+    }
+    if self.withinTargetCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.withinTargetCount, fieldNumber: 2)
+    }
+    if self.withinTargetRate.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.withinTargetRate, fieldNumber: 3)
+    }
+    try { if let v = self._average {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Feedback_V1_ReplyMetrics, rhs: Support_Feedback_V1_ReplyMetrics) -> Bool {
+    if lhs.answeredCount != rhs.answeredCount {return false}
+    if lhs.withinTargetCount != rhs.withinTargetCount {return false}
+    if lhs.withinTargetRate != rhs.withinTargetRate {return false}
+    if lhs._average != rhs._average {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3629,6 +3964,223 @@ nonisolated extension Support_Feedback_V1_TrendPoint: SwiftProtobuf.Message, Swi
   public static func ==(lhs: Support_Feedback_V1_TrendPoint, rhs: Support_Feedback_V1_TrendPoint) -> Bool {
     if lhs._bucketStartTime != rhs._bucketStartTime {return false}
     if lhs.count != rhs.count {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Feedback_V1_ListAgentScorecardsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListAgentScorecardsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}time_range\0\u{1}filter\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._timeRange) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._filter) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._timeRange {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._filter {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 3)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Feedback_V1_ListAgentScorecardsRequest, rhs: Support_Feedback_V1_ListAgentScorecardsRequest) -> Bool {
+    if lhs._timeRange != rhs._timeRange {return false}
+    if lhs._filter != rhs._filter {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Feedback_V1_ListAgentScorecardsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListAgentScorecardsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scorecards\0\u{1}weights\0\u{3}next_page_token\0\u{3}data_through_time\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.scorecards) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._weights) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._dataThroughTime) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.scorecards.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.scorecards, fieldNumber: 1)
+    }
+    try { if let v = self._weights {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 3)
+    }
+    try { if let v = self._dataThroughTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Feedback_V1_ListAgentScorecardsResponse, rhs: Support_Feedback_V1_ListAgentScorecardsResponse) -> Bool {
+    if lhs.scorecards != rhs.scorecards {return false}
+    if lhs._weights != rhs._weights {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs._dataThroughTime != rhs._dataThroughTime {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Feedback_V1_ScorecardWeights: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScorecardWeights"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_response\0\u{1}resolution\0\u{3}return_exchange\0\u{1}csat\0\u{1}complaints\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.firstResponse) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.resolution) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.returnExchange) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.csat) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.complaints) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.firstResponse.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.firstResponse, fieldNumber: 1)
+    }
+    if self.resolution.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.resolution, fieldNumber: 2)
+    }
+    if self.returnExchange.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.returnExchange, fieldNumber: 3)
+    }
+    if self.csat.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.csat, fieldNumber: 4)
+    }
+    if self.complaints.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.complaints, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Feedback_V1_ScorecardWeights, rhs: Support_Feedback_V1_ScorecardWeights) -> Bool {
+    if lhs.firstResponse != rhs.firstResponse {return false}
+    if lhs.resolution != rhs.resolution {return false}
+    if lhs.returnExchange != rhs.returnExchange {return false}
+    if lhs.csat != rhs.csat {return false}
+    if lhs.complaints != rhs.complaints {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Feedback_V1_AgentScorecard: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AgentScorecard"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}agent_id\0\u{1}score\0\u{3}first_response\0\u{1}resolution\0\u{3}return_exchange\0\u{1}csat\0\u{1}complaints\0\u{1}metrics\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agentID) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.score) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._firstResponse) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self._resolution) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self._returnExchange) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self._csat) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self._complaints) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._metrics) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.agentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.agentID, fieldNumber: 1)
+    }
+    if self.score.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.score, fieldNumber: 2)
+    }
+    try { if let v = self._firstResponse {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._resolution {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._returnExchange {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._csat {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._complaints {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._metrics {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Feedback_V1_AgentScorecard, rhs: Support_Feedback_V1_AgentScorecard) -> Bool {
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.score != rhs.score {return false}
+    if lhs._firstResponse != rhs._firstResponse {return false}
+    if lhs._resolution != rhs._resolution {return false}
+    if lhs._returnExchange != rhs._returnExchange {return false}
+    if lhs._csat != rhs._csat {return false}
+    if lhs._complaints != rhs._complaints {return false}
+    if lhs._metrics != rhs._metrics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

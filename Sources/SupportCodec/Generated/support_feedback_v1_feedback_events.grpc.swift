@@ -36,10 +36,17 @@
 ///   CreateSurvey with request_id "<event_id>:survey", unless the conversation already has a
 ///   PENDING survey. invite_rating = false (spam, a skipped invitation, no agent ever answered)
 ///   creates nothing.
-/// NOT CONSUMED YET (named by the metrics in feedback.proto; ServiceQualityService is not
-/// served): chat ConversationClosed timings, tickets
-/// TicketCreated / first response / Closed / Rejected / Cancelled facts, and the order system's
-/// daily delivered-order counts (no contract exists for them).
+/// CONSUMED for the quality numbers (ServiceQualityService), each into one fact per subject
+/// holding its latest known values, in the same transaction as the subscription's cursor:
+/// - "feedback.quality-tickets": tickets TicketCreated, TicketResolved, TicketReopened,
+///   TicketRejected, TicketCancelled (each value kept with the ticket_version it came from, so a
+///   late or repeated event changes nothing);
+/// - "feedback.quality-chat": chat ConversationClosedEvent (agent, skill group, channel, close
+///   time, first_response_time, escalation_ids);
+/// - "feedback.logistics": logistics ShipmentDeliveredEvent of OUTBOUND parcels (each order once,
+///   at its first delivery).
+/// Not consumed: TicketClosed (a closed case stays counted at its resolution), and any order
+/// system counts.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -182,6 +182,9 @@ enum ConversationClosing {
     event.firstResponseTargetMet = event.hasFirstResponseTime && event.firstResponseTime.microseconds <= targetMicros
     if let average = stats.averageResponseMicros { event.averageResponseTime = .microseconds(average) }
     if let longest = stats.maxResponseMicros { event.maxResponseTime = .microseconds(longest) }
+    event.answeredMessageCount = Int32(clamping: stats.responseDelaysMicros.count)
+    event.answeredWithinTargetCount = Int32(clamping: stats.responseDelaysMicros.filter { $0 <= targetMicros }.count)
+    event.totalResponseTime = .microseconds(stats.responseDelaysMicros.reduce(0, +))
     event.totalDuration = .between(conversation.createTime, conversation.closeTime)
     event.shopperMessageCount = Int32(clamping: stats.shopperMessages)
     // The automatic closing greeting counts as an agent message (contract), not as a reply.
@@ -200,6 +203,8 @@ struct TranscriptStats: Sendable {
   var systemMessages = 0
   var averageResponseMicros: Int64?
   var maxResponseMicros: Int64?
+  /// Each answered shopper message's delay until the next agent message.
+  var responseDelaysMicros: [Int64] = []
   var participatingAgentIDs: [String] = []
 
   static func read(_ conversation: Conversation, on connection: PostgresConnection, logger: Logger) async throws -> TranscriptStats {
@@ -235,6 +240,7 @@ struct TranscriptStats: Sendable {
         stats.systemMessages += 1
       }
     }
+    stats.responseDelaysMicros = delays
     if !delays.isEmpty {
       stats.averageResponseMicros = delays.reduce(0, +) / Int64(delays.count)
       stats.maxResponseMicros = delays.max()

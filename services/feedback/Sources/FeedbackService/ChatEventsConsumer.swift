@@ -15,7 +15,7 @@ enum ChatEventsConsumer {
     let logger = resources.logger
     return EventSubscription(
       name: name, producer: producer, types: types, consumer: "feedback", database: resources.database!,
-      callerHeader: resources.config.callerHeader, logger: logger
+      callerHeader: resources.config.callerHeader, options: QualityEventConsumers.progressOptions(name, database: resources.database!, logger: logger), logger: logger
     ) { envelope, connection in
       guard case .conversationClosed(let closed) = envelope.payload else { return }
       try await surveyClosedConversation(closed, eventID: envelope.eventID, outbox: outbox, tokens: tokens, settings: settings, on: connection, logger: logger)

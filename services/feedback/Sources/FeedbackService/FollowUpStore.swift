@@ -50,6 +50,7 @@ struct FollowUpStore: Sendable {
         \(Int16(followUp.status.rawValue)), 'epoch'::timestamptz + \(followUp.dueTime.unixMicroseconds) * interval '1 microsecond',
         \(followUp.createTime.date), \(followUp.version), \(try followUp.bytea()))
       """, logger: logger)
+    try await FeedbackQualityFacts.record(followUp: followUp, on: connection, logger: logger)
     let eventID = UUID()
     try await outbox.append(
       FeedbackEvents.followUpCreated(followUp, eventID: eventID), subject: followUp.followUpID, eventID: eventID,
@@ -153,5 +154,6 @@ struct FollowUpStore: Sendable {
         version = \(followUp.version), body = \(try followUp.bytea())
       WHERE follow_up_id = \(UUID(uuidString: followUp.followUpID)!)
       """, logger: logger)
+    try await FeedbackQualityFacts.record(followUp: followUp, on: connection, logger: logger)
   }
 }

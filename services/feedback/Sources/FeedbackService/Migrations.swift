@@ -101,6 +101,8 @@ enum FeedbackMigrations {
         CREATE INDEX surveys_pending_expiry_idx ON surveys (expires_at) WHERE status = 1;
         """
     ),
+    QualityMigrations.facts,
+    QualityMigrations.hourly,
     SurveyInvitations.migration,
   ]
 }

@@ -65,6 +65,7 @@ struct SurveyStore: Sendable {
         \(stored.shopperID), \(stored.agentID), \(tokenHash), \(Int16(stored.status.rawValue)),
         \(stored.createTime.date), \(stored.expireTime.date), \(stored.version), \(try stored.bytea()))
       """, logger: logger)
+    try await FeedbackQualityFacts.record(survey: stored, on: connection, logger: logger)
     // Last in the transaction: the append holds the event log's position lock until commit.
     let eventID = UUID()
     try await outbox.append(
@@ -124,6 +125,7 @@ struct SurveyStore: Sendable {
           answered_at = \(answered.answer.answerTime.date), version = \(answered.version), body = \(try answered.bytea())
         WHERE survey_id = \(UUID(uuidString: answered.surveyID)!)
         """, logger: logger)
+      try await FeedbackQualityFacts.record(survey: answered, on: connection, logger: logger)
       let eventID = UUID()
       try await outbox.append(
         FeedbackEvents.surveyAnswered(answered, eventID: eventID), subject: answered.surveyID, eventID: eventID,

@@ -20,7 +20,7 @@ enum TicketEventsConsumer {
     let logger = resources.logger
     return EventSubscription(
       name: name, producer: producer, types: types, consumer: "feedback", database: resources.database!,
-      callerHeader: resources.config.callerHeader, logger: logger
+      callerHeader: resources.config.callerHeader, options: QualityEventConsumers.progressOptions(name, database: resources.database!, logger: logger), logger: logger
     ) { envelope, connection in
       switch envelope.payload {
       case .ticketResolved(let resolved):

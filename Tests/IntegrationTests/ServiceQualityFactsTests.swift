@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SupportCodec
+import SwiftProtobuf
+import Testing
+
+@testable import FeedbackService
+
+extension MeshTests {
+  /// The quality facts at the store level, on the mesh's real PostgreSQL in a schema of their
+  /// own: events applied twice, in reverse and in shuffled order leave exactly the same measure
+  /// rows as applied once in order.
+  @Suite("Service quality facts: late, twice, out of order")
+  struct ServiceQualityFacts {
+    static func at(_ seconds: Int64) -> Google_Protobuf_Timestamp { Google_Protobuf_Timestamp(seconds: 1_790_000_000 + seconds, nanos: 0) }
+
+    /// A complaint escalated from a chat (resolved, reopened, resolved again), an inquiry
+    /// rejected, the chat's closing, and one order delivered by two parcels.
+    static func events() -> [Support_Events_V1_EventEnvelope] {
+      func envelope(_ payload: Support_Events_V1_EventEnvelope.OneOf_Payload) -> Support_Events_V1_EventEnvelope {
+        .with { $0.eventID = UUID().uuidString.lowercased(); $0.payload = payload }
+      }
+      let complaint = "t-complaint", inquiry = "t-inquiry", conversation = "c-1"
+      return [
+        envelope(.ticketCreated(.with {
+          $0.ticketID = complaint; $0.ticketVersion = 1; $0.type = .complaint; $0.category = .serviceAttitude; $0.skillGroupID = "g"
+          $0.channel = .app; $0.source = .with { $0.kind = .conversation; $0.id = conversation }; $0.occurTime = at(100)
+        })),
+        envelope(.conversationClosed(.with {
+          $0.conversationID = conversation; $0.agentID = "agent-x"; $0.skillGroupID = "g"; $0.channel = .app
+          $0.closeTime = at(150); $0.firstResponseTime = .init(seconds: 3, nanos: 500_000_000); $0.escalationIds = ["e-1"]
+          $0.answeredMessageCount = 4; $0.answeredWithinTargetCount = 3; $0.totalResponseTime = .init(seconds: 10, nanos: 500_000_000)
+        })),
+        envelope(.ticketResolved(.with {
+          $0.ticketID = complaint; $0.ticketVersion = 5; $0.type = .complaint; $0.category = .serviceAttitude; $0.skillGroupID = "g"
+          $0.channel = .app; $0.assigneeAgentID = "agent-y"; $0.createTime = at(100); $0.firstResponseTime = at(160)
+          $0.timeToFirstResponse = .init(seconds: 60); $0.resolveTime = at(400); $0.timeToResolve = .init(seconds: 300); $0.occurTime = at(400)
+        })),
+        envelope(.ticketReopened(.with {
+          $0.ticketID = complaint; $0.ticketVersion = 6; $0.type = .complaint; $0.category = .serviceAttitude; $0.assigneeAgentID = "agent-y"; $0.occurTime = at(500)
+        })),
+        envelope(.ticketResolved(.with {
+          $0.ticketID = complaint; $0.ticketVersion = 8; $0.type = .complaint; $0.category = .serviceAttitude; $0.skillGroupID = "g"
+          $0.channel = .app; $0.assigneeAgentID = "agent-y"; $0.createTime = at(100); $0.firstResponseTime = at(160)
+          $0.timeToFirstResponse = .init(seconds: 60); $0.resolveTime = at(700); $0.timeToResolve = .init(seconds: 450); $0.occurTime = at(700)
+        })),
+        envelope(.ticketCreated(.with {
+          $0.ticketID = inquiry; $0.ticketVersion = 1; $0.type = .inquiry; $0.category = .transaction; $0.skillGroupID = "g"; $0.channel = .web; $0.occurTime = at(200)
+        })),
+        envelope(.ticketRejected(.with {
+          $0.ticketID = inquiry; $0.ticketVersion = 3; $0.type = .inquiry; $0.category = .transaction; $0.createTime = at(200); $0.occurTime = at(260)
+        })),
+        envelope(.shipmentDelivered(.with { $0.kind = .outbound; $0.orderID = "o-1"; $0.shipmentID = "s-2"; $0.deliveredTime = at(900) })),
+        envelope(.shipmentDelivered(.with { $0.kind = .outbound; $0.orderID = "o-1"; $0.shipmentID = "s-1"; $0.deliveredTime = at(800) })),
+        envelope(.shipmentDelivered(.with { $0.kind = .`return`; $0.orderID = "o-2"; $0.shipmentID = "s-3"; $0.deliveredTime = at(850) })),
+      ]
+    }
+
+    static let settings = QualitySettings(
+      chatFirstResponseTargetMillis: 6000, ticketFirstResponseTargetMillis: 86_400_000, resolutionTargetMillis: 259_200_000,
+      returnExchangeTypes: ["RETURN_AND_REFUND", "EXCHANGE"])
+
+    /// Applies `events` one transaction each, as the subscriptions do, in a fresh schema, and
+    /// returns the measure rows.
+    static func measures(after orders: [[Support_Events_V1_EventEnvelope]], client: PostgresClient, logger: Logger) async throws -> [String] {
+      let schema = "quality_test_\(UUID().uuidString.prefix(8).lowercased())"
+      return try await client.withConnection { connection in
+        try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
+        try await connection.query("SET search_path TO \(unescaped: schema)", logger: logger)
+        for statement in QualityMigrations.facts.statements + QualityMigrations.hourly.statements {
+          try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
+        for events in orders {
+          for event in events {
+            try await connection.query("BEGIN", logger: logger)
+            try await TicketQualityFacts.apply(event, settings: settings, on: connection, logger: logger)
+            try await ConversationQualityFacts.apply(event, settings: settings, on: connection, logger: logger)
+            try await DeliveredOrderFact.apply(event, on: connection, logger: logger)
+            try await connection.query("COMMIT", logger: logger)
+          }
+        }
+        let rows = try await Self.strings(
+          connection,
+          """
+          SELECT concat_ws('|', fact_key, measure, (extract(epoch FROM at) - 1790000000)::bigint, value,
+            coalesce(((extract(epoch FROM until_at) - 1790000000)::bigint)::text, '-'), agent_id, category, skill_group, channel, ticket_type, subject_kind)
+          FROM quality_measures ORDER BY 1
+          """, logger: logger)
+        // The hourly buckets, kept by delta, equal the bucketed measure rows aggregated afresh.
+        let buckets = try await Self.strings(
+          connection,
+          """
+          SELECT concat_ws('|', hour, measure, value, agent_id, category, skill_group, channel, ticket_type, subject_kind, count, value_sum)
+          FROM quality_hourly WHERE count <> 0 ORDER BY 1
+          """, logger: logger)
+        let fresh = try await Self.strings(
+          connection,
+          """
+          SELECT concat_ws('|', h, measure, v, agent_id, category, skill_group, channel, ticket_type, subject_kind, n, total) FROM (
+            SELECT date_trunc('hour', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS h, measure,
+              CASE WHEN measure IN (1, 2, 3) THEN (value + 999) / 1000 ELSE value END AS v,
+              agent_id, category, skill_group, channel, ticket_type, subject_kind, count(*) AS n, sum(value) AS total
+            FROM quality_measures WHERE until_at IS NULL AND measure <> 12 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) AS fresh
+          ORDER BY 1
+          """, logger: logger)
+        #expect(buckets == fresh && !buckets.isEmpty, "hourly buckets \(buckets) vs measures \(fresh)")
+        try await connection.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
+        try await connection.query("SET search_path TO public", logger: logger)
+        return rows
+      }
+    }
+
+    static func strings(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws -> [String] {
+      var out: [String] = []
+      for try await row in try await connection.query(query, logger: logger).decode(String.self) { out.append(row) }
+      return out
+    }
+
+    @Test("redelivered, reversed and shuffled events give the same measures, and those are the facts' latest values")
+    func orderIndependence() async throws {
+      let m = try mesh
+      let logger = Logger(label: "quality-facts-test")
+      let password = try String(contentsOf: m.state.appendingPathComponent("admin-password"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+      let client = PostgresClient(
+        configuration: .init(host: "127.0.0.1", port: m.pgPort, username: "postgres", password: password, database: "supportmesh", tls: .disable))
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        defer { group.cancelAll() }
+        let events = Self.events()
+        let once = try await Self.measures(after: [events], client: client, logger: logger)
+        #expect(try await Self.measures(after: [events, events], client: client, logger: logger) == once, "a redelivery changes nothing")
+        #expect(try await Self.measures(after: [Array(events.reversed())], client: client, logger: logger) == once, "reverse order")
+        #expect(try await Self.measures(after: [events.shuffled(), events.shuffled()], client: client, logger: logger) == once, "shuffled, twice")
+
+        // What the facts say, by hand: fact|measure|at|value|until|agent|category|group|channel|type|kind
+        #expect(once == [
+          "conversation:c-1|1|150|3500|-|agent-x||g|2||1",  // chat first response 3.5 s, at closing
+          "conversation:c-1|4|150|0|-|agent-x||g|2||1",  // handled, escalated: not resolved
+          "conversation:c-1|14|150|4|-|agent-x||g|2||1",  // every reply: 4 answered,
+          "conversation:c-1|15|150|3|-|agent-x||g|2||1",  // 3 of them within the target,
+          "conversation:c-1|16|150|10500|-|agent-x||g|2||1",  // 10.5 s of delays in all
+          "order:o-1|13|800|1|-||||0||0",  // delivered when the first parcel arrived (returns do not count)
+          "ticket:t-complaint|2|160|60000|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // first reply
+          "ticket:t-complaint|3|700|450000|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // latest resolution's time
+          "ticket:t-complaint|4|700|1|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // handled, resolved again after the reopen
+          "ticket:t-complaint|5|500|1|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // reopened
+          "ticket:t-complaint|6|100|0|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // created, not a return
+          "ticket:t-complaint|7|100|1|-|agent-x|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // complaint against the chat's agent
+          "ticket:t-inquiry|4|260|0|-||TRANSACTION|g|1|INQUIRY|2",  // handled: rejected
+          "ticket:t-inquiry|6|200|0|-||TRANSACTION|g|1|INQUIRY|2",
+        ].sorted())
+
+        // Only up to the reopen: the resolution was undone by the end.
+        let untilReopen = Array(events.prefix(4))
+        let undone = try await Self.measures(after: [untilReopen], client: client, logger: logger)
+        #expect(undone.contains("ticket:t-complaint|4|400|1|500|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2"), "\(undone)")
+        #expect(try await Self.measures(after: [Array(untilReopen.reversed())], client: client, logger: logger) == undone)
+      }
+    }
+  }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+import SupportCodec
+
+/// The SQL behind ServiceQualityService: counts of measure values per group over a half-open
+/// time range, complaint counts per category and bucket, and the subscriptions' progress. One
+/// statement per question, answered from the measure indexes (no per-fact round trips).
+struct QualityQueryStore: Sendable {
+  let database: Database
+
+  /// The request's filter, validated.
+  struct Filter: Sendable {
+    var agentIDs: [String] = []
+    var categories: [String] = []
+    var skillGroups: [String] = []
+    var channels: [Int16] = []
+    var ticketTypes: [String] = []
+    var subjectKind: Int16 = 0
+  }
+
+  /// How many facts of one group have one value of one measure (durations: whole seconds,
+  /// rounded up).
+  struct Count: Sendable {
+    /// The group_by values as text, in group_by order (a day, week or month as its start in µs
+    /// since 1970).
+    var key: [String]
+    var measure: Int16
+    var value: Int64
+    var count: Int64
+    /// Of those, the ones still holding at the end of the range (until_at unset or later).
+    var holding: Int64
+    /// Of those, the ones past `at` that were still open after it (overdue follow-ups).
+    var overdue: Int64
+    /// The sum of the exact values (milliseconds for durations).
+    var valueSum: Int64
+  }
+
+  /// A builder for statements whose clauses depend on the request: values are always bound
+  /// parameters; only fixed fragments from this file are spliced.
+  struct Statement {
+    var sql = ""
+    var binds = PostgresBindings()
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value) -> String {
+      binds.append(value)
+      return "$\(binds.count)"
+    }
+    /// A bound instant given in µs since 1970, exactly (no floating-point Date on the way).
+    mutating func instant(_ micros: Int64) -> String { "('epoch'::timestamptz + \(bind(micros)) * interval '1 microsecond')" }
+    /// The filter's clauses (" AND …"), values bound.
+    mutating func clauses(_ filter: Filter) -> String {
+      var sql = ""
+      if !filter.agentIDs.isEmpty { sql += " AND agent_id = ANY(\(bind(filter.agentIDs)))" }
+      if !filter.categories.isEmpty { sql += " AND category = ANY(\(bind(filter.categories)))" }
+      if !filter.skillGroups.isEmpty { sql += " AND skill_group = ANY(\(bind(filter.skillGroups)))" }
+      if !filter.channels.isEmpty { sql += " AND channel = ANY(\(bind(filter.channels)))" }
+      if !filter.ticketTypes.isEmpty { sql += " AND ticket_type = ANY(\(bind(filter.ticketTypes)))" }
+      if filter.subjectKind != 0 { sql += " AND subject_kind = \(bind(filter.subjectKind))" }
+      return sql
+    }
+    mutating func filter(_ filter: Filter) { sql += clauses(filter) }
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+  }
+
+  static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
+
+  /// Counts per group_by key, measure and (bucketed) value over [start, end). Whole UTC hours
+  /// inside the range are read from the hourly buckets; the partial hours at its edges, the
+  /// rows that are never bucketed, and everything in a zone whose offset is not whole hours,
+  /// from the measure rows. `withOrders` false leaves delivered orders out (they have no agent,
+  /// category, skill group or channel).
+  func counts(
+    start: Int64, end: Int64, groupBy: [Support_Feedback_V1_MetricsDimension], timeZone: String, filter: Filter, withOrders: Bool, logger: Logger
+  ) async throws -> [Count] {
+    let hour = HourlyDelta.hourMicros
+    var fullStart = (start + hour - 1) / hour * hour
+    var fullEnd = end / hour * hour
+    if fullStart >= fullEnd || !Self.wholeHourOffsets(timeZone, start, end) {
+      fullStart = end
+      fullEnd = end
+    }
+    var s = Statement()
+    let startParam = s.instant(start), endParam = s.instant(end)
+    let fullStartParam = s.instant(fullStart), fullEndParam = s.instant(fullEnd)
+    let zone = s.bind(timeZone)
+    func key(_ time: String) -> String {
+      let keys = groupBy.map { dimension -> String in
+        switch dimension {
+        case .agent: "agent_id"
+        case .category: "category"
+        case .skillGroup: "skill_group"
+        case .channel: "channel::text"
+        case .day, .week, .month:
+          "\(Self.micros("date_trunc('\(dimension == .day ? "day" : dimension == .week ? "week" : "month")', \(time) AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text"
+        case .unspecified, .UNRECOGNIZED: "''"
+        }
+      }
+      return keys.isEmpty ? "'[]'" : "json_build_array(\(keys.joined(separator: ", ")))::text"
+    }
+    let orders = withOrders ? "" : " AND measure <> \(QualityMeasure.Kind.deliveredOrder.rawValue)"
+    let raw = """
+      SELECT \(key("at")) AS k, measure, CASE WHEN measure IN (1, 2, 3) THEN (value + 999) / 1000 ELSE value END AS v, 1::bigint AS n,
+        (until_at IS NULL OR until_at >= \(endParam))::int::bigint AS holding,
+        (at < now() AND (until_at IS NULL OR until_at > at))::int::bigint AS overdue, value AS value_sum
+      FROM quality_measures
+      WHERE ((at >= \(startParam) AND at < \(fullStartParam)) OR (at >= \(fullEndParam) AND at < \(endParam))
+        OR (at >= \(fullStartParam) AND at < \(fullEndParam) AND (until_at IS NOT NULL OR measure = 12)))\(s.clauses(filter))\(orders)
+      """
+    let hourly = """
+      SELECT \(key("hour")) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
+      FROM quality_hourly WHERE hour >= \(fullStartParam) AND hour < \(fullEndParam) AND count <> 0\(s.clauses(filter))\(orders)
+      """
+    s.sql = """
+      SELECT k, measure, v, sum(n)::bigint, sum(holding)::bigint, sum(overdue)::bigint, sum(value_sum)::bigint
+      FROM (\(raw) UNION ALL \(hourly)) AS facts GROUP BY 1, 2, 3
+      """
+    let statement = s
+    return try await database.withConnection(logger: logger) { connection in
+      var out: [Count] = []
+      for try await (key, measure, value, count, holding, overdue, sum) in try await connection.query(statement.query, logger: logger)
+        .decode((String, Int16, Int64, Int64, Int64, Int64, Int64).self)
+      {
+        let values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
+        out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue, valueSum: sum))
+      }
+      return out
+    }
+  }
+
+  /// Whether `zone` is a whole number of hours from UTC at both ends of the range (then hourly
+  /// buckets split days, weeks and months exactly).
+  static func wholeHourOffsets(_ zone: String, _ start: Int64, _ end: Int64) -> Bool {
+    guard let tz = TimeZone(identifier: zone) else { return zone == "UTC" }
+    return [start, end].allSatisfy { tz.secondsFromGMT(for: Micros.date($0)) % 3600 == 0 }
+  }
+
+  /// Complaints per category and bucket start (µs, in `timeZone`, `unit` day/week/month) over
+  /// [start, end).
+  func complaintBuckets(start: Int64, end: Int64, unit: String, timeZone: String, filter: Filter, logger: Logger) async throws -> [(category: String, bucket: Int64, count: Int64)] {
+    var s = Statement()
+    let zone = s.bind(timeZone)
+    let unitParam = s.bind(unit)
+    let startParam = s.instant(start)
+    let endParam = s.instant(end)
+    s.sql = """
+      SELECT category, \(Self.micros("date_trunc(\(unitParam), at AT TIME ZONE \(zone)) AT TIME ZONE \(zone)")), count(*)
+      FROM quality_measures WHERE measure = \(QualityMeasure.Kind.complaint.rawValue) AND at >= \(startParam) AND at < \(endParam)
+      """
+    s.filter(filter)
+    s.sql += " GROUP BY 1, 2"
+    let statement = s
+    return try await database.withConnection(logger: logger) { connection -> [(category: String, bucket: Int64, count: Int64)] in
+      let rows: PostgresRowSequence = try await connection.query(statement.query, logger: logger)
+      var out: [(category: String, bucket: Int64, count: Int64)] = []
+      for try await (category, bucket, count) in rows.decode((String, Int64, Int64).self) { out.append((category, bucket, count)) }
+      return out
+    }
+  }
+
+  /// The starts (µs) of every `unit` bucket overlapping [start, end) in `timeZone`, oldest first.
+  func bucketStarts(start: Int64, end: Int64, unit: String, timeZone: String, logger: Logger) async throws -> [Int64] {
+    var s = Statement()
+    let zone = s.bind(timeZone)
+    let unitParam = s.bind(unit)
+    let startParam = s.instant(start)
+    let endParam = s.instant(end)
+    s.sql = """
+      SELECT \(Self.micros("g AT TIME ZONE \(zone)")) FROM generate_series(
+        date_trunc(\(unitParam), \(startParam)::timestamptz AT TIME ZONE \(zone)),
+        (\(endParam)::timestamptz AT TIME ZONE \(zone)) - interval '1 microsecond',
+        ('1 ' || \(unitParam))::interval) AS g
+      """
+    let statement = s
+    return try await database.withConnection(logger: logger) { connection -> [Int64] in
+      let rows: PostgresRowSequence = try await connection.query(statement.query, logger: logger)
+      var out: [Int64] = []
+      for try await start in rows.decode(Int64.self) { out.append(start) }
+      return out
+    }
+  }
+
+  /// Every consumed event that occurred before this instant has been applied: the earliest of
+  /// the subscriptions' progress; nil until each has been caught up once.
+  func throughTime(_ subscriptions: [String], logger: Logger) async throws -> Date? {
+    try await database.withConnection(logger: logger) { connection in
+      for try await (count, earliest) in try await connection.query(
+        "SELECT count(*), min(through_time) FROM quality_progress WHERE subscription = ANY(\(subscriptions))", logger: logger
+      ).decode((Int64, Date?).self) {
+        return count == Int64(subscriptions.count) ? earliest : nil
+      }
+      return nil
+    }
+  }
+}
