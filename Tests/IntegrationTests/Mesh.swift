@@ -225,6 +225,8 @@ struct WholeMesh: SuiteTrait, TestScoping {
     mesh.extraEnvironment["SUPPORTMESH_FEEDBACK_SURVEY_SWEEP_SECONDS"] = "1"
     // Chat's offline-message sweep every second, so a test sees an offline message become a case.
     mesh.extraEnvironment["SUPPORTMESH_CHAT_OFFLINE_SWEEP_SECONDS"] = "1"
+    // Tickets' SLA sweep every second, so a test sees a seconds-long target breach.
+    mesh.extraEnvironment["SUPPORTMESH_TICKETS_SLA_SWEEP_SECONDS"] = "1"
     do {
       try await mesh.start()
     } catch {

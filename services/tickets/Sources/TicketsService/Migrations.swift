@@ -83,5 +83,6 @@ enum TicketsMigrations {
     ),
     // Tickets follows the logistics and feedback event logs (TicketEventConsumers).
     EventSubscription.migration(version: 4),
+    SlaStore.migration,
   ]
 }
