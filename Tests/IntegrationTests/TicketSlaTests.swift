@@ -135,8 +135,14 @@ extension MeshTests {
       // Both sweepers get several passes at it before the events are counted.
       try await Task.sleep(for: .seconds(4))
       let events = try await Self.slaEvents(m, subject: ticket.ticketID)
-      let atRisk = events.compactMap { if case .ticketSlaAtRisk(let e) = $0.payload { e } else { nil } }
-      let breached = events.compactMap { if case .ticketSlaBreached(let e) = $0.payload { e } else { nil } }
+      let atRisk = events.compactMap { event -> Support_Tickets_V1_TicketSlaAtRiskEvent? in
+        if case .ticketSlaAtRisk(let payload)? = event.payload { return payload }
+        return nil
+      }
+      let breached = events.compactMap { event -> Support_Tickets_V1_TicketSlaBreachedEvent? in
+        if case .ticketSlaBreached(let payload)? = event.payload { return payload }
+        return nil
+      }
       #expect(atRisk.count == 1 && breached.count == 1, "one event of each kind: \(events.map(\.type))")
       let breach = try #require(breached.first)
       #expect(breach.milestone == .firstResponse && breach.ticketVersion == ticket.version && breach.shopperID == shopper)

@@ -62,7 +62,8 @@ extension Ticket {
     let stopped = [.rejected, .cancelled].contains(status)
     return stored.map { stored in
       var clock = stored
-      guard let (due, met) = slaDueAndMet(stored.milestone) else { return clock }
+      guard let times = slaDueAndMet(stored.milestone) else { return clock }
+      let (due, met) = times
       let shift = due.timeIntervalSince(stored.dueTime.date)
       clock.dueTime = due.timestamp
       clock.atRiskTime = stored.atRiskTime.date.addingTimeInterval(shift).timestamp
@@ -71,13 +72,19 @@ extension Ticket {
       // Lateness stops counting at the met time, or at the start of a pause.
       let end = met ?? (sla.paused ? sla.pausedSinceTime.date : now)
       clock.breachedBy = .init(timeInterval: max(0, end.timeIntervalSince(due)).rounded(.down))
-      clock.state =
-        if met != nil { .met }
-        else if stopped { .stopped }
-        else if sla.paused { .paused }
-        else if now >= due { .breached }
-        else if now >= clock.atRiskTime.date { .atRisk }
-        else { .active }
+      if met != nil {
+        clock.state = .met
+      } else if stopped {
+        clock.state = .stopped
+      } else if sla.paused {
+        clock.state = .paused
+      } else if now >= due {
+        clock.state = .breached
+      } else if now >= clock.atRiskTime.date {
+        clock.state = .atRisk
+      } else {
+        clock.state = .active
+      }
       return clock
     }
   }
@@ -86,7 +93,7 @@ extension Ticket {
   /// less its creation and paused time, at risk at the default share.
   private func legacyClocks() -> [SlaClock] {
     Self.trackedMilestones.compactMap { milestone in
-      guard let (due, _) = slaDueAndMet(milestone) else { return nil }
+      guard let due = slaDueAndMet(milestone)?.due else { return nil }
       let target = max(0, due.timeIntervalSince(createTime.date) - TimeInterval(sla.pausedDuration.seconds))
       return .with {
         $0.milestone = milestone

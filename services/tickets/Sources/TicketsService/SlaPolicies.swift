@@ -95,12 +95,13 @@ enum SlaPolicies {
       }
     }
     try Validate.maxCount(calendar.holidays, "policy.calendar.holidays", 1000)
-    let dateFormat = /^\d{4}-\d{2}-\d{2}$/
+    var gregorian = Calendar(identifier: .gregorian)
+    gregorian.timeZone = TimeZone(identifier: "UTC")!
     for (index, holiday) in calendar.holidays.enumerated() {
-      var gregorian = Calendar(identifier: .gregorian)
-      gregorian.timeZone = TimeZone(identifier: "UTC")!
-      let parts = holiday.split(separator: "-").compactMap { Int($0) }
-      guard holiday.wholeMatch(of: dateFormat) != nil, parts.count == 3,
+      // YYYY-MM-DD exactly: digits in groups of 4, 2 and 2, and a real date.
+      let groups = holiday.split(separator: "-", omittingEmptySubsequences: false)
+      let parts = groups.compactMap { group in group.allSatisfy { $0.isASCII && $0.isNumber } ? Int(group) : nil }
+      guard groups.map(\.count) == [4, 2, 2], parts.count == 3,
         DateComponents(calendar: gregorian, year: parts[0], month: parts[1], day: parts[2]).isValidDate
       else { throw ServiceError.invalidArgument("policy.calendar.holidays[\(index)]", "\"\(holiday)\" is not a YYYY-MM-DD date") }
     }
