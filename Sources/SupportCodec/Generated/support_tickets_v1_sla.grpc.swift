@@ -155,9 +155,9 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-        /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-        /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+        /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+        /// > so cases created after the call use it, with no restart; cases already open keep the due
+        /// > times they were given. Returns the stored policy (version + 1).
         /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
         /// > target is not positive or above 365 days, two targets have the same milestone, type and
         /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,
@@ -285,9 +285,9 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-        /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-        /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+        /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+        /// > so cases created after the call use it, with no restart; cases already open keep the due
+        /// > times they were given. Returns the stored policy (version + 1).
         /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
         /// > target is not positive or above 365 days, two targets have the same milestone, type and
         /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,
@@ -413,9 +413,9 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-        /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-        /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+        /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+        /// > so cases created after the call use it, with no restart; cases already open keep the due
+        /// > times they were given. Returns the stored policy (version + 1).
         /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
         /// > target is not positive or above 365 days, two targets have the same milestone, type and
         /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,
@@ -740,9 +740,9 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-        /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-        /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+        /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+        /// > so cases created after the call use it, with no restart; cases already open keep the due
+        /// > times they were given. Returns the stored policy (version + 1).
         /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
         /// > target is not positive or above 365 days, two targets have the same milestone, type and
         /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,
@@ -914,9 +914,9 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-        /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-        /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+        /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+        /// > so cases created after the call use it, with no restart; cases already open keep the due
+        /// > times they were given. Returns the stored policy (version + 1).
         /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
         /// > target is not positive or above 365 days, two targets have the same milestone, type and
         /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,
@@ -1110,9 +1110,9 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-    /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-    /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+    /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+    /// > so cases created after the call use it, with no restart; cases already open keep the due
+    /// > times they were given. Returns the stored policy (version + 1).
     /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
     /// > target is not positive or above 365 days, two targets have the same milestone, type and
     /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,
@@ -1289,9 +1289,9 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Replaces the policy. Every tickets instance uses the new policy for cases created from at
-    /// > most SUPPORTMESH_TICKETS_SLA_POLICY_CACHE_SECONDS (default 2) after the call on; cases
-    /// > already open keep the due times they were given. Returns the stored policy (version + 1).
+    /// > Replaces the policy. Every tickets instance reads the policy in each create's transaction,
+    /// > so cases created after the call use it, with no restart; cases already open keep the due
+    /// > times they were given. Returns the stored policy (version + 1).
     /// > Errors: INVALID_ARGUMENT naming the field when a target's milestone is UNSPECIFIED, its
     /// > target is not positive or above 365 days, two targets have the same milestone, type and
     /// > priority, at_risk_share is not in (0, 1], the calendar's time_zone is not an IANA zone,

@@ -1516,7 +1516,7 @@ public nonisolated struct Support_Tickets_V1_SlaClock: Sendable {
   /// Whether the target counts on the policy's calendar (false: wall-clock).
   public var businessTime: Bool = false
 
-  /// When the clock started (submission, or the latest reopen for RESOLUTION).
+  /// When the clock started (submission).
   public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_startTime = newValue}

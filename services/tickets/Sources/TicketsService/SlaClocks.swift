@@ -71,7 +71,7 @@ extension Ticket {
       if let met { clock.metTime = met.timestamp }
       // Lateness stops counting at the met time, or at the start of a pause.
       let end = met ?? (sla.paused ? sla.pausedSinceTime.date : now)
-      clock.breachedBy = .init(timeInterval: max(0, end.timeIntervalSince(due)).rounded(.down))
+      clock.breachedBy = .init(rounding: max(0, end.timeIntervalSince(due)), rule: .down)
       if met != nil {
         clock.state = .met
       } else if stopped {
@@ -97,7 +97,7 @@ extension Ticket {
       let target = max(0, due.timeIntervalSince(createTime.date) - TimeInterval(sla.pausedDuration.seconds))
       return .with {
         $0.milestone = milestone
-        $0.target = .init(timeInterval: target)
+        $0.target = .init(rounding: target, rule: .down)
         $0.startTime = createTime
         $0.dueTime = due.timestamp
         $0.atRiskTime = due.addingTimeInterval(-target * (1 - SlaPolicies.defaultAtRiskShare)).timestamp

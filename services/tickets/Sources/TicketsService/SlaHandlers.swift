@@ -143,7 +143,7 @@ struct SlaHandlers: RegistrableRPCService {
       var entry = TicketHandlers.entry(.slaResumed, ticket: next, actor: actor, reason: request.note, now: now)
       entry.sla = .with {
         $0.pauseReason = .waitingOnThirdParty
-        $0.pausedDuration = .init(timeInterval: paused)
+        $0.pausedDuration = .init(rounding: paused, rule: .down)
       }
       return (next, entry)
     }

@@ -111,7 +111,7 @@ enum SlaEvents {
       $0.milestone = clock.milestone
       $0.dueTime = clock.dueTime
       $0.breachTime = clock.dueTime
-      $0.breachedBy = .init(timeInterval: max(0, now.timeIntervalSince(clock.dueTime.date)))
+      $0.breachedBy = .init(rounding: max(0, now.timeIntervalSince(clock.dueTime.date)), rule: .toNearestOrAwayFromZero)
       $0.target = clock.target
       $0.assigneeAgentID = ticket.assigneeAgentID
       $0.skillGroupID = ticket.skillGroupID
