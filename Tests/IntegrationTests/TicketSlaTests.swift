@@ -31,7 +31,7 @@ extension MeshTests {
       .with {
         $0.requestID = uniqueID("sla")
         $0.type = .inquiry
-        $0.category = .other
+        $0.category = .technicalSupport
         $0.priority = .low
         $0.shopperID = shopper
         $0.title = "When does my warranty end?"

@@ -69,8 +69,8 @@ struct BusinessCalendarTests {
     // Monday 11:00: one hour before lunch, then from 13:00.
     #expect(calendar.add(2 * 3600, to: Self.at("2026-11-30T11:00:00+08:00")) == Self.at("2026-11-30T14:00:00+08:00"))
     #expect(calendar.seconds(from: Self.at("2026-11-30T00:00:00+08:00"), to: Self.at("2026-12-01T00:00:00+08:00")) == 8 * 3600)
-    // The next Monday, a week later.
-    #expect(calendar.add(9 * 3600, to: Self.at("2026-11-30T11:00:00+08:00")) == Self.at("2026-12-07T10:00:00+08:00"))
+    // Monday gives 6 h (11-12, 13-18); the other 3 h are the next Monday's 09:00-12:00.
+    #expect(calendar.add(9 * 3600, to: Self.at("2026-11-30T11:00:00+08:00")) == Self.at("2026-12-07T12:00:00+08:00"))
   }
 
   @Test("local service hours hold across a DST change (America/New_York)")
