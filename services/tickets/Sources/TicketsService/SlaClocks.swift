@@ -29,8 +29,8 @@ extension Ticket {
         $0.target = rule.target
         $0.businessTime = rule.businessTime
         $0.startTime = createTime
-        $0.dueTime = due.timestamp.microsecondDate.timestamp
-        $0.atRiskTime = atRisk.timestamp.microsecondDate.timestamp
+        $0.dueTime = due.timestamp
+        $0.atRiskTime = atRisk.timestamp
       }
     }
     for clock in sla.clocks {
@@ -42,14 +42,15 @@ extension Ticket {
     }
   }
 
-  /// When a tracked milestone is due and was met, from the case's own fields.
-  func slaDueAndMet(_ milestone: SlaMilestone) -> (due: Date, met: Date?)? {
+  /// When a tracked milestone is due and was met, from the case's own fields (as stored, so
+  /// the clock repeats them exactly).
+  func slaDueAndMet(_ milestone: SlaMilestone) -> (due: Google_Protobuf_Timestamp, met: Google_Protobuf_Timestamp?)? {
     switch milestone {
     case .firstResponse:
-      return (sla.firstResponseDueTime.date, sla.hasFirstResponseTime ? sla.firstResponseTime.date : nil)
+      return (sla.firstResponseDueTime, sla.hasFirstResponseTime ? sla.firstResponseTime : nil)
     case .resolution:
       let resolved = [.resolved, .closed].contains(status) && hasResolveTime
-      return (sla.resolutionDueTime.date, resolved ? resolveTime.date : nil)
+      return (sla.resolutionDueTime, resolved ? resolveTime : nil)
     default:
       return nil
     }
@@ -63,12 +64,12 @@ extension Ticket {
     return stored.map { stored in
       var clock = stored
       guard let times = slaDueAndMet(stored.milestone) else { return clock }
-      let (due, met) = times
+      let (due, met) = (times.due.date, times.met?.date)
       let shift = due.timeIntervalSince(stored.dueTime.date)
-      clock.dueTime = due.timestamp
-      clock.atRiskTime = stored.atRiskTime.date.addingTimeInterval(shift).timestamp
+      clock.dueTime = times.due
+      if shift != 0 { clock.atRiskTime = stored.atRiskTime.date.addingTimeInterval(shift).timestamp }
       clock.clearMetTime()
-      if let met { clock.metTime = met.timestamp }
+      if let stamp = times.met { clock.metTime = stamp }
       // Lateness stops counting at the met time, or at the start of a pause.
       let end = met ?? (sla.paused ? sla.pausedSinceTime.date : now)
       clock.breachedBy = .init(rounding: max(0, end.timeIntervalSince(due)), rule: .down)
@@ -93,7 +94,7 @@ extension Ticket {
   /// less its creation and paused time, at risk at the default share.
   private func legacyClocks() -> [SlaClock] {
     Self.trackedMilestones.compactMap { milestone in
-      guard let due = slaDueAndMet(milestone)?.due else { return nil }
+      guard let due = slaDueAndMet(milestone)?.due.date else { return nil }
       let target = max(0, due.timeIntervalSince(createTime.date) - TimeInterval(sla.pausedDuration.seconds))
       return .with {
         $0.milestone = milestone
