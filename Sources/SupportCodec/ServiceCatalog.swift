@@ -21,8 +21,8 @@ public enum ServiceCatalog {
 
   public static let tickets = Backend(
     name: "tickets",
-    services: [Support_Tickets_V1_TicketService.descriptor],
-    methods: Support_Tickets_V1_TicketService.Method.descriptors
+    services: [Support_Tickets_V1_TicketService.descriptor, Support_Tickets_V1_SlaService.descriptor],
+    methods: Support_Tickets_V1_TicketService.Method.descriptors + Support_Tickets_V1_SlaService.Method.descriptors
   )
 
   public static let logistics = Backend(

@@ -236,6 +236,8 @@ struct WholeMesh: SuiteTrait, TestScoping {
     mesh.extraEnvironment["SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER_BY_CARRIER"] = "ems=3s"
     mesh.extraEnvironment["SUPPORTMESH_LOGISTICS_DELAY_SWEEP_SECONDS"] = "1"
     mesh.extraEnvironment["SUPPORTMESH_TICKETS_EXCEPTION_REMEDY_DAMAGED"] = "REFUND"
+    // Tickets' SLA sweep every second, so a test sees a seconds-long target breach.
+    mesh.extraEnvironment["SUPPORTMESH_TICKETS_SLA_SWEEP_SECONDS"] = "1"
     do {
       try await mesh.start()
     } catch {

@@ -16,6 +16,8 @@ extension Support_Events_V1_EventEnvelope.OneOf_Payload {
     case .ticketRejected: Support_Tickets_V1_TicketRejectedEvent.protoMessageName
     case .ticketCancelled: Support_Tickets_V1_TicketCancelledEvent.protoMessageName
     case .ticketCreationRejected: Support_Tickets_V1_TicketCreationRejectedEvent.protoMessageName
+    case .ticketSlaAtRisk: Support_Tickets_V1_TicketSlaAtRiskEvent.protoMessageName
+    case .ticketSlaBreached: Support_Tickets_V1_TicketSlaBreachedEvent.protoMessageName
     case .shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent.protoMessageName
     case .shipmentDelivered: Support_Logistics_V1_ShipmentDeliveredEvent.protoMessageName
     case .shipmentException: Support_Logistics_V1_ShipmentExceptionEvent.protoMessageName

@@ -38,6 +38,7 @@
 /// | TicketResolvedEvent | tickets | feedback (survey, follow-up visit, resolution metrics) |
 /// | TicketReopenedEvent | tickets | feedback (cancels the pending follow-up) |
 /// | TicketClosedEvent | tickets | feedback (resolution rate) |
+/// | TicketSlaAtRiskEvent, TicketSlaBreachedEvent | tickets | feedback (service quality) |
 /// | ShipmentCreatedEvent | logistics | tickets (return shipment recorded on the case) |
 /// | ShipmentDeliveredEvent | logistics | tickets (returned parcel -> goods received) |
 /// | ShipmentExceptionEvent | logistics | tickets (opens or updates a logistics case) |

@@ -46,13 +46,23 @@
 /// the goods legs (AWAITING_RETURN, GOODS_RECEIVED, INSPECTED).
 ///
 /// ## Service levels (TicketSla)
-/// - First response due 24 h after submission: met by the first agent PUBLIC_REPLY comment or
-///   the StartReview action, whichever comes first.
-/// - Resolution due 72 h after submission (reset to 72 h after a Reopen): met on RESOLVED.
-/// - Time waiting on the shopper does not count: the clock pauses while the status is
-///   AWAITING_RETURN, and after an agent PUBLIC_REPLY with `awaiting_shopper = true` until the
-///   shopper comments or acts. Due times move later by the paused time.
-/// - REJECTED and CANCELLED stop the clocks.
+/// Targets come from the store's SLA policy (support/tickets/v1/sla.proto, SlaService), read
+/// when the case is created: a policy change applies to cases created after it.
+/// - First response (FIRST_RESPONSE) due by the policy's target after submission (default 24 h):
+///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
+/// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
+///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - A target counts on the policy's calendar (service hours, holidays) or wall-clock, as the
+///   policy's rule says; the due time is fixed at creation on that calendar.
+/// - Time waiting does not count: the clocks pause while the status is AWAITING_RETURN (reason
+///   WAITING_FOR_RETURNED_GOODS), after an agent PUBLIC_REPLY with `awaiting_shopper = true`
+///   until the shopper comments or acts (WAITING_ON_SHOPPER), and while an agent's PauseSla
+///   (WAITING_ON_THIRD_PARTY) lasts, until ResumeSla. Due times move later by the paused
+///   wall-clock time.
+/// - REJECTED and CANCELLED stop the clocks (state STOPPED).
+/// - Each clock is AT_RISK once the policy's at-risk share of its target is used, and BREACHED
+///   once its due time passes unmet; tickets' SLA sweeper records each crossing once (history
+///   SLA_AT_RISK / SLA_BREACHED, events TicketSlaAtRiskEvent / TicketSlaBreachedEvent).
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -56,13 +56,23 @@
 /// the goods legs (AWAITING_RETURN, GOODS_RECEIVED, INSPECTED).
 ///
 /// ## Service levels (TicketSla)
-/// - First response due 24 h after submission: met by the first agent PUBLIC_REPLY comment or
-///   the StartReview action, whichever comes first.
-/// - Resolution due 72 h after submission (reset to 72 h after a Reopen): met on RESOLVED.
-/// - Time waiting on the shopper does not count: the clock pauses while the status is
-///   AWAITING_RETURN, and after an agent PUBLIC_REPLY with `awaiting_shopper = true` until the
-///   shopper comments or acts. Due times move later by the paused time.
-/// - REJECTED and CANCELLED stop the clocks.
+/// Targets come from the store's SLA policy (support/tickets/v1/sla.proto, SlaService), read
+/// when the case is created: a policy change applies to cases created after it.
+/// - First response (FIRST_RESPONSE) due by the policy's target after submission (default 24 h):
+///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
+/// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
+///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - A target counts on the policy's calendar (service hours, holidays) or wall-clock, as the
+///   policy's rule says; the due time is fixed at creation on that calendar.
+/// - Time waiting does not count: the clocks pause while the status is AWAITING_RETURN (reason
+///   WAITING_FOR_RETURNED_GOODS), after an agent PUBLIC_REPLY with `awaiting_shopper = true`
+///   until the shopper comments or acts (WAITING_ON_SHOPPER), and while an agent's PauseSla
+///   (WAITING_ON_THIRD_PARTY) lasts, until ResumeSla. Due times move later by the paused
+///   wall-clock time.
+/// - REJECTED and CANCELLED stop the clocks (state STOPPED).
+/// - Each clock is AT_RISK once the policy's at-risk share of its target is used, and BREACHED
+///   once its due time passes unmet; tickets' SLA sweeper records each crossing once (history
+///   SLA_AT_RISK / SLA_BREACHED, events TicketSlaAtRiskEvent / TicketSlaBreachedEvent).
 
 import SwiftProtobuf
 
@@ -902,14 +912,17 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
   /// A comment was added.
   case commented // = 5
 
-  /// The SLA clock paused (waiting on the shopper).
+  /// The SLA clocks paused by PauseSla (`sla` says why).
   case slaPaused // = 6
 
-  /// The SLA clock resumed.
+  /// The SLA clocks resumed by ResumeSla (`sla` says which wait ended).
   case slaResumed // = 7
 
-  /// A first-response or resolution due time passed.
+  /// A clock's due time passed unmet (`sla` says which clock and how late); by the SLA sweeper.
   case slaBreached // = 8
+
+  /// A clock used the policy's at-risk share of its target (`sla` says which); by the sweeper.
+  case slaAtRisk // = 9
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -927,6 +940,7 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
     case 6: self = .slaPaused
     case 7: self = .slaResumed
     case 8: self = .slaBreached
+    case 9: self = .slaAtRisk
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -942,6 +956,7 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
     case .slaPaused: return 6
     case .slaResumed: return 7
     case .slaBreached: return 8
+    case .slaAtRisk: return 9
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -957,6 +972,190 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
     .slaPaused,
     .slaResumed,
     .slaBreached,
+    .slaAtRisk,
+  ]
+
+}
+
+/// A milestone a service level is measured to.
+public nonisolated enum Support_Tickets_V1_SlaMilestone: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Acknowledgement: the first agent public reply or StartReview (default 24 h).
+  case firstResponse // = 1
+
+  /// A COMPLAINT case's first reply carrying a proposal (default 48 h). Policy target only:
+  /// cases do not track this clock yet.
+  case complaintReply // = 2
+
+  /// RESOLVED (default 72 h).
+  case resolution // = 3
+
+  /// A REPAIR case's repair completed (default 7 working days on the calendar). Policy target
+  /// only: cases do not track this clock yet.
+  case repairCompletion // = 4
+
+  /// The time an agent promised the shopper. Policy target only: cases do not track this clock
+  /// yet.
+  case promised // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .firstResponse
+    case 2: self = .complaintReply
+    case 3: self = .resolution
+    case 4: self = .repairCompletion
+    case 5: self = .promised
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .firstResponse: return 1
+    case .complaintReply: return 2
+    case .resolution: return 3
+    case .repairCompletion: return 4
+    case .promised: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Tickets_V1_SlaMilestone] = [
+    .unspecified,
+    .firstResponse,
+    .complaintReply,
+    .resolution,
+    .repairCompletion,
+    .promised,
+  ]
+
+}
+
+/// Where a clock stands.
+public nonisolated enum Support_Tickets_V1_SlaClockState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Running, less than the at-risk share of the target used.
+  case active // = 1
+
+  /// Paused (TicketSla.pause_reason says why); neither at risk nor breached while paused.
+  case paused // = 2
+
+  /// Met (met_time set); on time when breached_by is zero, late otherwise.
+  case met // = 3
+
+  /// Running, at least the at-risk share of the target used, due time not yet passed.
+  case atRisk // = 4
+
+  /// Running and its due time has passed (breached_by: how late so far).
+  case breached // = 5
+
+  /// The case was REJECTED or CANCELLED before the milestone was met.
+  case stopped // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .active
+    case 2: self = .paused
+    case 3: self = .met
+    case 4: self = .atRisk
+    case 5: self = .breached
+    case 6: self = .stopped
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .active: return 1
+    case .paused: return 2
+    case .met: return 3
+    case .atRisk: return 4
+    case .breached: return 5
+    case .stopped: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Tickets_V1_SlaClockState] = [
+    .unspecified,
+    .active,
+    .paused,
+    .met,
+    .atRisk,
+    .breached,
+    .stopped,
+  ]
+
+}
+
+/// Why the SLA clocks are paused.
+public nonisolated enum Support_Tickets_V1_SlaPauseReason: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// An agent asked the shopper for something (AddComment awaiting_shopper); ends when the
+  /// shopper comments or acts on the case.
+  case waitingOnShopper // = 1
+
+  /// The case is AWAITING_RETURN; ends when the goods arrive (GOODS_RECEIVED) or the case
+  /// leaves AWAITING_RETURN.
+  case waitingForReturnedGoods // = 2
+
+  /// A third party (carrier claim, repair centre) must act; set and ended by an agent with
+  /// PauseSla / ResumeSla.
+  case waitingOnThirdParty // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .waitingOnShopper
+    case 2: self = .waitingForReturnedGoods
+    case 3: self = .waitingOnThirdParty
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .waitingOnShopper: return 1
+    case .waitingForReturnedGoods: return 2
+    case .waitingOnThirdParty: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Support_Tickets_V1_SlaPauseReason] = [
+    .unspecified,
+    .waitingOnShopper,
+    .waitingForReturnedGoods,
+    .waitingOnThirdParty,
   ]
 
 }
@@ -1332,6 +1531,16 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   /// Resolution came late, or is overdue.
   public var resolutionBreached: Bool = false
 
+  /// One clock per milestone tracked on this case (FIRST_RESPONSE and RESOLUTION on every case),
+  /// with its state as of the response. The fields above stay true and equal to these clocks.
+  public var clocks: [Support_Tickets_V1_SlaClock] = []
+
+  /// Why the clocks are paused; UNSPECIFIED when not paused.
+  public var pauseReason: Support_Tickets_V1_SlaPauseReason = .unspecified
+
+  /// The share of a target after which a clock is AT_RISK (the policy's, fixed at creation).
+  public var atRiskShare: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1341,6 +1550,91 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   fileprivate var _resolutionDueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _pausedSinceTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _pausedDuration: SwiftProtobuf.Google_Protobuf_Duration? = nil
+}
+
+/// One service-level clock of a case.
+public nonisolated struct Support_Tickets_V1_SlaClock: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var milestone: Support_Tickets_V1_SlaMilestone = .unspecified
+
+  public var state: Support_Tickets_V1_SlaClockState = .unspecified
+
+  /// The policy's target for this case (business time when `business_time`).
+  public var target: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_target ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_target = newValue}
+  }
+  /// Returns true if `target` has been explicitly set.
+  public var hasTarget: Bool {self._target != nil}
+  /// Clears the value of `target`. Subsequent reads from it will return its default value.
+  public mutating func clearTarget() {self._target = nil}
+
+  /// Whether the target counts on the policy's calendar (false: wall-clock).
+  public var businessTime: Bool = false
+
+  /// When the clock started (submission).
+  public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startTime = newValue}
+  }
+  /// Returns true if `startTime` has been explicitly set.
+  public var hasStartTime: Bool {self._startTime != nil}
+  /// Clears the value of `startTime`. Subsequent reads from it will return its default value.
+  public mutating func clearStartTime() {self._startTime = nil}
+
+  /// When the milestone is due; includes the paused time so far.
+  public var dueTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_dueTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_dueTime = newValue}
+  }
+  /// Returns true if `dueTime` has been explicitly set.
+  public var hasDueTime: Bool {self._dueTime != nil}
+  /// Clears the value of `dueTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDueTime() {self._dueTime = nil}
+
+  /// When the clock becomes AT_RISK; moves with due_time.
+  public var atRiskTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_atRiskTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_atRiskTime = newValue}
+  }
+  /// Returns true if `atRiskTime` has been explicitly set.
+  public var hasAtRiskTime: Bool {self._atRiskTime != nil}
+  /// Clears the value of `atRiskTime`. Subsequent reads from it will return its default value.
+  public mutating func clearAtRiskTime() {self._atRiskTime = nil}
+
+  /// When the milestone was met; empty until then.
+  public var metTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_metTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_metTime = newValue}
+  }
+  /// Returns true if `metTime` has been explicitly set.
+  public var hasMetTime: Bool {self._metTime != nil}
+  /// Clears the value of `metTime`. Subsequent reads from it will return its default value.
+  public mutating func clearMetTime() {self._metTime = nil}
+
+  /// How late: met_time (or now, while unmet) minus due_time; zero when not late.
+  public var breachedBy: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_breachedBy ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_breachedBy = newValue}
+  }
+  /// Returns true if `breachedBy` has been explicitly set.
+  public var hasBreachedBy: Bool {self._breachedBy != nil}
+  /// Clears the value of `breachedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearBreachedBy() {self._breachedBy = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _target: SwiftProtobuf.Google_Protobuf_Duration? = nil
+  fileprivate var _startTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _dueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _atRiskTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _metTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _breachedBy: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
 /// The solution agreed with the shopper (处理方案).
@@ -1654,6 +1948,15 @@ public nonisolated struct Support_Tickets_V1_HistoryEntry: @unchecked Sendable {
     set {_uniqueStorage()._details = .comment(newValue)}
   }
 
+  /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK and SLA_BREACHED.
+  public var sla: Support_Tickets_V1_SlaChange {
+    get {
+      if case .sla(let v)? = _storage._details {return v}
+      return Support_Tickets_V1_SlaChange()
+    }
+    set {_uniqueStorage()._details = .sla(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   /// What exactly changed.
@@ -1666,8 +1969,49 @@ public nonisolated struct Support_Tickets_V1_HistoryEntry: @unchecked Sendable {
     case priorityChange(Support_Tickets_V1_PriorityChange)
     /// For COMMENTED: the comment id and visibility (the body is read with ListComments).
     case comment(Support_Tickets_V1_CommentRef)
+    /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK and SLA_BREACHED.
+    case sla(Support_Tickets_V1_SlaChange)
 
   }
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// An SLA change recorded in history.
+public nonisolated struct Support_Tickets_V1_SlaChange: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// For SLA_AT_RISK / SLA_BREACHED: the clock, as of the crossing.
+  public var clock: Support_Tickets_V1_SlaClock {
+    get {_storage._clock ?? Support_Tickets_V1_SlaClock()}
+    set {_uniqueStorage()._clock = newValue}
+  }
+  /// Returns true if `clock` has been explicitly set.
+  public var hasClock: Bool {_storage._clock != nil}
+  /// Clears the value of `clock`. Subsequent reads from it will return its default value.
+  public mutating func clearClock() {_uniqueStorage()._clock = nil}
+
+  /// For SLA_PAUSED / SLA_RESUMED: the wait that began or ended.
+  public var pauseReason: Support_Tickets_V1_SlaPauseReason {
+    get {_storage._pauseReason}
+    set {_uniqueStorage()._pauseReason = newValue}
+  }
+
+  /// For SLA_RESUMED: how long the pause lasted.
+  public var pausedDuration: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._pausedDuration ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._pausedDuration = newValue}
+  }
+  /// Returns true if `pausedDuration` has been explicitly set.
+  public var hasPausedDuration: Bool {_storage._pausedDuration != nil}
+  /// Clears the value of `pausedDuration`. Subsequent reads from it will return its default value.
+  public mutating func clearPausedDuration() {_uniqueStorage()._pausedDuration = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
@@ -2792,7 +3136,19 @@ nonisolated extension Support_Tickets_V1_CommentVisibility: SwiftProtobuf._Proto
 }
 
 nonisolated extension Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0HISTORY_ENTRY_KIND_UNSPECIFIED\0\u{1}HISTORY_ENTRY_KIND_CREATED\0\u{1}HISTORY_ENTRY_KIND_TRANSITIONED\0\u{1}HISTORY_ENTRY_KIND_ASSIGNED\0\u{1}HISTORY_ENTRY_KIND_PRIORITY_CHANGED\0\u{1}HISTORY_ENTRY_KIND_COMMENTED\0\u{1}HISTORY_ENTRY_KIND_SLA_PAUSED\0\u{1}HISTORY_ENTRY_KIND_SLA_RESUMED\0\u{1}HISTORY_ENTRY_KIND_SLA_BREACHED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0HISTORY_ENTRY_KIND_UNSPECIFIED\0\u{1}HISTORY_ENTRY_KIND_CREATED\0\u{1}HISTORY_ENTRY_KIND_TRANSITIONED\0\u{1}HISTORY_ENTRY_KIND_ASSIGNED\0\u{1}HISTORY_ENTRY_KIND_PRIORITY_CHANGED\0\u{1}HISTORY_ENTRY_KIND_COMMENTED\0\u{1}HISTORY_ENTRY_KIND_SLA_PAUSED\0\u{1}HISTORY_ENTRY_KIND_SLA_RESUMED\0\u{1}HISTORY_ENTRY_KIND_SLA_BREACHED\0\u{1}HISTORY_ENTRY_KIND_SLA_AT_RISK\0")
+}
+
+nonisolated extension Support_Tickets_V1_SlaMilestone: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_MILESTONE_UNSPECIFIED\0\u{1}SLA_MILESTONE_FIRST_RESPONSE\0\u{1}SLA_MILESTONE_COMPLAINT_REPLY\0\u{1}SLA_MILESTONE_RESOLUTION\0\u{1}SLA_MILESTONE_REPAIR_COMPLETION\0\u{1}SLA_MILESTONE_PROMISED\0")
+}
+
+nonisolated extension Support_Tickets_V1_SlaClockState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_CLOCK_STATE_UNSPECIFIED\0\u{1}SLA_CLOCK_STATE_ACTIVE\0\u{1}SLA_CLOCK_STATE_PAUSED\0\u{1}SLA_CLOCK_STATE_MET\0\u{1}SLA_CLOCK_STATE_AT_RISK\0\u{1}SLA_CLOCK_STATE_BREACHED\0\u{1}SLA_CLOCK_STATE_STOPPED\0")
+}
+
+nonisolated extension Support_Tickets_V1_SlaPauseReason: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_PAUSE_REASON_UNSPECIFIED\0\u{1}SLA_PAUSE_REASON_WAITING_ON_SHOPPER\0\u{1}SLA_PAUSE_REASON_WAITING_FOR_RETURNED_GOODS\0\u{1}SLA_PAUSE_REASON_WAITING_ON_THIRD_PARTY\0")
 }
 
 nonisolated extension Support_Tickets_V1_DeliveredTimeSource: SwiftProtobuf._ProtoNameProviding {
@@ -3095,7 +3451,7 @@ nonisolated extension Support_Tickets_V1_Ticket: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Support_Tickets_V1_TicketSla: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TicketSla"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_response_due_time\0\u{3}first_response_time\0\u{3}resolution_due_time\0\u{1}paused\0\u{3}paused_since_time\0\u{3}paused_duration\0\u{3}first_response_breached\0\u{3}resolution_breached\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}first_response_due_time\0\u{3}first_response_time\0\u{3}resolution_due_time\0\u{1}paused\0\u{3}paused_since_time\0\u{3}paused_duration\0\u{3}first_response_breached\0\u{3}resolution_breached\0\u{1}clocks\0\u{3}pause_reason\0\u{3}at_risk_share\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3111,6 +3467,9 @@ nonisolated extension Support_Tickets_V1_TicketSla: SwiftProtobuf.Message, Swift
       case 6: try { try decoder.decodeSingularMessageField(value: &self._pausedDuration) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.firstResponseBreached) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.resolutionBreached) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.pauseReason) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.atRiskShare) }()
       default: break
       }
     }
@@ -3145,6 +3504,15 @@ nonisolated extension Support_Tickets_V1_TicketSla: SwiftProtobuf.Message, Swift
     if self.resolutionBreached != false {
       try visitor.visitSingularBoolField(value: self.resolutionBreached, fieldNumber: 8)
     }
+    if !self.clocks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 9)
+    }
+    if self.pauseReason != .unspecified {
+      try visitor.visitSingularEnumField(value: self.pauseReason, fieldNumber: 10)
+    }
+    if self.atRiskShare.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.atRiskShare, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3157,6 +3525,83 @@ nonisolated extension Support_Tickets_V1_TicketSla: SwiftProtobuf.Message, Swift
     if lhs._pausedDuration != rhs._pausedDuration {return false}
     if lhs.firstResponseBreached != rhs.firstResponseBreached {return false}
     if lhs.resolutionBreached != rhs.resolutionBreached {return false}
+    if lhs.clocks != rhs.clocks {return false}
+    if lhs.pauseReason != rhs.pauseReason {return false}
+    if lhs.atRiskShare != rhs.atRiskShare {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_SlaClock: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaClock"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}milestone\0\u{1}state\0\u{1}target\0\u{3}business_time\0\u{3}start_time\0\u{3}due_time\0\u{3}at_risk_time\0\u{3}met_time\0\u{3}breached_by\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.milestone) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._target) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.businessTime) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._startTime) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._dueTime) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._atRiskTime) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._metTime) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._breachedBy) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.milestone != .unspecified {
+      try visitor.visitSingularEnumField(value: self.milestone, fieldNumber: 1)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 2)
+    }
+    try { if let v = self._target {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if self.businessTime != false {
+      try visitor.visitSingularBoolField(value: self.businessTime, fieldNumber: 4)
+    }
+    try { if let v = self._startTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._dueTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._atRiskTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._metTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._breachedBy {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_SlaClock, rhs: Support_Tickets_V1_SlaClock) -> Bool {
+    if lhs.milestone != rhs.milestone {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs._target != rhs._target {return false}
+    if lhs.businessTime != rhs.businessTime {return false}
+    if lhs._startTime != rhs._startTime {return false}
+    if lhs._dueTime != rhs._dueTime {return false}
+    if lhs._atRiskTime != rhs._atRiskTime {return false}
+    if lhs._metTime != rhs._metTime {return false}
+    if lhs._breachedBy != rhs._breachedBy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3420,7 +3865,7 @@ nonisolated extension Support_Tickets_V1_Comment: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Support_Tickets_V1_HistoryEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HistoryEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entry_id\0\u{3}ticket_id\0\u{1}sequence\0\u{1}kind\0\u{1}actor\0\u{3}from_status\0\u{3}to_status\0\u{1}reason\0\u{3}occur_time\0\u{3}ticket_version\0\u{1}action\0\u{1}assignment\0\u{3}priority_change\0\u{1}comment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entry_id\0\u{3}ticket_id\0\u{1}sequence\0\u{1}kind\0\u{1}actor\0\u{3}from_status\0\u{3}to_status\0\u{1}reason\0\u{3}occur_time\0\u{3}ticket_version\0\u{1}action\0\u{1}assignment\0\u{3}priority_change\0\u{1}comment\0\u{1}sla\0")
 
   fileprivate class _StorageClass {
     var _entryID: String = String()
@@ -3535,6 +3980,19 @@ nonisolated extension Support_Tickets_V1_HistoryEntry: SwiftProtobuf.Message, Sw
             _storage._details = .comment(v)
           }
         }()
+        case 15: try {
+          var v: Support_Tickets_V1_SlaChange?
+          var hadOneofValue = false
+          if let current = _storage._details {
+            hadOneofValue = true
+            if case .sla(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._details = .sla(v)
+          }
+        }()
         default: break
         }
       }
@@ -3594,6 +4052,10 @@ nonisolated extension Support_Tickets_V1_HistoryEntry: SwiftProtobuf.Message, Sw
         guard case .comment(let v)? = _storage._details else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
       }()
+      case .sla?: try {
+        guard case .sla(let v)? = _storage._details else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      }()
       case nil: break
       }
     }
@@ -3616,6 +4078,90 @@ nonisolated extension Support_Tickets_V1_HistoryEntry: SwiftProtobuf.Message, Sw
         if _storage._occurTime != rhs_storage._occurTime {return false}
         if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
         if _storage._details != rhs_storage._details {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_SlaChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}clock\0\u{3}pause_reason\0\u{3}paused_duration\0")
+
+  fileprivate class _StorageClass {
+    var _clock: Support_Tickets_V1_SlaClock? = nil
+    var _pauseReason: Support_Tickets_V1_SlaPauseReason = .unspecified
+    var _pausedDuration: SwiftProtobuf.Google_Protobuf_Duration? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _clock = source._clock
+      _pauseReason = source._pauseReason
+      _pausedDuration = source._pausedDuration
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._clock) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._pauseReason) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._pausedDuration) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._clock {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if _storage._pauseReason != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._pauseReason, fieldNumber: 2)
+      }
+      try { if let v = _storage._pausedDuration {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_SlaChange, rhs: Support_Tickets_V1_SlaChange) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._clock != rhs_storage._clock {return false}
+        if _storage._pauseReason != rhs_storage._pauseReason {return false}
+        if _storage._pausedDuration != rhs_storage._pausedDuration {return false}
         return true
       }
       if !storagesAreEqual {return false}

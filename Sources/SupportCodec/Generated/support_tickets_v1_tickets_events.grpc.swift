@@ -29,6 +29,11 @@
 /// - TicketRejectedEvent        on -> REJECTED.
 /// - TicketCancelledEvent       on -> CANCELLED. Logistics cancels the case's ISSUED return
 ///   authorisation.
+/// - TicketSlaAtRiskEvent       when a running clock has used the policy's at-risk share of its
+///   target (SLA sweeper, within SUPPORTMESH_TICKETS_SLA_SWEEP_SECONDS of the moment; once per
+///   clock and due time, even with several tickets instances).
+/// - TicketSlaBreachedEvent     when a running clock's due time passes unmet (same sweeper, same
+///   once-only rule). A clock whose due time later moves (a reopen) may be announced again.
 ///
 /// ## Consumed
 /// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor

@@ -39,6 +39,11 @@
 /// - TicketRejectedEvent        on -> REJECTED.
 /// - TicketCancelledEvent       on -> CANCELLED. Logistics cancels the case's ISSUED return
 ///   authorisation.
+/// - TicketSlaAtRiskEvent       when a running clock has used the policy's at-risk share of its
+///   target (SLA sweeper, within SUPPORTMESH_TICKETS_SLA_SWEEP_SECONDS of the moment; once per
+///   clock and due time, even with several tickets instances).
+/// - TicketSlaBreachedEvent     when a running clock's due time passes unmet (same sweeper, same
+///   once-only rule). A clock whose due time later moves (a reopen) may be announced again.
 ///
 /// ## Consumed
 /// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor
@@ -1108,6 +1113,222 @@ public nonisolated struct Support_Tickets_V1_TicketClosedEvent: @unchecked Senda
   /// Clears the value of `resolveTime`. Subsequent reads from it will return its default value.
   public mutating func clearResolveTime() {_uniqueStorage()._resolveTime = nil}
 
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A running SLA clock of a case has used the policy's at-risk share of its target.
+public nonisolated struct Support_Tickets_V1_TicketSlaAtRiskEvent: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  public var ticketID: String {
+    get {_storage._ticketID}
+    set {_uniqueStorage()._ticketID = newValue}
+  }
+
+  /// The case version when the crossing was recorded (the crossing itself does not change it).
+  public var ticketVersion: Int64 {
+    get {_storage._ticketVersion}
+    set {_uniqueStorage()._ticketVersion = newValue}
+  }
+
+  public var milestone: Support_Tickets_V1_SlaMilestone {
+    get {_storage._milestone}
+    set {_uniqueStorage()._milestone = newValue}
+  }
+
+  public var dueTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._dueTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._dueTime = newValue}
+  }
+  /// Returns true if `dueTime` has been explicitly set.
+  public var hasDueTime: Bool {_storage._dueTime != nil}
+  /// Clears the value of `dueTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDueTime() {_uniqueStorage()._dueTime = nil}
+
+  /// When the clock became at risk (SlaClock.at_risk_time).
+  public var atRiskTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._atRiskTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._atRiskTime = newValue}
+  }
+  /// Returns true if `atRiskTime` has been explicitly set.
+  public var hasAtRiskTime: Bool {_storage._atRiskTime != nil}
+  /// Clears the value of `atRiskTime`. Subsequent reads from it will return its default value.
+  public mutating func clearAtRiskTime() {_uniqueStorage()._atRiskTime = nil}
+
+  public var target: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._target ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._target = newValue}
+  }
+  /// Returns true if `target` has been explicitly set.
+  public var hasTarget: Bool {_storage._target != nil}
+  /// Clears the value of `target`. Subsequent reads from it will return its default value.
+  public mutating func clearTarget() {_uniqueStorage()._target = nil}
+
+  public var assigneeAgentID: String {
+    get {_storage._assigneeAgentID}
+    set {_uniqueStorage()._assigneeAgentID = newValue}
+  }
+
+  public var skillGroupID: String {
+    get {_storage._skillGroupID}
+    set {_uniqueStorage()._skillGroupID = newValue}
+  }
+
+  public var type: Support_Tickets_V1_TicketType {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var priority: Support_Tickets_V1_Priority {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
+
+  public var category: Support_Tickets_V1_ProblemCategory {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  /// When the sweeper recorded it.
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A running SLA clock of a case passed its due time unmet.
+public nonisolated struct Support_Tickets_V1_TicketSlaBreachedEvent: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id.
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  public var ticketID: String {
+    get {_storage._ticketID}
+    set {_uniqueStorage()._ticketID = newValue}
+  }
+
+  /// The case version when the breach was recorded (the breach itself does not change it).
+  public var ticketVersion: Int64 {
+    get {_storage._ticketVersion}
+    set {_uniqueStorage()._ticketVersion = newValue}
+  }
+
+  public var milestone: Support_Tickets_V1_SlaMilestone {
+    get {_storage._milestone}
+    set {_uniqueStorage()._milestone = newValue}
+  }
+
+  public var dueTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._dueTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._dueTime = newValue}
+  }
+  /// Returns true if `dueTime` has been explicitly set.
+  public var hasDueTime: Bool {_storage._dueTime != nil}
+  /// Clears the value of `dueTime`. Subsequent reads from it will return its default value.
+  public mutating func clearDueTime() {_uniqueStorage()._dueTime = nil}
+
+  /// The moment of the breach: equal to due_time.
+  public var breachTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._breachTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._breachTime = newValue}
+  }
+  /// Returns true if `breachTime` has been explicitly set.
+  public var hasBreachTime: Bool {_storage._breachTime != nil}
+  /// Clears the value of `breachTime`. Subsequent reads from it will return its default value.
+  public mutating func clearBreachTime() {_uniqueStorage()._breachTime = nil}
+
+  /// How late at occur_time (occur_time - due_time; the sweeper's delay, under its interval).
+  public var breachedBy: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._breachedBy ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._breachedBy = newValue}
+  }
+  /// Returns true if `breachedBy` has been explicitly set.
+  public var hasBreachedBy: Bool {_storage._breachedBy != nil}
+  /// Clears the value of `breachedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearBreachedBy() {_uniqueStorage()._breachedBy = nil}
+
+  public var target: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._target ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._target = newValue}
+  }
+  /// Returns true if `target` has been explicitly set.
+  public var hasTarget: Bool {_storage._target != nil}
+  /// Clears the value of `target`. Subsequent reads from it will return its default value.
+  public mutating func clearTarget() {_uniqueStorage()._target = nil}
+
+  public var assigneeAgentID: String {
+    get {_storage._assigneeAgentID}
+    set {_uniqueStorage()._assigneeAgentID = newValue}
+  }
+
+  public var skillGroupID: String {
+    get {_storage._skillGroupID}
+    set {_uniqueStorage()._skillGroupID = newValue}
+  }
+
+  public var type: Support_Tickets_V1_TicketType {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var priority: Support_Tickets_V1_Priority {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
+
+  public var category: Support_Tickets_V1_ProblemCategory {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  /// When the sweeper recorded it.
   public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._occurTime = newValue}
@@ -2634,6 +2855,335 @@ nonisolated extension Support_Tickets_V1_TicketClosedEvent: SwiftProtobuf.Messag
         if _storage._reopenCount != rhs_storage._reopenCount {return false}
         if _storage._createTime != rhs_storage._createTime {return false}
         if _storage._resolveTime != rhs_storage._resolveTime {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketSlaAtRiskEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketSlaAtRiskEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}milestone\0\u{3}due_time\0\u{3}at_risk_time\0\u{1}target\0\u{3}assignee_agent_id\0\u{3}skill_group_id\0\u{1}type\0\u{1}priority\0\u{1}category\0\u{3}shopper_id\0\u{3}occur_time\0")
+
+  fileprivate class _StorageClass {
+    var _eventID: String = String()
+    var _ticketID: String = String()
+    var _ticketVersion: Int64 = 0
+    var _milestone: Support_Tickets_V1_SlaMilestone = .unspecified
+    var _dueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _atRiskTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _target: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _assigneeAgentID: String = String()
+    var _skillGroupID: String = String()
+    var _type: Support_Tickets_V1_TicketType = .unspecified
+    var _priority: Support_Tickets_V1_Priority = .unspecified
+    var _category: Support_Tickets_V1_ProblemCategory = .unspecified
+    var _shopperID: String = String()
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eventID = source._eventID
+      _ticketID = source._ticketID
+      _ticketVersion = source._ticketVersion
+      _milestone = source._milestone
+      _dueTime = source._dueTime
+      _atRiskTime = source._atRiskTime
+      _target = source._target
+      _assigneeAgentID = source._assigneeAgentID
+      _skillGroupID = source._skillGroupID
+      _type = source._type
+      _priority = source._priority
+      _category = source._category
+      _shopperID = source._shopperID
+      _occurTime = source._occurTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._ticketID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._ticketVersion) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._milestone) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._dueTime) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._atRiskTime) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._target) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._assigneeAgentID) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._skillGroupID) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 11: try { try decoder.decodeSingularEnumField(value: &_storage._priority) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._category) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 1)
+      }
+      if !_storage._ticketID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketID, fieldNumber: 2)
+      }
+      if _storage._ticketVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._ticketVersion, fieldNumber: 3)
+      }
+      if _storage._milestone != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._milestone, fieldNumber: 4)
+      }
+      try { if let v = _storage._dueTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._atRiskTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._target {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._assigneeAgentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._assigneeAgentID, fieldNumber: 8)
+      }
+      if !_storage._skillGroupID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._skillGroupID, fieldNumber: 9)
+      }
+      if _storage._type != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 10)
+      }
+      if _storage._priority != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._priority, fieldNumber: 11)
+      }
+      if _storage._category != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._category, fieldNumber: 12)
+      }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 13)
+      }
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketSlaAtRiskEvent, rhs: Support_Tickets_V1_TicketSlaAtRiskEvent) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._ticketID != rhs_storage._ticketID {return false}
+        if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
+        if _storage._milestone != rhs_storage._milestone {return false}
+        if _storage._dueTime != rhs_storage._dueTime {return false}
+        if _storage._atRiskTime != rhs_storage._atRiskTime {return false}
+        if _storage._target != rhs_storage._target {return false}
+        if _storage._assigneeAgentID != rhs_storage._assigneeAgentID {return false}
+        if _storage._skillGroupID != rhs_storage._skillGroupID {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketSlaBreachedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketSlaBreachedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}milestone\0\u{3}due_time\0\u{3}breach_time\0\u{3}breached_by\0\u{1}target\0\u{3}assignee_agent_id\0\u{3}skill_group_id\0\u{1}type\0\u{1}priority\0\u{1}category\0\u{3}shopper_id\0\u{3}occur_time\0")
+
+  fileprivate class _StorageClass {
+    var _eventID: String = String()
+    var _ticketID: String = String()
+    var _ticketVersion: Int64 = 0
+    var _milestone: Support_Tickets_V1_SlaMilestone = .unspecified
+    var _dueTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _breachTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _breachedBy: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _target: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _assigneeAgentID: String = String()
+    var _skillGroupID: String = String()
+    var _type: Support_Tickets_V1_TicketType = .unspecified
+    var _priority: Support_Tickets_V1_Priority = .unspecified
+    var _category: Support_Tickets_V1_ProblemCategory = .unspecified
+    var _shopperID: String = String()
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eventID = source._eventID
+      _ticketID = source._ticketID
+      _ticketVersion = source._ticketVersion
+      _milestone = source._milestone
+      _dueTime = source._dueTime
+      _breachTime = source._breachTime
+      _breachedBy = source._breachedBy
+      _target = source._target
+      _assigneeAgentID = source._assigneeAgentID
+      _skillGroupID = source._skillGroupID
+      _type = source._type
+      _priority = source._priority
+      _category = source._category
+      _shopperID = source._shopperID
+      _occurTime = source._occurTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._ticketID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._ticketVersion) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._milestone) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._dueTime) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._breachTime) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._breachedBy) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._target) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._assigneeAgentID) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._skillGroupID) }()
+        case 11: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._priority) }()
+        case 13: try { try decoder.decodeSingularEnumField(value: &_storage._category) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 1)
+      }
+      if !_storage._ticketID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketID, fieldNumber: 2)
+      }
+      if _storage._ticketVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._ticketVersion, fieldNumber: 3)
+      }
+      if _storage._milestone != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._milestone, fieldNumber: 4)
+      }
+      try { if let v = _storage._dueTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._breachTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._breachedBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._target {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._assigneeAgentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._assigneeAgentID, fieldNumber: 9)
+      }
+      if !_storage._skillGroupID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._skillGroupID, fieldNumber: 10)
+      }
+      if _storage._type != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 11)
+      }
+      if _storage._priority != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._priority, fieldNumber: 12)
+      }
+      if _storage._category != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._category, fieldNumber: 13)
+      }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 14)
+      }
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketSlaBreachedEvent, rhs: Support_Tickets_V1_TicketSlaBreachedEvent) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._ticketID != rhs_storage._ticketID {return false}
+        if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
+        if _storage._milestone != rhs_storage._milestone {return false}
+        if _storage._dueTime != rhs_storage._dueTime {return false}
+        if _storage._breachTime != rhs_storage._breachTime {return false}
+        if _storage._breachedBy != rhs_storage._breachedBy {return false}
+        if _storage._target != rhs_storage._target {return false}
+        if _storage._assigneeAgentID != rhs_storage._assigneeAgentID {return false}
+        if _storage._skillGroupID != rhs_storage._skillGroupID {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
         if _storage._occurTime != rhs_storage._occurTime {return false}
         return true
       }

@@ -83,6 +83,7 @@ enum TicketsMigrations {
     ),
     // Tickets follows the logistics and feedback event logs (TicketEventConsumers).
     EventSubscription.migration(version: 4),
+    SlaStore.migration,
     ShipmentExceptionCases.migration, DeliveryFacts.migration,
   ]
 }

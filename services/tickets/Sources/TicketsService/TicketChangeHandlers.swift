@@ -39,7 +39,7 @@ extension TicketHandlers {
       try TicketWorkflow.validate(action, for: ticket)
       var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, by: actor, now: now, policy: policy)
       // The shopper acting ends a wait on the shopper (a reply that asked them for something).
-      if caller.role == .shopper && next.sla.paused && next.status != .awaitingReturn { next.resumeSLA(at: now) }
+      if caller.role == .shopper && next.shopperEndsPause { next.resumeSLA(at: now) }
       next.version = ticket.version + 1
       next.updateTime = now.timestamp
       var entry = Self.entry(.transitioned, ticket: next, actor: actor, reason: reason, now: now)

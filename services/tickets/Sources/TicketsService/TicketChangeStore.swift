@@ -170,5 +170,6 @@ extension TicketStore {
         updated_at = \(ticket.updateTime.date), version = \(ticket.version), body = \(try ticket.bytea())
       WHERE ticket_id = \(id)
       """, logger: logger)
+    try await SlaStore.sync(ticket, on: connection, logger: logger)
   }
 }

@@ -49,7 +49,7 @@ extension TicketHandlers {
         next.sla.firstResponseTime = now.timestamp
       }
       if caller.isStaff && request.awaitingShopper { next.pauseSLA(at: now) }
-      if caller.role == .shopper && next.sla.paused && next.status != .awaitingReturn { next.resumeSLA(at: now) }
+      if caller.role == .shopper && next.shopperEndsPause { next.resumeSLA(at: now) }
       if next != ticket {
         next.version = ticket.version + 1
         next.updateTime = now.timestamp

@@ -282,9 +282,12 @@ extension Ticket {
     var ticket = self
     let stopped = [.rejected, .cancelled].contains(status)
     let responded: Date? = sla.hasFirstResponseTime ? sla.firstResponseTime.date : nil
-    ticket.sla.firstResponseBreached = !stopped && (responded ?? now) > sla.firstResponseDueTime.date
+    // A paused clock stops counting at the start of the pause.
+    let end = sla.paused ? sla.pausedSinceTime.date : now
+    ticket.sla.firstResponseBreached = !stopped && (responded ?? end) > sla.firstResponseDueTime.date
     let resolved: Date? = hasResolveTime ? resolveTime.date : nil
-    ticket.sla.resolutionBreached = !stopped && (resolved ?? now) > sla.resolutionDueTime.date
+    ticket.sla.resolutionBreached = !stopped && (resolved ?? end) > sla.resolutionDueTime.date
+    ticket.sla.clocks = liveSlaClocks(at: now)
     return ticket
   }
 }

@@ -16,6 +16,8 @@ struct TicketStore: Sendable {
   var outbox: EventOutbox? = nil
   /// The resolution window (hours), for the timings the resolved event reports.
   var resolutionHours = 72
+  /// The SLA policy before any UpdateSlaPolicy (SlaPolicies.defaultPolicy).
+  var slaDefaults = SlaPolicies.defaultPolicy(TicketsPolicy())
 
   /// Statuses in which a case no longer blocks a new one for the same order item.
   static let finishedStatuses: [TicketStatus] = [.rejected, .cancelled, .closed]
@@ -43,6 +45,7 @@ struct TicketStore: Sendable {
     if Self.goodsTypes.contains(ticket.type) {
       try await Self.rejectOverlappingOpenCase(ticket, connection, logger)
     }
+    let ticket = try await SlaStore.startClocks(ticket, defaults: slaDefaults, on: connection, logger: logger)
     let id = UUID(uuidString: ticket.ticketID)!
     let body = try ticket.bytea()
     let inserted = try await connection.query(
@@ -82,6 +85,7 @@ struct TicketStore: Sendable {
     entry.occurTime = ticket.createTime
     entry.ticketVersion = ticket.version
     try await Self.appendHistory(entry, ticketID: id, connection, logger)
+    try await SlaStore.sync(ticket, on: connection, logger: logger)
     // Announced in the same transaction, last: the append holds the event log's position lock.
     if let outbox {
       let eventID = UUID()

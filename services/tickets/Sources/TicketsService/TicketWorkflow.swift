@@ -197,8 +197,8 @@ enum TicketWorkflow {
     }
     // The SLA clock pauses while the case waits for the goods, and runs again after.
     if target == .awaitingReturn && ticket.status != .awaitingReturn {
-      next.pauseSLA(at: now)
-    } else if ticket.status == .awaitingReturn && target != .awaitingReturn {
+      next.pauseSLA(at: now, reason: .waitingForReturnedGoods)
+    } else if ticket.status == .awaitingReturn && target != .awaitingReturn && next.sla.pauseReason != .waitingOnThirdParty {
       next.resumeSLA(at: now)
     }
     next.status = target
@@ -353,11 +353,18 @@ enum TicketWorkflow {
 }
 
 extension Ticket {
-  /// Pauses the SLA clocks (waiting on the shopper or for the goods).
-  mutating func pauseSLA(at now: Date) {
+  /// Pauses the SLA clocks (waiting on the shopper, for the goods or for a third party).
+  mutating func pauseSLA(at now: Date, reason: Support_Tickets_V1_SlaPauseReason = .waitingOnShopper) {
     guard !sla.paused else { return }
     sla.paused = true
     sla.pausedSinceTime = now.timestamp
+    sla.pauseReason = reason
+  }
+
+  /// Whether the shopper commenting or acting ends the pause: not a third party's wait, which
+  /// an agent ends (ResumeSla), nor the goods' wait, which their arrival ends.
+  var shopperEndsPause: Bool {
+    sla.paused && status != .awaitingReturn && sla.pauseReason != .waitingOnThirdParty
   }
 
   /// Runs the clocks again: the paused time is added to the total and moves the due times later.
@@ -372,5 +379,6 @@ extension Ticket {
     sla.resolutionDueTime = sla.resolutionDueTime.date.addingTimeInterval(paused.rounded(.down)).timestamp
     sla.paused = false
     sla.clearPausedSinceTime()
+    sla.pauseReason = .unspecified
   }
 }

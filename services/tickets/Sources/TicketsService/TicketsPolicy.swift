@@ -14,6 +14,9 @@ import SupportCodec
 /// | SUPPORTMESH_TICKETS_WARRANTY_DAYS | quality problems and "not as described" | 365 |
 /// | SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS | acknowledge every request within | 24 |
 /// | SUPPORTMESH_TICKETS_RESOLUTION_HOURS | resolve within | 72 |
+/// | SUPPORTMESH_TICKETS_SLA_SWEEP_SECONDS | how often the SLA sweeper looks for crossings (1-30) | 10 |
+///
+/// The two hours are the default SLA policy's; SlaService.UpdateSlaPolicy overrides them.
 public struct TicketsPolicy: Sendable {
   public var noReasonReturnDays = 7
   public var exchangeDays = 15
