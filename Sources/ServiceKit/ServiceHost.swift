@@ -159,17 +159,18 @@ public enum ServiceHost {
         transport.channelDebuggingCallbacks.onAcceptTCPConnection = HandshakeTimeoutHandler.installer(timeout: config.handshakeTimeout)
       }
     )
+    let gate = StartupGate()
     let server = GRPCServer(
       transport: transport,
       services: parts.rpcServices + [HealthService(store: health, fallback: parts.healthFallback)],
       interceptors: [
-        RequestContextInterceptor(logger: logger), RPCMetricsInterceptor(),
+        RequestContextInterceptor(logger: logger), StartupGateInterceptor(gate: gate), RPCMetricsInterceptor(),
         AuthenticationInterceptor(parts.authenticator ?? SignedCallerAuthenticator(config.callerHeader)),
         ErrorMappingInterceptor(),
       ]
     )
     let grpcService = GRPCServerService(
-      server: server, health: health, logger: logger, address: config.grpcAddress,
+      server: server, health: health, gate: gate, logger: logger, address: config.grpcAddress,
       startup: { [database, migrator] in
         guard let database, let migrator else { return }
         try await migrateWithRetry(migrator, database: database, logger: logger)
@@ -220,6 +221,8 @@ public enum ServiceHost {
 struct GRPCServerService: Service {
   let server: GRPCServer<HTTP2ServerTransport.Posix>
   let health: HealthStatusStore
+  /// Opened once start-up is done: calls other than health are refused until then.
+  let gate: StartupGate
   let logger: Logger
   let address: HostPort
   let startup: @Sendable () async throws -> Void
@@ -240,6 +243,7 @@ struct GRPCServerService: Service {
           logger.info("stopped during start-up")
           return
         }
+        gate.openGate()
         health.setAll(.serving)
         logger.info("serving")
         if let probe {

@@ -10,7 +10,7 @@ import Testing
 extension MeshTests {
   @Suite("Gateway, health, metrics, isolation")
   struct Platform {
-    @Test("unknown methods and unserved contract methods are UNIMPLEMENTED")
+    @Test("methods the contract does not have are UNIMPLEMENTED")
     func unimplemented() async throws {
       try await mesh.withGateway { grpc in
         let unknown = MethodDescriptor(fullyQualifiedService: "support.tickets.v1.TicketService", method: "Nope")
@@ -20,8 +20,14 @@ extension MeshTests {
             serializer: RawMessageSerializer(), deserializer: RawMessageDeserializer(), options: .defaults
           ) { try $0.message }
         }
-        let quality = Support_Feedback_V1_ServiceQualityService.Client(wrapping: grpc)
-        await expectCode(.unimplemented) { try await quality.getServiceMetrics(.init()) }
+        // A method the contract does not have, of a package the gateway routes.
+        let missing = MethodDescriptor(fullyQualifiedService: "support.feedback.v1.ServiceQualityService", method: "GetNothing")
+        await expectCode(.unimplemented) {
+          try await grpc.unary(
+            request: ClientRequest(message: [UInt8]()), descriptor: missing,
+            serializer: RawMessageSerializer(), deserializer: RawMessageDeserializer(), options: .defaults
+          ) { try $0.message }
+        }
       }
     }
 
@@ -33,12 +39,12 @@ extension MeshTests {
         #expect(own.status == .serving)
         // The services this release serves, one per backend; the gateway asks each backend live.
         for service in ["support.chat.v1.ConversationService", "support.chat.v1.AgentService", "support.tickets.v1.TicketService",
-                        "support.logistics.v1.ShipmentService", "support.feedback.v1.SurveyService"] {
+                        "support.logistics.v1.ShipmentService", "support.feedback.v1.SurveyService",
+                        "support.feedback.v1.ServiceQualityService", "support.tickets.v1.SlaService"] {
           let answer = try await health.check(.with { $0.service = service })
           #expect(answer.status == .serving, "\(service)")
         }
-        // A contract service no backend serves yet is unknown to health, as to the router.
-        await expectCode(.notFound) { try await health.check(.with { $0.service = "support.feedback.v1.ServiceQualityService" }) }
+        // A service no backend serves is unknown to health, as to the router.
         await expectCode(.notFound) { try await health.check(.with { $0.service = "support.nope.v1.Nothing" }) }
       }
       let (status, body) = try await mesh.http(mesh.httpPort("gateway"), "/healthz")

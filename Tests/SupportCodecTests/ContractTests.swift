@@ -74,6 +74,7 @@ struct ContractTests {
       "support.chat.v1.ConversationService", "support.chat.v1.AgentService", "support.chat.v1.CannedResponseService",
       "support.chat.v1.FaqService", "support.tickets.v1.TicketService", "support.logistics.v1.ShipmentService",
       "support.feedback.v1.SurveyService", "support.feedback.v1.FollowUpService", "support.feedback.v1.ServiceQualityService",
+      "support.tickets.v1.SlaService",
     ])
     for backend in ServiceCatalog.backends {
       #expect(!backend.methods.isEmpty)

@@ -116,6 +116,8 @@ struct SurveyInvitationSender: Service {
   func run() async throws {
     guard !settings.url.isEmpty else {
       logger.notice("no SUPPORTMESH_FEEDBACK_INVITATION_URL: survey invitations are queued, not sent")
+      // A service that returns ends the process's service group: stay until shutdown.
+      try? await gracefulShutdown()
       return
     }
     await cancelWhenGracefulShutdown {
