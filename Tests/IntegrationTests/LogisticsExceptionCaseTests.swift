@@ -243,6 +243,11 @@ extension MeshTests {
       }
       #expect(!answer.eligible && answer.reasons == [.windowExpired] && answer.policyWindow == .noReasonReturn)
       #expect(abs(answer.deadlineTime.date.timeIntervalSince(deliveredAt.addingTimeInterval(7 * 86_400))) < 1)
+      // Another shopper naming this order learns nothing of its delivery: their own time counts.
+      let stranger = try await mesh.withGateway(as: .shopper(uniqueID("shopper"))) { grpc in try await Tickets(wrapping: grpc).checkEligibility(claim) }
+      #expect(stranger.eligible && stranger.deliveredTimeSource == .caller)
+      // Staff see the facts of any order.
+      #expect(try await mesh.withGateway { grpc in try await Tickets(wrapping: grpc).checkEligibility(claim) }.deliveredTimeSource == .logistics)
 
       try await mesh.withGateway(as: .shopper(shopper)) { grpc in
         let tickets = Tickets(wrapping: grpc)

@@ -248,6 +248,11 @@ public nonisolated struct Support_Logistics_V1_ShipmentDeliveredEvent: Sendable 
 
   public var shipmentVersion: Int64 = 0
 
+  /// The shipment's shopper (Shipment.shopper_id; empty when the order system named none).
+  /// Tickets keeps it with the order lines' delivery times, so a shopper's eligibility
+  /// question only ever uses the deliveries of their own orders.
+  public var shopperID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -780,7 +785,7 @@ nonisolated extension Support_Logistics_V1_ShipmentCreatedEvent: SwiftProtobuf.M
 
 nonisolated extension Support_Logistics_V1_ShipmentDeliveredEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ShipmentDeliveredEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}shipment_id\0\u{1}kind\0\u{3}ticket_id\0\u{3}order_id\0\u{3}delivered_time\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{3}return_authorization_id\0\u{3}rma_number\0\u{3}shipment_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}emit_time\0\u{3}shipment_id\0\u{1}kind\0\u{3}ticket_id\0\u{3}order_id\0\u{3}delivered_time\0\u{3}carrier_code\0\u{3}tracking_number\0\u{1}items\0\u{3}return_authorization_id\0\u{3}rma_number\0\u{3}shipment_version\0\u{3}shopper_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -801,6 +806,7 @@ nonisolated extension Support_Logistics_V1_ShipmentDeliveredEvent: SwiftProtobuf
       case 11: try { try decoder.decodeSingularStringField(value: &self.returnAuthorizationID) }()
       case 12: try { try decoder.decodeSingularStringField(value: &self.rmaNumber) }()
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.shipmentVersion) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
       default: break
       }
     }
@@ -850,6 +856,9 @@ nonisolated extension Support_Logistics_V1_ShipmentDeliveredEvent: SwiftProtobuf
     if self.shipmentVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.shipmentVersion, fieldNumber: 13)
     }
+    if !self.shopperID.isEmpty {
+      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -867,6 +876,7 @@ nonisolated extension Support_Logistics_V1_ShipmentDeliveredEvent: SwiftProtobuf
     if lhs.returnAuthorizationID != rhs.returnAuthorizationID {return false}
     if lhs.rmaNumber != rhs.rmaNumber {return false}
     if lhs.shipmentVersion != rhs.shipmentVersion {return false}
+    if lhs.shopperID != rhs.shopperID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1167,10 +1167,13 @@ public nonisolated enum Support_Tickets_V1_DeliveredTimeSource: SwiftProtobuf.En
   public typealias RawValue = Int
   case unspecified // = 0
 
-  /// The delivery logistics recorded for the order line (or for the whole order).
+  /// The delivery logistics recorded for the order line (or for the whole order). A shopper
+  /// caller only ever gets the deliveries of shipments logistics knows to be theirs
+  /// (Shipment.shopper_id); staff callers get any.
   case logistics // = 1
 
-  /// Logistics reported no delivery of the line: the caller's delivered_time was used.
+  /// Logistics reported no delivery of the line (that the caller may see): the caller's
+  /// delivered_time was used.
   case caller // = 2
 
   /// Neither knew a delivery: counted as not delivered.

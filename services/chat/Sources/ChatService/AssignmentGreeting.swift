@@ -11,6 +11,13 @@ import SupportCodec
 /// inactivity clock. A greeting whose placeholders the conversation cannot fill (an
 /// {order_number} in a pre-sales chat) is skipped and logged, never sent half-rendered.
 enum AssignmentGreeting {
+  static let requestIDPrefix = "greeting:"
+
+  /// Whether a message is an automatic assignment greeting (by its request id).
+  static func isGreeting(_ message: ChatMessage) -> Bool {
+    message.requestID.hasPrefix(requestIDPrefix)
+  }
+
   static func post(
     in conversation: inout Conversation, agentID: String, displayName: String, writer: inout TimelineWriter, at now: Date,
     on connection: PostgresConnection, logger: Logger
@@ -41,7 +48,7 @@ enum AssignmentGreeting {
     greeting.cannedResponseID = greetingID
     greeting.createTime = now.timestamp
     // One greeting per assignment: the request id names the assignment's place in the timeline.
-    greeting.requestID = "greeting:\(conversation.conversationID):\(greeting.sequence)"
+    greeting.requestID = "\(requestIDPrefix)\(conversation.conversationID):\(greeting.sequence)"
     writer.record(.messagePosted(greeting), in: &conversation, at: now)
     try await ChatStore.insert(
       greeting, conversationID: UUID(uuidString: conversation.conversationID)!, requestID: greeting.requestID,

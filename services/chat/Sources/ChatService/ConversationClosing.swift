@@ -234,6 +234,8 @@ struct TranscriptStats: Sendable {
         if time >= assignedFrom { waiting.append(time) }
       case .agent, .supervisor:
         stats.agentMessages += 1
+        // An automatic greeting (AssignmentGreeting) is not the agent answering.
+        guard !AssignmentGreeting.isGreeting(message) else { continue }
         delays += waiting.map { time - $0 }
         waiting.removeAll()
       default:

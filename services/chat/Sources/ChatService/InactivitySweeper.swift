@@ -42,6 +42,14 @@ struct InactivitySweeper: Service {
       "UPDATE conversations SET awaiting_shopper_since = \(since) WHERE conversation_id = \(id)", logger: logger)
   }
 
+  /// Stops the clock (an assignment: the shopper now waits on the new agent).
+  static func clear(_ conversation: Conversation, on connection: PostgresConnection, logger: Logger) async throws {
+    guard let id = UUID(uuidString: conversation.conversationID) else { return }
+    try await connection.query(
+      "UPDATE conversations SET awaiting_shopper_since = NULL WHERE conversation_id = \(id) AND awaiting_shopper_since IS NOT NULL",
+      logger: logger)
+  }
+
   func run() async throws {
     await cancelWhenGracefulShutdown {
       while !Task.isCancelled {

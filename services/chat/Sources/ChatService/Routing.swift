@@ -163,6 +163,8 @@ enum Routing {
         .statusChanged(.with { $0.previousStatus = previous; $0.status = .active; $0.actor = actor }), in: &conversation, at: now)
     }
     try await recordAssignment(conversation, agentID: agentID, at: now, on: connection, logger: logger)
+    // A new agent starts with the shopper waiting on the desk: no inactivity clock runs.
+    try await InactivitySweeper.clear(conversation, on: connection, logger: logger)
     try await AssignmentGreeting.post(
       in: &conversation, agentID: agentID, displayName: displayName, writer: &writer, at: now, on: connection, logger: logger)
     try await ConversationRows.save(conversation, on: connection, logger: logger)

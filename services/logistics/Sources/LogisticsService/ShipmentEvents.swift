@@ -41,6 +41,7 @@ enum ShipmentEvents {
       $0.returnAuthorizationID = shipment.returnAuthorizationID
       $0.rmaNumber = rmaNumber
       $0.shipmentVersion = shipment.version
+      $0.shopperID = shipment.shopperID
     })
   }
 

@@ -25,6 +25,12 @@ enum DeliveryFacts {
       """
   )
 
+  /// Whose order each line belongs to (ShipmentDeliveredEvent.shopper_id), so a shopper's
+  /// question never learns the delivery of someone else's order.
+  static let shopperMigration = Migration(
+    version: 22, name: "order line deliveries know their shopper",
+    sql: "ALTER TABLE order_item_deliveries ADD COLUMN shopper_id text NOT NULL DEFAULT '';")
+
   static func lineKey(_ item: Support_Common_V1_OrderItemRef) -> String {
     if !item.orderItemID.isEmpty { return item.orderItemID }
     if !item.sku.isEmpty { return "sku:\(item.sku)" }
@@ -37,12 +43,15 @@ enum DeliveryFacts {
     let fallbackOrder = delivered.orderID
     let rows = delivered.items.map { item in (item.orderID.isEmpty ? fallbackOrder : item.orderID, lineKey(item)) }
       .filter { !$0.0.isEmpty }
-    let lines = rows.isEmpty && !fallbackOrder.isEmpty ? [(fallbackOrder, "")] : rows
+    var lines = rows.isEmpty && !fallbackOrder.isEmpty ? [(fallbackOrder, "")] : rows
+    // One row per line: a shipment may list a line twice, and one INSERT may not touch a row twice.
+    var seen = Set<String>()
+    lines = lines.filter { seen.insert("\($0.0)\u{0}\($0.1)").inserted }
     guard !lines.isEmpty else { return }
     try await connection.query(
       """
-      INSERT INTO order_item_deliveries (order_id, line_key, delivered_at, shipment_id)
-      SELECT o, k, \(delivered.deliveredTime.date), \(delivered.shipmentID)
+      INSERT INTO order_item_deliveries (order_id, line_key, delivered_at, shipment_id, shopper_id)
+      SELECT o, k, \(delivered.deliveredTime.date), \(delivered.shipmentID), \(delivered.shopperID)
       FROM unnest(\(lines.map(\.0))::text[], \(lines.map(\.1))::text[]) AS l(o, k)
       ON CONFLICT (order_id, line_key) DO UPDATE SET delivered_at = LEAST(order_item_deliveries.delivered_at, EXCLUDED.delivered_at),
         shipment_id = CASE WHEN EXCLUDED.delivered_at < order_item_deliveries.delivered_at
@@ -53,12 +62,19 @@ enum DeliveryFacts {
   /// The delivery logistics reported for each item, in `items` order (nil where unknown): the
   /// line itself, else (by sku) its sku, else a whole-order delivery; an item naming no line
   /// (the whole order) takes the order's latest delivery. One query for all the items.
-  static func lookup(_ items: [Support_Common_V1_OrderItemRef], on connection: PostgresConnection, logger: Logger) async throws -> [Date?] {
+  /// `shopperID` set: only the deliveries of that shopper's orders count (a shopper's own
+  /// question); nil: any (staff and the system).
+  static func lookup(
+    _ items: [Support_Common_V1_OrderItemRef], shopperID: String?, on connection: PostgresConnection, logger: Logger
+  ) async throws -> [Date?] {
     let orders = Array(Set(items.map(\.orderID).filter { !$0.isEmpty }))
     guard !orders.isEmpty else { return items.map { _ in nil } }
     var known: [String: [String: Date]] = [:]
     for try await (order, key, at) in try await connection.query(
-      "SELECT order_id, line_key, delivered_at FROM order_item_deliveries WHERE order_id = ANY(\(orders)::text[])", logger: logger
+      """
+      SELECT order_id, line_key, delivered_at FROM order_item_deliveries
+      WHERE order_id = ANY(\(orders)::text[]) AND (\(shopperID)::text IS NULL OR shopper_id = \(shopperID))
+      """, logger: logger
     ).decode((String, String, Date).self) {
       known[order, default: [:]][key] = at
     }
@@ -71,10 +87,15 @@ enum DeliveryFacts {
     }
   }
 
-  static func lookup(_ items: [Support_Common_V1_OrderItemRef], database: Database, logger: Logger) async throws -> [Date?] {
+  static func lookup(_ items: [Support_Common_V1_OrderItemRef], shopperID: String?, database: Database, logger: Logger) async throws -> [Date?] {
     try await database.withConnection(logger: logger) { connection in
-      try await lookup(items, on: connection, logger: logger)
+      try await lookup(items, shopperID: shopperID, on: connection, logger: logger)
     }
+  }
+
+  /// The shopper whose facts a caller may use: a shopper only their own; staff any.
+  static func shopperFilter(for caller: Caller) -> String? {
+    caller.role == .shopper ? caller.subject : nil
   }
 }
 

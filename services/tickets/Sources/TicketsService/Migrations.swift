@@ -84,6 +84,6 @@ enum TicketsMigrations {
     // Tickets follows the logistics and feedback event logs (TicketEventConsumers).
     EventSubscription.migration(version: 4),
     SlaStore.migration,
-    ShipmentExceptionCases.migration, DeliveryFacts.migration,
+    ShipmentExceptionCases.migration, DeliveryFacts.migration, DeliveryFacts.shopperMigration,
   ]
 }

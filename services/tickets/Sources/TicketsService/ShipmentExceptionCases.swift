@@ -85,7 +85,7 @@ struct ShipmentExceptionCases: Sendable {
     let ticket: Ticket
     do {
       try TicketHandlers.validate(request, now: now)
-      let delivered = try await DeliveryFacts.lookup(request.items, on: connection, logger: logger)
+      let delivered = try await DeliveryFacts.lookup(request.items, shopperID: nil, on: connection, logger: logger)
       var filed = try TicketHandlers.newTicket(request, createdBy: request.actor, policy: policy, now: now, delivered: delivered)
       filed.shipmentExceptionID = event.exceptionID
       switch try await store.create(filed, requestID: request.requestID, fingerprint: request.requestID, on: connection, logger: logger) {

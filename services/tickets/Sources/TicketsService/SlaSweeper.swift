@@ -41,44 +41,60 @@ struct SlaSweeper: Service {
       let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(hashtext('tickets.sla_sweeper'))", logger: logger).decode(Bool.self)
       for try await held in locked where !held { return (0, 0) }
       let checks = try await SlaStore.dueChecks(now: now, limit: Self.batchSize, on: connection, logger: logger)
-      var announced = 0
+      var events: [PendingEvent] = []
       for check in checks {
-        announced += try await announce(check.ticketID, check.milestone, now: now, on: connection)
+        try await announce(check.ticketID, check.milestone, now: now, into: &events, on: connection)
       }
-      return (checks.count, announced)
+      // Last in the transaction, as EventOutbox asks: the append holds the event log's head
+      // lock until commit, and taking it before the next case's row lock would deadlock with a
+      // ticket change (case row, then head) and hold up every tickets write for the batch.
+      for event in events {
+        try await outbox.append(event.payload, subject: event.subject, eventID: event.eventID, occurredAt: now, on: connection, logger: logger)
+      }
+      return (checks.count, events.count)
     }
     if announced > 0 { logger.info("SLA crossings announced", metadata: ["count": "\(announced)"]) }
     return checked
   }
 
-  /// Announces what a clock crossed by `now` and not yet announced; returns how many.
-  private func announce(_ id: UUID, _ milestone: SlaMilestone, now: Date, on connection: PostgresConnection) async throws -> Int {
+  /// An event of a crossing, appended to the outbox at the end of the batch.
+  private struct PendingEvent {
+    var payload: EventEnvelope.OneOf_Payload
+    var subject: String
+    var eventID: UUID
+  }
+
+  /// Records what a clock crossed by `now` and not yet announced; its events join `events`.
+  private func announce(
+    _ id: UUID, _ milestone: SlaMilestone, now: Date, into events: inout [PendingEvent], on connection: PostgresConnection
+  ) async throws {
     // The case first, then its clock row: the order every change of a case takes.
     guard let ticket = try await TicketStore.lockedTicket(id, connection, logger),
       let row = try await SlaStore.clockRow(id, milestone, on: connection, logger: logger),
       let clock = ticket.liveSlaClocks(at: now).first(where: { $0.milestone == milestone })
-    else { return 0 }
+    else { return }
     guard row.running else {
       try await SlaStore.scheduleNextCheck(id, on: connection, logger: logger)
-      return 0
+      return
     }
     let atRisk = !row.atRiskAlerted && row.atRiskAt < row.dueAt && now >= row.atRiskAt
     let breach = !row.breachAlerted && now >= row.dueAt
-    if atRisk { try await record(.slaAtRisk, clock: clock, ticket: ticket, now: now, on: connection) }
-    if breach { try await record(.slaBreached, clock: clock, ticket: ticket, now: now, on: connection) }
+    if atRisk { events.append(try await record(.slaAtRisk, clock: clock, ticket: ticket, now: now, on: connection)) }
+    if breach { events.append(try await record(.slaBreached, clock: clock, ticket: ticket, now: now, on: connection)) }
     try await SlaStore.markAlerted(id, milestone, atRisk: atRisk, breach: breach, at: now, on: connection, logger: logger)
-    return (atRisk ? 1 : 0) + (breach ? 1 : 0)
   }
 
-  /// The history entry and the event of one crossing. The case's version does not change:
-  /// the crossing is time passing, not a change of the case.
-  private func record(_ kind: Support_Tickets_V1_HistoryEntryKind, clock: SlaClock, ticket: Ticket, now: Date, on connection: PostgresConnection) async throws {
+  /// The history entry of one crossing, and its event (appended by the caller). The case's
+  /// version does not change: the crossing is time passing, not a change of the case.
+  private func record(
+    _ kind: Support_Tickets_V1_HistoryEntryKind, clock: SlaClock, ticket: Ticket, now: Date, on connection: PostgresConnection
+  ) async throws -> PendingEvent {
     var entry = TicketHandlers.entry(kind, ticket: ticket, actor: .with { $0.kind = .system }, reason: "", now: now)
     entry.sla = .with { $0.clock = clock }
     try await TicketStore.appendHistory(entry, ticketID: UUID(uuidString: ticket.ticketID)!, connection, logger)
     let eventID = UUID()
     let payload = kind == .slaAtRisk ? SlaEvents.atRisk(clock, ticket: ticket, eventID: eventID, now: now) : SlaEvents.breached(clock, ticket: ticket, eventID: eventID, now: now)
-    try await outbox.append(payload, subject: ticket.ticketID, eventID: eventID, occurredAt: now, on: connection, logger: logger)
+    return PendingEvent(payload: payload, subject: ticket.ticketID, eventID: eventID)
   }
 }
 

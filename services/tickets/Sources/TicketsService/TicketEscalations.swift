@@ -42,7 +42,9 @@ enum TicketEscalations {
     let refusal: (code: RPCError.Code, reasonCode: String, message: String)
     do {
       try TicketHandlers.validate(request, now: now)
-      let delivered = try await DeliveryFacts.lookup(request.items, on: connection, logger: logger)
+      // A shopper's own escalation uses only their orders' deliveries, as CreateTicket would.
+      let delivered = try await DeliveryFacts.lookup(
+        request.items, shopperID: request.actor.kind == .shopper ? request.shopperID : nil, on: connection, logger: logger)
       let ticket = try TicketHandlers.newTicket(request, createdBy: request.actor, policy: policy, now: now, delivered: delivered)
       switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), on: connection, logger: logger) {
       case .created(let created):

@@ -40,7 +40,8 @@ struct TicketHandlers: RegistrableRPCService {
       try Permissions.requireStaff("file a case with eligibility_override_reason")
     }
     let createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
-    let delivered = try await DeliveryFacts.lookup(request.items, database: store.database, logger: log)
+    let delivered = try await DeliveryFacts.lookup(
+      request.items, shopperID: DeliveryFacts.shopperFilter(for: try Permissions.caller()), database: store.database, logger: log)
     let ticket = try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now, delivered: delivered)
     switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
     case .created(let created):
@@ -267,7 +268,8 @@ struct TicketHandlers: RegistrableRPCService {
     if request.hasDeliveredTime && request.deliveredTime.date > at.addingTimeInterval(EligibilityRules.clockSkewAllowance) {
       throw ServiceError.invalidArgument("delivered_time", "is later than check_time")
     }
-    let delivered = try await DeliveryFacts.lookup([request.item], database: store.database, logger: log)
+    let delivered = try await DeliveryFacts.lookup(
+      [request.item], shopperID: DeliveryFacts.shopperFilter(for: try Permissions.caller()), database: store.database, logger: log)
     return rules.check(
       type: request.type, category: request.category, delivered: delivered.first ?? nil,
       caller: request.hasDeliveredTime ? request.deliveredTime.date : nil,

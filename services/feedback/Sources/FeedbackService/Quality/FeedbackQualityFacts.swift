@@ -7,7 +7,17 @@ import SupportCodec
 /// Feedback's own surveys and follow-ups as quality facts. Their stores call these in the
 /// transaction of every change, so the numbers move with the change itself.
 enum FeedbackQualityFacts {
+  /// Survey and follow-up facts are written by transactions that then append their event, and
+  /// an event consumer's batch appends one event after another: each would hold the event log's
+  /// head while it waits for bucket rows another holds while it waits for the head (a
+  /// deadlock that fails a shopper's answer). Taking the head first gives every such writer one
+  /// order: head, then buckets.
+  private static func lockEventLogHead(on connection: PostgresConnection, logger: Logger) async throws {
+    try await connection.query("SELECT 1 FROM event_log_head FOR UPDATE", logger: logger)
+  }
+
   static func record(survey: Survey, on connection: PostgresConnection, logger: Logger) async throws {
+    try await lockEventLogHead(on: connection, logger: logger)
     let dims = QualityMeasure.Dimensions(
       agentID: survey.agentID, category: survey.category, skillGroup: survey.skillGroup, channel: Int16(survey.channel.rawValue),
       ticketType: survey.ticketType, subjectKind: Int16(survey.subject.kind.rawValue))
@@ -22,6 +32,7 @@ enum FeedbackQualityFacts {
   }
 
   static func record(followUp: FollowUp, on connection: PostgresConnection, logger: Logger) async throws {
+    try await lockEventLogHead(on: connection, logger: logger)
     let dims = QualityMeasure.Dimensions(
       agentID: followUp.agentID, category: followUp.category, skillGroup: followUp.skillGroup, channel: Int16(followUp.channel.rawValue),
       ticketType: followUp.ticketType, subjectKind: Int16(Support_Common_V1_SubjectKind.ticket.rawValue))

@@ -205,6 +205,11 @@ final class BackendLink: @unchecked Sendable {
       return
     }
     guard var connection = handshaking, connection.channel === channel else { return }
+    guard limit != 0 else {
+      // A backend taking no streams (it is draining): like GOAWAY, not a connection to use.
+      handshakeFailed(channel, RPCError(code: .unavailable, message: "the backend accepts no streams"))
+      return
+    }
     handshaking = nil
     connection.limit = limit ?? Int.max
     connections.append(connection)
