@@ -67,10 +67,8 @@ struct APIKey: ClientInterceptor {
 final class Arrivals: Sendable {
   private let state = Mutex<(arrivals: [Int64: [ContinuousClock.Instant]], caughtUp: Int, messages: Int)>(([:], 0, 0))
   func caughtUp() { state.withLock { $0.caughtUp += 1 } }
-  func arrived(_ batch: [(Int64, ContinuousClock.Instant)]) {
-    state.withLock { state in
-      for (sequence, instant) in batch { state.arrivals[sequence, default: []].append(instant) }
-    }
+  func arrived(_ sequence: Int64, at instant: ContinuousClock.Instant) {
+    state.withLock { $0.arrivals[sequence, default: []].append(instant) }
   }
   func counted(_ count: Int) { state.withLock { $0.messages += count } }
   var caughtUpCount: Int { state.withLock { $0.caughtUp } }
@@ -130,21 +128,15 @@ enum ChatBench {
       try await chat.watchConversation(.with {
         $0.conversationID = conversation.conversationID; $0.afterSequence = conversation.lastSequence
       }) { response in
-        var pending: [(Int64, ContinuousClock.Instant)] = []
+        // Each arrival is recorded as it comes: a watcher cancelled at the end loses nothing.
         for try await event in response.messages {
           switch event.event {
           case .caughtUp: arrivals.caughtUp()
           case .messagePosted:
-            if keepInstants {
-              pending.append((event.sequence, .now))
-              if pending.count >= 16 { arrivals.arrived(pending); pending = [] }
-            } else {
-              arrivals.counted(1)
-            }
+            if keepInstants { arrivals.arrived(event.sequence, at: .now) } else { arrivals.counted(1) }
           default: break
           }
         }
-        arrivals.arrived(pending)
       }
     } catch is CancellationError {
     } catch let error as RPCError where error.code == .cancelled {

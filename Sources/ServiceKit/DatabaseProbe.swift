@@ -6,8 +6,13 @@ import PostgresNIO
 /// process reports NOT_SERVING and its calls fail at once with UNAVAILABLE (see
 /// `Database.reachability`) instead of each waiting for its deadline; when it answers again,
 /// SERVING and calls flow.
+///
+/// The probe asks on a connection of its own (`client`, a pool of one), never the service's
+/// pool: under load every pooled connection is busy, and a probe waiting its turn there would
+/// take a saturated pool for a dead database and fail every call.
 struct DatabaseProbe: Sendable {
   let database: Database
+  let client: PostgresClient
   let health: HealthStatusStore
   let logger: Logger
   var interval: Duration = .seconds(1)
@@ -36,7 +41,7 @@ struct DatabaseProbe: Sendable {
   /// probe still outstanding counts as a failure rather than piling up another one.
   private func probe() async -> Bool {
     guard outstanding.begin() else { return false }
-    let client = database.client
+    let client = self.client
     let logger = self.logger
     let outstanding = self.outstanding
     let answer = ProbeAnswer()

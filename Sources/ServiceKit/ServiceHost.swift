@@ -121,10 +121,12 @@ public enum ServiceHost {
     MessageLimit.set(config.maxMessageBytes)
     let health = HealthStatusStore(names: definition.healthNames)
     var database: PostgresClient?
+    var probeClient: PostgresClient?
     var migrator: Migrator?
     if let schema = definition.schema, let url = config.databaseURL {
       let parsed = try DatabaseURL(url)
       database = PostgresClient(configuration: parsed.clientConfiguration(poolSize: config.databasePoolSize), backgroundLogger: logger)
+      probeClient = PostgresClient(configuration: parsed.clientConfiguration(poolSize: 1), backgroundLogger: logger)
       migrator = try Migrator(schema: schema, migrations: definition.migrations)
     }
     let pool = database.map { Database(client: $0, maxConnections: config.databasePoolSize) }
@@ -175,11 +177,12 @@ public enum ServiceHost {
         guard let database, let migrator else { return }
         try await migrateWithRetry(migrator, database: database, logger: logger)
       },
-      probe: pool.map { DatabaseProbe(database: $0, health: health, logger: logger) }
+      probe: pool.flatMap { pool in probeClient.map { DatabaseProbe(database: pool, client: $0, health: health, logger: logger) } }
     )
 
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
     if let database { services.append(.init(service: database)) }
+    if let probeClient { services.append(.init(service: probeClient)) }
     services.append(.init(service: HTTPEndpoint.make(address: config.httpAddress, registry: registry, health: health, logger: logger)))
     for service in parts.background { services.append(.init(service: service)) }
     services.append(.init(service: grpcService))

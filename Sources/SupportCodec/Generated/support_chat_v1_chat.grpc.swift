@@ -651,8 +651,9 @@ extension Support_Chat_V1_ConversationService {
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
         /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-        /// > increasing across all conversations in commit order, with gaps for events that do not
-        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > increasing across all conversations (a conversation's events in their order), given a few
+        /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+        /// > inbox. An event concerns the agent when the agent is assigned after it or
         /// > it moves the conversation to or away from the agent; it concerns a listed skill group
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
@@ -1117,8 +1118,9 @@ extension Support_Chat_V1_ConversationService {
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
         /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-        /// > increasing across all conversations in commit order, with gaps for events that do not
-        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > increasing across all conversations (a conversation's events in their order), given a few
+        /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+        /// > inbox. An event concerns the agent when the agent is assigned after it or
         /// > it moves the conversation to or away from the agent; it concerns a listed skill group
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
@@ -1582,8 +1584,9 @@ extension Support_Chat_V1_ConversationService {
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
         /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-        /// > increasing across all conversations in commit order, with gaps for events that do not
-        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > increasing across all conversations (a conversation's events in their order), given a few
+        /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+        /// > inbox. An event concerns the agent when the agent is assigned after it or
         /// > it moves the conversation to or away from the agent; it concerns a listed skill group
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
@@ -2694,8 +2697,9 @@ extension Support_Chat_V1_ConversationService {
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
         /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-        /// > increasing across all conversations in commit order, with gaps for events that do not
-        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > increasing across all conversations (a conversation's events in their order), given a few
+        /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+        /// > inbox. An event concerns the agent when the agent is assigned after it or
         /// > it moves the conversation to or away from the agent; it concerns a listed skill group
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
@@ -3378,8 +3382,9 @@ extension Support_Chat_V1_ConversationService {
         /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
         /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
         /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-        /// > increasing across all conversations in commit order, with gaps for events that do not
-        /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+        /// > increasing across all conversations (a conversation's events in their order), given a few
+        /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+        /// > inbox. An event concerns the agent when the agent is assigned after it or
         /// > it moves the conversation to or away from the agent; it concerns a listed skill group
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
@@ -4017,8 +4022,9 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
     /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
     /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-    /// > increasing across all conversations in commit order, with gaps for events that do not
-    /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+    /// > increasing across all conversations (a conversation's events in their order), given a few
+    /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+    /// > inbox. An event concerns the agent when the agent is assigned after it or
     /// > it moves the conversation to or away from the agent; it concerns a listed skill group
     /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
     /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
@@ -4683,8 +4689,9 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > assignments or transfers to or away from the agent), plus queue events of the listed skill
     /// > groups (for supervisors and agents picking work). Resumes from `after_sequence` like
     /// > WatchConversation; the inbox sequence is the chat service's timeline position, strictly
-    /// > increasing across all conversations in commit order, with gaps for events that do not
-    /// > concern this inbox. An event concerns the agent when the agent is assigned after it or
+    /// > increasing across all conversations (a conversation's events in their order), given a few
+    /// > milliseconds after the writing call commits, with gaps for events that do not concern this
+    /// > inbox. An event concerns the agent when the agent is assigned after it or
     /// > it moves the conversation to or away from the agent; it concerns a listed skill group
     /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
     /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue

@@ -9,7 +9,7 @@ import Synchronization
 /// The process's one source of live events for WatchConversation and WatchInbox.
 ///
 /// ONE pooled connection LISTENs on the timeline channel (a wake-up after each commit that
-/// wrote conversation events) and on the ephemeral channel (typing events, carried in the
+/// wrote conversation events, and after each numbering of them) and on the ephemeral channel (typing events, carried in the
 /// payload). When stored events move a skill group's line, the hub reads the new places of the
 /// watched conversations waiting in it (one query per group) and pushes each changed one. On each wake-up the hub reads every stored event after its
 /// position in one query, whatever the number of watchers, and hands each event to the
@@ -146,9 +146,11 @@ final class ChatHub: Service, Sendable {
     }
   }
 
-  /// Everything committed after the hub's position, in batches, then the ephemeral events
-  /// received before this read began.
+  /// Numbers the committed events still without a position (TimelineSequencer: any hub may,
+  /// the first one woken does), then hands out everything numbered after the hub's position,
+  /// in batches, then the ephemeral events received before this read began.
   private func readAll() async throws {
+    try await TimelineSequencer.numberPending(limit: settings.hubBatchSize, database: database, logger: logger)
     let ephemeral = state.withLock { state in
       defer { state.pendingEphemeral = [] }
       return state.pendingEphemeral

@@ -27,15 +27,13 @@ struct TimelineEntry: Sendable {
 ///   conversation row the transaction holds locked (so concurrent writers get consecutive
 ///   sequences), given by `record`;
 /// - its chat-wide **position** in `conversation_events`, which WatchInbox resumes from, given
-///   by `flush`. Positions come from the one-row counter `timeline_head`, exactly like the event
-///   outbox's (ServiceKit `EventOutbox`): the counter's row lock orders producing transactions,
-///   so position order is commit order and a reader that has passed N never sees a smaller
-///   position appear later.
+///   after commit by `TimelineSequencer` (gapless, and a reader that has passed N never sees a
+///   smaller position appear later); `flush` stores the events without one.
 ///
-/// `flush` takes that lock, so it must be the last statement of the transaction: the lock is
-/// then held only for the commit. Every chat transaction takes its locks in one order, so no
-/// two can deadlock: conversation rows, skill group rows, agent rows (Routing.swift), then the
-/// event outbox's position lock (an announcement), then the timeline's (`flush`, last).
+/// Every chat transaction takes its locks in one order, so no two can deadlock: conversation
+/// rows, skill group rows, agent rows (Routing.swift), then the event outbox's position lock
+/// (an announcement). No writer takes the timeline's counter (`timeline_head`): only the
+/// sequencer does, in transactions of its own.
 struct TimelineWriter: Sendable {
   /// The NOTIFY channel `flush` signals on commit (collapsed to one per transaction).
   static let channel = "supportmesh_chat_timeline"
@@ -67,21 +65,11 @@ struct TimelineWriter: Sendable {
     return stored
   }
 
-  /// Writes the queued events with their positions and returns them. Call it last in the
-  /// transaction (see the type's comment). Does nothing when nothing was recorded.
+  /// Writes the queued events (numbered after commit) and returns them, without positions.
+  /// Does nothing when nothing was recorded.
   @discardableResult
   func flush(on connection: PostgresConnection, logger: Logger) async throws -> [TimelineEntry] {
     guard !pending.isEmpty else { return [] }
-    var last: Int64?
-    for try await position in try await connection.query(
-      "UPDATE timeline_head SET position = position + \(Int64(pending.count)) RETURNING position", logger: logger
-    ).decode(Int64.self) {
-      last = position
-    }
-    guard let last else { throw RPCError(code: .internalError, message: "chat.timeline_head has no row: migration 2 was not applied") }
-    var entries = pending
-    let first = last - Int64(entries.count) + 1
-    var positions: [Int64] = []
     var conversations: [UUID] = []
     var sequences: [Int64] = []
     var kinds: [Int16] = []
@@ -90,10 +78,7 @@ struct TimelineWriter: Sendable {
     var statuses: [Int16] = []
     var times: [Date] = []
     var bodies: [ByteBuffer] = []
-    for index in entries.indices {
-      entries[index].position = first + Int64(index)
-      let entry = entries[index]
-      positions.append(entry.position)
+    for entry in pending {
       conversations.append(UUID(uuidString: entry.event.conversationID)!)
       sequences.append(entry.event.sequence)
       kinds.append(Self.kind(of: entry.event))
@@ -104,15 +89,19 @@ struct TimelineWriter: Sendable {
       times.append(entry.event.eventTime.date)
       bodies.append(try entry.event.bytea())
     }
+    // WITH ORDINALITY keeps the recorded order in the entries (`entry` is taken per row in
+    // insert order), so the sequencer numbers this transaction's events in that order.
     try await connection.query(
       """
-      INSERT INTO conversation_events (position, conversation_id, sequence, kind, agent_ids, skill_group_id, status, created_at, body)
-      SELECT p, c, s, k, CASE WHEN a = '' THEN '{}'::text[] ELSE string_to_array(a, E'\\x1F') END, g, st, t, b
-      FROM unnest(\(positions), \(conversations), \(sequences), \(kinds), \(agentLists), \(groups), \(statuses), \(times), \(bodies))
-        AS e(p, c, s, k, a, g, st, t, b)
+      INSERT INTO conversation_events (conversation_id, sequence, kind, agent_ids, skill_group_id, status, created_at, body)
+      SELECT c, s, k, CASE WHEN a = '' THEN '{}'::text[] ELSE string_to_array(a, E'\\x1F') END, g, st, t, b
+      FROM unnest(\(conversations), \(sequences), \(kinds), \(agentLists), \(groups), \(statuses), \(times), \(bodies))
+        WITH ORDINALITY AS e(c, s, k, a, g, st, t, b, o)
+      ORDER BY o
       """, logger: logger)
+    // Wakes the hubs, which number the events (TimelineSequencer) and hand them out.
     try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
-    return entries
+    return pending
   }
 
   /// The ConversationEvent oneof field number of the event (its `kind` column).

@@ -97,5 +97,6 @@ enum ChatMigrations {
     // The answers to escalations, from the tickets event log (TicketAnswersConsumer).
     EventSubscription.migration(version: 11),
     InactivitySweeper.migration,
+    TimelineSequencer.migration,
   ]
 }

@@ -67,6 +67,13 @@ private struct LoopLinks: @unchecked Sendable {
 /// a stream over the limit until a slot frees, which for a watcher is never. An extra connection
 /// closes when its last stream ends.
 ///
+/// Each connection also keeps under the backend's limit on received RST_STREAM frames: a gRPC
+/// server built on swift-nio-http2 closes a connection that sent it 200 resets within 30
+/// seconds (its defence against "rapid reset" floods), and every watcher whose caller leaves
+/// is one reset. A stream only goes on a connection whose open streams plus the resets it sent
+/// in the last 30 seconds stay under `resetBudget`, so no burst of cancellations can reach the
+/// limit (each open stream can cost at most one reset); the others go on another connection.
+///
 /// While the backend cannot be reached, calls fail at once with UNAVAILABLE (a new attempt at
 /// most every 100 ms, backing off to 2 s) instead of waiting for their deadline; a backend that
 /// says GOAWAY (it is draining) finishes its streams on the old connection while new calls open
@@ -85,7 +92,21 @@ final class BackendLink: @unchecked Sendable {
     var open = 0
     /// The backend's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited when it names none).
     var limit = Int.max
+    /// When this side reset a stream, oldest first, within the last `resetWindow`.
+    var resets: [NIODeadline] = []
+
+    /// Room for one more stream: under the backend's limit, and even if every open stream
+    /// were reset now the window's resets would stay under the budget.
+    func hasRoom(now: NIODeadline) -> Bool {
+      guard open < limit else { return false }
+      let recent = resets.count - (resets.firstIndex { now - $0 < BackendLink.resetWindow } ?? resets.count)
+      return open + recent < BackendLink.resetBudget
+    }
   }
+  /// The backends' limit is 200 resets per 30 seconds (swift-nio-http2's default, which
+  /// grpc-swift-nio-transport's server keeps): a margin for clocks and frames in flight.
+  static let resetBudget = 150
+  static let resetWindow = TimeAmount.seconds(31)
   private var connections: [Connection] = []
   /// Calls waiting for the connection being made; nil when none is being made.
   private var waiting: [(Result<Int, any Error>) -> Void]?
@@ -118,12 +139,13 @@ final class BackendLink: @unchecked Sendable {
         self.connections[index].open += 1
         let parent = self.connections[index].channel
         let promise = self.loop.makePromise(of: (any Channel).self)
+        let link = NIOLoopBound(self, eventLoop: self.loop)
+        bound.value.handler.resetSent = { link.value.resetSent(on: parent) }
         self.connections[index].multiplexer.createStreamChannel(promise: promise) { channel in
           channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(bound.value.handler)
           }
         }
-        let link = NIOLoopBound(self, eventLoop: self.loop)
         promise.futureResult.whenComplete { result in
           switch result {
           case .success(let stream): stream.closeFuture.whenComplete { _ in link.value.streamEnded(on: parent) }
@@ -137,7 +159,8 @@ final class BackendLink: @unchecked Sendable {
 
   /// Calls `use` with the index of a connection that has room for one more stream.
   private func withFreeSlot(_ use: @escaping (Result<Int, any Error>) -> Void) {
-    if let index = connections.firstIndex(where: { $0.open < $0.limit }) {
+    let now = NIODeadline.now()
+    if let index = connections.firstIndex(where: { $0.hasRoom(now: now) }) {
       use(.success(index))
     } else if waiting != nil {
       waiting!.append(use)
@@ -246,6 +269,14 @@ final class BackendLink: @unchecked Sendable {
       connections.remove(at: index)
       channel.close(promise: nil)
     }
+  }
+
+  /// A stream on `channel` was reset by this side (its caller left before it ended).
+  fileprivate func resetSent(on channel: any Channel) {
+    guard let index = connections.firstIndex(where: { $0.channel === channel }) else { return }
+    let now = NIODeadline.now()
+    connections[index].resets.removeAll { now - $0 >= Self.resetWindow }
+    connections[index].resets.append(now)
   }
 
   /// The connection closed, or the backend said GOAWAY: no new stream goes on it.

@@ -378,6 +378,11 @@ final class BackendCall: ChannelDuplexHandler {
 
   /// The request's last frame was written (END_STREAM).
   private var requestEnded = false
+  /// The response's last frame arrived (END_STREAM), or the backend reset the stream.
+  private var responseEnded = false
+  private var inactive = false
+  /// Told when closing resets the backend's stream (BackendLink counts them).
+  var resetSent: (() -> Void)?
 
   func write(_ payload: HTTP2Frame.FramePayload) {
     switch payload {
@@ -404,11 +409,24 @@ final class BackendCall: ChannelDuplexHandler {
   /// Resets the backend's stream (RST_STREAM CANCEL) unless it already ended.
   func close() {
     relay = nil
-    if let context { context.close(promise: nil) } else { closeWhenAdded = true }
+    guard let context else {
+      closeWhenAdded = true  // nothing was sent yet: closing sends no reset
+      return
+    }
+    if !inactive && !(requestEnded && responseEnded) { resetSent?() }
+    resetSent = nil
+    context.close(promise: nil)
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    relay?.backendRead(unwrapInboundIn(data))
+    let payload = unwrapInboundIn(data)
+    switch payload {
+    case .headers(let headers) where headers.endStream: responseEnded = true
+    case .data(let data) where data.endStream: responseEnded = true
+    case .rstStream: responseEnded = true
+    default: break
+    }
+    relay?.backendRead(payload)
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
@@ -438,6 +456,8 @@ final class BackendCall: ChannelDuplexHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
+    inactive = true
+    resetSent = nil
     let relay = self.relay
     self.relay = nil
     relay?.backendClosed(reset: reset)

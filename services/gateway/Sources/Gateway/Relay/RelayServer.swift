@@ -19,6 +19,8 @@ struct RelaySettings: Sendable {
   /// The largest header list a call may send (SETTINGS_MAX_HEADER_LIST_SIZE). swift-nio-http2
   /// refuses a larger one while decoding it.
   static let maxHeaderListSize = 16 * 1024
+  /// RST_STREAM frames a caller's connection may send per 10 seconds before it is closed.
+  static let callerResetsPer10Seconds = 1000
 
   init(_ config: ServiceConfig) {
     maxConcurrentStreams = config.maxConcurrentStreams
@@ -103,6 +105,11 @@ final class RelayServer: Service, Sendable {
           configuration.targetWindowSize = RelaySettings.connectionWindow
           var stream = NIOHTTP2Handler.StreamConfiguration()
           stream.targetWindowSize = RelaySettings.streamWindow
+          // A caller multiplexing many watchers (one per open browser tab behind it) resets one
+          // stream each time one leaves: swift-nio-http2's default (200 per 30 s) would close
+          // such a connection and every call on it. Still bounded against reset floods.
+          stream.streamResetFrameRateLimit.maximumCount = RelaySettings.callerResetsPer10Seconds
+          stream.streamResetFrameRateLimit.windowLength = .seconds(10)
           _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: configuration, streamConfiguration: stream,
             streamDelegate: connection.streams
