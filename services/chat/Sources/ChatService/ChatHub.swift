@@ -136,8 +136,11 @@ final class ChatHub: Service, Sendable {
     _ = wake.yield()
     for await _ in wakes {
       if Task.isCancelled { return }
+      let started = ContinuousClock.now
       do {
         try await readAll()
+        // Wake-ups arriving meanwhile coalesce into one (see StreamSettings.hubInterval).
+        try? await Task.sleep(until: started + settings.hubInterval)
       } catch {
         if Task.isCancelled { return }
         // The schema may still be migrating at start-up, or the database away: the poll retries.

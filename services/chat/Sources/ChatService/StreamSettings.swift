@@ -7,6 +7,7 @@ import ServiceKit
 /// | SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS | heartbeat interval of WatchConversation and WatchInbox | 10 |
 /// | SUPPORTMESH_CHAT_INBOX_RESUME_DAYS | how far back WatchInbox resumes (older: OUT_OF_RANGE; 0 = no limit) | 7 |
 /// | SUPPORTMESH_CHAT_TYPING_SECONDS | how long a typing indicator shows unless renewed | 5 |
+/// | SUPPORTMESH_CHAT_HUB_INTERVAL_MS | shortest time between two hub reads (commits meanwhile share one) | 3 |
 struct StreamSettings: Sendable {
   var heartbeat: Duration = .seconds(10)
   /// nil: an inbox resumes from any position.
@@ -16,6 +17,10 @@ struct StreamSettings: Sendable {
   var pollInterval: Duration = .seconds(1)
   /// Stored events per hub read, and per replay page of a stream.
   var hubBatchSize = 500
+  /// The shortest time between two hub reads. Each read numbers and reads what committed since
+  /// the last one: under load the commits of a few milliseconds then share one numbering
+  /// transaction and one read instead of each paying for its own (see docs/benchmarks.md).
+  var hubInterval: Duration = .milliseconds(3)
   var replayPageSize = 200
   /// Deliveries a stream may fall behind before it is caught up from the table instead.
   var mailboxCapacity = 2_000
@@ -27,6 +32,7 @@ struct StreamSettings: Sendable {
     let days = env.int("SUPPORTMESH_CHAT_INBOX_RESUME_DAYS", default: 7, range: 0...3650)
     settings.inboxResumeWindow = days == 0 ? nil : .seconds(days * 86_400)
     settings.typingLifetime = .seconds(env.int("SUPPORTMESH_CHAT_TYPING_SECONDS", default: 5, range: 1...60))
+    settings.hubInterval = .milliseconds(env.int("SUPPORTMESH_CHAT_HUB_INTERVAL_MS", default: 3, range: 0...1000))
     try env.validate()
     return settings
   }
