@@ -176,6 +176,21 @@ extension ForwardingTests {
     }
   }
 
+  @Test("a call with headers just under the 16 KiB call limit is relayed")
+  func largeHeadersRelayed() async throws {
+    // Over the limit is refused alone (RESOURCE_EXHAUSTED): grpc-swift's client cannot send such
+    // a call, so Tests/interop/ticket_roundtrip.py (grpcio) checks that.
+    let store = HealthStatusStore(names: ["a"], initial: .serving)
+    try await Self.withHop(store) { client, _ in
+      let health = Grpc_Health_V1_Health.Client(wrapping: client)
+      var fits = Metadata()
+      fits.addString(String(repeating: "x", count: 15_000), forKey: "x-big")
+      let relayed = try await health.check(.with { $0.service = "a" }, metadata: fits)
+      let after = try await health.check(.with { $0.service = "a" })
+      #expect(relayed.status == .serving && after.status == .serving)
+    }
+  }
+
   @Test("a backend that cannot be reached is UNAVAILABLE at once, without its address")
   func backendDown() async throws {
     try await Self.withHop(HealthStatusStore(names: [], initial: .serving), backendAddress: .host(HostPort(host: "127.0.0.1", port: 1))) { client, _ in

@@ -53,6 +53,18 @@ def main() -> int:
         status = check(health_pb2.HealthCheckRequest(service="support.tickets.v1.TicketService"), timeout=5)
         assert status.status == health_pb2.HealthCheckResponse.SERVING, status
 
+        # A call whose headers are over 16 KiB is refused alone (RESOURCE_EXHAUSTED); the
+        # connection goes on. (grpc-swift's client cannot send such a call, hence the check here.)
+        try:
+            check(health_pb2.HealthCheckRequest(service="support.tickets.v1.TicketService"), timeout=5,
+                  metadata=[("x-big", "x" * 20000)])
+            raise AssertionError("a call with 20 KB of headers must fail")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "16384" in error.details(), error
+        status = check(health_pb2.HealthCheckRequest(service="support.tickets.v1.TicketService"), timeout=5)
+        assert status.status == health_pb2.HealthCheckResponse.SERVING, status
+        print("a call with oversized headers was refused alone")
+
         tickets = tickets_pb2_grpc.TicketServiceStub(channel)
         try:
             tickets.GetTicket(tickets_pb2.GetTicketRequest(ticket_id=str(uuid.uuid4())), timeout=10)

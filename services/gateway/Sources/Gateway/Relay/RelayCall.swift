@@ -163,6 +163,14 @@ final class RelayCall: ChannelDuplexHandler {
       context?.writeAndFlush(wrapOutboundOut(.headers(.init(headers: response, endStream: true))), promise: nil)
       return
     }
+    // Header lists up to the connection's decoding bound are read (HPACK state needs them), but
+    // a call's may not be over the call limit: that call alone is refused.
+    let headerListSize = headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
+    if headerListSize > RelaySettings.callHeaderListLimit {
+      phase = .relaying  // so that fail() answers
+      fail(.resourceExhausted, "the call's headers are \(headerListSize) bytes, over the limit of \(RelaySettings.callHeaderListLimit) bytes")
+      return
+    }
     let path = headers.first(name: ":path") ?? ""
     switch shared.routes.resolve(path: path, headers: headers) {
     case .unknown(let method):
@@ -228,6 +236,13 @@ final class RelayCall: ChannelDuplexHandler {
     outbound.add(name: RequestContext.requestIDKey, value: requestID)
     if let caller {
       outbound.add(name: SignedCallerHeader.metadataKey, value: shared.callerHeader.sign(caller, method: route.method))
+    }
+    // The backends decode at most 16 KiB (grpc-swift's default) and would close the shared
+    // connection over a larger list: refuse this call instead.
+    let outboundSize = outbound.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
+    guard outboundSize <= RelaySettings.callHeaderListLimit else {
+      fail(.resourceExhausted, "the call's headers with the caller's identity are \(outboundSize) bytes, over the limit of \(RelaySettings.callHeaderListLimit) bytes")
+      return
     }
     early.insert(.headers(.init(headers: outbound, endStream: endStream)), at: 0)
     phase = .opening

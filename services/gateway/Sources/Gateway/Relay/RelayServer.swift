@@ -16,9 +16,14 @@ struct RelaySettings: Sendable {
   /// fast network, small enough that 256 streams cannot buffer much in the gateway.
   static let streamWindow = 256 * 1024
   static let connectionWindow = 4 * 1024 * 1024
-  /// The largest header list a call may send (SETTINGS_MAX_HEADER_LIST_SIZE). swift-nio-http2
-  /// refuses a larger one while decoding it.
-  static let maxHeaderListSize = 16 * 1024
+  /// The largest header list a connection decodes (SETTINGS_MAX_HEADER_LIST_SIZE, also the
+  /// bound swift-nio-http2 decodes with). A larger one cannot be skipped (the HPACK table
+  /// would go out of step), so swift-nio-http2 closes the connection: this bound is well above
+  /// `callHeaderListLimit`, so that a call a little over it is refused alone.
+  static let maxHeaderListSize = 64 * 1024
+  /// The largest header list one call may send (RFC 7541 sizes: name + value + 32 per field):
+  /// a call over it ends RESOURCE_EXHAUSTED, the connection and its other calls go on.
+  static let callHeaderListLimit = 16 * 1024
   /// RST_STREAM frames a caller's connection may send per 10 seconds before it is closed.
   static let callerResetsPer10Seconds = 1000
 
