@@ -6,6 +6,7 @@ extension Support_Events_V1_EventEnvelope.OneOf_Payload {
     switch self {
     case .conversationEscalated: Support_Chat_V1_ConversationEscalatedEvent.protoMessageName
     case .conversationClosed: Support_Chat_V1_ConversationClosedEvent.protoMessageName
+    case .shopperReplied: Support_Chat_V1_ShopperRepliedEvent.protoMessageName
     case .ticketCreated: Support_Tickets_V1_TicketCreatedEvent.protoMessageName
     case .ticketApproved: Support_Tickets_V1_TicketApprovedEvent.protoMessageName
     case .ticketResolved: Support_Tickets_V1_TicketResolvedEvent.protoMessageName

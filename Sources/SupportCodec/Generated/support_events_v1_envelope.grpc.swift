@@ -33,6 +33,7 @@
 /// |---|---|---|
 /// | ConversationEscalatedEvent | chat | tickets (creates the case) |
 /// | ConversationClosedEvent | chat | feedback (survey, response-time metrics) |
+/// | ShopperRepliedEvent | chat | tickets (ends a WAITING_ON_SHOPPER pause) |
 /// | TicketCreatedEvent | tickets | chat (links the escalation), feedback (complaint counts) |
 /// | TicketApprovedEvent | tickets | logistics (return authorisation, reverse / replacement shipment) |
 /// | TicketResolvedEvent | tickets | feedback (survey, follow-up visit, resolution metrics) |

@@ -43,6 +43,7 @@
 /// |---|---|---|
 /// | ConversationEscalatedEvent | chat | tickets (creates the case) |
 /// | ConversationClosedEvent | chat | feedback (survey, response-time metrics) |
+/// | ShopperRepliedEvent | chat | tickets (ends a WAITING_ON_SHOPPER pause) |
 /// | TicketCreatedEvent | tickets | chat (links the escalation), feedback (complaint counts) |
 /// | TicketApprovedEvent | tickets | logistics (return authorisation, reverse / replacement shipment) |
 /// | TicketResolvedEvent | tickets | feedback (survey, follow-up visit, resolution metrics) |
@@ -155,6 +156,14 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
       return Support_Chat_V1_ConversationClosedEvent()
     }
     set {_uniqueStorage()._payload = .conversationClosed(newValue)}
+  }
+
+  public var shopperReplied: Support_Chat_V1_ShopperRepliedEvent {
+    get {
+      if case .shopperReplied(let v)? = _storage._payload {return v}
+      return Support_Chat_V1_ShopperRepliedEvent()
+    }
+    set {_uniqueStorage()._payload = .shopperReplied(newValue)}
   }
 
   public var ticketCreated: Support_Tickets_V1_TicketCreatedEvent {
@@ -347,6 +356,7 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
     case conversationEscalated(Support_Chat_V1_ConversationEscalatedEvent)
     case conversationClosed(Support_Chat_V1_ConversationClosedEvent)
+    case shopperReplied(Support_Chat_V1_ShopperRepliedEvent)
     case ticketCreated(Support_Tickets_V1_TicketCreatedEvent)
     case ticketApproved(Support_Tickets_V1_TicketApprovedEvent)
     case ticketResolved(Support_Tickets_V1_TicketResolvedEvent)
@@ -385,7 +395,7 @@ fileprivate nonisolated let _protobuf_package = "support.events.v1"
 
 nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{3}ticket_creation_rejected\0\u{3}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0\u{4}\u{10}ticket_sla_at_risk\0\u{3}ticket_sla_breached\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{3}shopper_replied\0\u{4}\u{8}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{3}ticket_creation_rejected\0\u{3}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0\u{4}\u{10}ticket_sla_at_risk\0\u{3}ticket_sla_breached\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -466,6 +476,19 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._payload = .conversationClosed(v)
+          }
+        }()
+        case 12: try {
+          var v: Support_Chat_V1_ShopperRepliedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .shopperReplied(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .shopperReplied(v)
           }
         }()
         case 20: try {
@@ -811,6 +834,10 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
       case .conversationClosed?: try {
         guard case .conversationClosed(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .shopperReplied?: try {
+        guard case .shopperReplied(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       }()
       case .ticketCreated?: try {
         guard case .ticketCreated(let v)? = _storage._payload else { preconditionFailure() }

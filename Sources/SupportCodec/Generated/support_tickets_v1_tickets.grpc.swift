@@ -52,13 +52,25 @@
 ///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
 /// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
 ///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - Complaint reply (COMPLAINT_REPLY), COMPLAINT cases only, due by the policy's target after
+///   submission (default 48 h): met by the first agent or supervisor PUBLIC_REPLY with
+///   `proposes_solution = true`, or by AgreeSolution (a solution agreed was proposed by then),
+///   whichever comes first.
+/// - Repair completion (REPAIR_COMPLETION), REPAIR cases only, due by the policy's target after
+///   submission (default 168 h of business time, i.e. 7 days on the default calendar): met when
+///   the case is first RESOLVED (the repaired item returned, or another remedy for a unit beyond
+///   repair). The goods' trip to the seller does not count (the AWAITING_RETURN pause).
+/// - Promised (PROMISED), on any case once an agent promises the shopper a time with
+///   SlaService.SetPromisedTime: due at the promised time (start_time: when the promise was
+///   made); a new promise moves it (history SLA_PROMISED each time); met when the case is next
+///   RESOLVED.
 /// - A target counts on the policy's calendar (service hours, holidays) or wall-clock, as the
 ///   policy's rule says; the due time is fixed at creation on that calendar.
 /// - Time waiting does not count: the clocks pause while the status is AWAITING_RETURN (reason
 ///   WAITING_FOR_RETURNED_GOODS), after an agent PUBLIC_REPLY with `awaiting_shopper = true`
-///   until the shopper comments or acts (WAITING_ON_SHOPPER), and while an agent's PauseSla
-///   (WAITING_ON_THIRD_PARTY) lasts, until ResumeSla. Due times move later by the paused
-///   wall-clock time.
+///   until the shopper comments, acts, or replies in the chat the case was escalated from
+///   (WAITING_ON_SHOPPER), and while an agent's PauseSla (WAITING_ON_THIRD_PARTY) lasts, until
+///   ResumeSla. Due times move later by the paused wall-clock time.
 /// - REJECTED and CANCELLED stop the clocks (state STOPPED).
 /// - Each clock is AT_RISK once the policy's at-risk share of its target is used, and BREACHED
 ///   once its due time passes unmet; tickets' SLA sweeper records each crossing once (history
@@ -441,9 +453,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -720,9 +732,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -997,9 +1009,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -1673,9 +1685,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -2076,9 +2088,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -2459,9 +2471,9 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Comments are allowed in every status, including terminal ones.
     /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
     /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-    /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-    /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-    /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+    /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+    /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+    /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
     /// > ALREADY_EXISTS when request_id was already used with different content.
     ///
     /// - Parameters:
@@ -2845,9 +2857,9 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Comments are allowed in every status, including terminal ones.
     /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
     /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-    /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-    /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-    /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+    /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+    /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+    /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
     /// > ALREADY_EXISTS when request_id was already used with different content.
     ///
     /// - Parameters:

@@ -71,6 +71,10 @@
 ///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
 ///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
 ///   TicketCreationRejectedEvent instead (nothing else changes).
+/// - chat ShopperRepliedEvent (subscription "tickets.chat-replies") -> each named case of the
+///   event's shopper whose clocks are paused WAITING_ON_SHOPPER resumes, as if the shopper had
+///   commented (history SLA_RESUMED by the shopper, reason naming the conversation); other
+///   cases are left as they are.
 /// - logistics ShipmentDeliveredEvent of an OUTBOUND parcel -> each item's delivery time is
 ///   recorded (by order id and order_item_id, else sku, else the whole order; the earliest
 ///   delivery wins) and CheckEligibility / CreateTicket count their windows from it
