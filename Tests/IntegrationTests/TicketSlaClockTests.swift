@@ -284,6 +284,48 @@ extension MeshTests {
       #expect(replies.count == 1 && replies.first?.ticketIds == [ticketID] && replies.first?.shopperID == shopper, "\(replies)")
     }
 
+    @Test("an acknowledgement counts in GetServiceMetrics when it happens, for the assignee TicketAssignedEvent names, before the case resolves")
+    func acknowledgementCountsAtOnce() async throws {
+      let skill = uniqueID("ack-skill"), agent = uniqueID("ack-agent")
+      let started = Date()
+      let created = try await mesh.withGateway(as: .supervisor("clocks-supervisor")) { grpc in
+        let tickets = Tickets(wrapping: grpc)
+        let created = try await tickets.createTicket(.with {
+          $0.requestID = uniqueID("inquiry"); $0.type = .inquiry; $0.category = .technicalSupport; $0.shopperID = uniqueID("shopper")
+          $0.title = "Pairing the watch"; $0.skillGroupID = skill
+        })
+        _ = try await tickets.assignTicket(.with { $0.ticketID = created.ticketID; $0.agentID = agent })
+        return created
+      }
+      let acknowledged = try await mesh.withGateway(as: .agent(agent)) { grpc in
+        _ = try await Tickets(wrapping: grpc).addComment(.with {
+          $0.ticketID = created.ticketID; $0.requestID = uniqueID("c"); $0.visibility = .publicReply; $0.body = "Hold the crown for 5 s."
+        })
+        return try await Tickets(wrapping: grpc).getTicket(.with { $0.ticketID = created.ticketID })
+      }
+      #expect(acknowledged.status == .submitted && acknowledged.sla.hasFirstResponseTime)
+      let expected = ServiceQuality.millis(created.createTime, acknowledged.sla.firstResponseTime)
+      let seeded = Date()
+      var response = Support_Feedback_V1_GetServiceMetricsResponse()
+      try await mesh.withGateway(as: .supervisor("clocks-supervisor")) { grpc in
+        try await waitFor(seconds: 60) {
+          response = try await Support_Feedback_V1_ServiceQualityService.Client(wrapping: grpc).getServiceMetrics(.with {
+            $0.timeRange = .with {
+              $0.startTime = .init(seconds: Int64(started.timeIntervalSince1970) - 60, nanos: 0)
+              $0.endTime = .init(seconds: Int64(seeded.timeIntervalSince1970) + 60, nanos: 0)
+            }
+            $0.groupBy = [.agent]
+            $0.filter = .with { $0.skillGroups = [skill] }
+          })
+          return response.dataThroughTime.date > seeded
+        }
+      }
+      #expect(response.rows.map(\.key.agentID) == [agent], "the case counts for its assignee: \(response.rows)")
+      let stats = response.total.ticketFirstResponse
+      #expect(stats.count == 1 && abs(ServiceQuality.millisOf(stats.average) - expected) <= 1 && stats.withinTargetRate == 1, "\(stats)")
+      #expect(response.total.resolution.handledCount == 0, "not resolved, yet acknowledged")
+    }
+
     /// The ShopperRepliedEvents of one conversation in chat's event log, read until caught up.
     static func chatReplies(_ conversationID: String) async throws -> [Support_Chat_V1_ShopperRepliedEvent] {
       let m = try mesh

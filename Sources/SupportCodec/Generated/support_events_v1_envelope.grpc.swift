@@ -40,6 +40,7 @@
 /// | TicketReopenedEvent | tickets | feedback (cancels the pending follow-up) |
 /// | TicketClosedEvent | tickets | feedback (resolution rate) |
 /// | TicketSlaAtRiskEvent, TicketSlaBreachedEvent | tickets | feedback (service quality) |
+/// | TicketFirstRespondedEvent, TicketAssignedEvent | tickets | feedback (acknowledgement, the agent a case counts for) |
 /// | ShipmentCreatedEvent | logistics | tickets (return shipment recorded on the case) |
 /// | ShipmentDeliveredEvent | logistics | tickets (returned parcel -> goods received) |
 /// | ShipmentExceptionEvent | logistics | tickets (opens or updates a logistics case) |

@@ -34,6 +34,10 @@
 ///   clock and due time, even with several tickets instances).
 /// - TicketSlaBreachedEvent     when a running clock's due time passes unmet (same sweeper, same
 ///   once-only rule). A clock whose due time later moves (a reopen) may be announced again.
+/// - TicketFirstRespondedEvent  when the case's FIRST_RESPONSE is met (the first agent
+///   PUBLIC_REPLY or StartReview; once per case). Feedback counts the acknowledgement then.
+/// - TicketAssignedEvent        on every AssignTicket that changes the assignee or skill group.
+///   Feedback attributes the case's numbers to the assignee as of the newest version.
 ///
 /// ## Consumed
 /// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor
