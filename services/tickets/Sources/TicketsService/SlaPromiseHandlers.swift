@@ -30,10 +30,10 @@ struct SlaPromiseHandlers: RegistrableRPCService {
     let now = Date.nowMicroseconds
     let promised = request.promisedTime.date
     guard promised > now else { throw ServiceError.invalidArgument("promised_time", "must be in the future") }
+    let defaults = self.defaults
     let policy = try await store.database.withConnection(logger: log) { connection in
       try await SlaStore.storedPolicy(on: connection, logger: log) ?? defaults
     }
-    let defaults = self.defaults
     let changed = try await store.change(id, requestID: "", fingerprint: "", logger: log) { ticket in
       try TicketHandlers.checkVersion(request.expectedVersion, of: ticket)
       if [.resolved, .closed, .rejected, .cancelled].contains(ticket.status) {
