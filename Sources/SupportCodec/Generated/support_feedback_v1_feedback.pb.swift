@@ -1231,9 +1231,9 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   /// Clears the value of `chatFirstResponse`. Subsequent reads from it will return its default value.
   public mutating func clearChatFirstResponse() {_uniqueStorage()._chatFirstResponse = nil}
 
-  /// Ticket first response: ticket creation to the first public agent reply (acknowledgement),
-  /// per ticket whose acknowledgement falls in range. Known from the case's resolution (the
-  /// TicketResolvedEvent carries it): a case not resolved yet does not count. Target:
+  /// Ticket first response: ticket creation to the first public agent reply or StartReview
+  /// (acknowledgement), per ticket whose acknowledgement falls in range, counted when it happens
+  /// (TicketFirstRespondedEvent; TicketResolvedEvent carries the same value). Target:
   /// SUPPORTMESH_QUALITY_TICKET_FIRST_RESPONSE_TARGET_HOURS, default 24 h.
   public var ticketFirstResponse: Support_Feedback_V1_DurationStats {
     get {_storage._ticketFirstResponse ?? Support_Feedback_V1_DurationStats()}
