@@ -267,7 +267,9 @@ extension MeshTests {
       try await mesh.withGateway(as: .shopper(shopper)) { grpc in
         let chat = Support_Chat_V1_ConversationService.Client(wrapping: grpc)
         for text in ["It was Tuesday", "around 3 pm"] {
-          _ = try await chat.sendMessage(.with { $0.requestID = uniqueID("m"); $0.conversationID = conversation.conversationID; $0.text = text })
+          _ = try await chat.sendMessage(.with { $0.requestID = uniqueID("m"); $0.conversationID = conversation.conversationID; $0.text = text
+            $0.sender = .with { $0.kind = .shopper; $0.id = shopper }
+          })
         }
       }
       var resumed = Support_Tickets_V1_Ticket()
