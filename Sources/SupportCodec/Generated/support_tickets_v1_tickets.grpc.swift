@@ -382,7 +382,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_TransitionTicketRequest` messages.
@@ -403,7 +404,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -661,7 +663,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -682,7 +685,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -938,7 +942,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -959,7 +964,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -1599,7 +1605,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -1625,7 +1632,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -1969,7 +1977,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -2006,7 +2015,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -2367,7 +2377,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
     /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
     /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+    /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -2399,7 +2410,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
     /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
     /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-    /// > checked here. Assigning what is already assigned changes nothing (no new version).
+    /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+    /// > change announces TicketAssignedEvent in its transaction.
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
     /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
     /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -2741,7 +2753,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
     /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
     /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+    /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2777,7 +2790,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
     /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
     /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-    /// > checked here. Assigning what is already assigned changes nothing (no new version).
+    /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+    /// > change announces TicketAssignedEvent in its transaction.
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
     /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
     /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when

@@ -1587,7 +1587,8 @@ public nonisolated struct Support_Tickets_V1_SlaClock: Sendable {
 
   public var state: Support_Tickets_V1_SlaClockState = .unspecified
 
-  /// The policy's target for this case (business time when `business_time`).
+  /// The policy's target for this case (business time when `business_time`); for PROMISED, the
+  /// promised time less the time the promise was made (wall-clock).
   public var target: SwiftProtobuf.Google_Protobuf_Duration {
     get {_target ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_target = newValue}
@@ -1976,7 +1977,7 @@ public nonisolated struct Support_Tickets_V1_HistoryEntry: @unchecked Sendable {
     set {_uniqueStorage()._details = .comment(newValue)}
   }
 
-  /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK and SLA_BREACHED.
+  /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK, SLA_BREACHED and SLA_PROMISED.
   public var sla: Support_Tickets_V1_SlaChange {
     get {
       if case .sla(let v)? = _storage._details {return v}
@@ -1997,7 +1998,7 @@ public nonisolated struct Support_Tickets_V1_HistoryEntry: @unchecked Sendable {
     case priorityChange(Support_Tickets_V1_PriorityChange)
     /// For COMMENTED: the comment id and visibility (the body is read with ListComments).
     case comment(Support_Tickets_V1_CommentRef)
-    /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK and SLA_BREACHED.
+    /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK, SLA_BREACHED and SLA_PROMISED.
     case sla(Support_Tickets_V1_SlaChange)
 
   }
@@ -2013,7 +2014,8 @@ public nonisolated struct Support_Tickets_V1_SlaChange: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// For SLA_AT_RISK / SLA_BREACHED: the clock, as of the crossing.
+  /// For SLA_AT_RISK / SLA_BREACHED: the clock, as of the crossing; for SLA_PROMISED: the
+  /// PROMISED clock as the promise set it.
   public var clock: Support_Tickets_V1_SlaClock {
     get {_storage._clock ?? Support_Tickets_V1_SlaClock()}
     set {_uniqueStorage()._clock = newValue}
@@ -2853,7 +2855,8 @@ public nonisolated struct Support_Tickets_V1_SetPriorityRequest: Sendable {
 }
 
 /// Adding a comment changes the ticket (and its version) only when it changes the SLA state:
-/// the first agent public reply, or pausing / resuming the clock.
+/// the first agent public reply (which announces TicketFirstRespondedEvent), the first reply
+/// proposing a solution on a complaint (COMPLAINT_REPLY met), or pausing / resuming the clock.
 public nonisolated struct Support_Tickets_V1_AddCommentRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
