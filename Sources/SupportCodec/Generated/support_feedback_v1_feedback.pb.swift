@@ -186,7 +186,8 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
   case unspecified // = 0
 
   /// The agent the fact is attributed to: a conversation's last assigned agent, a case's
-  /// assignee as its latest event names it (empty until an event names one), the agent a survey
+  /// assignee as its newest event names it (TicketAssignedEvent on every assignment; empty
+  /// until an event names one), the agent a survey
   /// or follow-up names, and for a complaint the agent of the conversation it was escalated from
   /// (empty when it came from none): a complaint counts against the agent complained about,
   /// not whoever handles it.
