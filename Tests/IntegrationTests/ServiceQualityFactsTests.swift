@@ -54,6 +54,21 @@ extension MeshTests {
         envelope(.shipmentDelivered(.with { $0.kind = .outbound; $0.orderID = "o-1"; $0.shipmentID = "s-2"; $0.deliveredTime = at(900) })),
         envelope(.shipmentDelivered(.with { $0.kind = .outbound; $0.orderID = "o-1"; $0.shipmentID = "s-1"; $0.deliveredTime = at(800) })),
         envelope(.shipmentDelivered(.with { $0.kind = .`return`; $0.orderID = "o-2"; $0.shipmentID = "s-3"; $0.deliveredTime = at(850) })),
+        // The complaint acknowledged by agent-z, then reassigned to agent-y (the resolutions
+        // carry the same acknowledgement); the inquiry assigned to agent-q before its rejection.
+        envelope(.ticketFirstResponded(.with {
+          $0.ticketID = complaint; $0.ticketVersion = 3; $0.type = .complaint; $0.category = .serviceAttitude; $0.skillGroupID = "g"
+          $0.channel = .app; $0.assigneeAgentID = "agent-z"; $0.createTime = at(100); $0.firstResponseTime = at(160)
+          $0.timeToFirstResponse = .init(seconds: 60); $0.occurTime = at(160)
+        })),
+        envelope(.ticketAssigned(.with {
+          $0.ticketID = complaint; $0.ticketVersion = 4; $0.type = .complaint; $0.category = .serviceAttitude; $0.fromAgentID = "agent-z"
+          $0.toAgentID = "agent-y"; $0.toSkillGroupID = "g"; $0.channel = .app; $0.occurTime = at(170)
+        })),
+        envelope(.ticketAssigned(.with {
+          $0.ticketID = inquiry; $0.ticketVersion = 2; $0.type = .inquiry; $0.category = .transaction; $0.toAgentID = "agent-q"
+          $0.toSkillGroupID = "g"; $0.channel = .web; $0.occurTime = at(230)
+        })),
       ]
     }
 
@@ -147,8 +162,8 @@ extension MeshTests {
           "ticket:t-complaint|5|500|1|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // reopened
           "ticket:t-complaint|6|100|0|-|agent-y|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // created, not a return
           "ticket:t-complaint|7|100|1|-|agent-x|SERVICE_ATTITUDE|g|2|COMPLAINT|2",  // complaint against the chat's agent
-          "ticket:t-inquiry|4|260|0|-||TRANSACTION|g|1|INQUIRY|2",  // handled: rejected
-          "ticket:t-inquiry|6|200|0|-||TRANSACTION|g|1|INQUIRY|2",
+          "ticket:t-inquiry|4|260|0|-|agent-q|TRANSACTION|g|1|INQUIRY|2",  // handled: rejected, by its assignee
+          "ticket:t-inquiry|6|200|0|-|agent-q|TRANSACTION|g|1|INQUIRY|2",
         ].sorted())
 
         // Only up to the reopen: the resolution was undone by the end.

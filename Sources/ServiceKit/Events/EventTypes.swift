@@ -6,6 +6,7 @@ extension Support_Events_V1_EventEnvelope.OneOf_Payload {
     switch self {
     case .conversationEscalated: Support_Chat_V1_ConversationEscalatedEvent.protoMessageName
     case .conversationClosed: Support_Chat_V1_ConversationClosedEvent.protoMessageName
+    case .shopperReplied: Support_Chat_V1_ShopperRepliedEvent.protoMessageName
     case .ticketCreated: Support_Tickets_V1_TicketCreatedEvent.protoMessageName
     case .ticketApproved: Support_Tickets_V1_TicketApprovedEvent.protoMessageName
     case .ticketResolved: Support_Tickets_V1_TicketResolvedEvent.protoMessageName
@@ -18,6 +19,8 @@ extension Support_Events_V1_EventEnvelope.OneOf_Payload {
     case .ticketCreationRejected: Support_Tickets_V1_TicketCreationRejectedEvent.protoMessageName
     case .ticketSlaAtRisk: Support_Tickets_V1_TicketSlaAtRiskEvent.protoMessageName
     case .ticketSlaBreached: Support_Tickets_V1_TicketSlaBreachedEvent.protoMessageName
+    case .ticketFirstResponded: Support_Tickets_V1_TicketFirstRespondedEvent.protoMessageName
+    case .ticketAssigned: Support_Tickets_V1_TicketAssignedEvent.protoMessageName
     case .shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent.protoMessageName
     case .shipmentDelivered: Support_Logistics_V1_ShipmentDeliveredEvent.protoMessageName
     case .shipmentException: Support_Logistics_V1_ShipmentExceptionEvent.protoMessageName

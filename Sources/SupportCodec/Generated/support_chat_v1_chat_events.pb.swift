@@ -26,6 +26,10 @@
 ///   chat's satisfaction survey (满意度调查, subject = the conversation, agent = agent_id) when
 ///   `invite_rating` is true, and nothing otherwise. Its timings are meant for the response-time
 ///   metrics (服务响应时间) of ServiceQualityService, which feedback does not record yet.
+/// - ShopperRepliedEvent -> consumed by tickets (subscription "tickets.chat"): ends the
+///   WAITING_ON_SHOPPER pause of each case named, as the shopper commenting on the case would
+///   (history SLA_RESUMED saying the reply came from chat); nothing for a case not waiting on
+///   the shopper.
 ///
 /// Consumed by chat (subscription "chat.tickets" to the tickets EventLog; each effect in the
 /// same transaction as the subscription's cursor, so a redelivery changes nothing):
@@ -469,6 +473,46 @@ public nonisolated struct Support_Chat_V1_ConversationClosedEvent: @unchecked Se
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The shopper wrote in a conversation that was escalated into one or more cases (escalations
+/// with a ticket, ESCALATION_STATUS_TICKET_CREATED). One per shopper turn, not per message:
+/// published for a shopper message whose previous message in the conversation is not the
+/// shopper's (an agent's or a system notice), in the message's transaction.
+public nonisolated struct Support_Chat_V1_ShopperRepliedEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
+  public var eventID: String = String()
+
+  public var eventTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_eventTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_eventTime = newValue}
+  }
+  /// Returns true if `eventTime` has been explicitly set.
+  public var hasEventTime: Bool {self._eventTime != nil}
+  /// Clears the value of `eventTime`. Subsequent reads from it will return its default value.
+  public mutating func clearEventTime() {self._eventTime = nil}
+
+  public var conversationID: String = String()
+
+  public var shopperID: String = String()
+
+  /// The cases escalated from the conversation (each Escalation.ticket_id), oldest first.
+  public var ticketIds: [String] = []
+
+  /// The shopper's message (the body stays in chat).
+  public var messageID: String = String()
+
+  public var messageSequence: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _eventTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -981,6 +1025,70 @@ nonisolated extension Support_Chat_V1_ConversationClosedEvent: SwiftProtobuf.Mes
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Chat_V1_ShopperRepliedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ShopperRepliedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}event_time\0\u{3}conversation_id\0\u{3}shopper_id\0\u{3}ticket_ids\0\u{3}message_id\0\u{3}message_sequence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._eventTime) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.conversationID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.ticketIds) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.messageID) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.messageSequence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 1)
+    }
+    try { if let v = self._eventTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.conversationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.conversationID, fieldNumber: 3)
+    }
+    if !self.shopperID.isEmpty {
+      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 4)
+    }
+    if !self.ticketIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.ticketIds, fieldNumber: 5)
+    }
+    if !self.messageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageID, fieldNumber: 6)
+    }
+    if self.messageSequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.messageSequence, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Chat_V1_ShopperRepliedEvent, rhs: Support_Chat_V1_ShopperRepliedEvent) -> Bool {
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs._eventTime != rhs._eventTime {return false}
+    if lhs.conversationID != rhs.conversationID {return false}
+    if lhs.shopperID != rhs.shopperID {return false}
+    if lhs.ticketIds != rhs.ticketIds {return false}
+    if lhs.messageID != rhs.messageID {return false}
+    if lhs.messageSequence != rhs.messageSequence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

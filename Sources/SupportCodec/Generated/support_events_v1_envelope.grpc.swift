@@ -33,12 +33,14 @@
 /// |---|---|---|
 /// | ConversationEscalatedEvent | chat | tickets (creates the case) |
 /// | ConversationClosedEvent | chat | feedback (survey, response-time metrics) |
+/// | ShopperRepliedEvent | chat | tickets (ends a WAITING_ON_SHOPPER pause) |
 /// | TicketCreatedEvent | tickets | chat (links the escalation), feedback (complaint counts) |
 /// | TicketApprovedEvent | tickets | logistics (return authorisation, reverse / replacement shipment) |
 /// | TicketResolvedEvent | tickets | feedback (survey, follow-up visit, resolution metrics) |
 /// | TicketReopenedEvent | tickets | feedback (cancels the pending follow-up) |
 /// | TicketClosedEvent | tickets | feedback (resolution rate) |
 /// | TicketSlaAtRiskEvent, TicketSlaBreachedEvent | tickets | feedback (service quality) |
+/// | TicketFirstRespondedEvent, TicketAssignedEvent | tickets | feedback (acknowledgement, the agent a case counts for) |
 /// | ShipmentCreatedEvent | logistics | tickets (return shipment recorded on the case) |
 /// | ShipmentDeliveredEvent | logistics | tickets (returned parcel -> goods received) |
 /// | ShipmentExceptionEvent | logistics | tickets (opens or updates a logistics case) |

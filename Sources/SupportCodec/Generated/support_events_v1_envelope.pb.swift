@@ -43,12 +43,14 @@
 /// |---|---|---|
 /// | ConversationEscalatedEvent | chat | tickets (creates the case) |
 /// | ConversationClosedEvent | chat | feedback (survey, response-time metrics) |
+/// | ShopperRepliedEvent | chat | tickets (ends a WAITING_ON_SHOPPER pause) |
 /// | TicketCreatedEvent | tickets | chat (links the escalation), feedback (complaint counts) |
 /// | TicketApprovedEvent | tickets | logistics (return authorisation, reverse / replacement shipment) |
 /// | TicketResolvedEvent | tickets | feedback (survey, follow-up visit, resolution metrics) |
 /// | TicketReopenedEvent | tickets | feedback (cancels the pending follow-up) |
 /// | TicketClosedEvent | tickets | feedback (resolution rate) |
 /// | TicketSlaAtRiskEvent, TicketSlaBreachedEvent | tickets | feedback (service quality) |
+/// | TicketFirstRespondedEvent, TicketAssignedEvent | tickets | feedback (acknowledgement, the agent a case counts for) |
 /// | ShipmentCreatedEvent | logistics | tickets (return shipment recorded on the case) |
 /// | ShipmentDeliveredEvent | logistics | tickets (returned parcel -> goods received) |
 /// | ShipmentExceptionEvent | logistics | tickets (opens or updates a logistics case) |
@@ -157,6 +159,14 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     set {_uniqueStorage()._payload = .conversationClosed(newValue)}
   }
 
+  public var shopperReplied: Support_Chat_V1_ShopperRepliedEvent {
+    get {
+      if case .shopperReplied(let v)? = _storage._payload {return v}
+      return Support_Chat_V1_ShopperRepliedEvent()
+    }
+    set {_uniqueStorage()._payload = .shopperReplied(newValue)}
+  }
+
   public var ticketCreated: Support_Tickets_V1_TicketCreatedEvent {
     get {
       if case .ticketCreated(let v)? = _storage._payload {return v}
@@ -254,6 +264,22 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     set {_uniqueStorage()._payload = .ticketSlaBreached(newValue)}
   }
 
+  public var ticketFirstResponded: Support_Tickets_V1_TicketFirstRespondedEvent {
+    get {
+      if case .ticketFirstResponded(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketFirstRespondedEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketFirstResponded(newValue)}
+  }
+
+  public var ticketAssigned: Support_Tickets_V1_TicketAssignedEvent {
+    get {
+      if case .ticketAssigned(let v)? = _storage._payload {return v}
+      return Support_Tickets_V1_TicketAssignedEvent()
+    }
+    set {_uniqueStorage()._payload = .ticketAssigned(newValue)}
+  }
+
   public var shipmentCreated: Support_Logistics_V1_ShipmentCreatedEvent {
     get {
       if case .shipmentCreated(let v)? = _storage._payload {return v}
@@ -347,6 +373,7 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
     case conversationEscalated(Support_Chat_V1_ConversationEscalatedEvent)
     case conversationClosed(Support_Chat_V1_ConversationClosedEvent)
+    case shopperReplied(Support_Chat_V1_ShopperRepliedEvent)
     case ticketCreated(Support_Tickets_V1_TicketCreatedEvent)
     case ticketApproved(Support_Tickets_V1_TicketApprovedEvent)
     case ticketResolved(Support_Tickets_V1_TicketResolvedEvent)
@@ -360,6 +387,8 @@ public nonisolated struct Support_Events_V1_EventEnvelope: @unchecked Sendable {
     /// SLA crossings (numbers 60+: tickets' 20-29 are used up).
     case ticketSlaAtRisk(Support_Tickets_V1_TicketSlaAtRiskEvent)
     case ticketSlaBreached(Support_Tickets_V1_TicketSlaBreachedEvent)
+    case ticketFirstResponded(Support_Tickets_V1_TicketFirstRespondedEvent)
+    case ticketAssigned(Support_Tickets_V1_TicketAssignedEvent)
     case shipmentCreated(Support_Logistics_V1_ShipmentCreatedEvent)
     case shipmentDelivered(Support_Logistics_V1_ShipmentDeliveredEvent)
     case shipmentException(Support_Logistics_V1_ShipmentExceptionEvent)
@@ -385,7 +414,7 @@ fileprivate nonisolated let _protobuf_package = "support.events.v1"
 
 nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventEnvelope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{4}\u{9}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{3}ticket_creation_rejected\0\u{3}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0\u{4}\u{10}ticket_sla_at_risk\0\u{3}ticket_sla_breached\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}producer\0\u{1}position\0\u{3}occur_time\0\u{3}request_id\0\u{1}type\0\u{1}subject\0\u{1}traceparent\0\u{4}\u{2}conversation_escalated\0\u{3}conversation_closed\0\u{3}shopper_replied\0\u{4}\u{8}ticket_created\0\u{3}ticket_approved\0\u{3}ticket_resolved\0\u{3}ticket_reopened\0\u{3}ticket_closed\0\u{3}ticket_solution_changed\0\u{3}ticket_inspected\0\u{3}ticket_rejected\0\u{3}ticket_cancelled\0\u{3}ticket_creation_rejected\0\u{3}shipment_created\0\u{3}shipment_delivered\0\u{3}shipment_exception\0\u{3}shipment_exception_resolved\0\u{3}return_authorization_issued\0\u{3}return_authorization_expired\0\u{4}\u{5}survey_created\0\u{3}survey_answered\0\u{3}survey_expired\0\u{3}follow_up_created\0\u{3}follow_up_recorded\0\u{4}\u{10}ticket_sla_at_risk\0\u{3}ticket_sla_breached\0\u{3}ticket_first_responded\0\u{3}ticket_assigned\0")
 
   fileprivate class _StorageClass {
     var _eventID: String = String()
@@ -466,6 +495,19 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._payload = .conversationClosed(v)
+          }
+        }()
+        case 12: try {
+          var v: Support_Chat_V1_ShopperRepliedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .shopperReplied(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .shopperReplied(v)
           }
         }()
         case 20: try {
@@ -767,6 +809,32 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
             _storage._payload = .ticketSlaBreached(v)
           }
         }()
+        case 62: try {
+          var v: Support_Tickets_V1_TicketFirstRespondedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketFirstResponded(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketFirstResponded(v)
+          }
+        }()
+        case 63: try {
+          var v: Support_Tickets_V1_TicketAssignedEvent?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .ticketAssigned(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .ticketAssigned(v)
+          }
+        }()
         default: break
         }
       }
@@ -811,6 +879,10 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
       case .conversationClosed?: try {
         guard case .conversationClosed(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .shopperReplied?: try {
+        guard case .shopperReplied(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       }()
       case .ticketCreated?: try {
         guard case .ticketCreated(let v)? = _storage._payload else { preconditionFailure() }
@@ -903,6 +975,14 @@ nonisolated extension Support_Events_V1_EventEnvelope: SwiftProtobuf.Message, Sw
       case .ticketSlaBreached?: try {
         guard case .ticketSlaBreached(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 61)
+      }()
+      case .ticketFirstResponded?: try {
+        guard case .ticketFirstResponded(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 62)
+      }()
+      case .ticketAssigned?: try {
+        guard case .ticketAssigned(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 63)
       }()
       case nil: break
       }

@@ -186,7 +186,8 @@ public nonisolated enum Support_Feedback_V1_MetricsDimension: SwiftProtobuf.Enum
   case unspecified // = 0
 
   /// The agent the fact is attributed to: a conversation's last assigned agent, a case's
-  /// assignee as its latest event names it (empty until an event names one), the agent a survey
+  /// assignee as its newest event names it (TicketAssignedEvent on every assignment; empty
+  /// until an event names one), the agent a survey
   /// or follow-up names, and for a complaint the agent of the conversation it was escalated from
   /// (empty when it came from none): a complaint counts against the agent complained about,
   /// not whoever handles it.
@@ -1231,9 +1232,9 @@ public nonisolated struct Support_Feedback_V1_ServiceMetrics: @unchecked Sendabl
   /// Clears the value of `chatFirstResponse`. Subsequent reads from it will return its default value.
   public mutating func clearChatFirstResponse() {_uniqueStorage()._chatFirstResponse = nil}
 
-  /// Ticket first response: ticket creation to the first public agent reply (acknowledgement),
-  /// per ticket whose acknowledgement falls in range. Known from the case's resolution (the
-  /// TicketResolvedEvent carries it): a case not resolved yet does not count. Target:
+  /// Ticket first response: ticket creation to the first public agent reply or StartReview
+  /// (acknowledgement), per ticket whose acknowledgement falls in range, counted when it happens
+  /// (TicketFirstRespondedEvent; TicketResolvedEvent carries the same value). Target:
   /// SUPPORTMESH_QUALITY_TICKET_FIRST_RESPONSE_TARGET_HOURS, default 24 h.
   public var ticketFirstResponse: Support_Feedback_V1_DurationStats {
     get {_storage._ticketFirstResponse ?? Support_Feedback_V1_DurationStats()}

@@ -90,13 +90,27 @@ public enum Support_Tickets_V1_SlaService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SetPromisedTime" metadata.
+        public enum SetPromisedTime: Sendable {
+            /// Request type for "SetPromisedTime".
+            public typealias Input = Support_Tickets_V1_SetPromisedTimeRequest
+            /// Response type for "SetPromisedTime".
+            public typealias Output = Support_Tickets_V1_Ticket
+            /// Descriptor for "SetPromisedTime".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "support.tickets.v1.SlaService"),
+                method: "SetPromisedTime",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "support.tickets.v1.SlaService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetSlaPolicy.descriptor,
             UpdateSlaPolicy.descriptor,
             ListSlaWorkQueue.descriptor,
             PauseSla.descriptor,
-            ResumeSla.descriptor
+            ResumeSla.descriptor,
+            SetPromisedTime.descriptor
         ]
     }
 }
@@ -134,7 +148,8 @@ extension Support_Tickets_V1_SlaService {
         /// >
         /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
         /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+        /// > promise), all wall-clock, REPAIR_COMPLETION
         /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
         /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
         /// > days), at-risk share 0.8.
@@ -243,6 +258,33 @@ extension Support_Tickets_V1_SlaService {
             request: GRPCCore.StreamingServerRequest<Support_Tickets_V1_ResumeSlaRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Support_Tickets_V1_Ticket>
+
+        /// Handle the "SetPromisedTime" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+        /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+        /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+        /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+        /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+        /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+        /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+        /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+        /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+        /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Support_Tickets_V1_SetPromisedTimeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Support_Tickets_V1_Ticket` messages.
+        func setPromisedTime(
+            request: GRPCCore.StreamingServerRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Support_Tickets_V1_Ticket>
     }
 
     /// Service protocol for the "support.tickets.v1.SlaService" service.
@@ -264,7 +306,8 @@ extension Support_Tickets_V1_SlaService {
         /// >
         /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
         /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+        /// > promise), all wall-clock, REPAIR_COMPLETION
         /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
         /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
         /// > days), at-risk share 0.8.
@@ -373,6 +416,33 @@ extension Support_Tickets_V1_SlaService {
             request: GRPCCore.ServerRequest<Support_Tickets_V1_ResumeSlaRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Support_Tickets_V1_Ticket>
+
+        /// Handle the "SetPromisedTime" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+        /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+        /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+        /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+        /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+        /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+        /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+        /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+        /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+        /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Support_Tickets_V1_SetPromisedTimeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Support_Tickets_V1_Ticket` message.
+        func setPromisedTime(
+            request: GRPCCore.ServerRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Support_Tickets_V1_Ticket>
     }
 
     /// Simple service protocol for the "support.tickets.v1.SlaService" service.
@@ -392,7 +462,8 @@ extension Support_Tickets_V1_SlaService {
         /// >
         /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
         /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+        /// > promise), all wall-clock, REPAIR_COMPLETION
         /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
         /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
         /// > days), at-risk share 0.8.
@@ -501,6 +572,33 @@ extension Support_Tickets_V1_SlaService {
             request: Support_Tickets_V1_ResumeSlaRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Support_Tickets_V1_Ticket
+
+        /// Handle the "SetPromisedTime" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+        /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+        /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+        /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+        /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+        /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+        /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+        /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+        /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+        /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+        ///
+        /// - Parameters:
+        ///   - request: A `Support_Tickets_V1_SetPromisedTimeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Support_Tickets_V1_Ticket` to respond with.
+        func setPromisedTime(
+            request: Support_Tickets_V1_SetPromisedTimeRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Support_Tickets_V1_Ticket
     }
 }
 
@@ -563,6 +661,17 @@ extension Support_Tickets_V1_SlaService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Support_Tickets_V1_SlaService.Method.SetPromisedTime.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Support_Tickets_V1_SetPromisedTimeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Support_Tickets_V1_Ticket>(),
+            handler: { request, context in
+                try await self.setPromisedTime(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -618,6 +727,17 @@ extension Support_Tickets_V1_SlaService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Support_Tickets_V1_Ticket> {
         let response = try await self.resumeSla(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func setPromisedTime(
+        request: GRPCCore.StreamingServerRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Support_Tickets_V1_Ticket> {
+        let response = try await self.setPromisedTime(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -692,6 +812,19 @@ extension Support_Tickets_V1_SlaService.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func setPromisedTime(
+        request: GRPCCore.ServerRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Support_Tickets_V1_Ticket> {
+        return GRPCCore.ServerResponse<Support_Tickets_V1_Ticket>(
+            message: try await self.setPromisedTime(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
 }
 
 // MARK: support.tickets.v1.SlaService (client)
@@ -714,7 +847,8 @@ extension Support_Tickets_V1_SlaService {
         /// >
         /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
         /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+        /// > promise), all wall-clock, REPAIR_COMPLETION
         /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
         /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
         /// > days), at-risk share 0.8.
@@ -848,6 +982,38 @@ extension Support_Tickets_V1_SlaService {
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Tickets_V1_Ticket>) async throws -> Result
         ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetPromisedTime" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+        /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+        /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+        /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+        /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+        /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+        /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+        /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+        /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+        /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Support_Tickets_V1_SetPromisedTimeRequest` message.
+        ///   - serializer: A serializer for `Support_Tickets_V1_SetPromisedTimeRequest` messages.
+        ///   - deserializer: A deserializer for `Support_Tickets_V1_Ticket` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setPromisedTime<Result>(
+            request: GRPCCore.ClientRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Support_Tickets_V1_SetPromisedTimeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Support_Tickets_V1_Ticket>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Tickets_V1_Ticket>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
     }
 
     /// Generated client for the "support.tickets.v1.SlaService" service.
@@ -877,7 +1043,8 @@ extension Support_Tickets_V1_SlaService {
         /// >
         /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
         /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+        /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+        /// > promise), all wall-clock, REPAIR_COMPLETION
         /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
         /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
         /// > days), at-risk share 0.8.
@@ -1066,6 +1233,49 @@ extension Support_Tickets_V1_SlaService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "SetPromisedTime" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+        /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+        /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+        /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+        /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+        /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+        /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+        /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+        /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+        /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Support_Tickets_V1_SetPromisedTimeRequest` message.
+        ///   - serializer: A serializer for `Support_Tickets_V1_SetPromisedTimeRequest` messages.
+        ///   - deserializer: A deserializer for `Support_Tickets_V1_Ticket` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setPromisedTime<Result>(
+            request: GRPCCore.ClientRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Support_Tickets_V1_SetPromisedTimeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Support_Tickets_V1_Ticket>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Tickets_V1_Ticket>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Support_Tickets_V1_SlaService.Method.SetPromisedTime.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1078,7 +1288,8 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
     /// >
     /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
     /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-    /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+    /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+    /// > promise), all wall-clock, REPAIR_COMPLETION
     /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
     /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
     /// > days), at-risk share 0.8.
@@ -1242,6 +1453,44 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
             onResponse: handleResponse
         )
     }
+
+    /// Call the "SetPromisedTime" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+    /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+    /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+    /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+    /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+    /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+    /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+    /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+    /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+    /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Support_Tickets_V1_SetPromisedTimeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setPromisedTime<Result>(
+        request: GRPCCore.ClientRequest<Support_Tickets_V1_SetPromisedTimeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Tickets_V1_Ticket>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setPromisedTime(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Support_Tickets_V1_SetPromisedTimeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Support_Tickets_V1_Ticket>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
 }
 
 // Helpers providing sugared APIs for 'ClientProtocol' methods.
@@ -1253,7 +1502,8 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
     /// >
     /// > The policy in force. Before any UpdateSlaPolicy it is the default policy (version 0): the
     /// > environment's first-response and resolution hours (SUPPORTMESH_TICKETS_FIRST_RESPONSE_HOURS,
-    /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 72 h, all wall-clock, REPAIR_COMPLETION
+    /// > _RESOLUTION_HOURS), COMPLAINT_REPLY 48 h, PROMISED 720 h (the furthest ahead an agent may
+    /// > promise), all wall-clock, REPAIR_COMPLETION
     /// > 168 h of business time on the calendar (on the default calendar, which has no service hours
     /// > and so counts every hour, that is 7 days; a store with 9-hour days sets 63 h for 7 working
     /// > days), at-risk share 0.8.
@@ -1432,6 +1682,48 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
             metadata: metadata
         )
         return try await self.resumeSla(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetPromisedTime" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records the time an agent promised the shopper ("resolve within 72 h, or tell the shopper
+    /// > when"): the case's PROMISED clock is due at promised_time, started now; a later
+    /// > call moves it (a case reopened after meeting a promise gets a new one). Met when the case
+    /// > is next RESOLVED; paused like the other clocks. History SLA_PROMISED with the clock and the
+    /// > note. Promising the time already promised changes nothing (no new version). Returns the case.
+    /// > Errors: INVALID_ARGUMENT when ticket_id is empty, promised_time is missing, not in the
+    /// > future, or further ahead than the policy's PROMISED target for the case (counted like the
+    /// > other targets), or note is longer than 1000 characters; NOT_FOUND; ABORTED on a stale
+    /// > expected_version; FAILED_PRECONDITION with ErrorInfo reason CASE_FINISHED when the case is
+    /// > RESOLVED, CLOSED, REJECTED or CANCELLED.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setPromisedTime<Result>(
+        _ message: Support_Tickets_V1_SetPromisedTimeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Support_Tickets_V1_Ticket>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Support_Tickets_V1_SetPromisedTimeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setPromisedTime(
             request: request,
             options: options,
             onResponse: handleResponse

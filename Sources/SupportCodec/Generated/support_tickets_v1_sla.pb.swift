@@ -339,6 +339,47 @@ public nonisolated struct Support_Tickets_V1_ResumeSlaRequest: Sendable {
   fileprivate var _actor: Support_Common_V1_Actor? = nil
 }
 
+public nonisolated struct Support_Tickets_V1_SetPromisedTimeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticketID: String = String()
+
+  /// 0 = do not check; a stale value fails with ABORTED.
+  public var expectedVersion: Int64 = 0
+
+  /// Required: when the shopper was told the case will be resolved.
+  public var promisedTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_promisedTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_promisedTime = newValue}
+  }
+  /// Returns true if `promisedTime` has been explicitly set.
+  public var hasPromisedTime: Bool {self._promisedTime != nil}
+  /// Clears the value of `promisedTime`. Subsequent reads from it will return its default value.
+  public mutating func clearPromisedTime() {self._promisedTime = nil}
+
+  /// Optional: what was promised (e.g. "refund once the repair centre reports"); at most 1000
+  /// characters.
+  public var note: String = String()
+
+  public var actor: Support_Common_V1_Actor {
+    get {_actor ?? Support_Common_V1_Actor()}
+    set {_actor = newValue}
+  }
+  /// Returns true if `actor` has been explicitly set.
+  public var hasActor: Bool {self._actor != nil}
+  /// Clears the value of `actor`. Subsequent reads from it will return its default value.
+  public mutating func clearActor() {self._actor = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _promisedTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _actor: Support_Common_V1_Actor? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "support.tickets.v1"
@@ -829,6 +870,60 @@ nonisolated extension Support_Tickets_V1_ResumeSlaRequest: SwiftProtobuf.Message
   public static func ==(lhs: Support_Tickets_V1_ResumeSlaRequest, rhs: Support_Tickets_V1_ResumeSlaRequest) -> Bool {
     if lhs.ticketID != rhs.ticketID {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.note != rhs.note {return false}
+    if lhs._actor != rhs._actor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_SetPromisedTimeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetPromisedTimeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{3}expected_version\0\u{3}promised_time\0\u{1}note\0\u{1}actor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.ticketID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._promisedTime) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._actor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.ticketID.isEmpty {
+      try visitor.visitSingularStringField(value: self.ticketID, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    try { if let v = self._promisedTime {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 4)
+    }
+    try { if let v = self._actor {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_SetPromisedTimeRequest, rhs: Support_Tickets_V1_SetPromisedTimeRequest) -> Bool {
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs._promisedTime != rhs._promisedTime {return false}
     if lhs.note != rhs.note {return false}
     if lhs._actor != rhs._actor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -52,13 +52,25 @@
 ///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
 /// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
 ///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - Complaint reply (COMPLAINT_REPLY), COMPLAINT cases only, due by the policy's target after
+///   submission (default 48 h): met by the first agent or supervisor PUBLIC_REPLY with
+///   `proposes_solution = true`, or by AgreeSolution (a solution agreed was proposed by then),
+///   whichever comes first.
+/// - Repair completion (REPAIR_COMPLETION), REPAIR cases only, due by the policy's target after
+///   submission (default 168 h of business time, i.e. 7 days on the default calendar): met when
+///   the case is first RESOLVED (the repaired item returned, or another remedy for a unit beyond
+///   repair). The goods' trip to the seller does not count (the AWAITING_RETURN pause).
+/// - Promised (PROMISED), on any case once an agent promises the shopper a time with
+///   SlaService.SetPromisedTime: due at the promised time (start_time: when the promise was
+///   made); a new promise moves it (history SLA_PROMISED each time); met when the case is next
+///   RESOLVED.
 /// - A target counts on the policy's calendar (service hours, holidays) or wall-clock, as the
 ///   policy's rule says; the due time is fixed at creation on that calendar.
 /// - Time waiting does not count: the clocks pause while the status is AWAITING_RETURN (reason
 ///   WAITING_FOR_RETURNED_GOODS), after an agent PUBLIC_REPLY with `awaiting_shopper = true`
-///   until the shopper comments or acts (WAITING_ON_SHOPPER), and while an agent's PauseSla
-///   (WAITING_ON_THIRD_PARTY) lasts, until ResumeSla. Due times move later by the paused
-///   wall-clock time.
+///   until the shopper comments, acts, or replies in the chat the case was escalated from
+///   (WAITING_ON_SHOPPER), and while an agent's PauseSla (WAITING_ON_THIRD_PARTY) lasts, until
+///   ResumeSla. Due times move later by the paused wall-clock time.
 /// - REJECTED and CANCELLED stop the clocks (state STOPPED).
 /// - Each clock is AT_RISK once the policy's at-risk share of its target is used, and BREACHED
 ///   once its due time passes unmet; tickets' SLA sweeper records each crossing once (history
@@ -370,7 +382,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_TransitionTicketRequest` messages.
@@ -391,7 +404,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -441,9 +455,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -649,7 +663,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -670,7 +685,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -720,9 +736,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -926,7 +942,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -947,7 +964,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -997,9 +1015,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -1587,7 +1605,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -1613,7 +1632,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -1673,9 +1693,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -1957,7 +1977,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
         /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+        /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+        /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -1994,7 +2015,8 @@ extension Support_Tickets_V1_TicketService {
         /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
         /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
         /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-        /// > checked here. Assigning what is already assigned changes nothing (no new version).
+        /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+        /// > change announces TicketAssignedEvent in its transaction.
         /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
         /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
         /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -2076,9 +2098,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Comments are allowed in every status, including terminal ones.
         /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
         /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-        /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-        /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-        /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+        /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+        /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+        /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
         /// > ALREADY_EXISTS when request_id was already used with different content.
         ///
         /// - Parameters:
@@ -2355,7 +2377,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
     /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
     /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+    /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_TransitionTicketRequest` message.
@@ -2387,7 +2410,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
     /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
     /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-    /// > checked here. Assigning what is already assigned changes nothing (no new version).
+    /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+    /// > change announces TicketAssignedEvent in its transaction.
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
     /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
     /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -2459,9 +2483,9 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Comments are allowed in every status, including terminal ones.
     /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
     /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-    /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-    /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-    /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+    /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+    /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+    /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
     /// > ALREADY_EXISTS when request_id was already used with different content.
     ///
     /// - Parameters:
@@ -2729,7 +2753,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
     /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
     /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
-    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto).
+    /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
+    /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2765,7 +2790,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Assigns the case to an agent and/or skill group; an empty agent id returns it to the skill
     /// > group's queue. Allowed in every status except REJECTED, CANCELLED and CLOSED.
     /// > Agents and skill groups belong to the chat service: their ids are recorded as given, not
-    /// > checked here. Assigning what is already assigned changes nothing (no new version).
+    /// > checked here. Assigning what is already assigned changes nothing (no new version); a
+    /// > change announces TicketAssignedEvent in its transaction.
     /// > Errors: INVALID_ARGUMENT when ticket_id is empty or both agent_id and skill_group_id are
     /// > empty; NOT_FOUND when the case does not exist; FAILED_PRECONDITION (ErrorInfo reason
     /// > CASE_FINISHED) when the case is REJECTED, CANCELLED or CLOSED; ABORTED when
@@ -2845,9 +2871,9 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Comments are allowed in every status, including terminal ones.
     /// > Errors: INVALID_ARGUMENT when request_id or ticket_id is empty, request_id is longer than
     /// > 128 characters, visibility is UNSPECIFIED, the body is empty without attachments or longer
-    /// > than 10000 characters, or awaiting_shopper is set on an INTERNAL_NOTE; NOT_FOUND when the
-    /// > case does not exist; PERMISSION_DENIED when a shopper writes an INTERNAL_NOTE or comments on
-    /// > another shopper's case; ABORTED when expected_version is non-zero and stale;
+    /// > than 10000 characters, or awaiting_shopper or proposes_solution is set on an INTERNAL_NOTE
+    /// > or by a shopper; NOT_FOUND when the case does not exist; PERMISSION_DENIED when a shopper
+    /// > writes an INTERNAL_NOTE or comments on another shopper's case; ABORTED when expected_version is non-zero and stale;
     /// > ALREADY_EXISTS when request_id was already used with different content.
     ///
     /// - Parameters:

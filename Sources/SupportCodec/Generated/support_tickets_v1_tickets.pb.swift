@@ -62,13 +62,25 @@
 ///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
 /// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
 ///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - Complaint reply (COMPLAINT_REPLY), COMPLAINT cases only, due by the policy's target after
+///   submission (default 48 h): met by the first agent or supervisor PUBLIC_REPLY with
+///   `proposes_solution = true`, or by AgreeSolution (a solution agreed was proposed by then),
+///   whichever comes first.
+/// - Repair completion (REPAIR_COMPLETION), REPAIR cases only, due by the policy's target after
+///   submission (default 168 h of business time, i.e. 7 days on the default calendar): met when
+///   the case is first RESOLVED (the repaired item returned, or another remedy for a unit beyond
+///   repair). The goods' trip to the seller does not count (the AWAITING_RETURN pause).
+/// - Promised (PROMISED), on any case once an agent promises the shopper a time with
+///   SlaService.SetPromisedTime: due at the promised time (start_time: when the promise was
+///   made); a new promise moves it (history SLA_PROMISED each time); met when the case is next
+///   RESOLVED.
 /// - A target counts on the policy's calendar (service hours, holidays) or wall-clock, as the
 ///   policy's rule says; the due time is fixed at creation on that calendar.
 /// - Time waiting does not count: the clocks pause while the status is AWAITING_RETURN (reason
 ///   WAITING_FOR_RETURNED_GOODS), after an agent PUBLIC_REPLY with `awaiting_shopper = true`
-///   until the shopper comments or acts (WAITING_ON_SHOPPER), and while an agent's PauseSla
-///   (WAITING_ON_THIRD_PARTY) lasts, until ResumeSla. Due times move later by the paused
-///   wall-clock time.
+///   until the shopper comments, acts, or replies in the chat the case was escalated from
+///   (WAITING_ON_SHOPPER), and while an agent's PauseSla (WAITING_ON_THIRD_PARTY) lasts, until
+///   ResumeSla. Due times move later by the paused wall-clock time.
 /// - REJECTED and CANCELLED stop the clocks (state STOPPED).
 /// - Each clock is AT_RISK once the policy's at-risk share of its target is used, and BREACHED
 ///   once its due time passes unmet; tickets' SLA sweeper records each crossing once (history
@@ -915,7 +927,8 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
   /// The SLA clocks paused by PauseSla (`sla` says why).
   case slaPaused // = 6
 
-  /// The SLA clocks resumed by ResumeSla (`sla` says which wait ended).
+  /// The SLA clocks resumed by ResumeSla, or by the shopper replying in the chat the case was
+  /// escalated from (`sla` says which wait ended).
   case slaResumed // = 7
 
   /// A clock's due time passed unmet (`sla` says which clock and how late); by the SLA sweeper.
@@ -923,6 +936,10 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
 
   /// A clock used the policy's at-risk share of its target (`sla` says which); by the sweeper.
   case slaAtRisk // = 9
+
+  /// An agent promised the shopper a time, or moved the promise (SetPromisedTime): `sla.clock`
+  /// is the PROMISED clock as of then, `reason` the agent's note.
+  case slaPromised // = 10
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -941,6 +958,7 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
     case 7: self = .slaResumed
     case 8: self = .slaBreached
     case 9: self = .slaAtRisk
+    case 10: self = .slaPromised
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -957,6 +975,7 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
     case .slaResumed: return 7
     case .slaBreached: return 8
     case .slaAtRisk: return 9
+    case .slaPromised: return 10
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -973,6 +992,7 @@ public nonisolated enum Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf.Enum,
     .slaResumed,
     .slaBreached,
     .slaAtRisk,
+    .slaPromised,
   ]
 
 }
@@ -985,19 +1005,20 @@ public nonisolated enum Support_Tickets_V1_SlaMilestone: SwiftProtobuf.Enum, Swi
   /// Acknowledgement: the first agent public reply or StartReview (default 24 h).
   case firstResponse // = 1
 
-  /// A COMPLAINT case's first reply carrying a proposal (default 48 h). Policy target only:
-  /// cases do not track this clock yet.
+  /// A COMPLAINT case's first agent reply proposing a solution (AddCommentRequest
+  /// proposes_solution), or AgreeSolution if earlier (default 48 h). Tracked on COMPLAINT cases.
   case complaintReply // = 2
 
   /// RESOLVED (default 72 h).
   case resolution // = 3
 
-  /// A REPAIR case's repair completed (default 7 working days on the calendar). Policy target
-  /// only: cases do not track this clock yet.
+  /// A REPAIR case's repair completed: the case RESOLVED (default 168 h of business time on the
+  /// calendar). Tracked on REPAIR cases.
   case repairCompletion // = 4
 
-  /// The time an agent promised the shopper. Policy target only: cases do not track this clock
-  /// yet.
+  /// The time an agent promised the shopper (SlaService.SetPromisedTime), met on RESOLVED. The
+  /// clock is due at the promise; the policy's PROMISED target is the furthest ahead a promise
+  /// may be made (default 720 h).
   case promised // = 5
   case UNRECOGNIZED(Int)
 
@@ -1114,7 +1135,7 @@ public nonisolated enum Support_Tickets_V1_SlaPauseReason: SwiftProtobuf.Enum, S
   case unspecified // = 0
 
   /// An agent asked the shopper for something (AddComment awaiting_shopper); ends when the
-  /// shopper comments or acts on the case.
+  /// shopper comments or acts on the case, or replies in the chat the case was escalated from.
   case waitingOnShopper // = 1
 
   /// The case is AWAITING_RETURN; ends when the goods arrive (GOODS_RECEIVED) or the case
@@ -1534,8 +1555,9 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   /// Resolution came late, or is overdue.
   public var resolutionBreached: Bool = false
 
-  /// One clock per milestone tracked on this case (FIRST_RESPONSE and RESOLUTION on every case),
-  /// with its state as of the response. The fields above stay true and equal to these clocks.
+  /// One clock per milestone tracked on this case (FIRST_RESPONSE and RESOLUTION on every case,
+  /// COMPLAINT_REPLY on a COMPLAINT, REPAIR_COMPLETION on a REPAIR, PROMISED once a time was
+  /// promised), with its state as of the response. The fields above stay true and equal to these clocks.
   public var clocks: [Support_Tickets_V1_SlaClock] = []
 
   /// Why the clocks are paused; UNSPECIFIED when not paused.
@@ -1565,7 +1587,8 @@ public nonisolated struct Support_Tickets_V1_SlaClock: Sendable {
 
   public var state: Support_Tickets_V1_SlaClockState = .unspecified
 
-  /// The policy's target for this case (business time when `business_time`).
+  /// The policy's target for this case (business time when `business_time`); for PROMISED, the
+  /// promised time less the time the promise was made (wall-clock).
   public var target: SwiftProtobuf.Google_Protobuf_Duration {
     get {_target ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_target = newValue}
@@ -1578,7 +1601,7 @@ public nonisolated struct Support_Tickets_V1_SlaClock: Sendable {
   /// Whether the target counts on the policy's calendar (false: wall-clock).
   public var businessTime: Bool = false
 
-  /// When the clock started (submission).
+  /// When the clock started (submission; for PROMISED, when the promise in force was made).
   public var startTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_startTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_startTime = newValue}
@@ -1832,6 +1855,9 @@ public nonisolated struct Support_Tickets_V1_Comment: Sendable {
   /// Clears the value of `createTime`. Subsequent reads from it will return its default value.
   public mutating func clearCreateTime() {self._createTime = nil}
 
+  /// Set on an agent public reply that proposes a solution (AddCommentRequest.proposes_solution).
+  public var proposesSolution: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1951,7 +1977,7 @@ public nonisolated struct Support_Tickets_V1_HistoryEntry: @unchecked Sendable {
     set {_uniqueStorage()._details = .comment(newValue)}
   }
 
-  /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK and SLA_BREACHED.
+  /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK, SLA_BREACHED and SLA_PROMISED.
   public var sla: Support_Tickets_V1_SlaChange {
     get {
       if case .sla(let v)? = _storage._details {return v}
@@ -1972,7 +1998,7 @@ public nonisolated struct Support_Tickets_V1_HistoryEntry: @unchecked Sendable {
     case priorityChange(Support_Tickets_V1_PriorityChange)
     /// For COMMENTED: the comment id and visibility (the body is read with ListComments).
     case comment(Support_Tickets_V1_CommentRef)
-    /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK and SLA_BREACHED.
+    /// For SLA_PAUSED, SLA_RESUMED, SLA_AT_RISK, SLA_BREACHED and SLA_PROMISED.
     case sla(Support_Tickets_V1_SlaChange)
 
   }
@@ -1988,7 +2014,8 @@ public nonisolated struct Support_Tickets_V1_SlaChange: @unchecked Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// For SLA_AT_RISK / SLA_BREACHED: the clock, as of the crossing.
+  /// For SLA_AT_RISK / SLA_BREACHED: the clock, as of the crossing; for SLA_PROMISED: the
+  /// PROMISED clock as the promise set it.
   public var clock: Support_Tickets_V1_SlaClock {
     get {_storage._clock ?? Support_Tickets_V1_SlaClock()}
     set {_uniqueStorage()._clock = newValue}
@@ -2828,7 +2855,8 @@ public nonisolated struct Support_Tickets_V1_SetPriorityRequest: Sendable {
 }
 
 /// Adding a comment changes the ticket (and its version) only when it changes the SLA state:
-/// the first agent public reply, or pausing / resuming the clock.
+/// the first agent public reply (which announces TicketFirstRespondedEvent), the first reply
+/// proposing a solution on a complaint (COMPLAINT_REPLY met), or pausing / resuming the clock.
 public nonisolated struct Support_Tickets_V1_AddCommentRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2861,6 +2889,11 @@ public nonisolated struct Support_Tickets_V1_AddCommentRequest: Sendable {
 
   /// Only on an agent PUBLIC_REPLY: the reply asks the shopper for something; pauses the SLA.
   public var awaitingShopper: Bool = false
+
+  /// Only on an agent or supervisor PUBLIC_REPLY: the reply proposes a solution to the shopper
+  /// (for a complaint: what the seller offers and when it will be done). The first one on a
+  /// COMPLAINT case meets its COMPLAINT_REPLY clock.
+  public var proposesSolution: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3139,7 +3172,7 @@ nonisolated extension Support_Tickets_V1_CommentVisibility: SwiftProtobuf._Proto
 }
 
 nonisolated extension Support_Tickets_V1_HistoryEntryKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0HISTORY_ENTRY_KIND_UNSPECIFIED\0\u{1}HISTORY_ENTRY_KIND_CREATED\0\u{1}HISTORY_ENTRY_KIND_TRANSITIONED\0\u{1}HISTORY_ENTRY_KIND_ASSIGNED\0\u{1}HISTORY_ENTRY_KIND_PRIORITY_CHANGED\0\u{1}HISTORY_ENTRY_KIND_COMMENTED\0\u{1}HISTORY_ENTRY_KIND_SLA_PAUSED\0\u{1}HISTORY_ENTRY_KIND_SLA_RESUMED\0\u{1}HISTORY_ENTRY_KIND_SLA_BREACHED\0\u{1}HISTORY_ENTRY_KIND_SLA_AT_RISK\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0HISTORY_ENTRY_KIND_UNSPECIFIED\0\u{1}HISTORY_ENTRY_KIND_CREATED\0\u{1}HISTORY_ENTRY_KIND_TRANSITIONED\0\u{1}HISTORY_ENTRY_KIND_ASSIGNED\0\u{1}HISTORY_ENTRY_KIND_PRIORITY_CHANGED\0\u{1}HISTORY_ENTRY_KIND_COMMENTED\0\u{1}HISTORY_ENTRY_KIND_SLA_PAUSED\0\u{1}HISTORY_ENTRY_KIND_SLA_RESUMED\0\u{1}HISTORY_ENTRY_KIND_SLA_BREACHED\0\u{1}HISTORY_ENTRY_KIND_SLA_AT_RISK\0\u{1}HISTORY_ENTRY_KIND_SLA_PROMISED\0")
 }
 
 nonisolated extension Support_Tickets_V1_SlaMilestone: SwiftProtobuf._ProtoNameProviding {
@@ -3799,7 +3832,7 @@ nonisolated extension Support_Tickets_V1_Resolution: SwiftProtobuf.Message, Swif
 
 nonisolated extension Support_Tickets_V1_Comment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Comment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}comment_id\0\u{3}ticket_id\0\u{1}visibility\0\u{1}author\0\u{1}body\0\u{1}attachments\0\u{3}awaiting_shopper\0\u{3}create_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}comment_id\0\u{3}ticket_id\0\u{1}visibility\0\u{1}author\0\u{1}body\0\u{1}attachments\0\u{3}awaiting_shopper\0\u{3}create_time\0\u{3}proposes_solution\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3815,6 +3848,7 @@ nonisolated extension Support_Tickets_V1_Comment: SwiftProtobuf.Message, SwiftPr
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.attachments) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.awaitingShopper) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._createTime) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.proposesSolution) }()
       default: break
       }
     }
@@ -3849,6 +3883,9 @@ nonisolated extension Support_Tickets_V1_Comment: SwiftProtobuf.Message, SwiftPr
     try { if let v = self._createTime {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if self.proposesSolution != false {
+      try visitor.visitSingularBoolField(value: self.proposesSolution, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3861,6 +3898,7 @@ nonisolated extension Support_Tickets_V1_Comment: SwiftProtobuf.Message, SwiftPr
     if lhs.attachments != rhs.attachments {return false}
     if lhs.awaitingShopper != rhs.awaitingShopper {return false}
     if lhs._createTime != rhs._createTime {return false}
+    if lhs.proposesSolution != rhs.proposesSolution {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5598,7 +5636,7 @@ nonisolated extension Support_Tickets_V1_SetPriorityRequest: SwiftProtobuf.Messa
 
 nonisolated extension Support_Tickets_V1_AddCommentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AddCommentRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}ticket_id\0\u{3}expected_version\0\u{1}actor\0\u{1}visibility\0\u{1}body\0\u{1}attachments\0\u{3}awaiting_shopper\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}ticket_id\0\u{3}expected_version\0\u{1}actor\0\u{1}visibility\0\u{1}body\0\u{1}attachments\0\u{3}awaiting_shopper\0\u{3}proposes_solution\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5614,6 +5652,7 @@ nonisolated extension Support_Tickets_V1_AddCommentRequest: SwiftProtobuf.Messag
       case 6: try { try decoder.decodeSingularStringField(value: &self.body) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.attachments) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.awaitingShopper) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.proposesSolution) }()
       default: break
       }
     }
@@ -5648,6 +5687,9 @@ nonisolated extension Support_Tickets_V1_AddCommentRequest: SwiftProtobuf.Messag
     if self.awaitingShopper != false {
       try visitor.visitSingularBoolField(value: self.awaitingShopper, fieldNumber: 8)
     }
+    if self.proposesSolution != false {
+      try visitor.visitSingularBoolField(value: self.proposesSolution, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -5660,6 +5702,7 @@ nonisolated extension Support_Tickets_V1_AddCommentRequest: SwiftProtobuf.Messag
     if lhs.body != rhs.body {return false}
     if lhs.attachments != rhs.attachments {return false}
     if lhs.awaitingShopper != rhs.awaitingShopper {return false}
+    if lhs.proposesSolution != rhs.proposesSolution {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

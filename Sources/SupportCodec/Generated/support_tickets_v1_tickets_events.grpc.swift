@@ -34,6 +34,10 @@
 ///   clock and due time, even with several tickets instances).
 /// - TicketSlaBreachedEvent     when a running clock's due time passes unmet (same sweeper, same
 ///   once-only rule). A clock whose due time later moves (a reopen) may be announced again.
+/// - TicketFirstRespondedEvent  when the case's FIRST_RESPONSE is met (the first agent
+///   PUBLIC_REPLY or StartReview; once per case). Feedback counts the acknowledgement then.
+/// - TicketAssignedEvent        on every AssignTicket that changes the assignee or skill group.
+///   Feedback attributes the case's numbers to the assignee as of the newest version.
 ///
 /// ## Consumed
 /// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor
@@ -61,6 +65,10 @@
 ///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
 ///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
 ///   TicketCreationRejectedEvent instead (nothing else changes).
+/// - chat ShopperRepliedEvent (subscription "tickets.chat-replies") -> each named case of the
+///   event's shopper whose clocks are paused WAITING_ON_SHOPPER resumes, as if the shopper had
+///   commented (history SLA_RESUMED by the shopper, reason naming the conversation); other
+///   cases are left as they are.
 /// - logistics ShipmentDeliveredEvent of an OUTBOUND parcel -> each item's delivery time is
 ///   recorded (by order id and order_item_id, else sku, else the whole order; the earliest
 ///   delivery wins) and CheckEligibility / CreateTicket count their windows from it

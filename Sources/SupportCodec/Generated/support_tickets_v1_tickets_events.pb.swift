@@ -44,6 +44,10 @@
 ///   clock and due time, even with several tickets instances).
 /// - TicketSlaBreachedEvent     when a running clock's due time passes unmet (same sweeper, same
 ///   once-only rule). A clock whose due time later moves (a reopen) may be announced again.
+/// - TicketFirstRespondedEvent  when the case's FIRST_RESPONSE is met (the first agent
+///   PUBLIC_REPLY or StartReview; once per case). Feedback counts the acknowledgement then.
+/// - TicketAssignedEvent        on every AssignTicket that changes the assignee or skill group.
+///   Feedback attributes the case's numbers to the assignee as of the newest version.
 ///
 /// ## Consumed
 /// Each is applied by ACTOR_KIND_SYSTEM in the same transaction as the subscription's cursor
@@ -71,6 +75,10 @@
 ///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
 ///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
 ///   TicketCreationRejectedEvent instead (nothing else changes).
+/// - chat ShopperRepliedEvent (subscription "tickets.chat-replies") -> each named case of the
+///   event's shopper whose clocks are paused WAITING_ON_SHOPPER resumes, as if the shopper had
+///   commented (history SLA_RESUMED by the shopper, reason naming the conversation); other
+///   cases are left as they are.
 /// - logistics ShipmentDeliveredEvent of an OUTBOUND parcel -> each item's delivery time is
 ///   recorded (by order id and order_item_id, else sku, else the whole order; the earliest
 ///   delivery wins) and CheckEligibility / CreateTicket count their windows from it
@@ -1329,6 +1337,225 @@ public nonisolated struct Support_Tickets_V1_TicketSlaBreachedEvent: @unchecked 
   }
 
   /// When the sweeper recorded it.
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The case was acknowledged: its FIRST_RESPONSE milestone was met (the first agent or
+/// supervisor PUBLIC_REPLY, or StartReview). Published once per case, in the transaction of the
+/// comment or transition that met it.
+public nonisolated struct Support_Tickets_V1_TicketFirstRespondedEvent: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  public var ticketID: String {
+    get {_storage._ticketID}
+    set {_uniqueStorage()._ticketID = newValue}
+  }
+
+  /// The case's version after the change that met the milestone.
+  public var ticketVersion: Int64 {
+    get {_storage._ticketVersion}
+    set {_uniqueStorage()._ticketVersion = newValue}
+  }
+
+  public var type: Support_Tickets_V1_TicketType {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var category: Support_Tickets_V1_ProblemCategory {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  public var priority: Support_Tickets_V1_Priority {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
+
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  public var assigneeAgentID: String {
+    get {_storage._assigneeAgentID}
+    set {_uniqueStorage()._assigneeAgentID = newValue}
+  }
+
+  public var skillGroupID: String {
+    get {_storage._skillGroupID}
+    set {_uniqueStorage()._skillGroupID = newValue}
+  }
+
+  public var channel: Support_Common_V1_Channel {
+    get {_storage._channel}
+    set {_uniqueStorage()._channel = newValue}
+  }
+
+  public var createTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._createTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createTime = newValue}
+  }
+  /// Returns true if `createTime` has been explicitly set.
+  public var hasCreateTime: Bool {_storage._createTime != nil}
+  /// Clears the value of `createTime`. Subsequent reads from it will return its default value.
+  public mutating func clearCreateTime() {_uniqueStorage()._createTime = nil}
+
+  /// TicketSla.first_response_time, and its distance from create_time (wall-clock, the same
+  /// value TicketResolvedEvent.time_to_first_response later carries).
+  public var firstResponseTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._firstResponseTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._firstResponseTime = newValue}
+  }
+  /// Returns true if `firstResponseTime` has been explicitly set.
+  public var hasFirstResponseTime: Bool {_storage._firstResponseTime != nil}
+  /// Clears the value of `firstResponseTime`. Subsequent reads from it will return its default value.
+  public mutating func clearFirstResponseTime() {_uniqueStorage()._firstResponseTime = nil}
+
+  public var timeToFirstResponse: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._timeToFirstResponse ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._timeToFirstResponse = newValue}
+  }
+  /// Returns true if `timeToFirstResponse` has been explicitly set.
+  public var hasTimeToFirstResponse: Bool {_storage._timeToFirstResponse != nil}
+  /// Clears the value of `timeToFirstResponse`. Subsequent reads from it will return its default value.
+  public mutating func clearTimeToFirstResponse() {_uniqueStorage()._timeToFirstResponse = nil}
+
+  /// Whether it came after the first-response due time.
+  public var firstResponseBreached: Bool {
+    get {_storage._firstResponseBreached}
+    set {_uniqueStorage()._firstResponseBreached = newValue}
+  }
+
+  /// Who responded (the replying agent, or the agent who started the review).
+  public var respondedBy: Support_Common_V1_Actor {
+    get {_storage._respondedBy ?? Support_Common_V1_Actor()}
+    set {_uniqueStorage()._respondedBy = newValue}
+  }
+  /// Returns true if `respondedBy` has been explicitly set.
+  public var hasRespondedBy: Bool {_storage._respondedBy != nil}
+  /// Clears the value of `respondedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearRespondedBy() {_uniqueStorage()._respondedBy = nil}
+
+  public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._occurTime = newValue}
+  }
+  /// Returns true if `occurTime` has been explicitly set.
+  public var hasOccurTime: Bool {_storage._occurTime != nil}
+  /// Clears the value of `occurTime`. Subsequent reads from it will return its default value.
+  public mutating func clearOccurTime() {_uniqueStorage()._occurTime = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The case's assignee or skill group changed (AssignTicket).
+public nonisolated struct Support_Tickets_V1_TicketAssignedEvent: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Equal to EventEnvelope.event_id, the one deduplication key (deduplicate by the envelope's).
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
+
+  public var ticketID: String {
+    get {_storage._ticketID}
+    set {_uniqueStorage()._ticketID = newValue}
+  }
+
+  public var ticketVersion: Int64 {
+    get {_storage._ticketVersion}
+    set {_uniqueStorage()._ticketVersion = newValue}
+  }
+
+  public var type: Support_Tickets_V1_TicketType {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var category: Support_Tickets_V1_ProblemCategory {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  public var priority: Support_Tickets_V1_Priority {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
+
+  public var shopperID: String {
+    get {_storage._shopperID}
+    set {_uniqueStorage()._shopperID = newValue}
+  }
+
+  /// Empty when the case went back to the skill group's queue.
+  public var fromAgentID: String {
+    get {_storage._fromAgentID}
+    set {_uniqueStorage()._fromAgentID = newValue}
+  }
+
+  public var toAgentID: String {
+    get {_storage._toAgentID}
+    set {_uniqueStorage()._toAgentID = newValue}
+  }
+
+  public var fromSkillGroupID: String {
+    get {_storage._fromSkillGroupID}
+    set {_uniqueStorage()._fromSkillGroupID = newValue}
+  }
+
+  public var toSkillGroupID: String {
+    get {_storage._toSkillGroupID}
+    set {_uniqueStorage()._toSkillGroupID = newValue}
+  }
+
+  public var channel: Support_Common_V1_Channel {
+    get {_storage._channel}
+    set {_uniqueStorage()._channel = newValue}
+  }
+
+  public var assignedBy: Support_Common_V1_Actor {
+    get {_storage._assignedBy ?? Support_Common_V1_Actor()}
+    set {_uniqueStorage()._assignedBy = newValue}
+  }
+  /// Returns true if `assignedBy` has been explicitly set.
+  public var hasAssignedBy: Bool {_storage._assignedBy != nil}
+  /// Clears the value of `assignedBy`. Subsequent reads from it will return its default value.
+  public mutating func clearAssignedBy() {_uniqueStorage()._assignedBy = nil}
+
+  public var reason: String {
+    get {_storage._reason}
+    set {_uniqueStorage()._reason = newValue}
+  }
+
   public var occurTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._occurTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._occurTime = newValue}
@@ -3184,6 +3411,349 @@ nonisolated extension Support_Tickets_V1_TicketSlaBreachedEvent: SwiftProtobuf.M
         if _storage._priority != rhs_storage._priority {return false}
         if _storage._category != rhs_storage._category {return false}
         if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketFirstRespondedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketFirstRespondedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{1}priority\0\u{3}shopper_id\0\u{3}assignee_agent_id\0\u{3}skill_group_id\0\u{1}channel\0\u{3}create_time\0\u{3}first_response_time\0\u{3}time_to_first_response\0\u{3}first_response_breached\0\u{3}responded_by\0\u{3}occur_time\0")
+
+  fileprivate class _StorageClass {
+    var _eventID: String = String()
+    var _ticketID: String = String()
+    var _ticketVersion: Int64 = 0
+    var _type: Support_Tickets_V1_TicketType = .unspecified
+    var _category: Support_Tickets_V1_ProblemCategory = .unspecified
+    var _priority: Support_Tickets_V1_Priority = .unspecified
+    var _shopperID: String = String()
+    var _assigneeAgentID: String = String()
+    var _skillGroupID: String = String()
+    var _channel: Support_Common_V1_Channel = .unspecified
+    var _createTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _firstResponseTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _timeToFirstResponse: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _firstResponseBreached: Bool = false
+    var _respondedBy: Support_Common_V1_Actor? = nil
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eventID = source._eventID
+      _ticketID = source._ticketID
+      _ticketVersion = source._ticketVersion
+      _type = source._type
+      _category = source._category
+      _priority = source._priority
+      _shopperID = source._shopperID
+      _assigneeAgentID = source._assigneeAgentID
+      _skillGroupID = source._skillGroupID
+      _channel = source._channel
+      _createTime = source._createTime
+      _firstResponseTime = source._firstResponseTime
+      _timeToFirstResponse = source._timeToFirstResponse
+      _firstResponseBreached = source._firstResponseBreached
+      _respondedBy = source._respondedBy
+      _occurTime = source._occurTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._ticketID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._ticketVersion) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._category) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._priority) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._assigneeAgentID) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._skillGroupID) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._channel) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._createTime) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._firstResponseTime) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._timeToFirstResponse) }()
+        case 14: try { try decoder.decodeSingularBoolField(value: &_storage._firstResponseBreached) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._respondedBy) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 1)
+      }
+      if !_storage._ticketID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketID, fieldNumber: 2)
+      }
+      if _storage._ticketVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._ticketVersion, fieldNumber: 3)
+      }
+      if _storage._type != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 4)
+      }
+      if _storage._category != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._category, fieldNumber: 5)
+      }
+      if _storage._priority != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._priority, fieldNumber: 6)
+      }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 7)
+      }
+      if !_storage._assigneeAgentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._assigneeAgentID, fieldNumber: 8)
+      }
+      if !_storage._skillGroupID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._skillGroupID, fieldNumber: 9)
+      }
+      if _storage._channel != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._channel, fieldNumber: 10)
+      }
+      try { if let v = _storage._createTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._firstResponseTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      try { if let v = _storage._timeToFirstResponse {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if _storage._firstResponseBreached != false {
+        try visitor.visitSingularBoolField(value: _storage._firstResponseBreached, fieldNumber: 14)
+      }
+      try { if let v = _storage._respondedBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketFirstRespondedEvent, rhs: Support_Tickets_V1_TicketFirstRespondedEvent) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._ticketID != rhs_storage._ticketID {return false}
+        if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._assigneeAgentID != rhs_storage._assigneeAgentID {return false}
+        if _storage._skillGroupID != rhs_storage._skillGroupID {return false}
+        if _storage._channel != rhs_storage._channel {return false}
+        if _storage._createTime != rhs_storage._createTime {return false}
+        if _storage._firstResponseTime != rhs_storage._firstResponseTime {return false}
+        if _storage._timeToFirstResponse != rhs_storage._timeToFirstResponse {return false}
+        if _storage._firstResponseBreached != rhs_storage._firstResponseBreached {return false}
+        if _storage._respondedBy != rhs_storage._respondedBy {return false}
+        if _storage._occurTime != rhs_storage._occurTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Support_Tickets_V1_TicketAssignedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketAssignedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{3}ticket_id\0\u{3}ticket_version\0\u{1}type\0\u{1}category\0\u{1}priority\0\u{3}shopper_id\0\u{3}from_agent_id\0\u{3}to_agent_id\0\u{3}from_skill_group_id\0\u{3}to_skill_group_id\0\u{1}channel\0\u{3}assigned_by\0\u{1}reason\0\u{3}occur_time\0")
+
+  fileprivate class _StorageClass {
+    var _eventID: String = String()
+    var _ticketID: String = String()
+    var _ticketVersion: Int64 = 0
+    var _type: Support_Tickets_V1_TicketType = .unspecified
+    var _category: Support_Tickets_V1_ProblemCategory = .unspecified
+    var _priority: Support_Tickets_V1_Priority = .unspecified
+    var _shopperID: String = String()
+    var _fromAgentID: String = String()
+    var _toAgentID: String = String()
+    var _fromSkillGroupID: String = String()
+    var _toSkillGroupID: String = String()
+    var _channel: Support_Common_V1_Channel = .unspecified
+    var _assignedBy: Support_Common_V1_Actor? = nil
+    var _reason: String = String()
+    var _occurTime: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _eventID = source._eventID
+      _ticketID = source._ticketID
+      _ticketVersion = source._ticketVersion
+      _type = source._type
+      _category = source._category
+      _priority = source._priority
+      _shopperID = source._shopperID
+      _fromAgentID = source._fromAgentID
+      _toAgentID = source._toAgentID
+      _fromSkillGroupID = source._fromSkillGroupID
+      _toSkillGroupID = source._toSkillGroupID
+      _channel = source._channel
+      _assignedBy = source._assignedBy
+      _reason = source._reason
+      _occurTime = source._occurTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._ticketID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._ticketVersion) }()
+        case 4: try { try decoder.decodeSingularEnumField(value: &_storage._type) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._category) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._priority) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._shopperID) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._fromAgentID) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._toAgentID) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._fromSkillGroupID) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._toSkillGroupID) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._channel) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._assignedBy) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._occurTime) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 1)
+      }
+      if !_storage._ticketID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ticketID, fieldNumber: 2)
+      }
+      if _storage._ticketVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._ticketVersion, fieldNumber: 3)
+      }
+      if _storage._type != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._type, fieldNumber: 4)
+      }
+      if _storage._category != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._category, fieldNumber: 5)
+      }
+      if _storage._priority != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._priority, fieldNumber: 6)
+      }
+      if !_storage._shopperID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._shopperID, fieldNumber: 7)
+      }
+      if !_storage._fromAgentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fromAgentID, fieldNumber: 8)
+      }
+      if !_storage._toAgentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._toAgentID, fieldNumber: 9)
+      }
+      if !_storage._fromSkillGroupID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fromSkillGroupID, fieldNumber: 10)
+      }
+      if !_storage._toSkillGroupID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._toSkillGroupID, fieldNumber: 11)
+      }
+      if _storage._channel != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._channel, fieldNumber: 12)
+      }
+      try { if let v = _storage._assignedBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if !_storage._reason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 14)
+      }
+      try { if let v = _storage._occurTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Support_Tickets_V1_TicketAssignedEvent, rhs: Support_Tickets_V1_TicketAssignedEvent) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._ticketID != rhs_storage._ticketID {return false}
+        if _storage._ticketVersion != rhs_storage._ticketVersion {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._shopperID != rhs_storage._shopperID {return false}
+        if _storage._fromAgentID != rhs_storage._fromAgentID {return false}
+        if _storage._toAgentID != rhs_storage._toAgentID {return false}
+        if _storage._fromSkillGroupID != rhs_storage._fromSkillGroupID {return false}
+        if _storage._toSkillGroupID != rhs_storage._toSkillGroupID {return false}
+        if _storage._channel != rhs_storage._channel {return false}
+        if _storage._assignedBy != rhs_storage._assignedBy {return false}
+        if _storage._reason != rhs_storage._reason {return false}
         if _storage._occurTime != rhs_storage._occurTime {return false}
         return true
       }

@@ -26,7 +26,7 @@ public enum ChatServiceDefinition {
     let streams = try ChatStreams(database: database, logger: resources.logger)
     return ServiceParts(
       rpcServices: [
-        ConversationHandlers(store: ChatStore(database: database), settings: .load(), logger: resources.logger),
+        ConversationHandlers(store: ChatStore(database: database, outbox: resources.outbox), settings: .load(), logger: resources.logger),
         EscalationHandlers(store: escalations, closingSettings: closing, logger: resources.logger),
         CannedFaqServices(database: database, logger: resources.logger),
       ] + AgentDesk.services(resources) + streams.services,

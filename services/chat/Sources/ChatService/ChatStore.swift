@@ -13,6 +13,8 @@ typealias ChatMessage = Support_Chat_V1_Message
 /// All SQL of the chat service.
 struct ChatStore: Sendable {
   let database: Database
+  /// Where a shopper's reply in an escalated conversation is announced (ShopperReplies.swift).
+  var outbox: EventOutbox? = nil
 
   /// Inserts a conversation, its QUEUED status event (sequence 1), its first message (if any,
   /// sequence 2) and the FAQ suggestions that message earns (FaqSuggestions.swift), or returns
@@ -123,6 +125,7 @@ struct ChatStore: Sendable {
       try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
       try await ConversationRows.save(updated, on: connection, logger: logger)
       try await InactivitySweeper.messagePosted(by: message.sender.kind, in: id, at: message.createTime.date, on: connection, logger: logger)
+      try await ShopperReplies.announce(message, in: updated, outbox: outbox, on: connection, logger: logger)
       try await timeline.flush(on: connection, logger: logger)
       return .appended(message)
     }

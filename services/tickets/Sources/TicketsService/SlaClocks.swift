@@ -11,14 +11,15 @@ extension Ticket {
   /// The milestones every case tracks.
   static let trackedMilestones: [SlaMilestone] = [.firstResponse, .resolution]
 
-  /// Sets the first-response and resolution due times and clocks from `policy` (the rule for
-  /// this type and priority), counted from the case's creation on the rule's calendar.
+  /// Sets the first-response and resolution due times and the clocks of the case's type
+  /// (`milestonesStarted`) from `policy` (the rule for this type and priority), counted from
+  /// the case's creation on the rule's calendar.
   mutating func startSlaClocks(policy: SlaPolicy, defaults: SlaPolicy) {
     let start = createTime.date
     let share = policy.atRiskShare > 0 ? policy.atRiskShare : SlaPolicies.defaultAtRiskShare
     let calendar = SlaPolicies.calendar(policy)
     sla.atRiskShare = share
-    sla.clocks = Self.trackedMilestones.compactMap { milestone in
+    sla.clocks = Self.milestonesStarted(for: type).compactMap { milestone in
       guard let rule = SlaPolicies.target(milestone, type: type, priority: priority, in: policy, defaults: defaults) else { return nil }
       let seconds = TimeInterval(rule.target.seconds) + TimeInterval(rule.target.nanos) / 1e9
       let counting = rule.businessTime ? calendar : .wallClock
@@ -52,7 +53,7 @@ extension Ticket {
       let resolved = [.resolved, .closed].contains(status) && hasResolveTime
       return (sla.resolutionDueTime, resolved ? resolveTime : nil)
     default:
-      return nil
+      return clockOwnedDueAndMet(milestone)
     }
   }
 

@@ -31,7 +31,8 @@ enum SlaPolicies {
         rule(.complaintReply, hours: 48),
         rule(.resolution, hours: env.resolutionHours),
         rule(.repairCompletion, hours: 7 * 24, business: true),
-        rule(.promised, hours: 72),
+        // The furthest ahead an agent may promise the shopper (SetPromisedTime).
+        rule(.promised, hours: 720),
       ]
       $0.calendar = .with { $0.timeZone = "UTC" }
       $0.atRiskShare = defaultAtRiskShare

@@ -98,6 +98,11 @@ extension TicketStore {
         'epoch'::timestamptz + \(comment.createTime.unixMicroseconds) * interval '1 microsecond', \(try comment.bytea()))
       """, logger: logger)
     try await Self.appendHistory(entry, ticketID: id, connection, logger)
+    // A reply that acknowledges the case announces it (TicketFactEvents), last in the transaction.
+    let eventID = UUID()
+    if let outbox, let payload = TicketFactEvents.payload(before: current, after: next, entry: entry, eventID: eventID) {
+      try await outbox.append(payload, subject: next.ticketID, eventID: eventID, occurredAt: entry.occurTime.date, on: connection, logger: logger)
+    }
     return .added(comment, next)
   }
 

@@ -20,11 +20,15 @@ extension TicketHandlers {
     if request.awaitingShopper && request.visibility != .publicReply {
       throw ServiceError.invalidArgument("awaiting_shopper", "applies only to a PUBLIC_REPLY")
     }
+    if request.proposesSolution && request.visibility != .publicReply {
+      throw ServiceError.invalidArgument("proposes_solution", "applies only to a PUBLIC_REPLY")
+    }
     if request.hasActor { try Self.validateActor(request.actor) }
     let caller = try Permissions.caller()
     if caller.role == .shopper {
       if request.visibility == .internalNote { throw Permissions.denied("shoppers may not write internal notes") }
       if request.awaitingShopper { throw ServiceError.invalidArgument("awaiting_shopper", "is set by agents asking the shopper for something") }
+      if request.proposesSolution { throw ServiceError.invalidArgument("proposes_solution", "is set by agents proposing a solution") }
     }
     let author = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
     let now = Date.nowMicroseconds
@@ -41,6 +45,7 @@ extension TicketHandlers {
       comment.body = request.body
       comment.attachments = request.attachments
       comment.awaitingShopper = request.awaitingShopper
+      comment.proposesSolution = request.proposesSolution
       comment.createTime = now.timestamp
       // Comments change the case only through its service levels.
       var next = ticket
@@ -48,6 +53,8 @@ extension TicketHandlers {
       if person && request.visibility == .publicReply && !next.sla.hasFirstResponseTime {
         next.sla.firstResponseTime = now.timestamp
       }
+      // A complaint's reply clock is met by a person's public reply proposing a solution.
+      if person && request.proposesSolution { next.meetSlaClock(.complaintReply, at: now) }
       if caller.isStaff && request.awaitingShopper { next.pauseSLA(at: now) }
       if caller.role == .shopper && next.shopperEndsPause { next.resumeSLA(at: now) }
       if next != ticket {

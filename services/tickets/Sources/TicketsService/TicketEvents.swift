@@ -8,6 +8,9 @@ import SwiftProtobuf
 enum TicketEvents {
   /// The event for a transition from `before` to `after` recorded as `entry`, if it announces one.
   static func payload(before: Ticket, after: Ticket, entry: HistoryEntry, eventID: UUID, resolutionHours: Int) -> EventEnvelope.OneOf_Payload? {
+    // Acknowledgement and assignment (TicketFactEvents.swift): only StartReview, which no status
+    // event announces, can acknowledge a case in a transition.
+    if let fact = TicketFactEvents.payload(before: before, after: after, entry: entry, eventID: eventID) { return fact }
     guard entry.kind == .transitioned else { return nil }
     let id = eventID.uuidString.lowercased()
     switch (before.status, after.status) {

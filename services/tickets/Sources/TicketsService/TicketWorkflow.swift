@@ -201,6 +201,7 @@ enum TicketWorkflow {
     } else if ticket.status == .awaitingReturn && target != .awaitingReturn && next.sla.pauseReason != .waitingOnThirdParty {
       next.resumeSLA(at: now)
     }
+    next.meetSlaMilestones(after: action, target: target, at: now)
     next.status = target
     return (next, reason)
   }
@@ -377,6 +378,7 @@ extension Ticket {
       sla.firstResponseDueTime = sla.firstResponseDueTime.date.addingTimeInterval(paused.rounded(.down)).timestamp
     }
     sla.resolutionDueTime = sla.resolutionDueTime.date.addingTimeInterval(paused.rounded(.down)).timestamp
+    shiftClockOwnedDueTimes(by: paused.rounded(.down))
     sla.paused = false
     sla.clearPausedSinceTime()
     sla.pauseReason = .unspecified

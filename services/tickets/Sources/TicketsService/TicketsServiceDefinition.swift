@@ -22,6 +22,7 @@ public enum TicketsServiceDefinition {
       rpcServices: [
         TicketHandlers(store: store, policy: policy, logger: resources.logger),
         SlaHandlers(store: store, defaults: store.slaDefaults, logger: resources.logger),
+        SlaPromiseHandlers(store: store, defaults: store.slaDefaults, logger: resources.logger),
       ],
       background: [
         TicketEventConsumers.logistics(
@@ -30,6 +31,7 @@ public enum TicketsServiceDefinition {
             store: store, policy: policy, remedies: try ExceptionRemedies.load(), automation: automation, logger: resources.logger)),
         TicketEventConsumers.feedback(producer: feedback, resources: resources, automation: automation),
         TicketEscalations.subscription(producer: chat, resources: resources, store: store, policy: policy),
+        ChatShopperReplies.subscription(producer: chat, resources: resources, store: store),
         SlaSweeper(database: resources.database!, outbox: resources.outbox!, interval: .seconds(slaSweep), logger: resources.logger),
       ]
     )

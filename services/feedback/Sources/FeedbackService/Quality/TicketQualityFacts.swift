@@ -99,7 +99,8 @@ enum TicketQualityFacts {
   static let types = [
     Support_Tickets_V1_TicketCreatedEvent.protoMessageName, Support_Tickets_V1_TicketResolvedEvent.protoMessageName,
     Support_Tickets_V1_TicketReopenedEvent.protoMessageName, Support_Tickets_V1_TicketRejectedEvent.protoMessageName,
-    Support_Tickets_V1_TicketCancelledEvent.protoMessageName,
+    Support_Tickets_V1_TicketCancelledEvent.protoMessageName, Support_Tickets_V1_TicketFirstRespondedEvent.protoMessageName,
+    Support_Tickets_V1_TicketAssignedEvent.protoMessageName,
   ]
 
   static func apply(_ envelope: EventEnvelope, settings: QualitySettings, on connection: PostgresConnection, logger: Logger) async throws {
@@ -133,6 +134,26 @@ enum TicketQualityFacts {
           fact.resolveVersion = e.ticketVersion
         }
         fact.final(.resolved, at: resolvedAt, version: e.ticketVersion)
+      }
+    case .ticketFirstResponded(let e):
+      // The acknowledgement when it happens; the resolution event later carries the same
+      // values, so whichever arrives first the fact is the same.
+      ticketID = e.ticketID
+      change = { fact in
+        fact.attributes(
+          version: e.ticketVersion, type: TicketCodes.type(e.type), category: TicketCodes.category(e.category),
+          skillGroup: e.skillGroupID, channel: Int16(e.channel.rawValue), agentID: e.assigneeAgentID)
+        if fact.createdAt == nil, e.hasCreateTime { fact.createdAt = e.createTime.unixMicroseconds }
+        fact.firstResponseAt = e.firstResponseTime.unixMicroseconds
+        fact.firstResponseMillis = e.timeToFirstResponse.milliseconds
+      }
+    case .ticketAssigned(let e):
+      // The agent the case counts for, as of this version (an older event never overrides it).
+      ticketID = e.ticketID
+      change = { fact in
+        fact.attributes(
+          version: e.ticketVersion, type: TicketCodes.type(e.type), category: TicketCodes.category(e.category),
+          skillGroup: e.toSkillGroupID, channel: Int16(e.channel.rawValue), agentID: e.toAgentID)
       }
     case .ticketReopened(let e):
       ticketID = e.ticketID
