@@ -205,6 +205,28 @@ extension MeshTests {
       #expect(automatic.map(\.actor.id) == ["tickets.logistics", "tickets.logistics", "tickets.feedback", "tickets.feedback"])
     }
 
+    @Test("an event naming a case tickets does not have is skipped: the subscription goes on to the next case's events")
+    func eventForUnknownCase() async throws {
+      let journey = Journey(mesh: try mesh)
+      // A return authorisation issued for a case id tickets never had (another desk's, a typo).
+      let unknown = UUID().uuidString.lowercased()
+      _ = try await journey.mesh.withGateway { grpc in
+        try await Support_Logistics_V1_ShipmentService.Client(wrapping: grpc).createReturnAuthorization(.with {
+          $0.requestID = uniqueID("rma"); $0.ticketID = unknown; $0.orderID = journey.order
+          $0.shipmentKind = .return; $0.method = .selfShip; $0.shippingPayer = .shopper
+          $0.items = [.with { $0.orderID = journey.order; $0.orderItemID = "line-1"; $0.sku = "SKU-1"; $0.quantity = 1 }]
+        })
+      }
+      // A real case's authorisation comes after it on the same subscription.
+      let id = try await journey.file(.returnAndRefund).ticketID
+      try await journey.act(id, .with { $0.startReview = .init() })
+      try await journey.act(id, .with { $0.approve = .init() })
+      try await journey.act(id, Journey.refundWithReturn)
+      _ = try await journey.await(id, .awaitingReturn)
+      // Skipped at once, not retried until parked as a failure.
+      #expect(try journey.mesh.query("SELECT count(*) FROM tickets.event_parked WHERE position(convert_to('\(unknown)', 'UTF8') IN envelope) > 0") == "0")
+    }
+
     @Test("a pickup logistics cannot book (no known origin) falls back to self-ship, and the case's return instructions say why")
     func pickupFallsBackToSelfShip() async throws {
       let journey = Journey(mesh: try mesh)

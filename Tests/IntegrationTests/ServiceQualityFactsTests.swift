@@ -83,7 +83,7 @@ extension MeshTests {
       return try await client.withConnection { connection in
         try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
         try await connection.query("SET search_path TO \(unescaped: schema)", logger: logger)
-        for statement in QualityMigrations.facts.statements + QualityMigrations.hourly.statements {
+        for statement in QualityMigrations.facts.statements + QualityMigrations.hourly.statements + QualityMigrations.daily.statements {
           try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
         }
         for events in orders {
@@ -120,9 +120,114 @@ extension MeshTests {
           ORDER BY 1
           """, logger: logger)
         #expect(buckets == fresh && !buckets.isEmpty, "hourly buckets \(buckets) vs measures \(fresh)")
+        try await Self.expectDailyMatchesMeasures(connection, logger: logger)
         try await connection.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
         try await connection.query("SET search_path TO public", logger: logger)
         return rows
+      }
+    }
+
+    /// The daily totals, kept by delta, equal the bucketed measure rows summed per day of the
+    /// stored zone afresh.
+    static func expectDailyMatchesMeasures(_ connection: PostgresConnection, logger: Logger) async throws {
+      let days = try await Self.strings(
+        connection, "SELECT concat_ws('|', day, measure, value, subject_kind, count, value_sum) FROM quality_daily WHERE count <> 0 ORDER BY 1", logger: logger)
+      let fresh = try await Self.strings(
+        connection,
+        """
+        SELECT concat_ws('|', d, measure, v, subject_kind, n, total) FROM (
+          SELECT date_trunc('day', at AT TIME ZONE z.zone) AT TIME ZONE z.zone AS d, measure,
+            CASE WHEN measure IN (1, 2, 3) THEN (value + 999) / 1000 ELSE value END AS v, subject_kind, count(*) AS n, sum(value) AS total
+          FROM quality_measures, quality_day_zone z WHERE until_at IS NULL AND measure <> 12 GROUP BY 1, 2, 3, 4) AS fresh
+        ORDER BY 1
+        """, logger: logger)
+      #expect(days == fresh && !days.isEmpty, "daily totals \(days) vs measures \(fresh)")
+    }
+
+    @Test("daily totals, hourly buckets and measure rows give the same counts for any range, zone and grouping")
+    func aggregateTiers() async throws {
+      let m = try mesh
+      let logger = Logger(label: "quality-tiers-test")
+      let password = try String(contentsOf: m.state.appendingPathComponent("admin-password"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+      let client = PostgresClient(
+        configuration: .init(host: "127.0.0.1", port: m.pgPort, username: "postgres", password: password, database: "supportmesh", tls: .disable))
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        defer { group.cancelAll() }
+        try await client.withConnection { connection in
+          let schema = "quality_tiers_\(UUID().uuidString.prefix(8).lowercased())"
+          try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
+          try await connection.query("SET search_path TO \(unescaped: schema)", logger: logger)
+          for statement in QualityMigrations.facts.statements + QualityMigrations.hourly.statements + QualityMigrations.daily.statements {
+            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+          }
+          // 400 facts over twelve days from a Monday 03:20 UTC, with durations, flags, scores,
+          // ended contributions and follow-ups due; then a quarter of them moved or dropped.
+          let base: Int64 = 1_789_956_000 * 1_000_000
+          let kinds: [QualityMeasure.Kind] = [.chatFirstResponse, .ticketFirstResponse, .resolutionTime, .handled, .ticketCreated, .csat, .followUpDue, .deliveredOrder]
+          func measures(_ i: Int, shift: Int64) -> [QualityMeasure] {
+            let at = base + (Int64(i) * 2_591_237 + shift) % (12 * 86_400) * 1_000_000 + Int64(i % 1000) * 1000
+            let kind = kinds[i % kinds.count]
+            let value: Int64 = switch kind {
+            case .chatFirstResponse, .ticketFirstResponse, .resolutionTime: Int64(i % 37) * 1_333 + 1
+            case .csat: Int64(1 + i % 5)
+            default: Int64(i % 2)
+            }
+            let dims = QualityMeasure.Dimensions(
+              agentID: "a\(i % 3)", category: ["X", "Y"][i % 2], skillGroup: "g\(i % 2)", channel: Int16(1 + i % 3), ticketType: "T\(i % 2)",
+              subjectKind: kind == .chatFirstResponse ? 1 : 2)
+            let until: Int64? = (kind == .handled && i % 4 == 0) || kind == .followUpDue ? at + 3_600_000_000 : nil
+            return [QualityMeasure(kind: kind, atMicros: at, value: value, untilMicros: until, dimensions: dims)]
+          }
+          for i in 0..<400 {
+            try await connection.query("BEGIN", logger: logger)
+            try await QualityFactStore.replaceMeasures("f\(i)", measures(i, shift: 0), on: connection, logger: logger)
+            try await connection.query("COMMIT", logger: logger)
+          }
+          for i in stride(from: 0, to: 400, by: 4) {
+            try await QualityFactStore.replaceMeasures("f\(i)", i % 8 == 0 ? [] : measures(i, shift: 90_061), on: connection, logger: logger)
+          }
+          try await Self.expectDailyMatchesMeasures(connection, logger: logger)
+
+          let hour: Int64 = 3_600_000_000
+          let ranges: [(Int64, Int64)] = [
+            (base, base + 12 * 86_400_000_000),  // everything, starting mid-hour
+            (base + 7 * hour + 123, base + 9 * 86_400_000_000 + 5 * hour + 77),  // partial hours and days at both ends
+            (base - 3 * 3_600_000_000 - 20 * 60_000_000, base + 2 * 86_400_000_000 + 17 * 60_000_000),  // a Shanghai midnight inside
+          ]
+          let groupings: [[Support_Feedback_V1_MetricsDimension]] = [[], [.day], [.week], [.month], [.agent]]
+          var usedDaily = false
+          for (start, end) in ranges {
+            for zone in ["Asia/Shanghai", "UTC", "America/New_York", "Asia/Kolkata"] {
+              for groupBy in groupings {
+                for filter in [QualityQueryStore.Filter(), QualityQueryStore.Filter(subjectKind: 2), QualityQueryStore.Filter(agentIDs: ["a1"])] {
+                  func counts(_ tiers: QualityQueryStore.Tiers) async throws -> [String] {
+                    try await QualityQueryStore.counts(
+                      start: start, end: end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: true, tiers: tiers, on: connection, logger: logger
+                    ).map {
+                      // `overdue` means something for follow-ups due only (the calculator reads it nowhere else).
+                      "\($0.key)|\($0.measure)|\($0.value)|\($0.count)|\($0.holding)|\($0.measure == 12 ? $0.overdue : 0)|\($0.valueSum)"
+                    }.sorted()
+                  }
+                  let all = try await counts(.all), hourly = try await counts(.hourlyAndRows), rows = try await counts(.rowsOnly)
+                  #expect(all == rows && hourly == rows && !rows.isEmpty, "\(start)-\(end) \(zone) \(groupBy) \(filter): all−rows \(Set(all).subtracting(rows).sorted()) rows−all \(Set(rows).subtracting(all).sorted()) hourly−rows \(Set(hourly).subtracting(rows).sorted())")
+                  usedDaily = usedDaily || (filter.hasNoDimensions && (groupBy.isEmpty || zone == "Asia/Shanghai"))
+                }
+              }
+            }
+          }
+          #expect(usedDaily)
+          // The daily tier is read: a change to it alone shows in .all only.
+          try await connection.query("UPDATE quality_daily SET count = count + 1000", logger: logger)
+          let (start, end) = ranges[0]
+          let skewed = try await QualityQueryStore.counts(
+            start: start, end: end, groupBy: [], timeZone: "UTC", filter: .init(), withOrders: true, tiers: .all, on: connection, logger: logger)
+          let exact = try await QualityQueryStore.counts(
+            start: start, end: end, groupBy: [], timeZone: "UTC", filter: .init(), withOrders: true, tiers: .rowsOnly, on: connection, logger: logger)
+          #expect(skewed.reduce(0) { $0 + $1.count } > exact.reduce(0) { $0 + $1.count })
+          try await connection.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
+          try await connection.query("SET search_path TO public", logger: logger)
+        }
       }
     }
 

@@ -104,5 +104,6 @@ enum FeedbackMigrations {
     QualityMigrations.facts,
     QualityMigrations.hourly,
     SurveyInvitations.migration,
+    QualityMigrations.daily,
   ]
 }

@@ -87,7 +87,8 @@ struct TicketAutomation: Sendable {
       logger.debug("event's change already made", metadata: ["event_id": "\(eventID)", "ticket_id": "\(ticketID)"])
     } catch let skipped as Skipped {
       try await note("Skipped on event \(eventID) (\(subscription)): \(skipped.why).", on: id, event: eventID, subscription: subscription, connection: connection)
-    } catch let error as GoogleRPCStatus where error.code == .notFound {
+    } catch let error as RPCError where error.code == .notFound {
+      // Skipped, not retried: an event naming no case of ours must not stop the subscription.
       logger.warning("event names a case that does not exist", metadata: ["event_id": "\(eventID)", "ticket_id": "\(ticketID)"])
     }
   }
@@ -98,6 +99,14 @@ struct TicketAutomation: Sendable {
     let now = Date.nowMicroseconds
     let requestID = "event:\(eventID):note"
     logger.info("case noted on an event", metadata: ["ticket_id": "\(id.uuidString.lowercased())", "event_id": "\(eventID)", "note": "\(text)"])
+    do {
+      try await addNote(text, on: id, requestID: requestID, author: author, now: now, connection: connection)
+    } catch let error as RPCError where error.code == .notFound {
+      logger.warning("event names a case that does not exist", metadata: ["event_id": "\(eventID)", "ticket_id": "\(id.uuidString.lowercased())"])
+    }
+  }
+
+  private func addNote(_ text: String, on id: UUID, requestID: String, author: Actor, now: Date, connection: PostgresConnection) async throws {
     _ = try await store.addComment(id, requestID: requestID, fingerprint: requestID, on: connection, logger: logger) { ticket in
       var comment = Comment()
       comment.commentID = UUID().uuidString.lowercased()

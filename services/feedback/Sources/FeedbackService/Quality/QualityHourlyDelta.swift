@@ -2,10 +2,10 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The change one fact makes to the hourly buckets (quality_hourly): its old contribution
-/// subtracted, its new one added. Written in one statement with the rows in key order, so
-/// concurrent writers lock buckets in the same order; a change that changes nothing (a
-/// redelivery) writes nothing.
+/// The change one fact makes to the hourly buckets (quality_hourly) and the daily totals
+/// (quality_daily): its old contribution subtracted, its new one added. Written in one
+/// statement per table with the rows in key order, so concurrent writers lock buckets in the
+/// same order; a change that changes nothing (a redelivery) writes nothing.
 struct HourlyDelta {
   struct Key: Hashable, Comparable {
     var hour: Int64
@@ -70,6 +70,40 @@ struct HourlyDelta {
       VALUES \(values.joined(separator: ", "))
       ON CONFLICT (hour, measure, value, agent_id, category, skill_group, channel, ticket_type, subject_kind)
       DO UPDATE SET count = quality_hourly.count + EXCLUDED.count, value_sum = quality_hourly.value_sum + EXCLUDED.value_sum
+      """
+    try await connection.query(s.query, logger: logger)
+    try await applyDaily(rows, on: connection, logger: logger)
+  }
+
+  /// The same change summed per day of quality_day_zone (the day is computed by PostgreSQL from
+  /// the stored zone, so writers and the table never disagree) over every dimension but
+  /// subject_kind.
+  private func applyDaily(_ rows: [(key: Key, value: (count: Int64, sum: Int64))], on connection: PostgresConnection, logger: Logger) async throws {
+    struct HourKey: Hashable { var hour: Int64, measure: Int16, value: Int64, subjectKind: Int16 }
+    var perHour: [HourKey: (count: Int64, sum: Int64)] = [:]
+    for (key, change) in rows {
+      let k = HourKey(hour: key.hour, measure: key.measure, value: key.value, subjectKind: key.subjectKind)
+      var entry = perHour[k] ?? (0, 0)
+      entry.count += change.count
+      entry.sum += change.sum
+      perHour[k] = entry
+    }
+    let changed = perHour.filter { $0.value.count != 0 || $0.value.sum != 0 }
+    guard !changed.isEmpty else { return }
+    var s = QualityQueryStore.Statement()
+    var values: [String] = []
+    for (key, change) in changed {
+      values.append(
+        "(\(s.instant(key.hour)), \(s.bind(key.measure))::smallint, \(s.bind(key.value))::bigint, \(s.bind(key.subjectKind))::smallint, "
+          + "\(s.bind(change.count))::bigint, \(s.bind(change.sum))::bigint)")
+    }
+    s.sql = """
+      INSERT INTO quality_daily (day, measure, value, subject_kind, count, value_sum)
+      SELECT date_trunc('day', d.hour AT TIME ZONE z.zone) AT TIME ZONE z.zone, d.measure, d.value, d.subject_kind, sum(d.count), sum(d.value_sum)
+      FROM (VALUES \(values.joined(separator: ", "))) AS d(hour, measure, value, subject_kind, count, value_sum), quality_day_zone z
+      GROUP BY 1, 2, 3, 4 HAVING sum(d.count) <> 0 OR sum(d.value_sum) <> 0 ORDER BY 1, 2, 3, 4
+      ON CONFLICT (day, measure, value, subject_kind)
+      DO UPDATE SET count = quality_daily.count + EXCLUDED.count, value_sum = quality_daily.value_sum + EXCLUDED.value_sum
       """
     try await connection.query(s.query, logger: logger)
   }

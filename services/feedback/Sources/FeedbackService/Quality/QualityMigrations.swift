@@ -86,4 +86,36 @@ enum QualityMigrations {
       -- The measure rows a report always reads raw.
       CREATE INDEX quality_measures_unbucketed_idx ON quality_measures (at) WHERE until_at IS NOT NULL OR measure = 12;
       """)
+
+  static let daily = Migration(
+    version: 31, name: "quality daily totals",
+    sql: """
+      -- The bucketed measures summed per day of the shop's reporting zone, over every dimension
+      -- but subject_kind. The hourly buckets hold nearly one row per fact (agent x category x
+      -- skill group x channel x type x value rarely repeats within an hour), so a report over a
+      -- year would read every one; a report with no agent/category/skill group/channel/type
+      -- filter or grouping reads these for the whole days of its range instead (one row per day,
+      -- measure and value). Kept by delta in the same statement order as the hourly buckets.
+      -- The zone is fixed here (a zone whose offsets are whole hours); reports grouped by day in
+      -- another zone read the hourly buckets.
+      CREATE TABLE quality_day_zone (
+        zone text NOT NULL,
+        only_one boolean PRIMARY KEY DEFAULT true CHECK (only_one)
+      );
+      INSERT INTO quality_day_zone (zone) VALUES ('Asia/Shanghai');
+      CREATE TABLE quality_daily (
+        -- Local midnight in quality_day_zone.
+        day timestamptz NOT NULL,
+        measure smallint NOT NULL,
+        value bigint NOT NULL,
+        subject_kind smallint NOT NULL,
+        count bigint NOT NULL,
+        value_sum bigint NOT NULL,
+        PRIMARY KEY (day, measure, value, subject_kind)
+      );
+      INSERT INTO quality_daily (day, measure, value, subject_kind, count, value_sum)
+      SELECT date_trunc('day', m.at AT TIME ZONE z.zone) AT TIME ZONE z.zone, m.measure,
+        CASE WHEN m.measure IN (1, 2, 3) THEN (m.value + 999) / 1000 ELSE m.value END, m.subject_kind, count(*), sum(m.value)
+      FROM quality_measures m, quality_day_zone z WHERE m.until_at IS NULL AND m.measure <> 12 GROUP BY 1, 2, 3, 4;
+      """)
 }

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import GRPCCore
 import PostgresNIO
 import ServiceKit
+import Synchronization
 import SupportCodec
 
 /// The SQL behind ServiceQualityService: counts of measure values per group over a half-open
@@ -18,6 +20,11 @@ struct QualityQueryStore: Sendable {
     var channels: [Int16] = []
     var ticketTypes: [String] = []
     var subjectKind: Int16 = 0
+
+    /// No agent, category, skill group, channel or ticket type (subject kind aside).
+    var hasNoDimensions: Bool {
+      agentIDs.isEmpty && categories.isEmpty && skillGroups.isEmpty && channels.isEmpty && ticketTypes.isEmpty
+    }
   }
 
   /// How many facts of one group have one value of one measure (durations: whole seconds,
@@ -65,24 +72,48 @@ struct QualityQueryStore: Sendable {
 
   static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
 
-  /// Counts per group_by key, measure and (bucketed) value over [start, end). Whole UTC hours
-  /// inside the range are read from the hourly buckets; the partial hours at its edges, the
-  /// rows that are never bucketed, and everything in a zone whose offset is not whole hours,
-  /// from the measure rows. `withOrders` false leaves delivered orders out (they have no agent,
-  /// category, skill group or channel).
+  /// Counts per group_by key, measure and (bucketed) value over [start, end), from three tiers:
+  /// the daily totals for the whole days of quality_day_zone inside the range (only when the
+  /// request filters and groups by nothing but subject kind and time, and groups by time only
+  /// in that zone), the hourly buckets for the other whole UTC hours, and the measure rows for
+  /// the partial hours at the edges, the rows that are never bucketed, and everything in a
+  /// zone whose offset is not whole hours. `withOrders` false leaves delivered orders out (they
+  /// have no agent, category, skill group or channel).
   func counts(
     start: Int64, end: Int64, groupBy: [Support_Feedback_V1_MetricsDimension], timeZone: String, filter: Filter, withOrders: Bool, logger: Logger
+  ) async throws -> [Count] {
+    try await database.withConnection(logger: logger) { connection in
+      try await Self.counts(
+        start: start, end: end, groupBy: groupBy, timeZone: timeZone, filter: filter, withOrders: withOrders, tiers: .all, on: connection, logger: logger)
+    }
+  }
+
+  /// Which stored aggregates a count may read (all give the same numbers; tests compare them).
+  enum Tiers: Sendable { case all, hourlyAndRows, rowsOnly }
+
+  static func counts(
+    start: Int64, end: Int64, groupBy: [Support_Feedback_V1_MetricsDimension], timeZone: String, filter: Filter, withOrders: Bool,
+    tiers: Tiers, on connection: PostgresConnection, logger: Logger
   ) async throws -> [Count] {
     let hour = HourlyDelta.hourMicros
     var fullStart = (start + hour - 1) / hour * hour
     var fullEnd = end / hour * hour
-    if fullStart >= fullEnd || !Self.wholeHourOffsets(timeZone, start, end) {
+    if fullStart >= fullEnd || !Self.wholeHourOffsets(timeZone, start, end) || tiers == .rowsOnly {
       fullStart = end
       fullEnd = end
+    }
+    var dayStart = fullEnd, dayEnd = fullEnd
+    let timeDimensions: Set<Support_Feedback_V1_MetricsDimension> = [.day, .week, .month]
+    if tiers == .all, filter.hasNoDimensions, groupBy.allSatisfy(timeDimensions.contains) {
+      let dayZone = try await Self.dayZone(on: connection, logger: logger)
+      if groupBy.isEmpty || timeZone == dayZone, let days = Self.wholeDays(fullStart, fullEnd, in: dayZone) {
+        (dayStart, dayEnd) = days
+      }
     }
     var s = Statement()
     let startParam = s.instant(start), endParam = s.instant(end)
     let fullStartParam = s.instant(fullStart), fullEndParam = s.instant(fullEnd)
+    let dayStartParam = s.instant(dayStart), dayEndParam = s.instant(dayEnd)
     let zone = s.bind(timeZone)
     func key(_ time: String) -> String {
       let keys = groupBy.map { dimension -> String in
@@ -99,33 +130,65 @@ struct QualityQueryStore: Sendable {
       return keys.isEmpty ? "'[]'" : "json_build_array(\(keys.joined(separator: ", ")))::text"
     }
     let orders = withOrders ? "" : " AND measure <> \(QualityMeasure.Kind.deliveredOrder.rawValue)"
+    let clauses = s.clauses(filter)
     let raw = """
       SELECT \(key("at")) AS k, measure, CASE WHEN measure IN (1, 2, 3) THEN (value + 999) / 1000 ELSE value END AS v, 1::bigint AS n,
         (until_at IS NULL OR until_at >= \(endParam))::int::bigint AS holding,
         (at < now() AND (until_at IS NULL OR until_at > at))::int::bigint AS overdue, value AS value_sum
       FROM quality_measures
       WHERE ((at >= \(startParam) AND at < \(fullStartParam)) OR (at >= \(fullEndParam) AND at < \(endParam))
-        OR (at >= \(fullStartParam) AND at < \(fullEndParam) AND (until_at IS NOT NULL OR measure = 12)))\(s.clauses(filter))\(orders)
+        OR (at >= \(fullStartParam) AND at < \(fullEndParam) AND (until_at IS NOT NULL OR measure = 12)))\(clauses)\(orders)
       """
     let hourly = """
       SELECT \(key("hour")) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
-      FROM quality_hourly WHERE hour >= \(fullStartParam) AND hour < \(fullEndParam) AND count <> 0\(s.clauses(filter))\(orders)
+      FROM quality_hourly WHERE ((hour >= \(fullStartParam) AND hour < \(dayStartParam)) OR (hour >= \(dayEndParam) AND hour < \(fullEndParam)))
+        AND count <> 0\(clauses)\(orders)
       """
+    let daily = dayStart < dayEnd ? """
+       UNION ALL SELECT \(key("day")) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
+      FROM quality_daily WHERE day >= \(dayStartParam) AND day < \(dayEndParam) AND count <> 0\(clauses)\(orders)
+      """ : ""
     s.sql = """
       SELECT k, measure, v, sum(n)::bigint, sum(holding)::bigint, sum(overdue)::bigint, sum(value_sum)::bigint
-      FROM (\(raw) UNION ALL \(hourly)) AS facts GROUP BY 1, 2, 3
+      FROM (\(raw) UNION ALL \(hourly)\(daily)) AS facts GROUP BY 1, 2, 3
       """
-    let statement = s
-    return try await database.withConnection(logger: logger) { connection in
-      var out: [Count] = []
-      for try await (key, measure, value, count, holding, overdue, sum) in try await connection.query(statement.query, logger: logger)
-        .decode((String, Int16, Int64, Int64, Int64, Int64, Int64).self)
-      {
-        let values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
-        out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue, valueSum: sum))
-      }
-      return out
+    var out: [Count] = []
+    for try await (key, measure, value, count, holding, overdue, sum) in try await connection.query(s.query, logger: logger)
+      .decode((String, Int16, Int64, Int64, Int64, Int64, Int64).self)
+    {
+      let values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
+      out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue, valueSum: sum))
     }
+    return out
+  }
+
+  /// quality_day_zone's zone, read once per process (a migration sets it; it never changes
+  /// while processes run).
+  static func dayZone(on connection: PostgresConnection, logger: Logger) async throws -> String {
+    if let zone = cachedDayZone.withLock({ $0 }) { return zone }
+    for try await zone in try await connection.query("SELECT zone FROM quality_day_zone", logger: logger).decode(String.self) {
+      cachedDayZone.withLock { $0 = zone }
+      return zone
+    }
+    throw RPCError(code: .internalError, message: "the quality numbers are not set up (quality_day_zone is empty)")
+  }
+  private static let cachedDayZone = Mutex<String?>(nil)
+
+  /// The first and last local midnights of `zone` in [from, to] (µs), when at least one whole
+  /// day lies between them and both fall on whole UTC hours (so the hourly buckets cover the
+  /// rest of the range exactly); nil otherwise.
+  static func wholeDays(_ from: Int64, _ to: Int64, in zone: String) -> (Int64, Int64)? {
+    guard from < to, let tz = TimeZone(identifier: zone) else { return nil }
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = tz
+    let fromDate = Micros.date(from)
+    var first = calendar.startOfDay(for: fromDate)
+    if first < fromDate { first = calendar.date(byAdding: .day, value: 1, to: first) ?? first }
+    let last = calendar.startOfDay(for: Micros.date(to))
+    let (firstMicros, lastMicros) = (Micros.of(first), Micros.of(last))
+    let hour = HourlyDelta.hourMicros
+    guard firstMicros < lastMicros, firstMicros >= from, lastMicros <= to, firstMicros % hour == 0, lastMicros % hour == 0 else { return nil }
+    return (firstMicros, lastMicros)
   }
 
   /// Whether `zone` is a whole number of hours from UTC at both ends of the range (then hourly

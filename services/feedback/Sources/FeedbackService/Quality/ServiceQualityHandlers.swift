@@ -42,11 +42,19 @@ struct ServiceQualityHandlers: RegistrableRPCService {
     // DAY/WEEK/MONTH rows and the total.
     let rowsWithOrders = groupBy.allSatisfy { [Support_Feedback_V1_MetricsDimension.day, .week, .month].contains($0) }
     async let through = store.throughTime(QualityEventConsumers.names, logger: log)
-    async let grouped = store.counts(start: range.start, end: range.end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: rowsWithOrders, logger: log)
-    let totals = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
+    let grouped: [QualityQueryStore.Count], totals: [QualityQueryStore.Count]
+    if groupBy.isEmpty {
+      // The one row is the total: one query.
+      grouped = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
+      totals = grouped
+    } else {
+      async let rows = store.counts(start: range.start, end: range.end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: rowsWithOrders, logger: log)
+      totals = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
+      grouped = try await rows
+    }
 
     var groups: [[String]: ServiceMetricsCalculator] = [:]
-    for count in try await grouped { groups[count.key, default: ServiceMetricsCalculator()].add(count) }
+    for count in grouped { groups[count.key, default: ServiceMetricsCalculator()].add(count) }
     var total = ServiceMetricsCalculator()
     for count in totals { total.add(count) }
     let keys = groups.keys.sorted { Self.precedes($0, $1, groupBy) }
