@@ -103,6 +103,9 @@ enum QualityMigrations {
         only_one boolean PRIMARY KEY DEFAULT true CHECK (only_one)
       );
       INSERT INTO quality_day_zone (zone) VALUES ('Asia/Shanghai');
+      -- The backfill reads every measure row once: on a large table it takes longer than the
+      -- session's statement timeout (this transaction only; start-up waits for it).
+      SET LOCAL statement_timeout = 0;
       CREATE TABLE quality_daily (
         -- Local midnight in quality_day_zone.
         day timestamptz NOT NULL,

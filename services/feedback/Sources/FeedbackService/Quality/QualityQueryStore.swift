@@ -115,13 +115,16 @@ struct QualityQueryStore: Sendable {
     let fullStartParam = s.instant(fullStart), fullEndParam = s.instant(fullEnd)
     let dayStartParam = s.instant(dayStart), dayEndParam = s.instant(dayEnd)
     let zone = s.bind(timeZone)
-    func key(_ time: String) -> String {
+    /// `time` is a local midnight of the request's zone when `isDayStart` (the daily tier, read
+    /// only in that zone when grouped by time): its day is itself.
+    func key(_ time: String, isDayStart: Bool = false) -> String {
       let keys = groupBy.map { dimension -> String in
         switch dimension {
         case .agent: "agent_id"
         case .category: "category"
         case .skillGroup: "skill_group"
         case .channel: "channel::text"
+        case .day where isDayStart: "\(Self.micros(time))::text"
         case .day, .week, .month:
           "\(Self.micros("date_trunc('\(dimension == .day ? "day" : dimension == .week ? "week" : "month")', \(time) AT TIME ZONE \(zone)) AT TIME ZONE \(zone)"))::text"
         case .unspecified, .UNRECOGNIZED: "''"
@@ -145,21 +148,61 @@ struct QualityQueryStore: Sendable {
         AND count <> 0\(clauses)\(orders)
       """
     let daily = dayStart < dayEnd ? """
-       UNION ALL SELECT \(key("day")) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
+       UNION ALL SELECT \(key("day", isDayStart: true)) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
       FROM quality_daily WHERE day >= \(dayStartParam) AND day < \(dayEndParam) AND count <> 0\(clauses)\(orders)
       """ : ""
     s.sql = """
       SELECT k, measure, v, sum(n)::bigint, sum(holding)::bigint, sum(overdue)::bigint, sum(value_sum)::bigint
       FROM (\(raw) UNION ALL \(hourly)\(daily)) AS facts GROUP BY 1, 2, 3
       """
+    // A year of days holds tens of thousands of (day, measure, value) groups: room to
+    // aggregate them in memory rather than in batches on disk (PostgreSQL's default is 4 MB).
+    try await connection.query("BEGIN", logger: logger)
+    do {
+      try await connection.query("SET LOCAL work_mem = '32MB'", logger: logger)
+      let out = try await Self.decodeCounts(s.query, on: connection, logger: logger)
+      try await connection.query("COMMIT", logger: logger)
+      return out
+    } catch {
+      _ = try? await connection.query("ROLLBACK", logger: logger)
+      throw error
+    }
+  }
+
+  private static func decodeCounts(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [Count] {
     var out: [Count] = []
-    for try await (key, measure, value, count, holding, overdue, sum) in try await connection.query(s.query, logger: logger)
+    // Rows share few keys (a day has a row per measure and value): each is decoded once.
+    var keys: [String: [String]] = [:]
+    for try await (key, measure, value, count, holding, overdue, sum) in try await connection.query(query, logger: logger)
       .decode((String, Int16, Int64, Int64, Int64, Int64, Int64).self)
     {
-      let values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
+      let values: [String]
+      if let known = keys[key] {
+        values = known
+      } else {
+        values = try JSONDecoder().decode([String].self, from: Data(key.utf8))
+        keys[key] = values
+      }
       out.append(Count(key: values, measure: measure, value: value, count: count, holding: holding, overdue: overdue, valueSum: sum))
     }
     return out
+  }
+
+  /// The counts of every group summed per measure and value (the total of a grouping in which
+  /// each fact falls in exactly one group).
+  static func merged(_ counts: [Count]) -> [Count] {
+    struct Key: Hashable { var measure: Int16, value: Int64 }
+    var sums: [Key: Count] = [:]
+    for count in counts {
+      let key = Key(measure: count.measure, value: count.value)
+      var sum = sums[key] ?? Count(key: [], measure: count.measure, value: count.value, count: 0, holding: 0, overdue: 0, valueSum: 0)
+      sum.count += count.count
+      sum.holding += count.holding
+      sum.overdue += count.overdue
+      sum.valueSum += count.valueSum
+      sums[key] = sum
+    }
+    return Array(sums.values)
   }
 
   /// quality_day_zone's zone, read once per process (a migration sets it; it never changes

@@ -47,6 +47,11 @@ struct ServiceQualityHandlers: RegistrableRPCService {
       // The one row is the total: one query.
       grouped = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
       totals = grouped
+    } else if rowsWithOrders {
+      // Days, weeks or months split the facts without overlap and keep every one (orders
+      // included): the total is the rows' sum, with no second query.
+      grouped = try await store.counts(start: range.start, end: range.end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: true, logger: log)
+      totals = QualityQueryStore.merged(grouped)
     } else {
       async let rows = store.counts(start: range.start, end: range.end, groupBy: groupBy, timeZone: zone, filter: filter, withOrders: rowsWithOrders, logger: log)
       totals = try await store.counts(start: range.start, end: range.end, groupBy: [], timeZone: zone, filter: filter, withOrders: true, logger: log)
