@@ -36,6 +36,7 @@ public enum FeedbackServiceDefinition {
         ChatEventsConsumer.subscription(producer: chat, resources: resources, outbox: outbox, tokens: tokens, settings: settings),
         SurveyExpirySweeper(database: database, outbox: outbox, interval: settings.sweepInterval, logger: resources.logger),
         SurveyInvitationSender(database: database, tokens: tokens, settings: invitations, logger: resources.logger),
+        QualityDailyFolder(database: database, interval: quality.foldInterval, logger: resources.logger),
       ] + QualityEventConsumers.subscriptions(tickets: tickets, chat: chat, logistics: logistics, resources: resources, settings: quality)
     )
   }

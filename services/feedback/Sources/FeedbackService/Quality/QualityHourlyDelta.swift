@@ -2,10 +2,10 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// The change one fact makes to the hourly buckets (quality_hourly) and the daily totals
-/// (quality_daily): its old contribution subtracted, its new one added. Written in one
-/// statement per table with the rows in key order, so concurrent writers lock buckets in the
-/// same order; a change that changes nothing (a redelivery) writes nothing.
+/// The change one fact makes to the hourly buckets (quality_hourly): its old contribution
+/// subtracted, its new one added. Written in one statement with the rows in key order, so
+/// concurrent writers lock buckets in the same order; a change that changes nothing (a
+/// redelivery) writes nothing. The days it touched are marked for QualityDailyFolder.
 struct HourlyDelta {
   struct Key: Hashable, Comparable {
     var hour: Int64
@@ -75,36 +75,16 @@ struct HourlyDelta {
     try await applyDaily(rows, on: connection, logger: logger)
   }
 
-  /// The same change summed per day of quality_day_zone (the day is computed by PostgreSQL from
-  /// the stored zone, so writers and the table never disagree) over every dimension but
-  /// subject_kind.
+  /// Marks the days of quality_day_zone the change touched as stale in quality_daily
+  /// (QualityDailyFolder recomputes them): an insert-only statement, so no writer waits on
+  /// another. The days are computed by PostgreSQL from the stored zone.
   private func applyDaily(_ rows: [(key: Key, value: (count: Int64, sum: Int64))], on connection: PostgresConnection, logger: Logger) async throws {
-    struct HourKey: Hashable { var hour: Int64, measure: Int16, value: Int64, subjectKind: Int16 }
-    var perHour: [HourKey: (count: Int64, sum: Int64)] = [:]
-    for (key, change) in rows {
-      let k = HourKey(hour: key.hour, measure: key.measure, value: key.value, subjectKind: key.subjectKind)
-      var entry = perHour[k] ?? (0, 0)
-      entry.count += change.count
-      entry.sum += change.sum
-      perHour[k] = entry
-    }
-    let changed = perHour.filter { $0.value.count != 0 || $0.value.sum != 0 }
-    guard !changed.isEmpty else { return }
-    var s = QualityQueryStore.Statement()
-    var values: [String] = []
-    for (key, change) in changed {
-      values.append(
-        "(\(s.instant(key.hour)), \(s.bind(key.measure))::smallint, \(s.bind(key.value))::bigint, \(s.bind(key.subjectKind))::smallint, "
-          + "\(s.bind(change.count))::bigint, \(s.bind(change.sum))::bigint)")
-    }
-    s.sql = """
-      INSERT INTO quality_daily (day, measure, value, subject_kind, count, value_sum)
-      SELECT date_trunc('day', d.hour AT TIME ZONE z.zone) AT TIME ZONE z.zone, d.measure, d.value, d.subject_kind, sum(d.count), sum(d.value_sum)
-      FROM (VALUES \(values.joined(separator: ", "))) AS d(hour, measure, value, subject_kind, count, value_sum), quality_day_zone z
-      GROUP BY 1, 2, 3, 4 HAVING sum(d.count) <> 0 OR sum(d.value_sum) <> 0 ORDER BY 1, 2, 3, 4
-      ON CONFLICT (day, measure, value, subject_kind)
-      DO UPDATE SET count = quality_daily.count + EXCLUDED.count, value_sum = quality_daily.value_sum + EXCLUDED.value_sum
+    let hours = Array(Set(rows.map { Micros.date($0.key.hour) }))
+    guard !hours.isEmpty else { return }
+    try await connection.query(
       """
-    try await connection.query(s.query, logger: logger)
+      INSERT INTO quality_daily_dirty (day)
+      SELECT DISTINCT date_trunc('day', h AT TIME ZONE z.zone) AT TIME ZONE z.zone FROM unnest(\(hours)::timestamptz[]) AS h, quality_day_zone z
+      """, logger: logger)
   }
 }

@@ -95,9 +95,11 @@ enum QualityMigrations {
       -- skill group x channel x type x value rarely repeats within an hour), so a report over a
       -- year would read every one; a report with no agent/category/skill group/channel/type
       -- filter or grouping reads these for the whole days of its range instead (one row per day,
-      -- measure and value). Kept by delta in the same statement order as the hourly buckets.
-      -- The zone is fixed here (a zone whose offsets are whole hours); reports grouped by day in
-      -- another zone read the hourly buckets.
+      -- measure and value). Writers do not update them (every fact of a day would lock the same
+      -- few rows): they mark the days they touched in quality_daily_dirty, QualityDailyFolder
+      -- recomputes marked days from the hourly buckets, and reports read a marked day from the
+      -- hourly buckets. The zone is fixed here (a zone whose offsets are whole hours); reports
+      -- grouped by day in another zone read the hourly buckets.
       CREATE TABLE quality_day_zone (
         zone text NOT NULL,
         only_one boolean PRIMARY KEY DEFAULT true CHECK (only_one)
@@ -116,6 +118,12 @@ enum QualityMigrations {
         value_sum bigint NOT NULL,
         PRIMARY KEY (day, measure, value, subject_kind)
       );
+      -- Days whose quality_daily rows may be stale (insert-only; the folder deletes what it folded).
+      CREATE TABLE quality_daily_dirty (
+        id bigserial PRIMARY KEY,
+        day timestamptz NOT NULL
+      );
+      CREATE INDEX quality_daily_dirty_day_idx ON quality_daily_dirty (day);
       INSERT INTO quality_daily (day, measure, value, subject_kind, count, value_sum)
       SELECT date_trunc('day', m.at AT TIME ZONE z.zone) AT TIME ZONE z.zone, m.measure,
         CASE WHEN m.measure IN (1, 2, 3) THEN (m.value + 999) / 1000 ELSE m.value END, m.subject_kind, count(*), sum(m.value)

@@ -82,7 +82,8 @@ struct QualityQueryStore: Sendable {
   func counts(
     start: Int64, end: Int64, groupBy: [Support_Feedback_V1_MetricsDimension], timeZone: String, filter: Filter, withOrders: Bool, logger: Logger
   ) async throws -> [Count] {
-    try await database.withConnection(logger: logger) { connection in
+    // A transaction of its own, for SET LOCAL work_mem (see below).
+    try await database.withTransaction(logger: logger) { connection in
       try await Self.counts(
         start: start, end: end, groupBy: groupBy, timeZone: timeZone, filter: filter, withOrders: withOrders, tiers: .all, on: connection, logger: logger)
     }
@@ -98,14 +99,17 @@ struct QualityQueryStore: Sendable {
     let hour = HourlyDelta.hourMicros
     var fullStart = (start + hour - 1) / hour * hour
     var fullEnd = end / hour * hour
-    if fullStart >= fullEnd || !Self.wholeHourOffsets(timeZone, start, end) || tiers == .rowsOnly {
+    let timeDimensions: Set<Support_Feedback_V1_MetricsDimension> = [.day, .week, .month]
+    // The zone splits the range only when rows are grouped by day, week or month.
+    let zoneSplits = groupBy.contains(where: timeDimensions.contains)
+    if fullStart >= fullEnd || (zoneSplits && !Self.wholeHourOffsets(timeZone, start, end)) || tiers == .rowsOnly {
       fullStart = end
       fullEnd = end
     }
     var dayStart = fullEnd, dayEnd = fullEnd
-    let timeDimensions: Set<Support_Feedback_V1_MetricsDimension> = [.day, .week, .month]
+    var dayZone = ""
     if tiers == .all, filter.hasNoDimensions, groupBy.allSatisfy(timeDimensions.contains) {
-      let dayZone = try await Self.dayZone(on: connection, logger: logger)
+      dayZone = try await Self.dayZone(on: connection, logger: logger)
       if groupBy.isEmpty || timeZone == dayZone, let days = Self.wholeDays(fullStart, fullEnd, in: dayZone) {
         (dayStart, dayEnd) = days
       }
@@ -147,26 +151,35 @@ struct QualityQueryStore: Sendable {
       FROM quality_hourly WHERE ((hour >= \(fullStartParam) AND hour < \(dayStartParam)) OR (hour >= \(dayEndParam) AND hour < \(fullEndParam)))
         AND count <> 0\(clauses)\(orders)
       """
-    let daily = dayStart < dayEnd ? """
-       UNION ALL SELECT \(key("day", isDayStart: true)) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
-      FROM quality_daily WHERE day >= \(dayStartParam) AND day < \(dayEndParam) AND count <> 0\(clauses)\(orders)
-      """ : ""
+    // The whole days: folded ones from the daily totals, marked ones (QualityDailyFolder has
+    // not recomputed them since their last change) from the hourly buckets.
+    var dirty = "", daily = ""
+    if dayStart < dayEnd {
+      let dayZoneParam = s.bind(dayZone)
+      dirty = """
+        WITH dirty AS (
+          SELECT DISTINCT day, ((day AT TIME ZONE \(dayZoneParam)) + interval '1 day') AT TIME ZONE \(dayZoneParam) AS day_end
+          FROM quality_daily_dirty WHERE day >= \(dayStartParam) AND day < \(dayEndParam))
+
+        """
+      daily = """
+         UNION ALL SELECT \(key("day", isDayStart: true)) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
+        FROM quality_daily WHERE day >= \(dayStartParam) AND day < \(dayEndParam) AND day NOT IN (SELECT day FROM dirty) AND count <> 0\(clauses)\(orders)
+         UNION ALL SELECT \(key("h.hour")) AS k, measure, value AS v, count AS n, count AS holding, 0::bigint AS overdue, value_sum
+        FROM dirty JOIN quality_hourly h ON h.hour >= dirty.day AND h.hour < dirty.day_end WHERE count <> 0\(clauses)\(orders)
+        """
+    }
     s.sql = """
-      SELECT k, measure, v, sum(n)::bigint, sum(holding)::bigint, sum(overdue)::bigint, sum(value_sum)::bigint
+      \(dirty)SELECT k, measure, v, sum(n)::bigint, sum(holding)::bigint, sum(overdue)::bigint, sum(value_sum)::bigint
       FROM (\(raw) UNION ALL \(hourly)\(daily)) AS facts GROUP BY 1, 2, 3
       """
     // A year of days holds tens of thousands of (day, measure, value) groups: room to
     // aggregate them in memory rather than in batches on disk (PostgreSQL's default is 4 MB).
-    try await connection.query("BEGIN", logger: logger)
-    do {
-      try await connection.query("SET LOCAL work_mem = '32MB'", logger: logger)
-      let out = try await Self.decodeCounts(s.query, on: connection, logger: logger)
-      try await connection.query("COMMIT", logger: logger)
-      return out
-    } catch {
-      _ = try? await connection.query("ROLLBACK", logger: logger)
-      throw error
-    }
+    // For the caller's transaction (outside one it would end with its own statement). No JIT:
+    // the planner cannot bound the marked days' join, its cost estimate passes jit_above_cost,
+    // and compiling costs ~450 ms where the statement runs in tens.
+    try await connection.query("SELECT set_config('work_mem', '32MB', true), set_config('jit', 'off', true)", logger: logger)
+    return try await Self.decodeCounts(s.query, on: connection, logger: logger)
   }
 
   private static func decodeCounts(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [Count] {

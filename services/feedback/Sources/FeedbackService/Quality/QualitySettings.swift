@@ -11,12 +11,15 @@ import SupportCodec
 /// | SUPPORTMESH_QUALITY_TICKET_FIRST_RESPONSE_TARGET_HOURS | ticket acknowledgement target | 24 |
 /// | SUPPORTMESH_QUALITY_RESOLUTION_TARGET_HOURS | ticket resolution target | 72 |
 /// | SUPPORTMESH_QUALITY_RETURN_EXCHANGE_TYPES | ticket types counted as return/exchange (comma-separated) | RETURN_AND_REFUND,EXCHANGE |
+/// | SUPPORTMESH_QUALITY_FOLD_SECONDS | how often the daily totals take in the days changed since (QualityDailyFolder) | 5 |
 /// | SUPPORTMESH_QUALITY_SCORE_WEIGHTS | agent scorecard weights, `component=weight` comma-separated (first_response, resolution, return_exchange, csat, complaints) | first_response=20,resolution=25,return_exchange=10,csat=30,complaints=15 |
 struct QualitySettings: Sendable {
   var chatFirstResponseTargetMillis: Int64
   var ticketFirstResponseTargetMillis: Int64
   var resolutionTargetMillis: Int64
   var returnExchangeTypes: Set<String>
+  /// How often QualityDailyFolder folds the days marked since its last pass.
+  var foldInterval: Duration = .seconds(5)
   var weights = Support_Feedback_V1_ScorecardWeights.with {
     $0.firstResponse = 20; $0.resolution = 25; $0.returnExchange = 10; $0.csat = 30; $0.complaints = 15
   }
@@ -57,6 +60,7 @@ struct QualitySettings: Sendable {
       resolutionTargetMillis: Int64(env.int("SUPPORTMESH_QUALITY_RESOLUTION_TARGET_HOURS", default: 72, range: 1...8_760)) * 3_600_000,
       returnExchangeTypes: types)
     settings.weights = weights
+    settings.foldInterval = .seconds(env.int("SUPPORTMESH_QUALITY_FOLD_SECONDS", default: 5, range: 1...3600))
     try env.validate()
     return settings
   }

@@ -89,6 +89,14 @@ final class RelayCall: ChannelDuplexHandler {
       if phase == .awaitingHeaders {
         begin(headers.headers, endStream: headers.endStream)
       } else {
+        // Request trailers (gRPC callers send none; HTTP/2 allows them): held to the same
+        // limit as the call's headers, so that the backend, which decodes at most 16 KiB,
+        // never closes the connection every relayed call shares.
+        let size = headers.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 32 }
+        guard size <= RelaySettings.callHeaderListLimit else {
+          fail(.resourceExhausted, "the call's trailers are \(size) bytes, over the limit of \(RelaySettings.callHeaderListLimit) bytes")
+          return
+        }
         pass(payload)
       }
     case .data(let data):
