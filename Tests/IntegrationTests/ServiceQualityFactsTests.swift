@@ -283,6 +283,34 @@ extension MeshTests {
           "ticket:t-inquiry|6|200|0|-|agent-q|TRANSACTION|g|1|INQUIRY|2",
         ].sorted())
 
+        // A case sent back to its queue counts for no agent, whatever order the events come in.
+        func envelope(_ payload: Support_Events_V1_EventEnvelope.OneOf_Payload) -> Support_Events_V1_EventEnvelope {
+          .with { $0.eventID = UUID().uuidString.lowercased(); $0.payload = payload }
+        }
+        let queued = [
+          envelope(.ticketCreated(.with {
+            $0.ticketID = "t-queued"; $0.ticketVersion = 1; $0.type = .inquiry; $0.category = .transaction; $0.skillGroupID = "g"; $0.channel = .web; $0.occurTime = Self.at(300)
+          })),
+          envelope(.ticketAssigned(.with {
+            $0.ticketID = "t-queued"; $0.ticketVersion = 2; $0.type = .inquiry; $0.category = .transaction; $0.toAgentID = "agent-q"
+            $0.toSkillGroupID = "g"; $0.channel = .web; $0.occurTime = Self.at(310)
+          })),
+          envelope(.ticketAssigned(.with {
+            $0.ticketID = "t-queued"; $0.ticketVersion = 3; $0.type = .inquiry; $0.category = .transaction; $0.fromAgentID = "agent-q"
+            $0.toSkillGroupID = "g"; $0.channel = .web; $0.occurTime = Self.at(320)
+          })),
+          envelope(.ticketRejected(.with {
+            $0.ticketID = "t-queued"; $0.ticketVersion = 4; $0.type = .inquiry; $0.category = .transaction; $0.createTime = Self.at(300); $0.occurTime = Self.at(330)
+          })),
+        ]
+        let inQueue = try await Self.measures(after: [queued], client: client, logger: logger)
+        #expect(inQueue == [
+          "ticket:t-queued|4|330|0|-||TRANSACTION|g|1|INQUIRY|2",
+          "ticket:t-queued|6|300|0|-||TRANSACTION|g|1|INQUIRY|2",
+        ])
+        #expect(try await Self.measures(after: [Array(queued.reversed())], client: client, logger: logger) == inQueue, "reverse order")
+        #expect(try await Self.measures(after: [[queued[0], queued[2], queued[3], queued[1]]], client: client, logger: logger) == inQueue, "the assignment last")
+
         // Only up to the reopen: the resolution was undone by the end.
         let untilReopen = Array(events.prefix(4))
         let undone = try await Self.measures(after: [untilReopen], client: client, logger: logger)

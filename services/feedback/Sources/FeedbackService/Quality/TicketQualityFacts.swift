@@ -17,6 +17,9 @@ struct TicketQualityFact: Codable, Sendable, Equatable {
   /// The assignee (the agent the case's numbers count for).
   var agentID = ""
   var attributesVersion: Int64 = 0
+  /// The version `agentID` comes from (nil in facts stored before it was kept: then the
+  /// attributes' version stands for it).
+  var agentVersion: Int64?
   /// The conversation the case was escalated from, if any (a complaint counts against its agent).
   var sourceConversationID = ""
   var createdAt: Int64?
@@ -38,7 +41,13 @@ struct TicketQualityFact: Codable, Sendable, Equatable {
 
   /// Takes the event's copy of the case's attributes when it is at least as new as the stored
   /// one; an empty value never overwrites a known one.
-  mutating func attributes(version: Int64, type: String, category: String, skillGroup: String? = nil, channel: Int16? = nil, agentID: String? = nil) {
+  /// Takes the event's attributes when it is at least as new as the ones held (an empty value
+  /// fills nothing, except `agentID` when `agentCleared`: a case sent back to its queue
+  /// counts for no agent until the next assignment). The agent is versioned on its own.
+  mutating func attributes(
+    version: Int64, type: String, category: String, skillGroup: String? = nil, channel: Int16? = nil, agentID: String? = nil,
+    agentCleared: Bool = false
+  ) {
     let newer = version >= attributesVersion
     func take(_ field: inout String, _ value: String?) {
       guard let value, !value.isEmpty, newer || field.isEmpty else { return }
@@ -47,7 +56,15 @@ struct TicketQualityFact: Codable, Sendable, Equatable {
     take(&self.type, type)
     take(&self.category, category)
     take(&self.skillGroup, skillGroup)
-    take(&self.agentID, agentID)
+    // The agent has a version of its own: events that do not name one (a rejection) do not
+    // make an older assignment stale, and one that clears it does.
+    if let agentID, !agentID.isEmpty || agentCleared {
+      let held = agentVersion ?? (self.agentID.isEmpty ? Int64.min : attributesVersion)
+      if version >= held {
+        self.agentID = agentID
+        agentVersion = version
+      }
+    }
     if let channel, channel != 0, newer || self.channel == 0 { self.channel = channel }
     attributesVersion = max(attributesVersion, version)
   }
@@ -153,7 +170,7 @@ enum TicketQualityFacts {
       change = { fact in
         fact.attributes(
           version: e.ticketVersion, type: TicketCodes.type(e.type), category: TicketCodes.category(e.category),
-          skillGroup: e.toSkillGroupID, channel: Int16(e.channel.rawValue), agentID: e.toAgentID)
+          skillGroup: e.toSkillGroupID, channel: Int16(e.channel.rawValue), agentID: e.toAgentID, agentCleared: e.toAgentID.isEmpty)
       }
     case .ticketReopened(let e):
       ticketID = e.ticketID
