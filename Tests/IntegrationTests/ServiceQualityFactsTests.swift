@@ -148,14 +148,8 @@ extension MeshTests {
 
     @Test("daily totals, hourly buckets and measure rows give the same counts for any range, zone and grouping")
     func aggregateTiers() async throws {
-      let m = try mesh
       let logger = Logger(label: "quality-tiers-test")
-      let password = try String(contentsOf: m.state.appendingPathComponent("admin-password"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-      let client = PostgresClient(
-        configuration: .init(host: "127.0.0.1", port: m.pgPort, username: "postgres", password: password, database: "supportmesh", tls: .disable))
-      try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
-        defer { group.cancelAll() }
+      try await Self.withAdminClient { client in
         try await client.withConnection { connection in
           let schema = "quality_tiers_\(UUID().uuidString.prefix(8).lowercased())"
           try await connection.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
@@ -243,6 +237,19 @@ extension MeshTests {
       }
     }
 
+    /// A client of the mesh's PostgreSQL as its administrator, running for `body`.
+    static func withAdminClient(_ body: @Sendable (PostgresClient) async throws -> Void) async throws {
+      let m = try mesh
+      let password = try String(contentsOf: m.state.appendingPathComponent("admin-password"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+      let client = PostgresClient(
+        configuration: .init(host: "127.0.0.1", port: m.pgPort, username: "postgres", password: password, database: "supportmesh", tls: .disable))
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await client.run() }
+        defer { group.cancelAll() }
+        try await body(client)
+      }
+    }
+
     static func strings(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws -> [String] {
       var out: [String] = []
       for try await row in try await connection.query(query, logger: logger).decode(String.self) { out.append(row) }
@@ -251,14 +258,8 @@ extension MeshTests {
 
     @Test("redelivered, reversed and shuffled events give the same measures, and those are the facts' latest values")
     func orderIndependence() async throws {
-      let m = try mesh
       let logger = Logger(label: "quality-facts-test")
-      let password = try String(contentsOf: m.state.appendingPathComponent("admin-password"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-      let client = PostgresClient(
-        configuration: .init(host: "127.0.0.1", port: m.pgPort, username: "postgres", password: password, database: "supportmesh", tls: .disable))
-      try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
-        defer { group.cancelAll() }
+      try await Self.withAdminClient { client in
         let events = Self.events()
         let once = try await Self.measures(after: [events], client: client, logger: logger)
         #expect(try await Self.measures(after: [events, events], client: client, logger: logger) == once, "a redelivery changes nothing")
