@@ -274,12 +274,17 @@ extension FaultTests {
         let victims = ["logistics", "tickets", "feedback"]
         let before = try victims.map { try mesh.pid(of: $0) }
         for pid in before { kill(pid, SIGKILL) }
-        // The launcher restarts each; the gateway answers again once tickets is back.
+        // The launcher restarts each; each serves again once its schema is checked (until
+        // then its health is NOT_SERVING and its calls UNAVAILABLE).
         try await waitFor(seconds: 60) {
           guard (try? victims.map { try mesh.pid(of: $0) }).map({ zip($0, before).allSatisfy { $0 != $1 } }) == true else { return false }
-          return (try? await mesh.withGateway { grpc in
-            try await Grpc_Health_V1_Health.Client(wrapping: grpc).check(.with { $0.service = "support.logistics.v1.ShipmentService" }).status
-          }) == .serving
+          for service in ["support.logistics.v1.ShipmentService", "support.tickets.v1.TicketService", "support.feedback.v1.SurveyService"] {
+            let status = try? await mesh.withGateway { grpc in
+              try await Grpc_Health_V1_Health.Client(wrapping: grpc).check(.with { $0.service = service }).status
+            }
+            guard status == .serving else { return false }
+          }
+          return true
         }
       })
       let id = closed.ticketID
