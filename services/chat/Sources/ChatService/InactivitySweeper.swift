@@ -51,17 +51,7 @@ struct InactivitySweeper: Service {
   }
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
-      while !Task.isCancelled {
-        try? await Task.sleep(for: interval)
-        do {
-          _ = try await sweep()
-        } catch {
-          if Task.isCancelled { return }
-          logger.warning("inactivity sweep failed; retrying next interval", metadata: ["error": "\(String(reflecting: error))"])
-        }
-      }
-    }
+    await PeriodicWork.run("inactivity sweep", every: interval, firstAfter: interval, logger: logger) { _ = try await sweep() }
   }
 
   /// Closes the conversations whose shopper has been silent past their group's timeout;

@@ -23,17 +23,7 @@ struct OfflineTicketSweeper: Service {
   static let category = Support_Chat_V1_EscalationCategory.transaction
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
-      while !Task.isCancelled {
-        try? await Task.sleep(for: interval)
-        do {
-          _ = try await sweep()
-        } catch {
-          if Task.isCancelled { return }
-          logger.warning("offline ticket sweep failed; retrying next interval", metadata: ["error": "\(String(reflecting: error))"])
-        }
-      }
-    }
+    await PeriodicWork.run("offline ticket sweep", every: interval, firstAfter: interval, logger: logger) { _ = try await sweep() }
   }
 
   /// Escalates the offline messages that are due; returns how many.

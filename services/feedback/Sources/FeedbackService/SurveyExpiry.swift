@@ -71,18 +71,8 @@ struct SurveyExpirySweeper: Service {
   static let batchSize = 200
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
-      while !Task.isCancelled {
-        // The schema is migrated while the server starts: the first sweep comes one interval in.
-        try? await Task.sleep(for: interval)
-        do {
-          _ = try await sweep()
-        } catch {
-          if Task.isCancelled { break }
-          logger.warning("survey expiry sweep failed; retrying at the next interval", metadata: ["error": "\(String(reflecting: error))"])
-        }
-      }
-    }
+    // The schema is migrated while the server starts: the first sweep comes one interval in.
+    await PeriodicWork.run("survey expiry sweep", every: interval, firstAfter: interval, logger: logger) { _ = try await sweep() }
   }
 
   /// Expires every due survey, batch by batch; returns how many.

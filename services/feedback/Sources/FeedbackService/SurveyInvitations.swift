@@ -120,16 +120,8 @@ struct SurveyInvitationSender: Service {
       try? await gracefulShutdown()
       return
     }
-    await cancelWhenGracefulShutdown {
-      while !Task.isCancelled {
-        do {
-          while try await sendDue() == Self.batchSize, !Task.isCancelled {}
-        } catch {
-          if Task.isCancelled { return }
-          logger.warning("sending survey invitations failed; retrying next interval", metadata: ["error": "\(String(reflecting: error))"])
-        }
-        try? await Task.sleep(for: settings.interval)
-      }
+    await PeriodicWork.run("sending survey invitations", every: settings.interval, firstAfter: .zero, logger: logger) {
+      while try await sendDue() == Self.batchSize, !Task.isCancelled {}
     }
   }
 

@@ -35,18 +35,9 @@ struct DelayedShipmentSweeper: Service {
   )
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
-      // The schema is migrated while the server starts: begin a little later.
-      try? await Task.sleep(for: .seconds(2))
-      while !Task.isCancelled {
-        do {
-          while try await sweepOnce() == Self.batchSize {}
-        } catch {
-          if Task.isCancelled { break }
-          logger.warning("delayed shipment sweep failed; retrying later", metadata: ["error": "\(String(reflecting: error))"])
-        }
-        try? await Task.sleep(for: settings.sweepInterval)
-      }
+    // The schema is migrated while the server starts: begin a little later.
+    await PeriodicWork.run("delayed shipment sweep", every: settings.sweepInterval, firstAfter: .seconds(2), logger: logger) {
+      while try await sweepOnce() == Self.batchSize, !Task.isCancelled {}
     }
   }
 

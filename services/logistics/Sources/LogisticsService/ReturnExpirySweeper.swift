@@ -15,18 +15,9 @@ struct ReturnExpirySweeper: Service {
   static let batchSize = 100
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
-      // The schema is migrated while the server starts: begin a little later.
-      try? await Task.sleep(for: .seconds(2))
-      while !Task.isCancelled {
-        do {
-          while try await sweepOnce() == Self.batchSize {}
-        } catch {
-          if Task.isCancelled { break }
-          logger.warning("return authorisation expiry sweep failed; retrying later", metadata: ["error": "\(String(reflecting: error))"])
-        }
-        try? await Task.sleep(for: interval)
-      }
+    // The schema is migrated while the server starts: begin a little later.
+    await PeriodicWork.run("return authorisation expiry sweep", every: interval, firstAfter: .seconds(2), logger: logger) {
+      while try await sweepOnce() == Self.batchSize, !Task.isCancelled {}
     }
   }
 

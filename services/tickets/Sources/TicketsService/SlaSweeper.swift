@@ -20,18 +20,9 @@ struct SlaSweeper: Service {
   static let batchSize = 200
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
-      // The schema is migrated while the server starts: begin a little later.
-      try? await Task.sleep(for: .seconds(1))
-      while !Task.isCancelled {
-        do {
-          while try await sweepOnce() == Self.batchSize {}
-        } catch {
-          if Task.isCancelled { break }
-          logger.warning("SLA sweep failed; retrying later", metadata: ["error": "\(String(reflecting: error))"])
-        }
-        try? await Task.sleep(for: interval)
-      }
+    // The schema is migrated while the server starts: begin a little later.
+    await PeriodicWork.run("SLA sweep", every: interval, firstAfter: .seconds(1), logger: logger) {
+      while try await sweepOnce() == Self.batchSize, !Task.isCancelled {}
     }
   }
 

@@ -21,20 +21,12 @@ struct QualityDailyFolder: Service {
   static let batchSize = 5000
 
   func run() async throws {
-    await cancelWhenGracefulShutdown {
+    await PeriodicWork.run("quality daily fold", every: interval, firstAfter: interval, logger: logger) {
       while !Task.isCancelled {
-        try? await Task.sleep(for: interval)
-        do {
-          while !Task.isCancelled {
-            let marks = try await database.withTransaction(logger: logger) { connection in
-              try await Self.fold(limit: Self.batchSize, on: connection, logger: logger)
-            }
-            if marks < Self.batchSize { break }
-          }
-        } catch {
-          if Task.isCancelled { break }
-          logger.warning("quality daily fold failed; retrying at the next interval", metadata: ["error": "\(String(reflecting: error))"])
+        let marks = try await database.withTransaction(logger: logger) { connection in
+          try await Self.fold(limit: Self.batchSize, on: connection, logger: logger)
         }
+        if marks < Self.batchSize { break }
       }
     }
   }
