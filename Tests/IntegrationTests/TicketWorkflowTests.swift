@@ -77,7 +77,9 @@ extension MeshTests {
         }
         return try await tickets.transitionTicket(Self.transition(resolved, .with { $0.reopen = .with { $0.reason = "still broken" } }))
       }
-      #expect(reopened.status == Support_Tickets_V1_TicketStatus.reopened && reopened.reopenCount == 1 && !reopened.hasCloseTime)
+      // resolve_time and close_time say when it was last resolved and closed: a reopen keeps them.
+      #expect(reopened.status == Support_Tickets_V1_TicketStatus.reopened && reopened.reopenCount == 1 && reopened.hasCloseTime && reopened.hasResolveTime)
+      #expect(!reopened.sla.resolutionBreached)
       // Feedback follows the tickets event log: the resolved case got one satisfaction survey.
       let m = try mesh
       let surveys = "SELECT count(*) FROM feedback.surveys WHERE subject_kind = 2 AND subject_id = '\(created.ticketID)'"
@@ -314,8 +316,15 @@ extension MeshTests {
         var rejected = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper")))
         rejected = try await tickets.transitionTicket(Self.transition(rejected, .with { $0.startReview = .init() }))
         rejected = try await tickets.transitionTicket(Self.transition(rejected, .with { $0.reject = .with { $0.reason = "outside policy" } }))
-        var cancelled = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper")))
-        cancelled = try await tickets.transitionTicket(Self.transition(cancelled, .with { $0.cancel = .with { $0.reason = "changed my mind" } }))
+        let cancelShopper = uniqueID("shopper")
+        var cancelled = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: cancelShopper))
+        // A service cancels only for the case's shopper, named as actor.
+        await expectCode(.permissionDenied, containing: "shopper") {
+          try await tickets.transitionTicket(Self.transition(cancelled, .with { $0.cancel = .with { $0.reason = "changed my mind" } }))
+        }
+        var forShopper = Self.transition(cancelled, .with { $0.cancel = .with { $0.reason = "changed my mind" } })
+        forShopper.actor = .with { $0.kind = .shopper; $0.id = cancelShopper }
+        cancelled = try await tickets.transitionTicket(forShopper)
         let rejection = try await Self.events(grpc, producer: "tickets", subject: rejected.ticketID, types: [Support_Tickets_V1_TicketRejectedEvent.protoMessageName], count: 1)
         let cancellation = try await Self.events(grpc, producer: "tickets", subject: cancelled.ticketID, types: [Support_Tickets_V1_TicketCancelledEvent.protoMessageName], count: 1)
         guard case .ticketRejected(let r)? = rejection.first?.payload, case .ticketCancelled(let c)? = cancellation.first?.payload else {
@@ -356,6 +365,45 @@ extension MeshTests {
         #expect(history.entries.map(\.kind) == [.created, .assigned, .priorityChanged])
         #expect(history.entries[1].assignment.toAgentID == "agent-7" && history.entries[1].reason == "specialist")
         #expect(history.entries[2].priorityChange.fromPriority == .normal && history.entries[2].priorityChange.toPriority == .urgent)
+      }
+    }
+
+    @Test("goods defective on arrival are the seller's fault whatever the category; a wait on the shopper becomes the wait for the goods")
+    func defectiveGoodsAndReturnWait() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Client(wrapping: grpc)
+        var request = MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"))
+        request.category = .transaction
+        request.goodsCondition = .defective
+        var ticket = try await tickets.createTicket(request)
+        #expect(ticket.eligibility[0].shippingRefundable && ticket.eligibility[0].returnShippingPayer == .seller)
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.startReview = .init() }))
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.approve = .init() }))
+        // An agent's question pauses the clocks for the shopper.
+        _ = try await tickets.addComment(.with {
+          $0.requestID = uniqueID("c"); $0.ticketID = ticket.ticketID; $0.visibility = .publicReply
+          $0.body = "Which colour would you like instead?"; $0.awaitingShopper = true
+        })
+        ticket = try await tickets.getTicket(.with { $0.ticketID = ticket.ticketID })
+        #expect(ticket.sla.paused && ticket.sla.pauseReason == .waitingOnShopper)
+        let pausedSince = ticket.sla.pausedSinceTime
+        // The shipping refund AgreeSolution allows follows the eligibility answer, not the category alone.
+        ticket = try await tickets.transitionTicket(Self.transition(ticket, .with {
+          $0.agreeSolution = .with {
+            $0.refund = .with {
+              $0.amount = .with { $0.amountMinor = 9_900; $0.currencyCode = "CNY" }
+              $0.shippingRefund = .with { $0.amountMinor = 1_200; $0.currencyCode = "CNY" }
+            }
+          }
+        }))
+        #expect(ticket.status == .solutionAgreed && ticket.solution.shippingRefund.amountMinor == 1_200)
+        // Logistics issues the return authorisation and the case moves to AWAITING_RETURN: the
+        // wait is now for the goods.
+        let id = ticket.ticketID
+        try await waitFor(seconds: 30) { try await tickets.getTicket(.with { $0.ticketID = id }).status == .awaitingReturn }
+        ticket = try await tickets.getTicket(.with { $0.ticketID = id })
+        #expect(ticket.sla.paused && ticket.sla.pauseReason == .waitingForReturnedGoods)
+        #expect(ticket.sla.pausedSinceTime == pausedSince, "one pause, from the shopper's wait on")
       }
     }
 

@@ -144,6 +144,18 @@ extension MeshTests {
         let overlap = try #require(await richError(.alreadyExists) { try await tickets.createTicket(second) })
         let overlapInfo = try #require(overlap.details.compactMap(\.errorInfo).first)
         #expect(overlapInfo.reason == "OPEN_CASE_EXISTS" && overlapInfo.metadata["ticket_id"] == created.ticketID)
+        // CheckEligibility says what CreateTicket would: the item has an open case; a complaint
+        // about it may still be filed beside it.
+        let covered = try await tickets.checkEligibility(.with {
+          $0.type = .exchange; $0.category = .transaction; $0.deliveredTime = daysAgo(3); $0.goodsCondition = .intact
+          $0.item = inTime.items[0]
+        })
+        #expect(!covered.eligible && covered.reasons == [.openCaseExists] && covered.reasonMessages[0].contains(created.ticketID))
+        var complaint = inTime
+        complaint.requestID = uniqueID("req")
+        complaint.type = .complaint
+        complaint.clearRequestedRefund()
+        #expect(try await tickets.createTicket(complaint).status == .submitted)
 
         var overridden = late
         overridden.requestID = uniqueID("req")
@@ -155,11 +167,11 @@ extension MeshTests {
 
         let check = try await tickets.checkEligibility(.with {
           $0.type = .exchange; $0.category = .transaction; $0.deliveredTime = daysAgo(20); $0.goodsCondition = .intact
-          $0.item = .with { $0.orderID = "o" }
+          $0.item = .with { $0.orderID = uniqueID("order") }
         })
         #expect(!check.eligible && check.policyWindow == .exchange && check.reasons == [.windowExpired])
         let notDelivered = try await tickets.checkEligibility(.with {
-          $0.type = .refundOnly; $0.category = .logistics; $0.item = .with { $0.orderID = "o" }
+          $0.type = .refundOnly; $0.category = .logistics; $0.item = .with { $0.orderID = uniqueID("order") }
         })
         #expect(notDelivered.eligible && notDelivered.policyWindow == .notDelivered)
       }

@@ -649,11 +649,16 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionResolution: SwiftP
 }
 
 /// A postal address. Holds personal data (name, phone): it is never copied into events.
+/// A carrier needs a name, a street and a city to deliver: recipient_name, city and street are
+/// required wherever an address is (INVALID_ARGUMENT naming e.g. "destination.recipient_name"),
+/// the rest optional. Lengths at most: recipient_name 100, phone 32, country_code 2, province
+/// 100, city 100, district 100, street 300, postal_code 16 characters.
 public nonisolated struct Support_Logistics_V1_Address: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Required.
   public var recipientName: String = String()
 
   public var phone: String = String()
@@ -664,13 +669,13 @@ public nonisolated struct Support_Logistics_V1_Address: Sendable {
   /// Province or state (省).
   public var province: String = String()
 
-  /// City (市).
+  /// City (市). Required.
   public var city: String = String()
 
   /// District or county (区/县).
   public var district: String = String()
 
-  /// Street, building, unit.
+  /// Street, building, unit. Required.
   public var street: String = String()
 
   public var postalCode: String = String()

@@ -274,7 +274,7 @@ extension Support_Tickets_V1_TicketService {
     /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
     /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
     /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
-    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel, Reopen),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     /// > 
@@ -308,8 +308,11 @@ extension Support_Tickets_V1_TicketService {
         /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+        /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+        /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+        /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+        /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+        /// > sit beside an open goods case.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_CreateTicketRequest` messages.
@@ -379,8 +382,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
         /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
         /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+        /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
         /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
         /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -524,7 +527,7 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
         /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
         /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-        /// > is later than check_time.
+        /// > is later than check_time (by more than the same 5 minutes of clock skew).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Tickets_V1_CheckEligibilityRequest` messages.
@@ -555,7 +558,7 @@ extension Support_Tickets_V1_TicketService {
     /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
     /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
     /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
-    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel, Reopen),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     /// > 
@@ -589,8 +592,11 @@ extension Support_Tickets_V1_TicketService {
         /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+        /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+        /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+        /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+        /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+        /// > sit beside an open goods case.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -660,8 +666,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
         /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
         /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+        /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
         /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
         /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -805,7 +811,7 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
         /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
         /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-        /// > is later than check_time.
+        /// > is later than check_time (by more than the same 5 minutes of clock skew).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -834,7 +840,7 @@ extension Support_Tickets_V1_TicketService {
     /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
     /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
     /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
-    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel, Reopen),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     /// > 
@@ -868,8 +874,11 @@ extension Support_Tickets_V1_TicketService {
         /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+        /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+        /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+        /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+        /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+        /// > sit beside an open goods case.
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_CreateTicketRequest` message.
@@ -939,8 +948,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
         /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
         /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+        /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
         /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
         /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -1084,7 +1093,7 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
         /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
         /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-        /// > is later than check_time.
+        /// > is later than check_time (by more than the same 5 minutes of clock skew).
         ///
         /// - Parameters:
         ///   - request: A `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -1482,7 +1491,7 @@ extension Support_Tickets_V1_TicketService {
     /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
     /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
     /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
-    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel, Reopen),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     /// > 
@@ -1516,8 +1525,11 @@ extension Support_Tickets_V1_TicketService {
         /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+        /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+        /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+        /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+        /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+        /// > sit beside an open goods case.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -1602,8 +1614,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
         /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
         /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+        /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
         /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
         /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -1777,7 +1789,7 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
         /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
         /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-        /// > is later than check_time.
+        /// > is later than check_time (by more than the same 5 minutes of clock skew).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -1811,7 +1823,7 @@ extension Support_Tickets_V1_TicketService {
     /// > Identity: `actor` on mutating requests names who performs the action; absent, it is the
     /// > verified caller. A shopper, agent or supervisor may only name themselves, and a service
     /// > caller acting for a person names that person; a mismatch fails with PERMISSION_DENIED.
-    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel),
+    /// > Shoppers may call CreateTicket, GetTicket, ListTickets, TransitionTicket (Cancel, Reopen),
     /// > AddComment, ListComments and CheckEligibility, each for their own cases only; every other
     /// > method is for agents, supervisors and services (PERMISSION_DENIED for a shopper).
     /// > 
@@ -1855,8 +1867,11 @@ extension Support_Tickets_V1_TicketService {
         /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
         /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
         /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-        /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-        /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+        /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+        /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+        /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+        /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+        /// > sit beside an open goods case.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -1974,8 +1989,8 @@ extension Support_Tickets_V1_TicketService {
         /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
         /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
         /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-        /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-        /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+        /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+        /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
         /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
         /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
         /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -2215,7 +2230,7 @@ extension Support_Tickets_V1_TicketService {
         /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
         /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
         /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-        /// > is later than check_time.
+        /// > is later than check_time (by more than the same 5 minutes of clock skew).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -2270,8 +2285,11 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
     /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
     /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-    /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-    /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+    /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+    /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+    /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+    /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+    /// > sit beside an open goods case.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_CreateTicketRequest` message.
@@ -2374,8 +2392,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
     /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
     /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-    /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-    /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+    /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+    /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
     /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
     /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
     /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -2585,7 +2603,7 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
     /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
     /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-    /// > is later than check_time.
+    /// > is later than check_time (by more than the same 5 minutes of clock skew).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Tickets_V1_CheckEligibilityRequest` message.
@@ -2634,8 +2652,11 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > "OUTSIDE_WARRANTY", `subject` "items[i]");
     /// > PERMISSION_DENIED when a shopper caller sets eligibility_override_reason or files for
     /// > another shopper; ALREADY_EXISTS when request_id was already used with different content, or
-    /// > another open case (not REJECTED, CANCELLED or CLOSED) covers the same order item (ErrorInfo
-    /// > reason OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id).
+    /// > the new case is a RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case and another open
+    /// > case of those types (not REJECTED, CANCELLED or CLOSED) covers the same order item, an item
+    /// > naming the whole order (empty order_item_id) covering every item of it (ErrorInfo reason
+    /// > OPEN_CASE_EXISTS, metadata ticket_id: that case, and order_id). A COMPLAINT or INQUIRY may
+    /// > sit beside an open goods case.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -2750,8 +2771,8 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > action is not allowed from the current status (the message and ErrorInfo.metadata "status"
     /// > and "action" name both; the status is checked before the action's own fields); ABORTED when
     /// > expected_version is non-zero and stale; PERMISSION_DENIED when the actor may not perform the
-    /// > action (Cancel by anyone but the case's shopper, outside AWAITING_RETURN; agent-only actions
-    /// > by a shopper); ALREADY_EXISTS when request_id was already used with different content.
+    /// > action (Cancel by anyone but the case's shopper or a service naming that shopper as actor,
+    /// > outside AWAITING_RETURN; agent-only actions by a shopper); ALREADY_EXISTS when request_id was already used with different content.
     /// > Announces TicketApprovedEvent (APPROVED -> SOLUTION_AGREED), TicketResolvedEvent,
     /// > TicketReopenedEvent and TicketClosedEvent in the same transaction (tickets_events.proto),
     /// > and TicketFirstRespondedEvent when a StartReview is the case's first response.
@@ -2985,7 +3006,7 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named) when type or category is UNSPECIFIED, item.order_id
     /// > is empty for RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR, delivered_time or
     /// > check_time is in the future (more than 5 minutes after the server clock), or delivered_time
-    /// > is later than check_time.
+    /// > is later than check_time (by more than the same 5 minutes of clock skew).
     ///
     /// - Parameters:
     ///   - message: request message to send.

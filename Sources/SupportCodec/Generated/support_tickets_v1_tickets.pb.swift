@@ -553,7 +553,8 @@ public nonisolated enum Support_Tickets_V1_GoodsCondition: SwiftProtobuf.Enum, S
   /// Damaged by use or by the shopper.
   case damaged // = 3
 
-  /// Faulty or not as described on arrival (the seller's problem).
+  /// Faulty or not as described on arrival (the seller's problem: the seller pays shipping
+  /// whatever the category, as for PRODUCT_QUALITY).
   case defective // = 4
 
   /// The shopper never received the goods.
@@ -679,7 +680,8 @@ public nonisolated enum Support_Tickets_V1_IneligibilityReason: SwiftProtobuf.En
   /// the quality warranty is OUTSIDE_WARRANTY.
   case windowExpired // = 1
 
-  /// A no-reason return needs intact, resaleable goods.
+  /// A no-reason return, or an exchange without the seller at fault, needs resaleable goods
+  /// (INTACT or OPENED, not DAMAGED).
   case goodsNotResaleable // = 2
 
   /// Return, exchange or repair asked for goods that were not delivered yet.
@@ -695,7 +697,9 @@ public nonisolated enum Support_Tickets_V1_IneligibilityReason: SwiftProtobuf.En
   /// delivered goods that are merely unwanted).
   case typeNotAllowed // = 6
 
-  /// Another open case already covers this order item.
+  /// Another open RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR case already covers this
+  /// order item (asked for one of those types; for a shopper caller, only their own cases
+  /// count). CreateTicket would answer ALREADY_EXISTS (OPEN_CASE_EXISTS).
   case openCaseExists // = 7
   case UNRECOGNIZED(Int)
 
@@ -1314,7 +1318,8 @@ public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   public mutating func clearRequestedRefund() {_uniqueStorage()._requestedRefund = nil}
 
   /// When the goods were delivered: the earliest delivery logistics reported for the case's
-  /// items, else the delivered_time the case was filed with. Empty if not delivered.
+  /// items (an item naming the whole order counts as delivered when its last line was), else
+  /// the delivered_time the case was filed with. Empty if not delivered.
   public var deliveredTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_storage._deliveredTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_uniqueStorage()._deliveredTime = newValue}
@@ -2217,7 +2222,8 @@ public nonisolated struct Support_Tickets_V1_CreateTicketRequest: @unchecked Sen
     set {_uniqueStorage()._eligibilityOverrideReason = newValue}
   }
 
-  /// Optional initial routing; empty lets the server route by type and category.
+  /// The skill group whose queue takes the case; empty leaves it in no group's queue (the
+  /// desk's general queue) until an agent takes it.
   public var skillGroupID: String {
     get {_storage._skillGroupID}
     set {_uniqueStorage()._skillGroupID = newValue}
@@ -2268,7 +2274,9 @@ public nonisolated struct Support_Tickets_V1_ListTicketsRequest: Sendable {
   /// Cases with at least one item of this order.
   public var orderID: String = String()
 
-  /// Only cases with a first-response or resolution breach.
+  /// Only cases with a first-response or resolution breach: exactly those whose
+  /// Ticket.sla.first_response_breached or resolution_breached is true (a paused clock stops
+  /// counting at the start of its pause; REJECTED and CANCELLED cases have none).
   public var slaBreachedOnly: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2495,7 +2503,7 @@ public nonisolated struct Support_Tickets_V1_RejectAction: Sendable {
 /// REFUND_ONLY -> refund, or exchange without a return (补发, reshipping a lost parcel);
 /// COMPLAINT -> refund (compensation) or answer; INQUIRY -> answer. Otherwise INVALID_ARGUMENT.
 /// Publishes TicketApprovedEvent. Also from SOLUTION_AGREED or INSPECTED to change the agreed
-/// solution (recorded in history; the status stays; no event).
+/// solution (recorded in history; the status stays; publishes TicketSolutionChangedEvent).
 public nonisolated struct Support_Tickets_V1_AgreeSolutionAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2773,8 +2781,9 @@ public nonisolated struct Support_Tickets_V1_ReopenAction: Sendable {
 }
 
 /// SUBMITTED, UNDER_REVIEW, APPROVED, SOLUTION_AGREED, AWAITING_RETURN or REOPENED ->
-/// CANCELLED. Only the case's shopper (or a service acting for that shopper); from
-/// AWAITING_RETURN also an agent or supervisor (the goods never came back).
+/// CANCELLED. Only the case's shopper, or a service acting for that shopper (`actor` names the
+/// shopper; a service acting for itself is PERMISSION_DENIED); from AWAITING_RETURN also an
+/// agent, a supervisor or a service (the goods never came back).
 public nonisolated struct Support_Tickets_V1_CancelAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2973,12 +2982,16 @@ public nonisolated struct Support_Tickets_V1_ListTicketHistoryResponse: Sendable
 ///   (POLICY_WINDOW_QUALITY_WARRANTY; OUTSIDE_WARRANTY after it); no goods move. After delivery
 ///   any other category (a quality problem, not as described, ...) is TYPE_NOT_ALLOWED: the
 ///   goods come back with RETURN_AND_REFUND, EXCHANGE or REPAIR.
-/// - PRODUCT_QUALITY or NOT_AS_DESCRIBED (and LOGISTICS damage) for RETURN_AND_REFUND, EXCHANGE
-///   or REPAIR: POLICY_WINDOW_QUALITY_WARRANTY until the warranty ends (then OUTSIDE_WARRANTY);
-///   the seller pays shipping.
-/// - Otherwise RETURN_AND_REFUND: POLICY_WINDOW_NO_REASON_RETURN, 7 days, goods INTACT; the
-///   shopper pays. EXCHANGE: 15 days; REPAIR: 30 days; the shopper pays. After the window:
-///   WINDOW_EXPIRED.
+/// - PRODUCT_QUALITY or NOT_AS_DESCRIBED (and LOGISTICS damage), or goods DEFECTIVE on arrival
+///   in any category, for RETURN_AND_REFUND, EXCHANGE or REPAIR: POLICY_WINDOW_QUALITY_WARRANTY
+///   until the warranty ends (then OUTSIDE_WARRANTY); the seller pays shipping, and
+///   shipping_refundable is true (AgreeSolution then allows a shipping refund).
+/// - Otherwise RETURN_AND_REFUND: POLICY_WINDOW_NO_REASON_RETURN, 7 days, goods resaleable
+///   (INTACT or OPENED: opening the package to inspect the goods does not spoil them; DAMAGED is
+///   GOODS_NOT_RESALEABLE); the shopper pays. EXCHANGE: 15 days, goods resaleable as for the
+///   no-reason return; REPAIR: 30 days; the shopper pays. After the window: WINDOW_EXPIRED.
+/// - RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR for an item another open case of those
+///   types covers: OPEN_CASE_EXISTS.
 public nonisolated struct Support_Tickets_V1_CheckEligibilityRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -85,5 +85,14 @@ enum TicketsMigrations {
     EventSubscription.migration(version: 4),
     SlaStore.migration,
     ShipmentExceptionCases.migration, DeliveryFacts.migration, DeliveryFacts.shopperMigration,
+    Migration(
+      version: 23, name: "breach filter follows the breach flags",
+      sql: """
+        -- ListTickets' sla_breached_only matches Ticket.sla's *_breached flags exactly: a paused
+        -- clock stops counting at the start of its pause (NULL while running). Cases paused
+        -- before this migration read as running until their next change.
+        ALTER TABLE tickets ADD COLUMN sla_paused_since timestamptz;
+        """
+    ),
   ]
 }

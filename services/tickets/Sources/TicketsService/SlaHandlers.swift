@@ -29,13 +29,14 @@ struct SlaHandlers: RegistrableRPCService {
   }
 
   @Sendable func updateSlaPolicy(_ request: Support_Tickets_V1_UpdateSlaPolicyRequest) async throws -> SlaPolicy {
-    try TicketHandlers.validateVersion(request.expectedVersion)
-    if request.hasActor { try TicketHandlers.validateActor(request.actor) }
-    try SlaPolicies.validate(request.policy)
+    // Who may ask first: an agent learns nothing from a policy they may not set.
     let caller = try Permissions.caller()
     guard caller.role == .supervisor || caller.role == .service else {
       throw Permissions.denied("only supervisors and services may change the SLA policy")
     }
+    try TicketHandlers.validateVersion(request.expectedVersion)
+    if request.hasActor { try TicketHandlers.validateActor(request.actor) }
+    try SlaPolicies.validate(request.policy)
     let actor = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
     let stored = try await SlaStore.updatePolicy(request.policy, expectedVersion: request.expectedVersion, by: actor, database: store.database, logger: log)
     log.info("SLA policy updated", metadata: ["version": "\(stored.version)"])

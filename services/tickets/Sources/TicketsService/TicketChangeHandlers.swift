@@ -24,7 +24,7 @@ extension TicketHandlers {
     let policy = self.policy
     let changed = try await store.change(id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) { ticket in
       guard caller.isStaff || caller.subject == ticket.shopperID else { throw ServiceError.notFound("ticket", request.ticketID) }
-      try TicketWorkflow.authorize(action, on: ticket, caller: caller)
+      try TicketWorkflow.authorize(action, on: ticket, caller: caller, actor: actor)
       try Self.checkVersion(request.expectedVersion, of: ticket)
       let name = TicketWorkflow.name(of: action)
       guard let target = TicketWorkflow.target(of: action, from: ticket.status, goodsReturn: ticket.goodsReturnRequired) else {

@@ -166,12 +166,13 @@ extension TicketStore {
   static func update(_ ticket: Ticket, _ connection: PostgresConnection, _ logger: Logger) async throws {
     let id = UUID(uuidString: ticket.ticketID)!
     let responded: Date? = ticket.sla.hasFirstResponseTime ? ticket.sla.firstResponseTime.date : nil
-    let resolved: Date? = ticket.hasResolveTime ? ticket.resolveTime.date : nil
+    let resolved = ticket.currentResolveTime
     try await connection.query(
       """
       UPDATE tickets SET status = \(Int16(ticket.status.rawValue)), priority = \(Int16(ticket.priority.rawValue)),
         assignee_agent_id = \(ticket.assigneeAgentID), first_response_due_at = \(ticket.sla.firstResponseDueTime.date),
         first_responded_at = \(responded), resolution_due_at = \(ticket.sla.resolutionDueTime.date), resolved_at = \(resolved),
+        sla_paused_since = \(ticket.sla.paused ? ticket.sla.pausedSinceTime.date : nil),
         updated_at = \(ticket.updateTime.date), version = \(ticket.version), body = \(try ticket.bytea())
       WHERE ticket_id = \(id)
       """, logger: logger)

@@ -268,17 +268,33 @@ struct TicketHandlers: RegistrableRPCService {
     if request.hasDeliveredTime && request.deliveredTime.date > at.addingTimeInterval(EligibilityRules.clockSkewAllowance) {
       throw ServiceError.invalidArgument("delivered_time", "is later than check_time")
     }
-    let delivered = try await DeliveryFacts.lookup(
-      [request.item], shopperID: DeliveryFacts.shopperFilter(for: try Permissions.caller()), database: store.database, logger: log)
-    return rules.check(
+    let shopperFilter = DeliveryFacts.shopperFilter(for: try Permissions.caller())
+    let delivered = try await DeliveryFacts.lookup([request.item], shopperID: shopperFilter, database: store.database, logger: log)
+    var answer = rules.check(
       type: request.type, category: request.category, delivered: delivered.first ?? nil,
       caller: request.hasDeliveredTime ? request.deliveredTime.date : nil,
       condition: request.goodsCondition, item: request.item, at: at
     )
+    // CreateTicket refuses a second open goods case for the same item (ALREADY_EXISTS,
+    // OPEN_CASE_EXISTS): say so here too.
+    if TicketStore.goodsTypes.contains(request.type),
+      let open = try await store.openGoodsCase(covering: request.item, shopperID: shopperFilter, logger: log)
+    {
+      answer.reasons.append(.openCaseExists)
+      answer.reasonMessages.append("open case \(open) already covers this order item; add to that case instead")
+      answer.eligible = false
+    }
+    return answer
   }
 }
 
 extension Ticket {
+  /// When the case's current resolution happened: its resolve_time while RESOLVED or CLOSED;
+  /// nil otherwise (a reopened case keeps its last resolve_time, but is not resolved).
+  var currentResolveTime: Date? {
+    [.resolved, .closed].contains(status) && hasResolveTime ? resolveTime.date : nil
+  }
+
   /// The SLA flags as of `now`: a clock breaches when its due time passes before it is met.
   func withLiveSLA(at now: Date) -> Ticket {
     var ticket = self
@@ -287,7 +303,7 @@ extension Ticket {
     // A paused clock stops counting at the start of the pause.
     let end = sla.paused ? sla.pausedSinceTime.date : now
     ticket.sla.firstResponseBreached = !stopped && (responded ?? end) > sla.firstResponseDueTime.date
-    let resolved: Date? = hasResolveTime ? resolveTime.date : nil
+    let resolved = currentResolveTime
     ticket.sla.resolutionBreached = !stopped && (resolved ?? end) > sla.resolutionDueTime.date
     ticket.sla.clocks = liveSlaClocks(at: now)
     return ticket

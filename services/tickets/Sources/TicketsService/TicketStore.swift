@@ -134,10 +134,14 @@ struct TicketStore: Sendable {
       conditions.append("EXISTS (SELECT 1 FROM ticket_items i WHERE i.ticket_id = t.ticket_id AND i.order_id = \(bind(filter.orderID)))")
     }
     if filter.slaBreachedOnly {
+      // The same rule as Ticket.sla's flags (withLiveSLA): a clock breaches when its due time
+      // passes before it is met; a paused clock stops at the start of its pause; REJECTED and
+      // CANCELLED cases have no breach.
       conditions.append(
         """
-        ((resolved_at IS NULL AND (resolution_due_at < now() OR (first_responded_at IS NULL AND first_response_due_at < now())))
-          OR resolved_at > resolution_due_at OR first_responded_at > first_response_due_at)
+        (status <> ALL(\(bind([Int16(TicketStatus.rejected.rawValue), Int16(TicketStatus.cancelled.rawValue)])))
+          AND (coalesce(first_responded_at, sla_paused_since, now()) > first_response_due_at
+            OR coalesce(resolved_at, sla_paused_since, now()) > resolution_due_at))
         """)
     }
     if let after {
@@ -195,6 +199,29 @@ struct TicketStore: Sendable {
           metadata: ["ticket_id": other, "order_id": orderID]
         )
       }
+    }
+  }
+
+  /// The open goods case (RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE, REPAIR) covering an order
+  /// item, if any: the check CreateTicket's OPEN_CASE_EXISTS makes, for CheckEligibility (which
+  /// takes no lock: it answers, it does not file). `shopperID` limits it to that shopper's cases
+  /// (a shopper asking learns nothing of other shoppers' cases).
+  func openGoodsCase(covering item: Support_Common_V1_OrderItemRef, shopperID: String?, logger: Logger) async throws -> String? {
+    let finished = Self.finishedStatuses.map { Int16($0.rawValue) }
+    let goods = Self.goodsTypes.map { Int16($0.rawValue) }
+    return try await database.withConnection(logger: logger) { connection in
+      let rows = try await connection.query(
+        """
+        SELECT t.ticket_id::text FROM ticket_items i JOIN tickets t ON t.ticket_id = i.ticket_id
+        WHERE i.order_id = \(item.orderID)
+          AND (\(item.orderItemID) = '' OR i.order_item_id = '' OR i.order_item_id = \(item.orderItemID))
+          AND t.status <> ALL(\(finished)::smallint[]) AND t.type = ANY(\(goods)::smallint[])
+          AND (\(shopperID)::text IS NULL OR t.shopper_id = \(shopperID))
+        LIMIT 1
+        """, logger: logger
+      ).decode(String.self)
+      for try await id in rows { return id }
+      return nil
     }
   }
 

@@ -86,17 +86,20 @@ enum TicketWorkflow {
     }
   }
 
-  /// Who may take an action: the case's shopper may Cancel (before the goods reach the
-  /// seller) and Reopen; staff (agents, supervisors, services) take every other action, and
-  /// may Cancel only a case stuck waiting for a return that never came (AWAITING_RETURN).
-  static func authorize(_ action: TicketAction.OneOf_Action, on ticket: Ticket, caller: Caller) throws {
+  /// Who may take an action: the case's shopper (or a service acting for them: `actor` names
+  /// the shopper) may Cancel (before the goods reach the seller) and Reopen; staff (agents,
+  /// supervisors, services) take every other action, and may Cancel only a case stuck waiting
+  /// for a return that never came (AWAITING_RETURN).
+  static func authorize(_ action: TicketAction.OneOf_Action, on ticket: Ticket, caller: Caller, actor: Actor) throws {
     let ownShopper = caller.role == .shopper && caller.subject == ticket.shopperID
     switch action {
     case .cancel:
+      let forShopper = caller.role == .service && actor.kind == .shopper && actor.id == ticket.shopperID
       if caller.role == .shopper {
         guard ownShopper else { throw Permissions.denied("only the case's shopper may cancel it") }
-      } else if caller.role != .service && ticket.status != .awaitingReturn {
-        throw Permissions.denied("only the case's shopper may cancel it (staff only while it waits for a return that never came)")
+      } else if !forShopper && ticket.status != .awaitingReturn {
+        throw Permissions.denied(
+          "only the case's shopper (or a service naming that shopper as actor) may cancel it; staff only while it waits for a return that never came")
       }
     case .reopen:
       if caller.role == .shopper && !ownShopper { throw Permissions.denied("a shopper may only reopen their own case") }
@@ -186,10 +189,9 @@ enum TicketWorkflow {
     case .reopen(let a):
       next.reopenCount += 1
       next.statusReason = a.reason
-      next.clearCloseTime()
+      // resolve_time and close_time stay: they say when the case was last resolved / closed.
       // A fresh resolution clock from the reopen.
       next.sla.resolutionDueTime = now.addingTimeInterval(Double(policy.resolutionHours) * 3600).timestamp
-      next.clearResolveTime()
       reason = a.reason
     case .cancel(let a):
       next.statusReason = a.reason
@@ -197,6 +199,9 @@ enum TicketWorkflow {
     }
     // The SLA clock pauses while the case waits for the goods, and runs again after.
     if target == .awaitingReturn && ticket.status != .awaitingReturn {
+      // Already paused for the shopper (an agent's question): the wait is now for the goods,
+      // from the same moment.
+      if next.sla.paused && next.sla.pauseReason == .waitingOnShopper { next.sla.pauseReason = .waitingForReturnedGoods }
       next.pauseSLA(at: now, reason: .waitingForReturnedGoods)
     } else if ticket.status == .awaitingReturn && target != .awaitingReturn && next.sla.pauseReason != .waitingOnThirdParty {
       next.resumeSLA(at: now)
@@ -207,13 +212,15 @@ enum TicketWorkflow {
   }
 
   static func shippingPayer(for ticket: Ticket) -> Support_Tickets_V1_ShippingPayer {
-    sellerAtFault(ticket.category) ? .seller : .shopper
+    sellerAtFault(ticket) ? .seller : .shopper
   }
 
-  /// Quality problems, "not as described" and logistics damage are the seller's: the seller
-  /// pays return shipping and refunds shipping too.
-  static func sellerAtFault(_ category: Support_Tickets_V1_ProblemCategory) -> Bool {
-    [.productQuality, .notAsDescribed, .logistics].contains(category)
+  /// Quality problems, "not as described" and logistics damage are the seller's, and so are
+  /// goods the shopper declared DEFECTIVE on arrival: the seller pays return shipping and
+  /// refunds shipping too. The same rule as the eligibility check (EligibilityRules), read from
+  /// the answers the case was filed with (the goods condition is not kept on the case).
+  static func sellerAtFault(_ ticket: Ticket) -> Bool {
+    [.productQuality, .notAsDescribed, .logistics].contains(ticket.category) || ticket.eligibility.contains(where: \.shippingRefundable)
   }
 
   /// What the shopper paid for the case's items, when every item states its price.
@@ -256,8 +263,8 @@ enum TicketWorkflow {
       }
       if refund.hasShippingRefund && refund.shippingRefund.amountMinor != 0 {
         try Validate.money(refund.shippingRefund, "action.agree_solution.refund.shipping_refund")
-        guard sellerAtFault(ticket.category) else {
-          throw ServiceError.invalidArgument("action.agree_solution.refund.shipping_refund", "shipping is refunded only where the seller is at fault (quality, not as described, logistics)")
+        guard sellerAtFault(ticket) else {
+          throw ServiceError.invalidArgument("action.agree_solution.refund.shipping_refund", "shipping is refunded only where the seller is at fault (quality, not as described, logistics, or goods defective on arrival)")
         }
         guard refund.shippingRefund.currencyCode == refund.amount.currencyCode else {
           throw ServiceError.invalidArgument("action.agree_solution.refund.shipping_refund.currency_code", "must be the refund's currency")
@@ -337,7 +344,7 @@ enum TicketWorkflow {
         throw ServiceError.invalidArgument("action.resolve.refunded_amount.currency_code", "must be \(paid.currencyCode), the items' currency")
       }
       var ceiling = paid.amountMinor
-      if sellerAtFault(ticket.category) && ticket.solution.hasShippingRefund { ceiling += ticket.solution.shippingRefund.amountMinor }
+      if sellerAtFault(ticket) && ticket.solution.hasShippingRefund { ceiling += ticket.solution.shippingRefund.amountMinor }
       guard action.refundedAmount.amountMinor <= ceiling else {
         throw ServiceError.invalidArgument("action.resolve.refunded_amount", "is above the \(ceiling) paid (items, and shipping where the seller is at fault)")
       }
