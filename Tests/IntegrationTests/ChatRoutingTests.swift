@@ -221,6 +221,59 @@ extension MeshTests {
         #expect(messages.last?.text == "您好 小王, 我是 Greeter" && messages.last?.sender.id == agent.agentID)
         #expect(messages.last?.cannedResponseID == greeting.cannedResponseID)
         #expect(!conversation.hasFirstResponseTime && !conversation.hasFirstAgentMessageTime, "a greeting is not the first reply")
+
+        // A transfer to an agent is an assignment too: the next agent greets.
+        let second = try await Self.agent(agents, "Second", capacity: 1, groups: [group.skillGroupID])
+        _ = try await agents.setAgentPresence(.with { $0.agentID = second.agentID; $0.presence = .online })
+        let moved = try await chat.transferConversation(.with {
+          $0.conversationID = conversation.conversationID; $0.toAgentID = second.agentID; $0.reason = "knows the product"
+        })
+        #expect(moved.assignedAgentID == second.agentID)
+        let afterTransfer = try await chat.listMessages(.with { $0.conversationID = conversation.conversationID }).messages
+        #expect(afterTransfer.last?.text == "您好 小王, 我是 Second" && afterTransfer.last?.sender.id == second.agentID)
+        try await mesh.withGateway(as: .person(.agent, second.agentID, scope: nil)) { grpc in
+          // {agent_name} without a display_name in the request: the agent's name on file.
+          let sent = try await Chat(wrapping: grpc).sendMessage(.with {
+            $0.requestID = uniqueID("m"); $0.conversationID = conversation.conversationID
+            $0.sender = .with { $0.kind = .agent; $0.id = second.agentID }; $0.cannedResponseID = greeting.cannedResponseID
+          })
+          #expect(sent.text == "您好 小王, 我是 Second")
+        }
+        // The inbox is what the agent holds now; closed conversations only when asked for.
+        let inbox = { (statuses: [Support_Chat_V1_ConversationStatus]) in
+          try await chat.listConversations(.with { $0.agentID = second.agentID; $0.statuses = statuses }).conversations.map(\.conversationID)
+        }
+        #expect(try await inbox([]) == [conversation.conversationID])
+        _ = try await chat.closeConversation(.with { $0.conversationID = conversation.conversationID; $0.reason = .resolved })
+        #expect(try await inbox([]).isEmpty)
+        #expect(try await inbox([.closed]) == [conversation.conversationID])
+      }
+    }
+
+    @Test("a shopper's messages are part of the offline message (offline) only until an agent takes it")
+    func offlineMessagesUntilTaken() async throws {
+      try await mesh.withGateway(as: .supervisor(uniqueID("supervisor"))) { grpc in
+        let agents = Agents(wrapping: grpc)
+        let chat = Chat(wrapping: grpc)
+        let group = try await agents.createSkillGroup(.with {
+          $0.requestID = uniqueID("req"); $0.name = uniqueID("Offline Group"); $0.offlinePolicy = .keep; $0.assignmentPolicy = .leastLoaded
+        })
+        let shopper = uniqueID("shopper")
+        let conversation = try await Self.start(chat, group: group.skillGroupID, shopper: shopper)
+        #expect(conversation.offline && conversation.status == .queued)
+        func say(_ text: String) async throws -> Support_Chat_V1_Message {
+          try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+            try await Chat(wrapping: grpc).sendMessage(.with {
+              $0.requestID = uniqueID("m"); $0.conversationID = conversation.conversationID; $0.text = text
+              $0.sender = .with { $0.kind = .shopper; $0.id = shopper }
+            })
+          }
+        }
+        #expect(try await say("订单号 123").offline)
+        let agent = try await Self.agent(agents, "Late", capacity: 1, groups: [group.skillGroupID])
+        _ = try await agents.setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+        #expect(try await chat.getConversation(.with { $0.conversationID = conversation.conversationID }).status == .active)
+        #expect(try await !say("还在吗?").offline)
       }
     }
 

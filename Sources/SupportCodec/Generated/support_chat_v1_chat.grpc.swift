@@ -483,8 +483,10 @@ extension Support_Chat_V1_ConversationService {
         /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
         /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
         /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-        /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+        /// > closing_note is kept internally (not part of Conversation). Publishes
+        /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+        /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+        /// > invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
         /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent
@@ -950,8 +952,10 @@ extension Support_Chat_V1_ConversationService {
         /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
         /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
         /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-        /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+        /// > closing_note is kept internally (not part of Conversation). Publishes
+        /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+        /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+        /// > invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
         /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent
@@ -1415,8 +1419,10 @@ extension Support_Chat_V1_ConversationService {
         /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
         /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
         /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-        /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+        /// > closing_note is kept internally (not part of Conversation). Publishes
+        /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+        /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+        /// > invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
         /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent
@@ -2499,8 +2505,10 @@ extension Support_Chat_V1_ConversationService {
         /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
         /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
         /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-        /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+        /// > closing_note is kept internally (not part of Conversation). Publishes
+        /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+        /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+        /// > invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
         /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent
@@ -3120,8 +3128,10 @@ extension Support_Chat_V1_ConversationService {
         /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
         /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
         /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-        /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-        /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+        /// > closing_note is kept internally (not part of Conversation). Publishes
+        /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+        /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+        /// > invites the shopper to rate the chat (满意度调查).
         /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
         /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
         /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent
@@ -3790,8 +3800,10 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
     /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
     /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-    /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-    /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+    /// > closing_note is kept internally (not part of Conversation). Publishes
+    /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+    /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+    /// > invites the shopper to rate the chat (满意度调查).
     /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
     /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent
@@ -4433,8 +4445,10 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > the freed slot pulls the next queued conversation at once. When an assigned conversation
     /// > closes RESOLVED, SHOPPER_ENDED or INACTIVITY_TIMEOUT, the configured closing greeting
     /// > (敬语结束, SUPPORTMESH_CHAT_CLOSING_GREETING) is posted on the agent's behalf first. The
-    /// > closing_note is kept internally (not part of Conversation). Publishes ConversationClosedEvent; unless skip_rating_invitation is set (or the reason is
-    /// > SPAM), the feedback service then invites the shopper to rate the chat (满意度调查).
+    /// > closing_note is kept internally (not part of Conversation). Publishes
+    /// > ConversationClosedEvent; unless skip_rating_invitation is set, the reason is SPAM, or no
+    /// > agent ever answered (an automatic greeting is not an answer), the feedback service then
+    /// > invites the shopper to rate the chat (满意度调查).
     /// > Closing an already CLOSED conversation returns it unchanged (a safe retry).
     /// > Errors: INVALID_ARGUMENT when conversation_id is empty or reason is UNSPECIFIED;
     /// > NOT_FOUND when no such conversation exists; PERMISSION_DENIED when the actor is an agent

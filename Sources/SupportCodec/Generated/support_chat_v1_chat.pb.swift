@@ -1021,8 +1021,9 @@ public nonisolated struct Support_Chat_V1_ListConversationsRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Conversations currently assigned to this agent (the agent's inbox). With status CLOSED,
-  /// conversations the agent last handled.
+  /// Conversations currently assigned to this agent (the agent's inbox: without `statuses`,
+  /// every status but CLOSED). With CLOSED among `statuses`, also the conversations the agent
+  /// last handled.
   public var agentID: String = String()
 
   /// Conversations of this shopper.
@@ -1299,8 +1300,9 @@ public nonisolated struct Support_Chat_V1_Message: Sendable {
   /// The sender's idempotency key.
   public var requestID: String = String()
 
-  /// True when sent by the shopper while no agent was assigned and none of the group was
-  /// online (part of an offline message).
+  /// True when sent by the shopper while the conversation was an offline message still waiting
+  /// for an agent (Conversation.offline and QUEUED: part of the 留言); false once an agent has
+  /// it.
   public var offline: Bool = false
 
   /// On the SYSTEM message of self-service suggestions posted by StartConversation: the FAQ
@@ -1344,7 +1346,8 @@ public nonisolated struct Support_Chat_V1_SendMessageRequest: Sendable {
 
   /// Send this canned response instead of text (agents, supervisors and services; not
   /// shoppers). Placeholders {shopper_name}, {order_id}, {conversation_id} are filled from the
-  /// conversation and {agent_name} from the sender's display_name, then overridden by
+  /// conversation and {agent_name} from the sender's display_name (for an agent sender without
+  /// one, the agent's display_name on file), then overridden by
   /// `placeholder_values` (an empty value is no value). The message's text is the rendered
   /// text and its canned_response_id this id.
   public var cannedResponseID: String = String()

@@ -401,7 +401,7 @@ public nonisolated struct Support_Feedback_V1_Survey: @unchecked Sendable {
     set {_uniqueStorage()._category = newValue}
   }
 
-  /// The after-sales request type code as tickets reports it (for example "RETURN_REFUND");
+  /// The after-sales request type code as tickets reports it (for example "RETURN_AND_REFUND");
   /// empty for a conversation.
   public var ticketType: String {
     get {_storage._ticketType}

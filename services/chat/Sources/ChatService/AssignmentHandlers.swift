@@ -190,6 +190,11 @@ struct AssignmentHandlers: RegistrableRPCService {
           writer.record(.statusChanged(.with { $0.previousStatus = previous; $0.status = .active; $0.actor = actor }), in: &conversation, at: now)
         }
         try await Routing.recordAssignment(conversation, agentID: agent.agentID, at: now, on: connection, logger: self.log)
+        // As at every assignment to an agent: no inactivity clock runs for the new agent, and the
+        // group's greeting is posted on their behalf.
+        try await InactivitySweeper.clear(conversation, on: connection, logger: self.log)
+        try await AssignmentGreeting.post(
+          in: &conversation, agentID: agent.agentID, displayName: agent.displayName, writer: &writer, at: now, on: connection, logger: self.log)
         try await ConversationRows.save(conversation, on: connection, logger: self.log)
         // The previous agent's freed slot pulls the next waiting conversation at once.
         try await Routing.drain(Array(groups.values), writer: &writer, at: now, on: connection, logger: self.log)

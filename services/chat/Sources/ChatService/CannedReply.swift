@@ -38,7 +38,14 @@ enum CannedReply {
       throw Permissions.denied(
         "canned response \(response.cannedResponseID) is for skill groups \(response.skillGroupIds.joined(separator: ", ")), not \(conversation.skillGroupID)")
     }
-    let values = ConversationPlaceholders.merged(conversation, agentName: sender.displayName, overrides: request.placeholderValues)
+    // {agent_name}: the name the sender gave, else the sending agent's display_name on file.
+    var agentName = sender.displayName
+    if agentName.isEmpty, sender.kind == .agent, let agentID = UUID(uuidString: sender.id),
+      let agent = try await AgentRows.agent(agentID, on: connection, logger: logger)
+    {
+      agentName = agent.displayName
+    }
+    let values = ConversationPlaceholders.merged(conversation, agentName: agentName, overrides: request.placeholderValues)
     let rendered = try CannedResponseTemplate(parsing: response.body).render(values)
     guard rendered.missing.isEmpty else {
       throw ServiceError.invalidArgument(

@@ -163,8 +163,9 @@ enum ConversationClosing {
     event.participatingAgentIds = stats.participatingAgentIDs
     event.closeReason = conversation.closeReason
     event.closedBy = conversation.closedBy
-    // No rating for spam, skipped invitations, or a chat no agent ever answered.
-    event.inviteRating = !skipRatingInvitation && conversation.closeReason != .spam && stats.agentMessages > 0
+    // No rating for spam, skipped invitations, or a chat no agent ever answered (an automatic
+    // greeting is not an answer).
+    event.inviteRating = !skipRatingInvitation && conversation.closeReason != .spam && stats.agentAnswers > 0
     event.offline = conversation.offline
     event.createTime = conversation.createTime
     if conversation.hasFirstAssignTime {
@@ -200,6 +201,8 @@ enum ConversationClosing {
 struct TranscriptStats: Sendable {
   var shopperMessages = 0
   var agentMessages = 0
+  /// Messages of agents or supervisors other than automatic greetings: someone answered.
+  var agentAnswers = 0
   var systemMessages = 0
   var averageResponseMicros: Int64?
   var maxResponseMicros: Int64?
@@ -236,6 +239,7 @@ struct TranscriptStats: Sendable {
         stats.agentMessages += 1
         // An automatic greeting (AssignmentGreeting) is not the agent answering.
         guard !AssignmentGreeting.isGreeting(message) else { continue }
+        stats.agentAnswers += 1
         delays += waiting.map { time - $0 }
         waiting.removeAll()
       default:

@@ -159,7 +159,8 @@ struct ConversationHandlers: RegistrableRPCService {
       message.attachments = request.attachments
       message.createTime = now.timestamp
       message.requestID = request.requestID
-      message.offline = current.offline && sender.kind == .shopper
+      // Part of the offline message (留言) only while it still waits for an agent.
+      message.offline = current.offline && sender.kind == .shopper && current.status == .queued
       var updated = current
       updated.updateTime = now.timestamp
       if sender.kind == .agent && !updated.hasFirstAgentMessageTime {

@@ -138,7 +138,12 @@ enum QueueRows {
     }
     let sortColumn = filter.queueOrder ? "c.enqueued_at" : "c.created_at"
     var sql = "SELECT c.body, \(positionSQL), (extract(epoch FROM \(sortColumn)) * 1000000)::bigint FROM conversations c WHERE true"
-    if !filter.agentID.isEmpty { sql += " AND c.assigned_agent_id = \(bind(filter.agentID))" }
+    if !filter.agentID.isEmpty {
+      sql += " AND c.assigned_agent_id = \(bind(filter.agentID))"
+      // The agent's inbox: what they hold now. Their closed conversations only when asked
+      // for by status (a closed conversation keeps its last agent).
+      if filter.statuses.isEmpty { sql += " AND c.status <> \(bind(Int16(Support_Chat_V1_ConversationStatus.closed.rawValue)))" }
+    }
     if !filter.shopperID.isEmpty { sql += " AND c.shopper_id = \(bind(filter.shopperID))" }
     if !filter.statuses.isEmpty { sql += " AND c.status = ANY(\(bind(filter.statuses)))" }
     if !filter.skillGroupID.isEmpty { sql += " AND c.skill_group_id = \(bind(filter.skillGroupID))" }
