@@ -225,7 +225,7 @@ extension MeshTests {
       }
     }
 
-    @Test("surveys: the token comes only from CreateSurvey; agents cannot answer; logistics is staff-only for now")
+    @Test("surveys: the token comes only from CreateSurvey; agents cannot answer; a shopper follows only their own shipments")
     func surveysAndShipments() async throws {
       let m = try mesh
       let alice = uniqueID("alice")
@@ -254,13 +254,55 @@ extension MeshTests {
         await expectCode(.notFound) { try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID }) }
         await expectCode(.notFound) { try await surveys.getSurveyByToken(.with { $0.token = token }) }
         await expectCode(.notFound) { try await surveys.submitSurveyAnswer(.with { $0.token = token; $0.csat = 1 }) }
-        await expectCode(.permissionDenied) { try await Shipments(wrapping: grpc).getShipment(.with { $0.shipmentID = UUID().uuidString }) }
+        await expectCode(.notFound) { try await Shipments(wrapping: grpc).getShipment(.with { $0.shipmentID = UUID().uuidString }) }
         await expectCode(.permissionDenied, containing: "shoppers may not call") {
           try await Shipments(wrapping: grpc).recordTrackingEvents(.with { $0.carrierCode = "SF"; $0.trackingNumber = "1"; $0.events = [.init()] })
         }
       }
       try await m.withGateway(as: .shopper(alice)) { grpc async throws in
         #expect(try await Surveys(wrapping: grpc).submitSurveyAnswer(.with { $0.token = token; $0.csat = 4 }).status == .answered)
+      }
+
+      // Shipments: alice reads, lists and watches the one registered for her; bob sees none of it.
+      let order = uniqueID("order")
+      let (mine, anonymous) = try await m.withGateway { grpc async throws in
+        let shipments = Shipments(wrapping: grpc)
+        let anonymous = MeshTests.LogisticsExceptionCases.outbound(order: order, shopper: "")
+        return (
+          try await shipments.createShipment(MeshTests.LogisticsExceptionCases.outbound(order: order, shopper: alice)),
+          try await shipments.createShipment(anonymous)
+        )
+      }
+      try await m.withGateway(as: .shopper(alice)) { grpc async throws in
+        let shipments = Shipments(wrapping: grpc)
+        #expect(try await shipments.getShipment(.with { $0.shipmentID = mine.shipmentID }).shopperID == alice)
+        await expectCode(.notFound) { try await shipments.getShipment(.with { $0.shipmentID = anonymous.shipmentID }) }
+        #expect(try await shipments.listShipments(.with { $0.orderID = order }).shipments.map(\.shipmentID) == [mine.shipmentID])
+        await expectCode(.permissionDenied, containing: "shopper_id") {
+          try await shipments.listShipments(.with { $0.shopperID = uniqueID("bob") })
+        }
+        let first = try await shipments.watchShipment(.with { $0.shipmentID = mine.shipmentID }) { response in
+          for try await change in response.messages { return change.sequence }
+          return Int64(0)
+        }
+        #expect(first == 1, "the CREATED change replays first")
+        await expectCode(.notFound) {
+          try await shipments.watchShipment(.with { $0.shipmentID = anonymous.shipmentID }) { response in
+            for try await _ in response.messages {}
+          }
+        }
+        await expectCode(.permissionDenied, containing: "shoppers may not call") {
+          try await shipments.createShipment(MeshTests.LogisticsExceptionCases.outbound(order: order, shopper: alice))
+        }
+      }
+      try await m.withGateway(as: .shopper(uniqueID("bob"))) { grpc async throws in
+        let shipments = Shipments(wrapping: grpc)
+        await expectCode(.notFound) { try await shipments.getShipment(.with { $0.shipmentID = mine.shipmentID }) }
+        #expect(try await shipments.listShipments(.with { $0.orderID = order }).shipments.isEmpty)
+      }
+      try await m.withGateway(as: .agent("agent-1")) { grpc async throws in
+        let listed = try await Shipments(wrapping: grpc).listShipments(.with { $0.orderID = order; $0.shopperID = alice })
+        #expect(listed.shipments.map(\.shipmentID) == [mine.shipmentID], "staff filter by shopper")
       }
     }
 

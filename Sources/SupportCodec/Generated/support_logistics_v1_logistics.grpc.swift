@@ -262,10 +262,12 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: a shipment records its shopper only when the registering system names one
-    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
-    /// > checked for every shipment: in this release every method is for agents, supervisors and
-    /// > services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper when the registering system names one
+    /// > (CreateShipmentRequest.shopper_id). A shopper caller may call GetShipment, ListShipments and
+    /// > WatchShipment for the shipments registered for them (another shipment is NOT_FOUND, as if it
+    /// > did not exist; ListShipments lists only theirs); every other method, and every
+    /// > ReturnAuthorizationService and exception method, is for agents, supervisors and services
+    /// > (PERMISSION_DENIED for a shopper).
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -316,8 +318,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-        /// > PERMISSION_DENIED for a shopper.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+        /// > for a shopper caller, it is not registered for them).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_GetShipmentRequest` messages.
@@ -339,7 +341,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
         /// > malformed or was issued for different filters, or tracking_number is set without
-        /// > carrier_code.
+        /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_ListShipmentsRequest` messages.
@@ -467,8 +469,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > the client reconnects with the last sequence it saw. To follow a shipment from a
         /// > snapshot, call GetShipment and watch from its last_sequence.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-        /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-        /// > the shipment's last_sequence.
+        /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+        /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Logistics_V1_WatchShipmentRequest` messages.
@@ -662,10 +664,12 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: a shipment records its shopper only when the registering system names one
-    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
-    /// > checked for every shipment: in this release every method is for agents, supervisors and
-    /// > services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper when the registering system names one
+    /// > (CreateShipmentRequest.shopper_id). A shopper caller may call GetShipment, ListShipments and
+    /// > WatchShipment for the shipments registered for them (another shipment is NOT_FOUND, as if it
+    /// > did not exist; ListShipments lists only theirs); every other method, and every
+    /// > ReturnAuthorizationService and exception method, is for agents, supervisors and services
+    /// > (PERMISSION_DENIED for a shopper).
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -716,8 +720,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-        /// > PERMISSION_DENIED for a shopper.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+        /// > for a shopper caller, it is not registered for them).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -739,7 +743,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
         /// > malformed or was issued for different filters, or tracking_number is set without
-        /// > carrier_code.
+        /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_ListShipmentsRequest` message.
@@ -867,8 +871,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > the client reconnects with the last sequence it saw. To follow a shipment from a
         /// > snapshot, call GetShipment and watch from its last_sequence.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-        /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-        /// > the shipment's last_sequence.
+        /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+        /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_WatchShipmentRequest` message.
@@ -1060,10 +1064,12 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: a shipment records its shopper only when the registering system names one
-    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
-    /// > checked for every shipment: in this release every method is for agents, supervisors and
-    /// > services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper when the registering system names one
+    /// > (CreateShipmentRequest.shopper_id). A shopper caller may call GetShipment, ListShipments and
+    /// > WatchShipment for the shipments registered for them (another shipment is NOT_FOUND, as if it
+    /// > did not exist; ListShipments lists only theirs); every other method, and every
+    /// > ReturnAuthorizationService and exception method, is for agents, supervisors and services
+    /// > (PERMISSION_DENIED for a shopper).
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -1114,8 +1120,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-        /// > PERMISSION_DENIED for a shopper.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+        /// > for a shopper caller, it is not registered for them).
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_GetShipmentRequest` message.
@@ -1137,7 +1143,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
         /// > malformed or was issued for different filters, or tracking_number is set without
-        /// > carrier_code.
+        /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_ListShipmentsRequest` message.
@@ -1265,8 +1271,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > the client reconnects with the last sequence it saw. To follow a shipment from a
         /// > snapshot, call GetShipment and watch from its last_sequence.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-        /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-        /// > the shipment's last_sequence.
+        /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+        /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
         ///
         /// - Parameters:
         ///   - request: A `Support_Logistics_V1_WatchShipmentRequest` message.
@@ -1972,10 +1978,12 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: a shipment records its shopper only when the registering system names one
-    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
-    /// > checked for every shipment: in this release every method is for agents, supervisors and
-    /// > services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper when the registering system names one
+    /// > (CreateShipmentRequest.shopper_id). A shopper caller may call GetShipment, ListShipments and
+    /// > WatchShipment for the shipments registered for them (another shipment is NOT_FOUND, as if it
+    /// > did not exist; ListShipments lists only theirs); every other method, and every
+    /// > ReturnAuthorizationService and exception method, is for agents, supervisors and services
+    /// > (PERMISSION_DENIED for a shopper).
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -2031,8 +2039,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-        /// > PERMISSION_DENIED for a shopper.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+        /// > for a shopper caller, it is not registered for them).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -2059,7 +2067,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
         /// > malformed or was issued for different filters, or tracking_number is set without
-        /// > carrier_code.
+        /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_ListShipmentsRequest` message.
@@ -2207,8 +2215,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > the client reconnects with the last sequence it saw. To follow a shipment from a
         /// > snapshot, call GetShipment and watch from its last_sequence.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-        /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-        /// > the shipment's last_sequence.
+        /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+        /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_WatchShipmentRequest` message.
@@ -2440,10 +2448,12 @@ extension Support_Logistics_V1_ShipmentService {
     /// >
     /// > Shipments, return authorisations, carrier tracking events and shipment exceptions.
     /// > 
-    /// > Identity: a shipment records its shopper only when the registering system names one
-    /// > (shopper_id, used to open the shopper's case for an exception), so ownership cannot be
-    /// > checked for every shipment: in this release every method is for agents, supervisors and
-    /// > services; a shopper caller gets PERMISSION_DENIED.
+    /// > Identity: a shipment records its shopper when the registering system names one
+    /// > (CreateShipmentRequest.shopper_id). A shopper caller may call GetShipment, ListShipments and
+    /// > WatchShipment for the shipments registered for them (another shipment is NOT_FOUND, as if it
+    /// > did not exist; ListShipments lists only theirs); every other method, and every
+    /// > ReturnAuthorizationService and exception method, is for agents, supervisors and services
+    /// > (PERMISSION_DENIED for a shopper).
     /// > 
     /// > Error details: besides the message (for people), errors carry a google.rpc.Status in the
     /// > `grpc-status-details-bin` trailer. INVALID_ARGUMENT carries google.rpc.BadRequest with a field
@@ -2520,8 +2530,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// >
         /// > Returns a shipment with its full timeline, ordered by event time, and its expected
         /// > delivery time.
-        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-        /// > PERMISSION_DENIED for a shopper.
+        /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+        /// > for a shopper caller, it is not registered for them).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -2559,7 +2569,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
         /// > malformed or was issued for different filters, or tracking_number is set without
-        /// > carrier_code.
+        /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_ListShipmentsRequest` message.
@@ -2751,8 +2761,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > the client reconnects with the last sequence it saw. To follow a shipment from a
         /// > snapshot, call GetShipment and watch from its last_sequence.
         /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-        /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-        /// > the shipment's last_sequence.
+        /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+        /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Logistics_V1_WatchShipmentRequest` message.
@@ -3114,8 +3124,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// >
     /// > Returns a shipment with its full timeline, ordered by event time, and its expected
     /// > delivery time.
-    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-    /// > PERMISSION_DENIED for a shopper.
+    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+    /// > for a shopper caller, it is not registered for them).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_GetShipmentRequest` message.
@@ -3148,7 +3158,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
     /// > malformed or was issued for different filters, or tracking_number is set without
-    /// > carrier_code.
+    /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_ListShipmentsRequest` message.
@@ -3320,8 +3330,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > the client reconnects with the last sequence it saw. To follow a shipment from a
     /// > snapshot, call GetShipment and watch from its last_sequence.
     /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-    /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-    /// > the shipment's last_sequence.
+    /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+    /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Logistics_V1_WatchShipmentRequest` message.
@@ -3646,8 +3656,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// >
     /// > Returns a shipment with its full timeline, ordered by event time, and its expected
     /// > delivery time.
-    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it;
-    /// > PERMISSION_DENIED for a shopper.
+    /// > Errors: INVALID_ARGUMENT when shipment_id is empty; NOT_FOUND when no shipment has it (or,
+    /// > for a shopper caller, it is not registered for them).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3684,7 +3694,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > then shipment_id). Returned shipments carry an empty `timeline`; use GetShipment for it.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, page_token is
     /// > malformed or was issued for different filters, or tracking_number is set without
-    /// > carrier_code.
+    /// > carrier_code; PERMISSION_DENIED when a shopper caller names another shopper_id.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3872,8 +3882,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > the client reconnects with the last sequence it saw. To follow a shipment from a
     /// > snapshot, call GetShipment and watch from its last_sequence.
     /// > Errors: INVALID_ARGUMENT when shipment_id is empty or after_sequence is negative;
-    /// > NOT_FOUND when the shipment does not exist; OUT_OF_RANGE when after_sequence is above
-    /// > the shipment's last_sequence.
+    /// > NOT_FOUND when the shipment does not exist (or, for a shopper caller, is not registered
+    /// > for them); OUT_OF_RANGE when after_sequence is above the shipment's last_sequence.
     ///
     /// - Parameters:
     ///   - message: request message to send.

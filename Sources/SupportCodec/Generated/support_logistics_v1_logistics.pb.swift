@@ -1107,6 +1107,10 @@ public nonisolated struct Support_Logistics_V1_ListShipmentsRequest: Sendable {
 
   public var pageToken: String = String()
 
+  /// Shipments registered for this shopper. For a shopper caller always their own id (empty
+  /// means their own; another id is PERMISSION_DENIED).
+  public var shopperID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2649,7 +2653,7 @@ nonisolated extension Support_Logistics_V1_GetShipmentRequest: SwiftProtobuf.Mes
 
 nonisolated extension Support_Logistics_V1_ListShipmentsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListShipmentsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}order_id\0\u{3}ticket_id\0\u{1}statuses\0\u{1}kinds\0\u{3}with_open_exceptions_only\0\u{3}carrier_code\0\u{3}tracking_number\0\u{3}page_size\0\u{3}page_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}order_id\0\u{3}ticket_id\0\u{1}statuses\0\u{1}kinds\0\u{3}with_open_exceptions_only\0\u{3}carrier_code\0\u{3}tracking_number\0\u{3}page_size\0\u{3}page_token\0\u{3}shopper_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2666,6 +2670,7 @@ nonisolated extension Support_Logistics_V1_ListShipmentsRequest: SwiftProtobuf.M
       case 7: try { try decoder.decodeSingularStringField(value: &self.trackingNumber) }()
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.shopperID) }()
       default: break
       }
     }
@@ -2699,6 +2704,9 @@ nonisolated extension Support_Logistics_V1_ListShipmentsRequest: SwiftProtobuf.M
     if !self.pageToken.isEmpty {
       try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 9)
     }
+    if !self.shopperID.isEmpty {
+      try visitor.visitSingularStringField(value: self.shopperID, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2712,6 +2720,7 @@ nonisolated extension Support_Logistics_V1_ListShipmentsRequest: SwiftProtobuf.M
     if lhs.trackingNumber != rhs.trackingNumber {return false}
     if lhs.pageSize != rhs.pageSize {return false}
     if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.shopperID != rhs.shopperID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

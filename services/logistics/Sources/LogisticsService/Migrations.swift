@@ -109,5 +109,15 @@ enum LogisticsMigrations {
     ),
     DelayedShipmentSweeper.migration,
     RouteHistory.migration,
+    Migration(
+      version: 12, name: "shipments know their shopper",
+      sql: """
+        -- A shopper reads and watches the shipments registered for them (Shipment.shopper_id,
+        -- set at creation and never changed). Shipments created before this migration have
+        -- none here and stay staff-only.
+        ALTER TABLE shipments ADD COLUMN shopper_id text NOT NULL DEFAULT '';
+        CREATE INDEX shipments_shopper_idx ON shipments (shopper_id, created_at DESC, shipment_id DESC) WHERE shopper_id <> '';
+        """
+    ),
   ]
 }

@@ -132,13 +132,18 @@ struct ShipmentHandlers: RegistrableRPCService {
   }
 
   @Sendable func getShipment(_ request: Support_Logistics_V1_GetShipmentRequest) async throws -> Shipment {
-    // Shipments do not record their shopper yet, so a shopper's ownership cannot be checked:
-    // until they do, shipments are for agents, supervisors and services only.
-    try Permissions.requireStaff("read shipments")
+    // A shopper reads only the shipments registered for them (NOT_FOUND otherwise, so other
+    // shoppers' ids cannot be probed).
     guard let id = try Validate.resourceID(request.shipmentID, "shipment_id"),
-      let shipment = try await store.get(id, logger: log)
+      let shipment = try await store.get(id, logger: log), try Self.mayRead(shipment)
     else { throw ServiceError.notFound("shipment", request.shipmentID) }
     return shipment
+  }
+
+  /// Staff read every shipment; a shopper only those whose shopper_id is theirs.
+  static func mayRead(_ shipment: Shipment) throws -> Bool {
+    let caller = try Permissions.caller()
+    return caller.isStaff || (!shipment.shopperID.isEmpty && caller.subject == shipment.shopperID)
   }
 
   @Sendable func recordTrackingEvents(_ request: Support_Logistics_V1_RecordTrackingEventsRequest) async throws -> Support_Logistics_V1_RecordTrackingEventsResponse {

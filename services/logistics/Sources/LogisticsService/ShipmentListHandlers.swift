@@ -12,8 +12,15 @@ extension ShipmentHandlers {
   static let watchBatchSize = 200
 
   @Sendable func listShipments(_ request: Support_Logistics_V1_ListShipmentsRequest) async throws -> Support_Logistics_V1_ListShipmentsResponse {
-    try Permissions.requireStaff("list shipments")
+    // A shopper lists their own shipments only: shopper_id is theirs, whether given or not.
+    let caller = try Permissions.caller()
+    var request = request
+    if !caller.isStaff {
+      try Permissions.requireSelf(shopperID: request.shopperID.isEmpty ? caller.subject : request.shopperID, field: "shopper_id")
+      request.shopperID = caller.subject
+    }
     let pageSize = try PageCursor.pageSize(request.pageSize)
+    try Validate.maxLength(request.shopperID, "shopper_id", Validate.maxIDLength)
     try Validate.maxLength(request.orderID, "order_id", Validate.maxIDLength)
     try Validate.maxLength(request.ticketID, "ticket_id", Validate.maxIDLength)
     try Validate.maxLength(request.carrierCode, "carrier_code", 32)
@@ -31,7 +38,8 @@ extension ShipmentHandlers {
     let after = try Self.pageCursor(request.pageToken, filter: filterKey)
     let filter = ShipmentStore.ListFilter(
       orderID: request.orderID, ticketID: request.ticketID, statuses: request.statuses, kinds: request.kinds,
-      withOpenExceptionsOnly: request.withOpenExceptionsOnly, carrierCode: filterOnly.carrierCode, trackingNumber: request.trackingNumber)
+      withOpenExceptionsOnly: request.withOpenExceptionsOnly, carrierCode: filterOnly.carrierCode, trackingNumber: request.trackingNumber,
+      shopperID: request.shopperID)
     var rows = try await store.list(filter, after: after, limit: pageSize + 1, logger: log)
     var response = Support_Logistics_V1_ListShipmentsResponse()
     if rows.count > pageSize {
@@ -48,7 +56,6 @@ extension ShipmentHandlers {
   /// process drains (the caller resumes from the last sequence it saw). Sequences of one
   /// shipment are taken under its row lock, so they commit in order: nothing is skipped.
   @Sendable func watchShipment(_ request: Support_Logistics_V1_WatchShipmentRequest, _ writer: RPCWriter<ShipmentWatchEvent>) async throws {
-    try Permissions.requireStaff("watch shipments")
     guard let id = try Validate.resourceID(request.shipmentID, "shipment_id") else {
       throw ServiceError.notFound("shipment", request.shipmentID)
     }
@@ -56,7 +63,7 @@ extension ShipmentHandlers {
     let logger = log
     guard let shipment = try await store.database.withConnection(logger: logger, { connection in
       try await ShipmentStore.load(id, forUpdate: false, on: connection, logger: logger)
-    }) else { throw ServiceError.notFound("shipment", request.shipmentID) }
+    }), try Self.mayRead(shipment) else { throw ServiceError.notFound("shipment", request.shipmentID) }
     guard request.afterSequence <= shipment.lastSequence else {
       throw RPCError(code: .outOfRange, message: "after_sequence \(request.afterSequence) is above the shipment's last_sequence \(shipment.lastSequence)")
     }

@@ -129,6 +129,7 @@ extension ShipmentStore {
     var withOpenExceptionsOnly = false
     var carrierCode = ""
     var trackingNumber = ""
+    var shopperID = ""
   }
 
   /// One page, newest first, each shipment with its created_at in exact microseconds (the
@@ -143,6 +144,7 @@ extension ShipmentStore {
       return "$\(bindings.count)"
     }
     if !filter.orderID.isEmpty { conditions.append("s.order_id = \(bind(filter.orderID))") }
+    if !filter.shopperID.isEmpty { conditions.append("s.shopper_id = \(bind(filter.shopperID))") }
     if !filter.ticketID.isEmpty { conditions.append("s.ticket_id = \(bind(filter.ticketID))") }
     if !filter.statuses.isEmpty { conditions.append("s.status = ANY(\(bind(filter.statuses.map { Int16($0.rawValue) })))") }
     if !filter.kinds.isEmpty { conditions.append("s.kind = ANY(\(bind(filter.kinds.map { Int16($0.rawValue) })))") }

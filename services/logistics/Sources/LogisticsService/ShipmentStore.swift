@@ -63,11 +63,11 @@ struct ShipmentStore: Sendable {
     try await connection.query(
       """
       INSERT INTO shipments (shipment_id, request_id, request_fingerprint, kind, order_id, ticket_id, carrier_code,
-        tracking_number, status, last_sequence, created_at, updated_at, version, body)
+        tracking_number, status, last_sequence, created_at, updated_at, version, body, shopper_id)
       VALUES (\(UUID(uuidString: shipment.shipmentID)!), \(requestID), \(fingerprint), \(Int16(shipment.kind.rawValue)),
         \(shipment.orderID), \(shipment.ticketID), \(shipment.carrierCode), \(shipment.trackingNumber),
         \(Int16(shipment.status.rawValue)), \(shipment.lastSequence), \(shipment.createTime.date), \(shipment.updateTime.date), \(shipment.version),
-        \(try shipment.bytea()))
+        \(try shipment.bytea()), \(shipment.shopperID))
       """, logger: logger)
     try await ShipmentChanges.insert(
       [ShipmentChanges.change(.created, sequence: 1, shipment: shipment, at: shipment.createTime)],

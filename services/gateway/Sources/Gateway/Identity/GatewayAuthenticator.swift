@@ -65,7 +65,8 @@ enum ShopperMethods {
       ("support.tickets.v1.TicketService", [
         "CreateTicket", "GetTicket", "ListTickets", "TransitionTicket", "AddComment", "ListComments", "CheckEligibility",
       ]),
-      // Shipments do not record their shopper yet: none of ShipmentService is shopper-facing.
+      // Shipments registered with a shopper_id: that shopper follows them (the backend checks).
+      ("support.logistics.v1.ShipmentService", ["GetShipment", "ListShipments", "WatchShipment"]),
       ("support.feedback.v1.SurveyService", ["GetSurvey", "GetSurveyByToken", "SubmitSurveyAnswer", "ListSurveys"]),
     ].flatMap { service, methods in methods.map { "\(service)/\($0)" } }
   )
