@@ -58,12 +58,14 @@ public enum ServiceError {
 
   /// FAILED_PRECONDITION that names its rule: ErrorInfo carries `reason` (UPPER_SNAKE_CASE),
   /// `domain` and `metadata`; PreconditionFailure lists `violations` (by default one, the reason
-  /// itself with an empty subject). Clients switch on ErrorInfo.reason, never on the message.
+  /// itself, its subject the resources the metadata names: "shipment_id=…", comma-separated,
+  /// empty when it names none). Clients switch on ErrorInfo.reason, never on the message.
   public static func failedPrecondition(
     reason: String, domain: String, _ message: String,
     metadata: [String: String] = [:], violations: [Violation] = []
   ) -> GoogleRPCStatus {
-    let failed = violations.isEmpty ? [Violation(reason: reason, subject: "", description: message)] : violations
+    let subject = metadata.filter { $0.key.hasSuffix("_id") }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    let failed = violations.isEmpty ? [Violation(reason: reason, subject: subject, description: message)] : violations
     return GoogleRPCStatus(
       code: .failedPrecondition, message: message,
       details: [

@@ -340,6 +340,8 @@ extension MeshTests {
           try await shipments.resolveException(.with { $0.exceptionID = exception.exceptionID; $0.resolution = .refunded })
         })
         #expect(other.details.compactMap(\.errorInfo).first?.reason == "EXCEPTION_ALREADY_RESOLVED")
+        #expect(other.details.compactMap(\.errorInfo).first?.metadata["resolution"] == "CARRIER_CLAIM_SETTLED")
+        #expect(other.details.compactMap(\.preconditionFailure).first?.violations.first?.subject == "exception_id=\(exception.exceptionID)")
         #expect(try await shipments.listOpenExceptions(.with { $0.orderID = order }).exceptions.isEmpty)
         let after = try await shipments.getShipment(.with { $0.shipmentID = shipment.shipmentID })
         #expect(after.openExceptions.isEmpty && after.lastSequence == 4, "created, the scan, opened, resolved")
@@ -384,6 +386,12 @@ extension MeshTests {
         updated = try await update(["carrier_code", "tracking_number"]) { $0.carrierCode = "ZTO"; $0.trackingNumber = waybill }
         #expect(updated.carrierCode == "zto" && updated.trackingNumber == waybill && updated.version == 3)
         #expect(try await shipments.listShipments(.with { $0.ticketID = ticket }).shipments.map(\.trackingNumber) == [waybill])
+        // A promise becomes the estimate; taking it back falls back to the route or the default.
+        let promise = Google_Protobuf_Timestamp(seconds: Int64(Date().timeIntervalSince1970) + 2 * 86_400)
+        updated = try await update(["promised_delivery_time"]) { $0.promisedDeliveryTime = promise }
+        #expect(updated.expectedDeliveryTime == promise && updated.expectedDeliverySource == .promise)
+        updated = try await update(["promised_delivery_time"]) { _ in }
+        #expect(!updated.hasPromisedDeliveryTime && updated.hasExpectedDeliveryTime && updated.expectedDeliverySource != .promise)
 
         _ = try await shipments.recordTrackingEvents(.with {
           $0.carrierCode = "zto"; $0.trackingNumber = waybill
@@ -398,7 +406,7 @@ extension MeshTests {
         })
         #expect(scanned.details.compactMap(\.errorInfo).first?.reason == "TIMELINE_NOT_EMPTY")
         let after = try await shipments.getShipment(.with { $0.shipmentID = shipment.shipmentID })
-        #expect(after.version == 4 && after.destination == Logistics.address, "the refused updates changed nothing")
+        #expect(after.version == 6 && after.destination == Logistics.address, "the refused updates changed nothing")
       }
     }
 
@@ -407,9 +415,20 @@ extension MeshTests {
       try await mesh.withGateway { grpc in
         let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
         let shipment = try await shipments.createShipment(Self.outbound(order: uniqueID("order")))
+        #expect(shipment.hasOrigin && !shipment.origin.city.isEmpty, "an OUTBOUND parcel leaves from the configured warehouse")
         await expectCode(.aborted) { try await shipments.cancelShipment(.with { $0.shipmentID = shipment.shipmentID; $0.expectedVersion = 9 }) }
         let cancelled = try await shipments.cancelShipment(.with { $0.shipmentID = shipment.shipmentID; $0.reason = "order cancelled" })
         #expect(cancelled.status == .cancelled && cancelled.cancelReason == "order cancelled" && cancelled.version == 2 && cancelled.lastSequence == 2)
+        #expect(!cancelled.hasExpectedDeliveryTime && cancelled.expectedDeliverySource == .unspecified)
+        // A carrier code nobody mapped does not move a cancelled shipment.
+        let unmapped = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "sf"; $0.trackingNumber = shipment.trackingNumber
+          $0.events = [.with {
+            $0.carrierEventID = "\(shipment.trackingNumber)-odd"; $0.carrierStatusCode = "ZZ-UNKNOWN"
+            $0.eventTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(-1))
+          }]
+        })
+        #expect(unmapped.shipment.status == .cancelled && !unmapped.shipment.hasExpectedDeliveryTime)
         let again = try #require(await richError(.failedPrecondition) { try await shipments.cancelShipment(.with { $0.shipmentID = shipment.shipmentID }) })
         #expect(again.details.compactMap(\.errorInfo).first?.reason == "SHIPMENT_NOT_CANCELLABLE")
         // A scan that still arrives is recorded on the cancelled shipment and moves it.

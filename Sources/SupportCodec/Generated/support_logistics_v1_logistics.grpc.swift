@@ -274,7 +274,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
     /// > stored and returned in lower case.
@@ -372,8 +375,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
         /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
         /// > tracking_number belong to another shipment; a request that changes nothing returns the
-        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+        /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+        /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+        /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+        /// > the default transit time). Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -676,7 +681,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
     /// > stored and returned in lower case.
@@ -774,8 +782,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
         /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
         /// > tracking_number belong to another shipment; a request that changes nothing returns the
-        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+        /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+        /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+        /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+        /// > the default transit time). Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1076,7 +1086,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
     /// > stored and returned in lower case.
@@ -1174,8 +1187,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
         /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
         /// > tracking_number belong to another shipment; a request that changes nothing returns the
-        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+        /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+        /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+        /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+        /// > the default transit time). Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -1990,7 +2005,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
     /// > stored and returned in lower case.
@@ -2103,8 +2121,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
         /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
         /// > tracking_number belong to another shipment; a request that changes nothing returns the
-        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+        /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+        /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+        /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+        /// > the default transit time). Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -2460,7 +2480,10 @@ extension Support_Logistics_V1_ShipmentService {
     /// > violation naming the field (e.g. "events[3].event_time"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.logistics.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Carrier codes are matched case-insensitively ("SF" and "sf" are the same carrier) and are
     /// > stored and returned in lower case.
@@ -2616,8 +2639,10 @@ extension Support_Logistics_V1_ShipmentService {
         /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
         /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
         /// > tracking_number belong to another shipment; a request that changes nothing returns the
-        /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-        /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+        /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+        /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+        /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+        /// > the default transit time). Each change is one UPDATED change of the watch stream;
         /// > ABORTED when expected_version is set and stale.
         ///
         /// - Parameters:
@@ -3200,8 +3225,10 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
     /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
     /// > tracking_number belong to another shipment; a request that changes nothing returns the
-    /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-    /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+    /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+    /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+    /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+    /// > the default transit time). Each change is one UPDATED change of the watch stream;
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:
@@ -3740,8 +3767,10 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > reason TICKET_ALREADY_LINKED, SHIPMENT_FINISHED or TIMELINE_NOT_EMPTY (metadata
     /// > shipment_id, status); ALREADY_EXISTS (reason WAYBILL_EXISTS) when the new carrier_code and
     /// > tracking_number belong to another shipment; a request that changes nothing returns the
-    /// > shipment unchanged. A promised_delivery_time set before the first scan also becomes the
-    /// > expected_delivery_time. Each change is one UPDATED change of the watch stream;
+    /// > shipment unchanged. A changed promised_delivery_time (set or cleared) or destination
+    /// > recomputes expected_delivery_time by Shipment.expected_delivery_time's rules (a carrier
+    /// > estimate still wins over a promise; a cleared promise falls back to the route history or
+    /// > the default transit time). Each change is one UPDATED change of the watch stream;
     /// > ABORTED when expected_version is set and stale.
     ///
     /// - Parameters:

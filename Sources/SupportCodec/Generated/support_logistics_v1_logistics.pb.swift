@@ -1004,8 +1004,9 @@ public nonisolated struct Support_Logistics_V1_CreateShipmentRequest: @unchecked
     set {_uniqueStorage()._items = newValue}
   }
 
-  /// Optional: empty means the configured warehouse for OUTBOUND, EXCHANGE_REPLACEMENT and
-  /// REPAIR_OUTBOUND; should be set for RETURN and REPAIR_INBOUND.
+  /// Optional: empty means the configured warehouse (SUPPORTMESH_LOGISTICS_RETURN_ADDRESS) for
+  /// OUTBOUND and EXCHANGE_REPLACEMENT, the repair centre (SUPPORTMESH_LOGISTICS_REPAIR_ADDRESS)
+  /// for REPAIR_OUTBOUND, and stays empty for RETURN and REPAIR_INBOUND (should be set).
   public var origin: Support_Logistics_V1_Address {
     get {_storage._origin ?? Support_Logistics_V1_Address()}
     set {_uniqueStorage()._origin = newValue}
@@ -1834,7 +1835,8 @@ public nonisolated struct Support_Logistics_V1_ShipmentException: @unchecked Sen
     set {_uniqueStorage()._state = newValue}
   }
 
-  /// Copies of the shipment's facts at detection, for queues and filters.
+  /// Copies of the shipment's facts at detection, for queues (ListOpenExceptions filters on the
+  /// shipment's facts as they are now, so a ticket linked after detection matches).
   public var shipmentKind: Support_Logistics_V1_ShipmentKind {
     get {_storage._shipmentKind}
     set {_uniqueStorage()._shipmentKind = newValue}
@@ -1965,7 +1967,8 @@ public nonisolated struct Support_Logistics_V1_ListOpenExceptionsRequest: Sendab
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Filters, combined with AND; empty filters match everything.
+  /// Filters, combined with AND; empty filters match everything. The shipment filters
+  /// (shipment_kinds, carrier_code, order_id, ticket_id) match the shipment as it is now.
   /// Any of these exception kinds.
   public var kinds: [Support_Logistics_V1_ShipmentExceptionKind] = []
 

@@ -283,7 +283,10 @@ extension Support_Tickets_V1_TicketService {
     /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
     /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
@@ -567,7 +570,10 @@ extension Support_Tickets_V1_TicketService {
     /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
     /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
@@ -849,7 +855,10 @@ extension Support_Tickets_V1_TicketService {
     /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
     /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
@@ -1500,7 +1509,10 @@ extension Support_Tickets_V1_TicketService {
     /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
     /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.
@@ -1832,7 +1844,10 @@ extension Support_Tickets_V1_TicketService {
     /// > violation naming the field (e.g. "items[0].order_id"). FAILED_PRECONDITION carries
     /// > google.rpc.ErrorInfo with domain "support.tickets.v1" and a `reason` code listed with each
     /// > method, and google.rpc.PreconditionFailure with one violation per failed check (`type` the
-    /// > code, `subject` what failed). Clients branch on these codes, never on the message text.
+    /// > code, `subject` what failed: where the method says so, else the resources ErrorInfo.metadata
+    /// > names, as "key=value" pairs of its *_id entries, comma-separated, e.g.
+    /// > "exception_id=…"; empty when it names none). Clients branch on these codes, never on the
+    /// > message text.
     /// > 
     /// > Times a caller sends as facts (delivered_time, check_time) may be at most 5 minutes after
     /// > the server clock (clock skew); later is INVALID_ARGUMENT naming the field.

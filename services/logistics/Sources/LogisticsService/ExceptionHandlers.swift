@@ -90,8 +90,8 @@ extension ShipmentHandlers {
         if exception.resolution == request.resolution { return exception }
         throw ServiceError.failedPrecondition(
           reason: "EXCEPTION_ALREADY_RESOLVED", domain: ShipmentStore.errorDomain,
-          "exception \(exception.exceptionID) is already resolved with another resolution (\(exception.resolution.rawValue))",
-          metadata: ["exception_id": exception.exceptionID, "resolution": "\(exception.resolution.rawValue)"])
+          "exception \(exception.exceptionID) is already resolved with another resolution (\(exception.resolution.contractName))",
+          metadata: ["exception_id": exception.exceptionID, "resolution": exception.resolution.contractName])
       case .resolved(let exception):
         try await events.append(to: outbox, on: connection, logger: logger)
         return exception
@@ -166,5 +166,20 @@ enum ExceptionStore {
       page.append((try ShipmentException(bytea: body), micros))
     }
     return page
+  }
+
+}
+
+extension Support_Logistics_V1_ShipmentExceptionResolution {
+  /// The resolution as the contract spells it, e.g. RECOVERED.
+  var contractName: String {
+    switch self {
+    case .recovered: "RECOVERED"
+    case .reshipped: "RESHIPPED"
+    case .refunded: "REFUNDED"
+    case .carrierClaimSettled: "CARRIER_CLAIM_SETTLED"
+    case .noActionNeeded: "NO_ACTION_NEEDED"
+    case .unspecified, .UNRECOGNIZED: "UNSPECIFIED"
+    }
   }
 }

@@ -55,7 +55,7 @@ extension ShipmentHandlers {
       destination: request.hasDestination ? request.destination : returns.destination(for: request.shipmentKind),
       shippingPayer: request.shippingPayer, carrier: carrier,
       pickupWindow: request.hasRequestedPickupWindow ? request.requestedPickupWindow : nil, expireTime: expireTime,
-      actor: try Permissions.actor(claimed: request.hasActor ? request.actor : nil), defaultTransitDays: carriers.defaultTransitDays)
+      actor: try Permissions.actor(claimed: request.hasActor ? request.actor : nil), carriers: carriers)
     let outbox = store.outbox
     return try await store.database.withTransaction(logger: log) { connection in
       var events = PendingEvents()

@@ -35,7 +35,7 @@ enum ReturnAuthorizationStore {
     var pickupWindow: Support_Common_V1_TimeRange?
     var expireTime: Date
     var actor: Support_Common_V1_Actor
-    var defaultTransitDays: Int
+    var carriers: CarrierCatalog
   }
 
   /// Issues a return authorisation, with its RETURN / REPAIR_INBOUND shipment for LABEL and
@@ -110,8 +110,8 @@ enum ReturnAuthorizationStore {
       shipment.updateTime = now.timestamp
       shipment.version = 1
       shipment.lastSequence = 1
-      shipment.expectedDeliveryTime = now.addingTimeInterval(Double(issue.defaultTransitDays) * 86_400).timestamp
-      shipment.expectedDeliverySource = .defaultTransit
+      (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.initialEstimate(
+        shipment, carriers: issue.carriers, on: connection, logger: logger)
       try await ShipmentStore.insert(
         shipment, requestID: "\(issue.requestID):shipment", fingerprint: issue.fingerprint, on: connection, logger: logger)
       authorization.shipmentID = shipment.shipmentID

@@ -93,4 +93,18 @@ enum RouteHistory {
     }
     return ((lastScan ?? shipment.createTime.date).addingTimeInterval(defaultTransit).timestamp, .defaultTransit)
   }
+
+  /// The expected delivery of a shipment registered just now (no scans yet): its promise, else
+  /// the route's median transit time, else the default transit time.
+  static func initialEstimate(
+    _ shipment: Shipment, carriers: CarrierCatalog, on connection: PostgresConnection, logger: Logger
+  ) async throws -> (Google_Protobuf_Timestamp, ExpectedDeliverySource) {
+    var routeMedian: TimeInterval?
+    if !shipment.hasPromisedDeliveryTime {
+      routeMedian = try await median(
+        carrier: shipment.carrierCode, route: route(shipment), samples: carriers.routeSamples, minimum: carriers.routeMinSamples,
+        on: connection, logger: logger)
+    }
+    return expected(shipment, timeline: [], routeMedian: routeMedian, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
+  }
 }

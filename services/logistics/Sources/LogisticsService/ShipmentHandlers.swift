@@ -8,7 +8,6 @@ import SwiftProtobuf
 /// support.logistics.v1.ShipmentService: the methods this release serves (shipments, tracking,
 /// watch, return authorisations, exceptions; ReturnAuthorizationHandlers.swift,
 /// ShipmentListHandlers.swift, ShipmentUpdateHandlers.swift, ExceptionHandlers.swift).
-/// The router answers the rest of the contract with UNIMPLEMENTED.
 struct ShipmentHandlers: RegistrableRPCService {
   typealias Methods = Support_Logistics_V1_ShipmentService.Method
   let store: ShipmentStore
@@ -96,7 +95,12 @@ struct ShipmentHandlers: RegistrableRPCService {
       if item.orderID.isEmpty { item.orderID = request.orderID }
       return item
     }
-    if request.hasOrigin { shipment.origin = request.origin }
+    if request.hasOrigin {
+      shipment.origin = request.origin
+    } else if [.outbound, .exchangeReplacement, .repairOutbound].contains(request.kind) {
+      // Goods leave from the configured warehouse (the repair centre for a repaired item).
+      shipment.origin = returns.destination(for: request.kind)
+    }
     shipment.destination = request.destination
     shipment.returnAuthorizationID = request.returnAuthorizationID.lowercased()
     if request.hasPromisedDeliveryTime { shipment.promisedDeliveryTime = request.promisedDeliveryTime.microsecondDate.timestamp }
@@ -189,8 +193,13 @@ struct ShipmentHandlers: RegistrableRPCService {
       carrier: carrier, trackingNumber: request.trackingNumber, events: events, carriers: carriers, logger: log
     ) { shipment, timeline, routeMedian in
       var updated = shipment
-      // The status of the latest mapped event; unmapped events stay in the timeline only.
-      if let latest = timeline.last(where: { $0.status != .unspecified }) { updated.status = latest.status }
+      // The status of the latest mapped event; unmapped events stay in the timeline only. A
+      // cancelled shipment stays CANCELLED until a mapped event arrives after the cancellation
+      // (this batch's events are the ones received now).
+      let reopensCancelled = timeline.contains { $0.receivedTime == now.timestamp && $0.status != .unspecified }
+      if shipment.status != .cancelled || reopensCancelled, let latest = timeline.last(where: { $0.status != .unspecified }) {
+        updated.status = latest.status
+      }
       if let delivered = timeline.first(where: { $0.status == .delivered }), updated.status == .delivered {
         updated.deliveredTime = delivered.eventTime
       } else {

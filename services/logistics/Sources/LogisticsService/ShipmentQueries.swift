@@ -28,6 +28,7 @@ extension ShipmentStore {
     shipment.status = .cancelled
     shipment.cancelReason = reason
     shipment.clearExpectedDeliveryTime()
+    shipment.expectedDeliverySource = .unspecified
     shipment.updateTime = now.timestamp
     shipment.version += 1
     shipment.lastSequence += 1

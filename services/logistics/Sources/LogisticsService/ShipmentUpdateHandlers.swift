@@ -73,14 +73,14 @@ extension ShipmentHandlers {
       if paths.contains("promised_delivery_time") {
         if wanted.hasPromisedDeliveryTime {
           shipment.promisedDeliveryTime = wanted.promisedDeliveryTime.microsecondDate.timestamp
-          // Before any scan the promise is the best estimate there is.
-          if shipment.status == .labelCreated {
-            shipment.expectedDeliveryTime = shipment.promisedDeliveryTime
-            shipment.expectedDeliverySource = .promise
-          }
         } else {
           shipment.clearPromisedDeliveryTime()
         }
+      }
+      // A new promise or a new route: the expected delivery by the same rules as a scan (a
+      // carrier's estimate, else the promise, else the route's history, else the default).
+      if shipment.promisedDeliveryTime != before.promisedDeliveryTime || shipment.destination != before.destination {
+        try await reestimate(&shipment, on: connection, logger: logger)
       }
       if paths.contains("carrier_code") && (carrier != shipment.carrierCode || wanted.trackingNumber != shipment.trackingNumber) {
         let scans = try await ShipmentStore.timeline(id, connection, logger)
@@ -108,11 +108,26 @@ extension ShipmentHandlers {
         shipment.lastSequence += 1
         shipment.updateTime = now.timestamp
         try await ShipmentStore.save(shipment, on: connection, logger: logger)
+        // The change carries the shipment as it stands, open exceptions included.
+        let detailed = try await ShipmentStore.withDetails(shipment, connection, logger)
         try await ShipmentChanges.insert(
-          [ShipmentChanges.change(.updated, sequence: shipment.lastSequence, shipment: shipment, at: now.timestamp)],
+          [ShipmentChanges.change(.updated, sequence: shipment.lastSequence, shipment: detailed, at: now.timestamp)],
           shipmentID: shipment.shipmentID, on: connection, logger: logger)
+        return detailed
       }
       return try await ShipmentStore.withDetails(shipment, connection, logger)
     }
+  }
+
+  /// Recomputes expected_delivery_time from the shipment's timeline, promise and route history
+  /// (RouteHistory.expected), unless the parcel was delivered or will not arrive.
+  func reestimate(_ shipment: inout Shipment, on connection: PostgresConnection, logger: Logger) async throws {
+    guard !Self.noExpectedDelivery.contains(shipment.status), !shipment.hasDeliveredTime else { return }
+    let timeline = try await ShipmentStore.timeline(UUID(uuidString: shipment.shipmentID)!, connection, logger)
+    let median = try await RouteHistory.median(
+      carrier: shipment.carrierCode, route: RouteHistory.route(shipment), samples: carriers.routeSamples,
+      minimum: carriers.routeMinSamples, on: connection, logger: logger)
+    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = RouteHistory.expected(
+      shipment, timeline: timeline, routeMedian: median, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
   }
 }

@@ -146,7 +146,7 @@ struct TicketEventsConsumer: Sendable {
       origin: origin, destination: returns.destination(for: need.shipmentKind),
       shippingPayer: need.payer == .shopper ? .shopper : .seller, carrier: returns.defaultCarrier, pickupWindow: window,
       expireTime: now.addingTimeInterval(Double(returns.validityDays) * 86_400), actor: .with { $0.kind = .system; $0.id = Self.name },
-      defaultTransitDays: carriers.defaultTransitDays)
+      carriers: carriers)
     _ = try await ReturnAuthorizationStore.issue(issue, events: &events, on: connection, logger: logger)
   }
 
@@ -237,8 +237,8 @@ struct TicketEventsConsumer: Sendable {
     shipment.updateTime = now.timestamp
     shipment.version = 1
     shipment.lastSequence = 1
-    shipment.expectedDeliveryTime = now.addingTimeInterval(Double(carriers.defaultTransitDays) * 86_400).timestamp
-    shipment.expectedDeliverySource = .defaultTransit
+    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.initialEstimate(
+      shipment, carriers: carriers, on: connection, logger: logger)
     try await ShipmentStore.insert(shipment, requestID: requestID, fingerprint: requestID, on: connection, logger: logger)
     events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }
     logger.info("outbound leg shipped for an inspected case", metadata: context.merging([
