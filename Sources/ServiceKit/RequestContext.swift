@@ -21,10 +21,16 @@ public struct RequestContext: Sendable {
 
   /// The verified caller; nil only for the open health service.
   public var caller: Caller? { callerSlot.caller }
+  /// The caller's W3C trace context (`traceparent` header), when it sent a well-formed one:
+  /// events the call announces carry it (EventEnvelope.traceparent), outgoing calls pass it on.
+  public var traceparent: String?
 
   @TaskLocal public static var current: RequestContext?
 
-  public init(requestID: String, method: String, deadline: ContinuousClock.Instant?, logger: Logger, caller: Caller? = nil) {
+  public init(
+    requestID: String, method: String, deadline: ContinuousClock.Instant?, logger: Logger, caller: Caller? = nil, traceparent: String? = nil
+  ) {
+    self.traceparent = traceparent
     self.requestID = requestID
     self.method = method
     self.deadline = deadline
@@ -49,7 +55,20 @@ public struct RequestContext: Sendable {
   public func outgoingMetadata(_ base: Metadata = [:]) -> Metadata {
     var metadata = base
     metadata.replaceOrAddString(requestID, forKey: Self.requestIDKey)
+    if let traceparent { metadata.replaceOrAddString(traceparent, forKey: "traceparent") }
     return metadata
+  }
+
+  /// A `traceparent` value as W3C Trace Context level 1 spells it ("00-" 32 hex "-" 16 hex "-"
+  /// 2 hex, lower case, ids not all zero); nil for anything else.
+  public static func validTraceparent(_ value: String?) -> String? {
+    guard let value, value.utf8.count == 55 else { return nil }
+    let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+    let hex = { (part: Substring, count: Int) in part.count == count && part.allSatisfy { $0.isHexDigit && !$0.isUppercase } }
+    guard parts.count == 4, hex(parts[0], 2), parts[0] != "ff", hex(parts[1], 32), hex(parts[2], 16), hex(parts[3], 2),
+      parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
+    else { return nil }
+    return value
   }
 
   /// Parses a `grpc-timeout` header value ("100m", "5S", …) into a duration.
@@ -97,14 +116,22 @@ public struct RequestContextInterceptor: ServerInterceptor {
     logger[metadataKey: "rpc"] = "\(context.descriptor.fullyQualifiedMethod)"
     let requestContext = RequestContext(
       requestID: requestID, method: context.descriptor.fullyQualifiedMethod,
-      deadline: timeout.map { ContinuousClock.now + $0 }, logger: logger
+      deadline: timeout.map { ContinuousClock.now + $0 }, logger: logger,
+      traceparent: RequestContext.validTraceparent(request.metadata[stringValues: "traceparent"].first(where: { _ in true }))
     )
     let longLived = ServiceCatalog.longLivedMethods.contains(context.descriptor.fullyQualifiedMethod)
-    var response = try await RequestContext.$current.withValue(requestContext) {
-      // `next` does not escape: the task running it is awaited before this returns.
-      try await withoutActuallyEscaping(next) { next in
-        try await RPCCancellation.cancellingTask(deadline: requestContext.deadline, longLived: longLived) { try await next(request, context) }
+    var response: StreamingServerResponse<Output>
+    do {
+      response = try await RequestContext.$current.withValue(requestContext) {
+        // `next` does not escape: the task running it is awaited before this returns.
+        try await withoutActuallyEscaping(next) { next in
+          try await RPCCancellation.cancellingTask(deadline: requestContext.deadline, longLived: longLived) { try await next(request, context) }
+        }
       }
+    } catch var error as RPCError {
+      // Refused before a handler ran (starting up, no caller): the id is echoed all the same.
+      error.metadata.replaceOrAddString(requestID, forKey: RequestContext.requestIDKey)
+      throw error
     }
     response.metadata.replaceOrAddString(requestID, forKey: RequestContext.requestIDKey)
     // Streaming bodies run after `next` returns: keep the context (and cancellation) for them too.

@@ -46,6 +46,27 @@ struct RemoteJWKSTests {
     return (dir + "/dev-jwt-key.json", try String(contentsOfFile: dir + "/jwks.json", encoding: .utf8))
   }
 
+  @Test("a JWKS keeps its usable keys when others are not usable (no kid, a symmetric key, another algorithm); none usable is refused")
+  func unusableKeysAreSkipped() async throws {
+    let provider = try Self.makeProvider()
+    var document = try #require(try JSONSerialization.jsonObject(with: Data(provider.jwks.utf8)) as? [String: Any])
+    var keys = try #require(document["keys"] as? [[String: Any]])
+    var withoutKid = keys[0]
+    withoutKid["kid"] = nil
+    keys.insert(withoutKid, at: 0)
+    keys.append(["kty": "oct", "kid": "hmac", "k": "c2VjcmV0", "alg": "HS256"])
+    keys.append(["kty": "RSA", "kid": "enc", "alg": "RSA-OAEP-256", "n": "AQAB", "e": "AQAB"])
+    document["keys"] = keys
+    let file = NSTemporaryDirectory() + "jwks-mixed-\(UUID().uuidString.prefix(8)).json"
+    try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
+    let keyFile = try await ReloadingFile(path: file, logger: Logger(label: "test")) { try await TokenVerifier.loadKeys($0) }
+    let verifier = TokenVerifier(keys: keyFile, issuer: GatewayCommand.devIssuer, audience: GatewayCommand.devAudience, leeway: 60)
+    let token = try await GatewayCommand.mintToken(keyFile: provider.keyFile, subject: "agent-7", role: .agent)
+    #expect(try await verifier.verify(token) == Caller(subject: "agent-7", role: .agent, scopes: ["*"]))
+    let none = try JSONSerialization.data(withJSONObject: ["keys": [withoutKid, ["kty": "oct", "kid": "hmac", "k": "c2VjcmV0"]]])
+    await #expect(throws: ReloadError.self) { try await TokenVerifier.loadKeys(none) }
+  }
+
   @Test("a token verifies against the fetched keys; after the provider rotates its key, a token with the new key verifies too")
   func rotation() async throws {
     let first = try Self.makeProvider()

@@ -11,6 +11,8 @@ extension MeshTests {
   /// its outbox in the same transaction, and its EventLog streams it.
   @Suite("EventBackbone: tickets serves its event log")
   struct EventBackboneTickets {
+    static let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
     @Test("CreateTicket's TicketCreatedEvent streams from the tickets process, once, with its envelope filled in")
     func ticketCreatedStreams() async throws {
       let m = try mesh
@@ -20,6 +22,7 @@ extension MeshTests {
         let tickets = Support_Tickets_V1_TicketService.Client(wrapping: grpc)
         var traced = Metadata()
         traced.addString(requestID, forKey: RequestContext.requestIDKey)
+        traced.addString(Self.traceparent, forKey: "traceparent")
         let ticket = try await tickets.createTicket(request, metadata: traced)
         // A retry of the same create is answered from the first result and announces nothing.
         _ = try await tickets.createTicket(request)
@@ -55,6 +58,7 @@ extension MeshTests {
       #expect(event.producer == "tickets")
       #expect(event.type == "support.tickets.v1.TicketCreatedEvent")
       #expect(event.requestID == requestID, "the request id of the causing call")
+      #expect(event.traceparent == Self.traceparent, "the W3C trace context of the causing call")
       #expect(UUID(uuidString: event.eventID) != nil)
       #expect(abs(event.occurTime.date.timeIntervalSince(ticket.createTime.date)) < 0.001)
       guard case .ticketCreated(let payload) = event.payload else {

@@ -93,6 +93,44 @@ extension FaultTests {
         }
       }
 
+      // A watch relayed by the gateway does not hold up its drain: it ends UNAVAILABLE at once
+      // (the caller resumes elsewhere) and the gateway exits well within its grace period.
+      do {
+        let pid = try mesh.pid(of: "gateway")
+        let started = ContinuousClock.now
+        let ended: RPCError.Code? = try await mesh.withGateway { grpc in
+          let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+          let shipment = try await shipments.createShipment(MeshTests.LogisticsExceptionCases.outbound(order: uniqueID("order"), shopper: uniqueID("s")))
+          return try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
+            group.addTask {
+              do {
+                try await shipments.watchShipment(.with { $0.shipmentID = shipment.shipmentID }) { response in
+                  for try await _ in response.messages {}
+                }
+                return nil
+              } catch let error as RPCError {
+                return error.code
+              }
+            }
+            group.addTask {
+              try await Task.sleep(for: .milliseconds(500))
+              kill(pid, SIGTERM)
+              return nil
+            }
+            var code: RPCError.Code?
+            for try await result in group { if let result { code = result } }
+            return code
+          }
+        }
+        #expect(ended == .unavailable, "the relayed watch ends UNAVAILABLE when the gateway drains")
+        while kill(pid, 0) == 0, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(ContinuousClock.now - started < .seconds(8), "the gateway exits without waiting for the watcher")
+        try await waitFor(seconds: 30) {
+          guard (try? mesh.pid(of: "gateway")) != pid else { return false }
+          return (try? await mesh.http(mesh.httpPort("gateway"), "/healthz").0) == 200
+        }
+      }
+
       // A caller who gives up: its deadline passes while the create waits on the lock. The
       // caller sees DEADLINE_EXCEEDED; the service ends the call as the caller's outcome, not
       // as a fault (no INTERNAL, nothing logged as an error).

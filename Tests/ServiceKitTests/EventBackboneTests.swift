@@ -236,14 +236,17 @@ struct EventBackboneTests {
           #expect(listeners == 1, "one listening connection for the process, not one per stream")
           try await group.waitForAll()
         }
-        // Retention: events up to 1 pruned; a cursor before them is OUT_OF_RANGE.
+        // Retention: events up to 2 pruned; a cursor inside them is OUT_OF_RANGE, 0 starts at
+        // the beginning of what is retained.
         try await server.append(subject: "two")
         let removed = try await EventLogReader.prune(before: Date().addingTimeInterval(60), database: producer.database, logger: Self.logger)
         #expect(removed == 2)
-        await expectCode(.outOfRange, containing: "retention") { try await server.collect(after: 0, until: { _ in true }) }
+        await expectCode(.outOfRange, containing: "retention") { try await server.collect(after: 1, until: { _ in true }) }
         try await server.append(subject: "three")
         let after = try await server.collect(after: 2, until: { $0.count == 1 })
         #expect(after.map(\.subject) == ["three"], "a cursor at the retention mark continues")
+        let fromStart = try await server.collect(after: 0, until: { $0.count == 1 })
+        #expect(fromStart.map(\.subject) == ["three"], "0 is the beginning of the retained log")
       }
     }
   }

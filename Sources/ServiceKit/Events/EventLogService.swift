@@ -68,6 +68,7 @@ public struct EventLogService: Support_Events_V1_EventLog.SimpleServiceProtocol 
     let log = RequestContext.current?.logger ?? logger
     var after = request.afterPosition
     var checkedHead = false
+    var checkedStart = false
     var caughtUpOnce = false
     var lastHeartbeat = ContinuousClock.now
     do {
@@ -83,6 +84,11 @@ public struct EventLogService: Support_Events_V1_EventLog.SimpleServiceProtocol 
             throw RPCError(code: .outOfRange, message: "after_position \(after) is above the log's head \(batch.head): this cursor is not from this log")
           }
         }
+        // 0 means the beginning of the retained log, whatever retention removed before it.
+        if after == 0 && batch.prunedThrough > 0 && !checkedStart {
+          after = batch.prunedThrough
+        }
+        checkedStart = true
         guard after >= batch.prunedThrough else {
           throw RPCError(
             code: .outOfRange,

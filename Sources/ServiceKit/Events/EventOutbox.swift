@@ -96,6 +96,7 @@ public struct EventOutbox: Sendable {
     envelope.producer = producer
     envelope.occurTime = Google_Protobuf_Timestamp(date: occurredAt)
     envelope.requestID = requestID ?? RequestContext.current?.requestID ?? ""
+    envelope.traceparent = RequestContext.current?.traceparent ?? ""
     envelope.type = payload.typeName
     envelope.subject = subject
     envelope.payload = payload

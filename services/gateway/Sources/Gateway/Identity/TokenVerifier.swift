@@ -33,26 +33,40 @@ struct TokenVerifier: Sendable {
     func verify(using algorithm: some JWTAlgorithm) async throws {}
   }
 
+  /// The usable keys of a JWKS document. A key this gateway cannot use (no `kid`, a symmetric
+  /// `oct` key, an algorithm other than EdDSA, ES256 or RS256) is skipped, not fatal: tokens
+  /// signed with it are refused one by one. A document with no usable key is an error.
   static func loadKeys(_ data: Data) async throws -> JWTKeyCollection {
-    let jwks = try JSONDecoder().decode(JWKS.self, from: data)
-    guard !jwks.keys.isEmpty else { throw ReloadError("the JWKS has no keys") }
+    guard let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let entries = document["keys"] as? [Any]
+    else { throw ReloadError("not a JWKS document (a JSON object with \"keys\")") }
     let keys = JWTKeyCollection()
-    try await keys.add(jwks: jwks)
+    var usable = 0
+    for entry in entries {
+      guard let object = entry as? [String: Any], object["kid"] is String,
+        let single = try? JSONSerialization.data(withJSONObject: ["keys": [object]]),
+        let jwks = try? JSONDecoder().decode(JWKS.self, from: single),
+        (try? await keys.add(jwks: jwks)) != nil
+      else { continue }
+      usable += 1
+    }
+    guard usable > 0 else { throw ReloadError("the JWKS has no usable key (EdDSA, ES256 or RS256, each with a kid)") }
     return keys
   }
 
   /// Tokens verified in the last minute (an app repeats its token on every call; a signature
-  /// check costs far more than the call's own work). A minute, so that a key removed from the
-  /// JWKS stops working soon after.
+  /// check costs far more than the call's own work), each under the key set that verified it:
+  /// once the JWKS changes (a key removed), a token is verified again against the new set.
   let recent = RecentTokens()
 
   func verify(_ token: String, now: Date = Date()) async throws -> Caller {
-    if let (caller, expiry) = recent.lookup(token, now: now) {
+    let keySet = ObjectIdentifier(await keys.current)
+    if let (caller, expiry) = recent.lookup(token, keySet: keySet, now: now) {
       guard expiry.timeIntervalSince(now) > -leeway else { throw Self.invalid("expired") }
       return caller
     }
     let (caller, expiry) = try await verifyUncached(token, now: now)
-    recent.store(token, caller: caller, expiry: expiry, now: now)
+    recent.store(token, caller: caller, expiry: expiry, keySet: ObjectIdentifier(await keys.current), now: now)
     return caller
   }
 
@@ -98,17 +112,18 @@ struct TokenVerifier: Sendable {
   }
 }
 
-/// Recently verified tokens, each kept for a minute at most.
+/// Recently verified tokens, each kept for a minute at most and only while the key set that
+/// verified it is the current one.
 final class RecentTokens: Sendable {
-  private let entries = RecentEntries<(caller: Caller, expiry: Date, verified: Date)>()
+  private let entries = RecentEntries<(caller: Caller, expiry: Date, keySet: ObjectIdentifier, verified: Date)>()
   static let keep: TimeInterval = 60
 
-  func lookup(_ token: String, now: Date) -> (Caller, Date)? {
-    guard let entry = entries.lookup(token), now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
+  func lookup(_ token: String, keySet: ObjectIdentifier, now: Date) -> (Caller, Date)? {
+    guard let entry = entries.lookup(token), entry.keySet == keySet, now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
     return (entry.caller, entry.expiry)
   }
 
-  func store(_ token: String, caller: Caller, expiry: Date, now: Date) {
-    entries.store(token, (caller, expiry, now))
+  func store(_ token: String, caller: Caller, expiry: Date, keySet: ObjectIdentifier, now: Date) {
+    entries.store(token, (caller, expiry, keySet, now))
   }
 }

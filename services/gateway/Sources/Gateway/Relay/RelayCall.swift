@@ -4,6 +4,7 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import ServiceKit
+import SupportCodec
 
 /// What every relayed call shares: routes, credentials, backend connections, limits.
 struct RelayShared: Sendable {
@@ -14,6 +15,8 @@ struct RelayShared: Sendable {
   var maxMessageBytes: Int
   var metrics: RelayMetrics
   var logger: Logger
+  /// Watch streams and event-log reads in progress, ended at once on drain.
+  var longLived = LongLivedCalls()
 
   /// Request headers that stop at the gateway: credentials (the backend gets the verified
   /// caller, signed), a caller's attempt at the signed header, the request id (replaced by a
@@ -65,6 +68,8 @@ final class RelayCall: ChannelDuplexHandler {
   private var route: RelayRoutes.Route?
   private var started = NIODeadline.now()
   private var responseStarted = false
+  /// Registered in `shared.longLived` (a watch or event-log stream).
+  private var isLongLived = false
   private var deadlineTimer: Scheduled<Void>?
 
   /// How long after the caller's deadline the relay waits for the backend's own
@@ -186,8 +191,10 @@ final class RelayCall: ChannelDuplexHandler {
       fail(.unimplemented, "\(method) is not a method of this service desk")
       return
     case .invalid(let reason):
+      // A bad event-log producer header: who is calling is checked first (UNAUTHENTICATED,
+      // PERMISSION_DENIED), as for every method; then the header is refused.
       phase = .relaying
-      fail(.invalidArgument, reason)
+      refuseAfterAuthentication(headers, method: String(path.dropFirst()), reason: reason)
       return
     case .route(let route):
       self.route = route
@@ -223,6 +230,30 @@ final class RelayCall: ChannelDuplexHandler {
     }
   }
 
+  /// Verifies the caller, then ends the call INVALID_ARGUMENT with `reason` (or with the
+  /// credentials' or the scope's refusal).
+  private func refuseAfterAuthentication(_ headers: HPACKHeaders, method: String, reason: String) {
+    let refuse = { (call: RelayCall, verdict: Result<Caller, any Error>) in
+      do {
+        try GatewayAuthenticator.authorize(try verdict.get(), method: method)
+        call.fail(.invalidArgument, reason)
+      } catch {
+        call.fail(error)
+      }
+    }
+    let credentials = CallerVerdicts.credentials(in: headers)
+    if let caller = shared.verdicts.cached(credentials) {
+      refuse(self, .success(caller))
+      return
+    }
+    guard let context else { return }
+    let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+    let verdicts = shared.verdicts
+    context.eventLoop.makeFutureWithTask { try await verdicts.verify(credentials) }.whenComplete { result in
+      refuse(bound.value, result)
+    }
+  }
+
   private func authorized(_ caller: Caller, headers: HPACKHeaders, endStream: Bool) {
     guard let route else { return }
     do {
@@ -253,6 +284,14 @@ final class RelayCall: ChannelDuplexHandler {
       return
     }
     early.insert(.headers(.init(headers: outbound, endStream: endStream)), at: 0)
+    if ServiceCatalog.longLivedMethods.contains(route.method) {
+      isLongLived = true
+      guard shared.longLived.add(self, on: context.eventLoop) else {
+        phase = .relaying
+        endForShutdown()
+        return
+      }
+    }
     phase = .opening
     let backend = BackendCall(relay: self)
     self.backend = backend
@@ -340,9 +379,24 @@ final class RelayCall: ChannelDuplexHandler {
     context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
   }
 
+  /// The gateway drains: a long-lived call ends now, as the backends end theirs (the event log
+  /// OK, a watch UNAVAILABLE); the caller reconnects and resumes where it was.
+  func endForShutdown() {
+    guard phase != .finished, let context, let route else { return }
+    let eventLog = route.method.hasPrefix("\(RelayRoutes.eventLogService)/")
+    let code: RPCError.Code = .unavailable
+    var headers = GRPCWire.status(
+      code, "the gateway is shutting down: reconnect and resume after the last sequence you saw", requestID: requestID,
+      trailersOnly: !responseStarted)
+    if eventLog { headers.replaceOrAdd(name: "grpc-status", value: "0") }
+    complete(code: eventLog ? 0 : code.rawValue)
+    context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+  }
+
   private func complete(code: Int, backendEnded: Bool = false) {
     guard phase != .finished else { return }
     phase = .finished
+    if isLongLived { shared.longLived.remove(self) }
     deadlineTimer?.cancel()
     deadlineTimer = nil
     early = []

@@ -73,6 +73,8 @@ final class RelayServer: Service, Sendable {
     shared.logger.info("gRPC listening", metadata: ["address": "\(address)", "relay": "true"])
     try await withGracefulShutdownHandler {
       try await server.closeFuture.get()
+      // Calls that never end by themselves end now; the others finish within the grace period.
+      shared.longLived.endAll()
       await connections.drainAll()
     } onGracefulShutdown: {
       self.beginGracefulShutdown()
