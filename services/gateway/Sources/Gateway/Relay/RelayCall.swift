@@ -284,7 +284,9 @@ final class RelayCall: ChannelDuplexHandler {
       return
     }
     early.insert(.headers(.init(headers: outbound, endStream: endStream)), at: 0)
-    if ServiceCatalog.longLivedMethods.contains(route.method) {
+    // The gateway's own health server (a local route) ends its Watch streams itself once it
+    // has said NOT_SERVING; a backend's streams would wait for backends that are not draining.
+    if !route.local && ServiceCatalog.longLivedMethods.contains(route.method) {
       isLongLived = true
       guard shared.longLived.add(self, on: context.eventLoop) else {
         phase = .relaying
