@@ -385,6 +385,7 @@ extension MeshTests {
         Issue.record("not a ConversationClosedEvent: \(event)")
         return
       }
+      #expect(closed.eventID == event.eventID, "the payload repeats its envelope's event id")
       #expect(closed.conversationID == conversation.conversationID && closed.shopperID == shopper && closed.skillGroupID == group.skillGroupID)
       #expect(closed.agentID == agent.agentID && closed.agentDisplayName == "Agent Event" && closed.participatingAgentIds == [agent.agentID])
       #expect(closed.closeReason == .resolved && closed.closedBy.id == agent.agentID && closed.inviteRating && !closed.offline)

@@ -59,6 +59,7 @@ extension MeshTests {
     func exchangeLegs() async throws {
       let order = uniqueID("order")
       let ticket = uniqueID("ticket")
+      let shopper = uniqueID("shopper")
       var home = LogisticsReturns.shopperAddress
       home.street = "\(uniqueID("street")) 8 号"
       try await mesh.withGateway { grpc in
@@ -72,16 +73,21 @@ extension MeshTests {
       try await TicketsLog.publish(subject: ticket, .ticketApproved(.with {
         $0.eventID = UUID().uuidString.lowercased(); $0.ticketID = ticket; $0.orderID = order; $0.type = .exchange
         $0.solutionKind = .exchange; $0.goodsReturnRequired = true; $0.returnItems = items; $0.replacementItems = replacement
-        $0.returnShippingPayer = .shopper; $0.returnMethod = .label
+        $0.returnShippingPayer = .shopper; $0.returnMethod = .label; $0.shopperID = shopper
       }))
       let issued = try #require(try await Self.returnAuthorizations(ticket: ticket).first)
       #expect(issued.method == .label && issued.origin == home && issued.shippingPayer == .shopper && issued.requestedMethod == .unspecified)
       #expect(issued.shipmentKind == .return && !issued.shipmentID.isEmpty)
+      // The case's shopper follows the return parcel and, later, the replacement.
+      let returnParcel = try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+        try await Support_Logistics_V1_ShipmentService.Client(wrapping: grpc).getShipment(.with { $0.shipmentID = issued.shipmentID })
+      }
+      #expect(returnParcel.shopperID == shopper)
 
       try await TicketsLog.publish(subject: ticket, .ticketInspected(.with {
         $0.eventID = UUID().uuidString.lowercased(); $0.ticketID = ticket; $0.orderID = order; $0.type = .exchange
         $0.result = .pass; $0.solutionKind = .exchange; $0.items = items; $0.replacementItems = replacement
-        $0.returnShipmentID = issued.shipmentID
+        $0.returnShipmentID = issued.shipmentID; $0.shopperID = shopper
       }))
       var legs: [Shipment] = []
       try await waitFor(seconds: 30) {
@@ -96,6 +102,7 @@ extension MeshTests {
       let leg = try #require(legs.first)
       #expect(leg.destination == home && leg.origin.street == ReturnDefaults.warehouseStreet && leg.items.map(\.sku) == ["SKU-BLUE"])
       #expect(leg.carrierCode == "sf" && leg.trackingNumber.hasPrefix("SFR") && leg.status == .labelCreated && leg.orderID == order)
+      #expect(leg.shopperID == shopper)
       let created = try await LogisticsEventLog.first(Support_Logistics_V1_ShipmentCreatedEvent.self, subject: leg.shipmentID)
       if case .shipmentCreated(let payload) = created.payload {
         #expect(payload.kind == .exchangeReplacement && payload.ticketID == ticket && payload.trackingNumber == leg.trackingNumber)

@@ -26,7 +26,7 @@
 ///   chat's satisfaction survey (满意度调查, subject = the conversation, agent = agent_id) when
 ///   `invite_rating` is true, and nothing otherwise. Its timings are meant for the response-time
 ///   metrics (服务响应时间) of ServiceQualityService, which feedback does not record yet.
-/// - ShopperRepliedEvent -> consumed by tickets (subscription "tickets.chat"): ends the
+/// - ShopperRepliedEvent -> consumed by tickets (subscription "tickets.chat-replies"): ends the
 ///   WAITING_ON_SHOPPER pause of each case named, as the shopper commenting on the case would
 ///   (history SLA_RESUMED saying the reply came from chat); nothing for a case not waiting on
 ///   the shopper.

@@ -2748,8 +2748,9 @@ public nonisolated struct Support_Tickets_V1_ResolveAction: Sendable {
   fileprivate var _refundedAmount: Support_Common_V1_Money? = nil
 }
 
-/// RESOLVED -> CLOSED. Agent, or the system after a satisfied follow-up visit or when the
-/// follow-up period ends. Publishes TicketClosedEvent.
+/// RESOLVED -> CLOSED. Agent, or the system after a satisfied follow-up visit (a case whose
+/// follow-up is unreached or never recorded stays RESOLVED until an agent closes it).
+/// Publishes TicketClosedEvent.
 public nonisolated struct Support_Tickets_V1_CloseAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

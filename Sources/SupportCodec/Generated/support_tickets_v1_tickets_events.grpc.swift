@@ -62,7 +62,8 @@
 ///   CreateTicket would by the escalating actor (requested_by), with request_id = escalation_id,
 ///   source = the conversation, type/category/priority mapped from chat's copies, items = the
 ///   escalation's order lines (the whole order when it names only the order), title, summary as
-///   description, attachments as evidence, delivered_time and channel. Validation, eligibility
+///   description (followed by a blank line and "(escalated from conversation <id>, messages
+///   1-<n>)", the transcript reference), attachments as evidence, delivered_time and channel. Validation, eligibility
 ///   and the one-open-case rule apply as for CreateTicket; a refusal publishes
 ///   TicketCreationRejectedEvent instead (nothing else changes).
 /// - chat ShopperRepliedEvent (subscription "tickets.chat-replies") -> each named case of the

@@ -141,7 +141,12 @@ enum ConversationClosing {
       conversation, agentName: agentName, stats: stats, greeted: greeted, skipRatingInvitation: skipRatingInvitation,
       targetMicros: target)
     if let outbox {
-      try await outbox.append(.conversationClosed(event), subject: conversation.conversationID, occurredAt: now, on: connection, logger: logger)
+      // The payload repeats its envelope's event id, as every producer's events do.
+      var event = event
+      let eventID = UUID()
+      event.eventID = eventID.uuidString.lowercased()
+      try await outbox.append(
+        .conversationClosed(event), subject: conversation.conversationID, eventID: eventID, occurredAt: now, on: connection, logger: logger)
     }
   }
 

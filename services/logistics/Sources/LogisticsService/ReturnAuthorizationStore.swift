@@ -33,6 +33,8 @@ enum ReturnAuthorizationStore {
     var shippingPayer: Support_Logistics_V1_ShippingPayer
     var carrier: String
     var pickupWindow: Support_Common_V1_TimeRange?
+    /// The shopper the return parcel is registered for (empty when the caller named none).
+    var shopperID: String = ""
     var expireTime: Date
     var actor: Support_Common_V1_Actor
     var carriers: CarrierCatalog
@@ -98,6 +100,7 @@ enum ReturnAuthorizationStore {
       shipment.kind = issue.shipmentKind
       shipment.orderID = issue.orderID
       shipment.ticketID = issue.ticketID
+      shipment.shopperID = issue.shopperID
       shipment.carrierCode = issue.carrier
       shipment.trackingNumber = waybill
       shipment.status = .labelCreated

@@ -76,8 +76,11 @@ struct TicketEventsConsumer: Sendable {
     var payer: Support_Tickets_V1_ShippingPayer
     var method: Support_Tickets_V1_ReturnMethod
     var pickupWindow: Support_Common_V1_TimeRange?
+    /// The case's shopper: the return parcel is theirs to follow (GetShipment, WatchShipment).
+    var shopperID: String
 
     init(_ event: Support_Tickets_V1_TicketApprovedEvent) {
+      shopperID = event.shopperID
       ticketID = event.ticketID
       orderID = event.orderID.isEmpty ? (event.returnItems.first?.orderID ?? "") : event.orderID
       solution = event.solutionKind
@@ -88,6 +91,7 @@ struct TicketEventsConsumer: Sendable {
     }
 
     init(_ event: Support_Tickets_V1_TicketSolutionChangedEvent) {
+      shopperID = event.shopperID
       ticketID = event.ticketID
       orderID = event.orderID.isEmpty ? (event.returnItems.first?.orderID ?? "") : event.orderID
       solution = event.solutionKind
@@ -145,6 +149,7 @@ struct TicketEventsConsumer: Sendable {
       },
       origin: origin, destination: returns.destination(for: need.shipmentKind),
       shippingPayer: need.payer == .shopper ? .shopper : .seller, carrier: returns.defaultCarrier, pickupWindow: window,
+      shopperID: need.shopperID,
       expireTime: now.addingTimeInterval(Double(returns.validityDays) * 86_400), actor: .with { $0.kind = .system; $0.id = Self.name },
       carriers: carriers)
     _ = try await ReturnAuthorizationStore.issue(issue, events: &events, on: connection, logger: logger)
@@ -187,7 +192,7 @@ struct TicketEventsConsumer: Sendable {
     let orderID = inspected.orderID.isEmpty ? (inspected.items.first?.orderID ?? "") : inspected.orderID
     try await shipOut(
       kind, ticketID: inspected.ticketID, orderID: orderID, items: items, returnShipmentID: inspected.returnShipmentID,
-      requestID: requestID, events: &events, on: connection)
+      requestID: requestID, shopperID: inspected.shopperID, events: &events, on: connection)
   }
 
   /// An outbound leg for a case (replacement, reship or repaired item), booked by logistics, to

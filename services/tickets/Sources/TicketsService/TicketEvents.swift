@@ -127,11 +127,17 @@ enum TicketEvents {
           $0.timeToFirstResponse = .init(timeInterval: max(0, after.sla.firstResponseTime.date.timeIntervalSince(after.createTime.date)))
         }
         $0.resolveTime = after.resolveTime
-        // From submission, or from the latest reopen, less the time paused since: the due time
-        // is the clock's start plus the window plus every pause since, so the active time is
-        // the resolve time less (due time - window).
-        let window = TimeInterval(resolutionHours) * 3600
-        $0.timeToResolve = .init(timeInterval: max(0, after.resolveTime.date.timeIntervalSince(after.sla.resolutionDueTime.date) + window))
+        if after.reopenCount == 0 {
+          // From submission, less every pause (whatever the SLA policy's target and calendar).
+          let active = after.resolveTime.date.timeIntervalSince(after.createTime.date) - TimeInterval(after.sla.pausedDuration.seconds)
+          $0.timeToResolve = .init(timeInterval: max(0, active))
+        } else {
+          // From the latest reopen, less the time paused since: a reopen sets the due time to the
+          // reopen plus the window, and every pause since moves it later, so the active time is
+          // the resolve time less (due time - window).
+          let window = TimeInterval(resolutionHours) * 3600
+          $0.timeToResolve = .init(timeInterval: max(0, after.resolveTime.date.timeIntervalSince(after.sla.resolutionDueTime.date) + window))
+        }
         $0.pausedDuration = after.sla.pausedDuration
         $0.firstResponseBreached = live.sla.firstResponseBreached
         $0.resolutionBreached = live.sla.resolutionBreached

@@ -204,7 +204,13 @@ enum TicketWorkflow {
       if next.sla.paused && next.sla.pauseReason == .waitingOnShopper { next.sla.pauseReason = .waitingForReturnedGoods }
       next.pauseSLA(at: now, reason: .waitingForReturnedGoods)
     } else if ticket.status == .awaitingReturn && target != .awaitingReturn && next.sla.pauseReason != .waitingOnThirdParty {
-      next.resumeSLA(at: now)
+      // The wait for the goods ended when the parcel arrived (receive_time, e.g. the carrier's
+      // delivery scan reported late), not when the case heard of it.
+      var resumeAt = now
+      if case .markGoodsReceived(let a) = action, a.hasReceiveTime, next.sla.paused {
+        resumeAt = min(now, max(a.receiveTime.date, next.sla.pausedSinceTime.date))
+      }
+      next.resumeSLA(at: resumeAt)
     }
     next.meetSlaMilestones(after: action, target: target, at: now)
     next.status = target
