@@ -105,15 +105,15 @@ extension Support_Events_V1_EventLog {
         /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
         /// > 
         /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-        /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+        /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
         /// > (a consumer should set none).
         /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
         /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
         /// > after_position is above the log's head (a cursor from another database: the consumer
-        /// > must be reset by an operator), or when events after it were already pruned by retention
-        /// > (the message names the first retained position; the consumer missed events and must be
-        /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+        /// > must be reset by an operator), or when events after it (a position other than 0, which
+        /// > starts at the first retained event) were already pruned by retention (the message names
+        /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Events_V1_StreamEventsRequest` messages.
@@ -156,15 +156,15 @@ extension Support_Events_V1_EventLog {
         /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
         /// > 
         /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-        /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+        /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
         /// > (a consumer should set none).
         /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
         /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
         /// > after_position is above the log's head (a cursor from another database: the consumer
-        /// > must be reset by an operator), or when events after it were already pruned by retention
-        /// > (the message names the first retained position; the consumer missed events and must be
-        /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+        /// > must be reset by an operator), or when events after it (a position other than 0, which
+        /// > starts at the first retained event) were already pruned by retention (the message names
+        /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Events_V1_StreamEventsRequest` message.
@@ -205,15 +205,15 @@ extension Support_Events_V1_EventLog {
         /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
         /// > 
         /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-        /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+        /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
         /// > (a consumer should set none).
         /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
         /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
         /// > after_position is above the log's head (a cursor from another database: the consumer
-        /// > must be reset by an operator), or when events after it were already pruned by retention
-        /// > (the message names the first retained position; the consumer missed events and must be
-        /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+        /// > must be reset by an operator), or when events after it (a position other than 0, which
+        /// > starts at the first retained event) were already pruned by retention (the message names
+        /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
         ///
         /// - Parameters:
         ///   - request: A `Support_Events_V1_StreamEventsRequest` message.
@@ -313,15 +313,15 @@ extension Support_Events_V1_EventLog {
         /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
         /// > 
         /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-        /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+        /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
         /// > (a consumer should set none).
         /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
         /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
         /// > after_position is above the log's head (a cursor from another database: the consumer
-        /// > must be reset by an operator), or when events after it were already pruned by retention
-        /// > (the message names the first retained position; the consumer missed events and must be
-        /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+        /// > must be reset by an operator), or when events after it (a position other than 0, which
+        /// > starts at the first retained event) were already pruned by retention (the message names
+        /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Events_V1_StreamEventsRequest` message.
@@ -377,15 +377,15 @@ extension Support_Events_V1_EventLog {
         /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
         /// > 
         /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-        /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+        /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+        /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
         /// > (a consumer should set none).
         /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
         /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
         /// > after_position is above the log's head (a cursor from another database: the consumer
-        /// > must be reset by an operator), or when events after it were already pruned by retention
-        /// > (the message names the first retained position; the consumer missed events and must be
-        /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+        /// > must be reset by an operator), or when events after it (a position other than 0, which
+        /// > starts at the first retained event) were already pruned by retention (the message names
+        /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Events_V1_StreamEventsRequest` message.
@@ -434,15 +434,15 @@ extension Support_Events_V1_EventLog.ClientProtocol {
     /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
     /// > 
     /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-    /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-    /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+    /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+    /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
     /// > (a consumer should set none).
     /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
     /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
     /// > after_position is above the log's head (a cursor from another database: the consumer
-    /// > must be reset by an operator), or when events after it were already pruned by retention
-    /// > (the message names the first retained position; the consumer missed events and must be
-    /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+    /// > must be reset by an operator), or when events after it (a position other than 0, which
+    /// > starts at the first retained event) were already pruned by retention (the message names
+    /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Events_V1_StreamEventsRequest` message.
@@ -485,15 +485,15 @@ extension Support_Events_V1_EventLog.ClientProtocol {
     /// > received (of an event, or of a heartbeat). Nothing is skipped and nothing repeated.
     /// > 
     /// > Ends with: OK when the producer shuts down (drains): reconnect, to another instance or
-    /// > after the restart; UNAVAILABLE when the producer or its database is unreachable: retry
-    /// > with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
+    /// > after the restart; UNAVAILABLE when the producer or its database is unreachable, or the
+    /// > gateway relaying the stream shuts down: retry with backoff; CANCELLED / DEADLINE_EXCEEDED when the caller cancelled or set a deadline
     /// > (a consumer should set none).
     /// > Errors: INVALID_ARGUMENT when after_position is negative, or types has more than 50
     /// > entries or an entry that is empty or longer than 200 characters; OUT_OF_RANGE when
     /// > after_position is above the log's head (a cursor from another database: the consumer
-    /// > must be reset by an operator), or when events after it were already pruned by retention
-    /// > (the message names the first retained position; the consumer missed events and must be
-    /// > reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
+    /// > must be reset by an operator), or when events after it (a position other than 0, which
+    /// > starts at the first retained event) were already pruned by retention (the message names
+    /// > the first retained position; the consumer missed events and must be reconciled); PERMISSION_DENIED for shoppers; UNAUTHENTICATED without credentials.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -112,9 +112,10 @@ enum LogisticsMigrations {
     Migration(
       version: 12, name: "shipments know their shopper",
       sql: """
-        -- A shopper reads and watches the shipments registered for them (Shipment.shopper_id,
-        -- set at creation and never changed). Shipments created before this migration have
-        -- none here and stay staff-only.
+        -- A shopper lists the shipments registered for them (Shipment.shopper_id, set at
+        -- creation and never changed). Shipments created before this migration keep their
+        -- shopper in `body` only: GetShipment and WatchShipment still let that shopper read
+        -- them, ListShipments by shopper does not find them.
         ALTER TABLE shipments ADD COLUMN shopper_id text NOT NULL DEFAULT '';
         CREATE INDEX shipments_shopper_idx ON shipments (shopper_id, created_at DESC, shipment_id DESC) WHERE shopper_id <> '';
         """

@@ -77,11 +77,6 @@ extension ShipmentHandlers {
           shipment.clearPromisedDeliveryTime()
         }
       }
-      // A new promise or a new route: the expected delivery by the same rules as a scan (a
-      // carrier's estimate, else the promise, else the route's history, else the default).
-      if shipment.promisedDeliveryTime != before.promisedDeliveryTime || shipment.destination != before.destination {
-        try await reestimate(&shipment, on: connection, logger: logger)
-      }
       if paths.contains("carrier_code") && (carrier != shipment.carrierCode || wanted.trackingNumber != shipment.trackingNumber) {
         let scans = try await ShipmentStore.timeline(id, connection, logger)
         guard scans.isEmpty else {
@@ -101,6 +96,13 @@ extension ShipmentHandlers {
         }
         shipment.carrierCode = carrier
         shipment.trackingNumber = wanted.trackingNumber
+      }
+      // A new promise, route or carrier: the expected delivery by the same rules as a scan (a
+      // carrier's estimate, else the promise, else the route's history, else the default).
+      if shipment.promisedDeliveryTime != before.promisedDeliveryTime || shipment.destination != before.destination
+        || shipment.carrierCode != before.carrierCode
+      {
+        try await reestimate(&shipment, on: connection, logger: logger)
       }
       if shipment != before {
         let now = Date.nowMicroseconds

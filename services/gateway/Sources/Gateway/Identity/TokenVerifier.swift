@@ -60,17 +60,17 @@ struct TokenVerifier: Sendable {
   let recent = RecentTokens()
 
   func verify(_ token: String, now: Date = Date()) async throws -> Caller {
-    let keySet = ObjectIdentifier(await keys.current)
-    if let (caller, expiry) = recent.lookup(token, keySet: keySet, now: now) {
+    if let (caller, expiry) = recent.lookup(token, keySet: await keys.current, now: now) {
       guard expiry.timeIntervalSince(now) > -leeway else { throw Self.invalid("expired") }
       return caller
     }
-    let (caller, expiry) = try await verifyUncached(token, now: now)
-    recent.store(token, caller: caller, expiry: expiry, keySet: ObjectIdentifier(await keys.current), now: now)
+    let (caller, expiry, keySet) = try await verifyUncached(token, now: now)
+    recent.store(token, caller: caller, expiry: expiry, keySet: keySet, now: now)
     return caller
   }
 
-  private func verifyUncached(_ token: String, now: Date) async throws -> (Caller, Date) {
+  /// The caller a token names, its expiry, and the key set whose key verified it.
+  private func verifyUncached(_ token: String, now: Date) async throws -> (Caller, Date, JWTKeyCollection) {
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3, let headerJSON = Base64URL.decode(parts[0]),
       let header = try? JSONSerialization.jsonObject(with: Data(headerJSON)) as? [String: Any]
@@ -79,11 +79,14 @@ struct TokenVerifier: Sendable {
       throw Self.invalid("algorithm \(header["alg"] ?? "none") is not accepted (EdDSA, ES256 or RS256)")
     }
     let claims: Claims
+    var keySet = await keys.current
     do {
-      claims = try await keys.current.verify(token, as: Claims.self)
+      claims = try await keySet.verify(token, as: Claims.self)
     } catch {
       // The provider may have rotated its keys: fetch them again (rate-limited) and retry once.
-      guard await keys.refreshForUnknownKey(), let retried = try? await keys.current.verify(token, as: Claims.self) else {
+      guard await keys.refreshForUnknownKey() else { throw Self.invalid("signature not verified by any configured key") }
+      keySet = await keys.current
+      guard let retried = try? await keySet.verify(token, as: Claims.self) else {
         throw Self.invalid("signature not verified by any configured key")
       }
       claims = retried
@@ -104,7 +107,7 @@ struct TokenVerifier: Sendable {
       scopes = scope.split(separator: " ").map(String.init)
       guard scopes.allSatisfy(Scope.isValid) else { throw Self.invalid("scope holds something that is not a method pattern") }
     }
-    return (Caller(subject: subject, role: role, scopes: scopes), exp.value)
+    return (Caller(subject: subject, role: role, scopes: scopes), exp.value, keySet)
   }
 
   static func invalid(_ why: String) -> RPCError {
@@ -115,15 +118,17 @@ struct TokenVerifier: Sendable {
 /// Recently verified tokens, each kept for a minute at most and only while the key set that
 /// verified it is the current one.
 final class RecentTokens: Sendable {
-  private let entries = RecentEntries<(caller: Caller, expiry: Date, keySet: ObjectIdentifier, verified: Date)>()
+  /// Each verdict holds the key set that verified it (a strong reference: compared by identity,
+  /// a freed set's address cannot come back as a match).
+  private let entries = RecentEntries<(caller: Caller, expiry: Date, keySet: JWTKeyCollection, verified: Date)>()
   static let keep: TimeInterval = 60
 
-  func lookup(_ token: String, keySet: ObjectIdentifier, now: Date) -> (Caller, Date)? {
-    guard let entry = entries.lookup(token), entry.keySet == keySet, now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
+  func lookup(_ token: String, keySet: JWTKeyCollection, now: Date) -> (Caller, Date)? {
+    guard let entry = entries.lookup(token), entry.keySet === keySet, now.timeIntervalSince(entry.verified) < Self.keep else { return nil }
     return (entry.caller, entry.expiry)
   }
 
-  func store(_ token: String, caller: Caller, expiry: Date, keySet: ObjectIdentifier, now: Date) {
+  func store(_ token: String, caller: Caller, expiry: Date, keySet: JWTKeyCollection, now: Date) {
     entries.store(token, (caller, expiry, keySet, now))
   }
 }

@@ -381,18 +381,11 @@ final class RelayCall: ChannelDuplexHandler {
     context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
   }
 
-  /// The gateway drains: a long-lived call ends now, as the backends end theirs (the event log
-  /// OK, a watch UNAVAILABLE); the caller reconnects and resumes where it was.
+  /// The gateway drains: a long-lived call ends now, UNAVAILABLE (the relay does not follow
+  /// message boundaries, so it cannot promise a clean OK); the caller reconnects and resumes
+  /// after the last sequence or position it saw.
   func endForShutdown() {
-    guard phase != .finished, let context, let route else { return }
-    let eventLog = route.method.hasPrefix("\(RelayRoutes.eventLogService)/")
-    let code: RPCError.Code = .unavailable
-    var headers = GRPCWire.status(
-      code, "the gateway is shutting down: reconnect and resume after the last sequence you saw", requestID: requestID,
-      trailersOnly: !responseStarted)
-    if eventLog { headers.replaceOrAdd(name: "grpc-status", value: "0") }
-    complete(code: eventLog ? 0 : code.rawValue)
-    context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+    fail(.unavailable, "the gateway is shutting down: reconnect and resume after the last sequence you saw")
   }
 
   private func complete(code: Int, backendEnded: Bool = false) {
