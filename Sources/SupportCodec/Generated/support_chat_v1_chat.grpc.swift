@@ -697,7 +697,8 @@ extension Support_Chat_V1_ConversationService {
         /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
         /// > event tells the agent; escalate again with corrected facts. Returns at once with status
         /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > same request_id returns the escalation recorded first, as it stands now (its status and
+        /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
         /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
         /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
@@ -1166,7 +1167,8 @@ extension Support_Chat_V1_ConversationService {
         /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
         /// > event tells the agent; escalate again with corrected facts. Returns at once with status
         /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > same request_id returns the escalation recorded first, as it stands now (its status and
+        /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
         /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
         /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
@@ -1635,7 +1637,8 @@ extension Support_Chat_V1_ConversationService {
         /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
         /// > event tells the agent; escalate again with corrected facts. Returns at once with status
         /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > same request_id returns the escalation recorded first, as it stands now (its status and
+        /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
         /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
         /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
@@ -2754,7 +2757,8 @@ extension Support_Chat_V1_ConversationService {
         /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
         /// > event tells the agent; escalate again with corrected facts. Returns at once with status
         /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > same request_id returns the escalation recorded first, as it stands now (its status and
+        /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
         /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
         /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
@@ -3450,7 +3454,8 @@ extension Support_Chat_V1_ConversationService {
         /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
         /// > event tells the agent; escalate again with corrected facts. Returns at once with status
         /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-        /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+        /// > same request_id returns the escalation recorded first, as it stands now (its status and
+        /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
         /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
         /// > the order id).
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
@@ -4087,7 +4092,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
     /// > event tells the agent; escalate again with corrected facts. Returns at once with status
     /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-    /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+    /// > same request_id returns the escalation recorded first, as it stands now (its status and
+    /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
     /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
     /// > the order id).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
@@ -4760,7 +4766,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > same order line) the escalation becomes FAILED with the reason and an EscalationUpdated
     /// > event tells the agent; escalate again with corrected facts. Returns at once with status
     /// > PENDING. Optionally closes the conversation with CLOSE_REASON_ESCALATED. A retry with the
-    /// > same request_id returns the escalation recorded first. For RETURN_AND_REFUND, REFUND_ONLY,
+    /// > same request_id returns the escalation recorded first, as it stands now (its status and
+    /// > ticket_id move on once tickets answers) and changes nothing. For RETURN_AND_REFUND, REFUND_ONLY,
     /// > EXCHANGE and REPAIR without order_items, the case covers the whole order (one line with
     /// > the order id).
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
