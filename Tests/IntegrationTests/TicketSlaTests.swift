@@ -60,6 +60,37 @@ extension MeshTests {
       }
     }
 
+    @Test("the work queue serves urgent and important cases first, each priority by due time; pages keep that order")
+    func urgentFirst() async throws {
+      try await mesh.withGateway { grpc in
+        let tickets = Tickets(wrapping: grpc)
+        let sla = Sla(wrapping: grpc)
+        let group = uniqueID("urgent-first")
+        func file(_ priority: Support_Tickets_V1_Priority) async throws -> String {
+          var request = MeshTests.Tickets.returnRequest(shopper: uniqueID("shopper"))
+          request.skillGroupID = group
+          request.priority = priority
+          return try await tickets.createTicket(request).ticketID
+        }
+        let low = try await file(.low)
+        let normal = try await file(.normal)
+        let urgent = try await file(.urgent)
+        let high = try await file(.high)
+        let queue = try await sla.listSlaWorkQueue(.with { $0.skillGroupID = group; $0.milestones = [.firstResponse]; $0.pageSize = 500 })
+        #expect(queue.items.map(\.ticket.ticketID) == [urgent, high, normal, low])
+        var paged: [String] = []
+        var token = ""
+        repeat {
+          let page = try await sla.listSlaWorkQueue(.with { $0.skillGroupID = group; $0.pageSize = 1; $0.pageToken = token })
+          paged += page.items.map { "\($0.ticket.ticketID)/\($0.clock.milestone.rawValue)" }
+          token = page.nextPageToken
+        } while !token.isEmpty
+        let all = try await sla.listSlaWorkQueue(.with { $0.skillGroupID = group; $0.pageSize = 500 })
+        #expect(paged == all.items.map { "\($0.ticket.ticketID)/\($0.clock.milestone.rawValue)" }, "pages of one follow the same order")
+        #expect(all.items.map(\.ticket.priority) == all.items.map(\.ticket.priority).sorted { $0.rawValue > $1.rawValue })
+      }
+    }
+
     @Test("UpdateSlaPolicy: supervisors only, validated field by field, versioned")
     func policyRules() async throws {
       try await mesh.withGateway(as: .supervisor("sla-supervisor")) { grpc in

@@ -196,7 +196,8 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+        /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+        /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
         /// > milestone break ties), with the case they belong to.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
@@ -354,7 +355,8 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+        /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+        /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
         /// > milestone break ties), with the case they belong to.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
@@ -510,7 +512,8 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+        /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+        /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
         /// > milestone break ties), with the case they belong to.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
@@ -905,7 +908,8 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+        /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+        /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
         /// > milestone break ties), with the case they belong to.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
@@ -1123,7 +1127,8 @@ extension Support_Tickets_V1_SlaService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+        /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+        /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
         /// > milestone break ties), with the case they belong to.
         /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
         /// > malformed or was issued for different filters.
@@ -1358,7 +1363,8 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+    /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+    /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
     /// > milestone break ties), with the case they belong to.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
     /// > malformed or was issued for different filters.
@@ -1580,7 +1586,8 @@ extension Support_Tickets_V1_SlaService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Running clocks (not met, paused or stopped) ordered by due time, earliest first (ticket id and
+    /// > Running clocks (not met, paused or stopped), urgent and important cases first: by the case's
+    /// > priority (URGENT, HIGH, NORMAL, LOW), then by due time, earliest first (ticket id and
     /// > milestone break ties), with the case they belong to.
     /// > Errors: INVALID_ARGUMENT when page_size is negative or above 500, or page_token is
     /// > malformed or was issued for different filters.

@@ -94,5 +94,17 @@ enum TicketsMigrations {
         ALTER TABLE tickets ADD COLUMN sla_paused_since timestamptz;
         """
     ),
+    Migration(
+      version: 24, name: "SLA work queue: urgent and important first",
+      sql: """
+        -- ListSlaWorkQueue orders by priority (highest first), then due time: the queue's
+        -- indexes follow that order, one per filter it is read by (SlaStore.queue).
+        SET LOCAL statement_timeout = 0;
+        DROP INDEX sla_clocks_queue_idx, sla_clocks_queue_unassigned_idx, sla_clocks_queue_skill_group_idx, sla_clocks_queue_priority_idx;
+        CREATE INDEX sla_clocks_queue_idx ON sla_clocks (priority DESC, due_at, ticket_id, milestone) WHERE running;
+        CREATE INDEX sla_clocks_queue_unassigned_idx ON sla_clocks (priority DESC, due_at, ticket_id, milestone) WHERE running AND assignee_agent_id = '';
+        CREATE INDEX sla_clocks_queue_skill_group_idx ON sla_clocks (skill_group_id, priority DESC, due_at, ticket_id, milestone) WHERE running;
+        """
+    ),
   ]
 }

@@ -58,14 +58,15 @@ struct SlaHandlers: RegistrableRPCService {
     let cursor = try PageCursor.decode(
       request.pageToken, filter: filterKey,
       validKeys: Validate.timestampSeconds.lowerBound * 1_000_000...Validate.timestampSeconds.upperBound * 1_000_000)
-    var after: (micros: Int64, id: UUID, milestone: Int16)?
+    var after: (priority: Int16, micros: Int64, id: UUID, milestone: Int16)?
     if let cursor {
-      // The cursor's id is "<ticket id>/<milestone number>".
+      // The cursor's id is "<ticket id>/<milestone number>/<priority number>".
       let parts = cursor.id.split(separator: "/")
-      guard parts.count == 2, let id = UUID(uuidString: String(parts[0])), let milestone = Int16(parts[1]) else {
+      guard parts.count == 3, let id = UUID(uuidString: String(parts[0])), let milestone = Int16(parts[1]), let priority = Int16(parts[2])
+      else {
         throw ServiceError.invalidArgument("page_token", "is not a token this service issued")
       }
-      after = (cursor.key, id, milestone)
+      after = (priority, cursor.key, id, milestone)
     }
     let filter = SlaStore.QueueFilter(
       atRiskOnly: request.atRiskOnly, breachedOnly: request.breachedOnly, unassignedOnly: request.unassignedOnly,
@@ -76,7 +77,9 @@ struct SlaHandlers: RegistrableRPCService {
     if rows.count > pageSize {
       rows.removeLast(rows.count - pageSize)
       let last = rows[rows.count - 1]
-      response.nextPageToken = PageCursor(key: last.micros, id: "\(last.ticket.ticketID)/\(last.milestone.rawValue)", filter: filterKey).token
+      response.nextPageToken = PageCursor(
+        key: last.micros, id: "\(last.ticket.ticketID)/\(last.milestone.rawValue)/\(last.priority)", filter: filterKey
+      ).token
     }
     response.items = rows.map { row in
       let ticket = row.ticket.withLiveSLA(at: now)

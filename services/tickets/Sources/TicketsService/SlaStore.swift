@@ -183,8 +183,9 @@ enum SlaStore {
   /// One page of running clocks by due time; `after` is the last (due µs, ticket id,
   /// milestone) of the previous page. Each with its case.
   static func queue(
-    _ filter: QueueFilter, now: Date, after: (micros: Int64, id: UUID, milestone: Int16)?, limit: Int, database: Database, logger: Logger
-  ) async throws -> [(ticket: Ticket, milestone: SlaMilestone, micros: Int64)] {
+    _ filter: QueueFilter, now: Date, after: (priority: Int16, micros: Int64, id: UUID, milestone: Int16)?, limit: Int, database: Database,
+    logger: Logger
+  ) async throws -> [(ticket: Ticket, milestone: SlaMilestone, micros: Int64, priority: Int16)] {
     var bindings = PostgresBindings()
     func bind<T: PostgresNonThrowingEncodable & Sendable>(_ value: T) -> String {
       bindings.append(value)
@@ -198,20 +199,27 @@ enum SlaStore {
     if !filter.priorities.isEmpty { conditions.append("c.priority = ANY(\(bind(filter.priorities.map { Int16($0.rawValue) })))") }
     if !filter.milestones.isEmpty { conditions.append("c.milestone = ANY(\(bind(filter.milestones.map { Int16($0.rawValue) })))") }
     if let after {
+      let priority = bind(after.priority)
       conditions.append(
-        "(c.due_at, c.ticket_id, c.milestone) > ('epoch'::timestamptz + \(bind(after.micros)) * interval '1 microsecond', \(bind(after.id)), \(bind(after.milestone)))")
+        """
+        (c.priority < \(priority) OR (c.priority = \(priority) AND (c.due_at, c.ticket_id, c.milestone)
+          > ('epoch'::timestamptz + \(bind(after.micros)) * interval '1 microsecond', \(bind(after.id)), \(bind(after.milestone)))))
+        """)
     }
+    // Urgent and important cases first (URGENT, HIGH, NORMAL, LOW), each by due time.
     let sql = """
-      SELECT t.body, c.milestone, (extract(epoch FROM c.due_at) * 1000000)::int8
+      SELECT t.body, c.milestone, (extract(epoch FROM c.due_at) * 1000000)::int8, c.priority
       FROM sla_clocks c JOIN tickets t ON t.ticket_id = c.ticket_id
       WHERE \(conditions.joined(separator: " AND "))
-      ORDER BY c.due_at, c.ticket_id, c.milestone LIMIT \(bind(Int64(limit)))
+      ORDER BY c.priority DESC, c.due_at, c.ticket_id, c.milestone LIMIT \(bind(Int64(limit)))
       """
     let query = PostgresQuery(unsafeSQL: sql, binds: bindings)
     return try await database.withConnection(logger: logger) { connection in
-      var items: [(ticket: Ticket, milestone: SlaMilestone, micros: Int64)] = []
-      for try await (body, milestone, micros) in try await connection.query(query, logger: logger).decode((ByteBuffer, Int16, Int64).self) {
-        items.append((try Ticket(bytea: body), SlaMilestone(rawValue: Int(milestone)) ?? .unspecified, micros))
+      var items: [(ticket: Ticket, milestone: SlaMilestone, micros: Int64, priority: Int16)] = []
+      for try await (body, milestone, micros, priority) in try await connection.query(query, logger: logger)
+        .decode((ByteBuffer, Int16, Int64, Int16).self)
+      {
+        items.append((try Ticket(bytea: body), SlaMilestone(rawValue: Int(milestone)) ?? .unspecified, micros, priority))
       }
       return items
     }
