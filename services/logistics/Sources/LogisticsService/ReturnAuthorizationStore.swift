@@ -113,7 +113,7 @@ enum ReturnAuthorizationStore {
       shipment.updateTime = now.timestamp
       shipment.version = 1
       shipment.lastSequence = 1
-      (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.initialEstimate(
+      (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.estimate(
         shipment, carriers: issue.carriers, on: connection, logger: logger)
       try await ShipmentStore.insert(
         shipment, requestID: "\(issue.requestID):shipment", fingerprint: issue.fingerprint, on: connection, logger: logger)

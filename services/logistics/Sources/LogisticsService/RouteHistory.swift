@@ -58,14 +58,6 @@ enum RouteHistory {
     return nil
   }
 
-  static func median(for shipment: Shipment, carriers: CarrierCatalog, database: Database, logger: Logger) async throws -> TimeInterval? {
-    try await database.withConnection(logger: logger) { connection in
-      try await median(
-        carrier: shipment.carrierCode, route: route(shipment), samples: carriers.routeSamples, minimum: carriers.routeMinSamples,
-        on: connection, logger: logger)
-    }
-  }
-
   /// Records a delivered shipment's transit time (once per shipment).
   static func record(_ shipment: Shipment, _ timeline: [TrackingEvent], on connection: PostgresConnection, logger: Logger) async throws {
     guard shipment.hasDeliveredTime else { return }
@@ -94,17 +86,18 @@ enum RouteHistory {
     return ((lastScan ?? shipment.createTime.date).addingTimeInterval(defaultTransit).timestamp, .defaultTransit)
   }
 
-  /// The expected delivery of a shipment registered just now (no scans yet): its promise, else
-  /// the route's median transit time, else the default transit time.
-  static func initialEstimate(
-    _ shipment: Shipment, carriers: CarrierCatalog, on connection: PostgresConnection, logger: Logger
+  /// `expected` with the route's history read only when it can matter (no carrier estimate in
+  /// the timeline, no promise): a shipment registered just now (`timeline` empty) or one whose
+  /// promise, route or carrier changed.
+  static func estimate(
+    _ shipment: Shipment, timeline: [TrackingEvent] = [], carriers: CarrierCatalog, on connection: PostgresConnection, logger: Logger
   ) async throws -> (Google_Protobuf_Timestamp, ExpectedDeliverySource) {
     var routeMedian: TimeInterval?
-    if !shipment.hasPromisedDeliveryTime {
+    if !shipment.hasPromisedDeliveryTime && !timeline.contains(where: \.hasEstimatedDeliveryTime) {
       routeMedian = try await median(
         carrier: shipment.carrierCode, route: route(shipment), samples: carriers.routeSamples, minimum: carriers.routeMinSamples,
         on: connection, logger: logger)
     }
-    return expected(shipment, timeline: [], routeMedian: routeMedian, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
+    return expected(shipment, timeline: timeline, routeMedian: routeMedian, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
   }
 }

@@ -110,12 +110,11 @@ struct ShipmentHandlers: RegistrableRPCService {
     shipment.version = 1
     // Registering the shipment is the first change of its watch stream (CREATED, sequence 1).
     shipment.lastSequence = 1
-    var routeMedian: TimeInterval?
-    if !request.hasPromisedDeliveryTime {
-      routeMedian = try await RouteHistory.median(for: shipment, carriers: carriers, database: store.database, logger: log)
+    let registered = shipment
+    let (carriers, logger) = (self.carriers, log)
+    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await store.database.withConnection(logger: logger) { connection in
+      try await RouteHistory.estimate(registered, carriers: carriers, on: connection, logger: logger)
     }
-    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = RouteHistory.expected(
-      shipment, timeline: [], routeMedian: routeMedian, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
     // A retry that spells the carrier in another case is the same request.
     var canonicalRequest = request
     canonicalRequest.carrierCode = carrier
@@ -139,15 +138,9 @@ struct ShipmentHandlers: RegistrableRPCService {
     // A shopper reads only the shipments registered for them (NOT_FOUND otherwise, so other
     // shoppers' ids cannot be probed).
     guard let id = try Validate.resourceID(request.shipmentID, "shipment_id"),
-      let shipment = try await store.get(id, logger: log), try Self.mayRead(shipment)
+      let shipment = try await store.get(id, logger: log), try Permissions.mayRead(shopperID: shipment.shopperID)
     else { throw ServiceError.notFound("shipment", request.shipmentID) }
     return shipment
-  }
-
-  /// Staff read every shipment; a shopper only those whose shopper_id is theirs.
-  static func mayRead(_ shipment: Shipment) throws -> Bool {
-    let caller = try Permissions.caller()
-    return caller.isStaff || (!shipment.shopperID.isEmpty && caller.subject == shipment.shopperID)
   }
 
   @Sendable func recordTrackingEvents(_ request: Support_Logistics_V1_RecordTrackingEventsRequest) async throws -> Support_Logistics_V1_RecordTrackingEventsResponse {

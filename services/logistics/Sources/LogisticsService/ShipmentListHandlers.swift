@@ -63,7 +63,7 @@ extension ShipmentHandlers {
     let logger = log
     guard let shipment = try await store.database.withConnection(logger: logger, { connection in
       try await ShipmentStore.load(id, forUpdate: false, on: connection, logger: logger)
-    }), try Self.mayRead(shipment) else { throw ServiceError.notFound("shipment", request.shipmentID) }
+    }), try Permissions.mayRead(shopperID: shipment.shopperID) else { throw ServiceError.notFound("shipment", request.shipmentID) }
     guard request.afterSequence <= shipment.lastSequence else {
       throw RPCError(code: .outOfRange, message: "after_sequence \(request.afterSequence) is above the shipment's last_sequence \(shipment.lastSequence)")
     }

@@ -126,10 +126,7 @@ extension ShipmentHandlers {
   func reestimate(_ shipment: inout Shipment, on connection: PostgresConnection, logger: Logger) async throws {
     guard !Self.noExpectedDelivery.contains(shipment.status), !shipment.hasDeliveredTime else { return }
     let timeline = try await ShipmentStore.timeline(UUID(uuidString: shipment.shipmentID)!, connection, logger)
-    let median = try await RouteHistory.median(
-      carrier: shipment.carrierCode, route: RouteHistory.route(shipment), samples: carriers.routeSamples,
-      minimum: carriers.routeMinSamples, on: connection, logger: logger)
-    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = RouteHistory.expected(
-      shipment, timeline: timeline, routeMedian: median, defaultTransit: Double(carriers.defaultTransitDays) * 86_400)
+    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.estimate(
+      shipment, timeline: timeline, carriers: carriers, on: connection, logger: logger)
   }
 }

@@ -242,7 +242,7 @@ struct TicketEventsConsumer: Sendable {
     shipment.updateTime = now.timestamp
     shipment.version = 1
     shipment.lastSequence = 1
-    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.initialEstimate(
+    (shipment.expectedDeliveryTime, shipment.expectedDeliverySource) = try await RouteHistory.estimate(
       shipment, carriers: carriers, on: connection, logger: logger)
     try await ShipmentStore.insert(shipment, requestID: requestID, fingerprint: requestID, on: connection, logger: logger)
     events.add(subject: shipment.shipmentID) { ShipmentEvents.created(shipment, eventID: $0) }

@@ -176,23 +176,11 @@ struct TicketStore: Sendable {
   /// every item of it. Serialised per order by an advisory lock so two concurrent creates
   /// cannot both pass the check.
   private static func rejectOverlappingOpenCase(_ ticket: Ticket, _ connection: PostgresConnection, _ logger: Logger) async throws {
-    let finished = finishedStatuses.map { Int16($0.rawValue) }
-    let goods = goodsTypes.map { Int16($0.rawValue) }
     for orderID in Set(ticket.items.map(\.orderID)).sorted() {
       let lockKey = "tickets.order:\(orderID)"
       try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(lockKey)))", logger: logger)
       let itemIDs = ticket.items.filter { $0.orderID == orderID }.map(\.orderItemID)
-      let wholeOrder = itemIDs.contains("")
-      let rows = try await connection.query(
-        """
-        SELECT t.ticket_id::text FROM ticket_items i JOIN tickets t ON t.ticket_id = i.ticket_id
-        WHERE i.order_id = \(orderID)
-          AND (\(wholeOrder) OR i.order_item_id = '' OR i.order_item_id = ANY(\(itemIDs)::text[]))
-          AND t.status <> ALL(\(finished)::smallint[]) AND t.type = ANY(\(goods)::smallint[])
-        LIMIT 1
-        """, logger: logger
-      ).decode(String.self)
-      for try await other in rows {
+      if let other = try await openGoodsCase(orderID: orderID, itemIDs: itemIDs, shopperID: nil, on: connection, logger: logger) {
         throw ServiceError.alreadyExists(
           reason: "OPEN_CASE_EXISTS", domain: TicketHandlers.errorDomain,
           "open case \(other) already covers order \(orderID); add to that case instead",
@@ -203,26 +191,35 @@ struct TicketStore: Sendable {
   }
 
   /// The open goods case (RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE, REPAIR) covering an order
-  /// item, if any: the check CreateTicket's OPEN_CASE_EXISTS makes, for CheckEligibility (which
-  /// takes no lock: it answers, it does not file). `shopperID` limits it to that shopper's cases
-  /// (a shopper asking learns nothing of other shoppers' cases).
+  /// item, if any: CheckEligibility's answer to what CreateTicket's OPEN_CASE_EXISTS refuses
+  /// (no lock: it answers, it does not file). `shopperID` limits it to that shopper's cases (a
+  /// shopper asking learns nothing of other shoppers' cases).
   func openGoodsCase(covering item: Support_Common_V1_OrderItemRef, shopperID: String?, logger: Logger) async throws -> String? {
-    let finished = Self.finishedStatuses.map { Int16($0.rawValue) }
-    let goods = Self.goodsTypes.map { Int16($0.rawValue) }
-    return try await database.withConnection(logger: logger) { connection in
-      let rows = try await connection.query(
-        """
-        SELECT t.ticket_id::text FROM ticket_items i JOIN tickets t ON t.ticket_id = i.ticket_id
-        WHERE i.order_id = \(item.orderID)
-          AND (\(item.orderItemID) = '' OR i.order_item_id = '' OR i.order_item_id = \(item.orderItemID))
-          AND t.status <> ALL(\(finished)::smallint[]) AND t.type = ANY(\(goods)::smallint[])
-          AND (\(shopperID)::text IS NULL OR t.shopper_id = \(shopperID))
-        LIMIT 1
-        """, logger: logger
-      ).decode(String.self)
-      for try await id in rows { return id }
-      return nil
+    try await database.withConnection(logger: logger) { connection in
+      try await Self.openGoodsCase(orderID: item.orderID, itemIDs: [item.orderItemID], shopperID: shopperID, on: connection, logger: logger)
     }
+  }
+
+  /// An open goods case of `orderID` covering any of `itemIDs` (an empty id, on either side,
+  /// is the whole order), of `shopperID` when given.
+  static func openGoodsCase(
+    orderID: String, itemIDs: [String], shopperID: String?, on connection: PostgresConnection, logger: Logger
+  ) async throws -> String? {
+    let finished = finishedStatuses.map { Int16($0.rawValue) }
+    let goods = goodsTypes.map { Int16($0.rawValue) }
+    let wholeOrder = itemIDs.contains("")
+    let rows = try await connection.query(
+      """
+      SELECT t.ticket_id::text FROM ticket_items i JOIN tickets t ON t.ticket_id = i.ticket_id
+      WHERE i.order_id = \(orderID)
+        AND (\(wholeOrder) OR i.order_item_id = '' OR i.order_item_id = ANY(\(itemIDs)::text[]))
+        AND t.status <> ALL(\(finished)::smallint[]) AND t.type = ANY(\(goods)::smallint[])
+        AND (\(shopperID)::text IS NULL OR t.shopper_id = \(shopperID))
+      LIMIT 1
+      """, logger: logger
+    ).decode(String.self)
+    for try await id in rows { return id }
+    return nil
   }
 
   static func appendHistory(_ entry: Support_Tickets_V1_HistoryEntry, ticketID: UUID, _ connection: PostgresConnection, _ logger: Logger) async throws {
