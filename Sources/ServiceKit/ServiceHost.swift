@@ -75,10 +75,14 @@ public struct ServiceDefinition: Sendable {
   /// `EventOutbox.migration`): the host then serves support.events.v1.EventLog, listens for
   /// new events, and prunes the log (docs/events.md).
   public var producesEvents: Bool
+  /// Histogram buckets of the service's own value metrics (`Recorder`s), by label; others get
+  /// swift-prometheus's defaults (made for seconds).
+  public var valueHistogramBuckets: [String: [Double]]
   public var build: @Sendable (ServiceResources) async throws -> ServiceParts
 
   public init(
     name: String, schema: String?, migrations: [Migration], healthNames: [String], producesEvents: Bool = false,
+    valueHistogramBuckets: [String: [Double]] = [:],
     build: @escaping @Sendable (ServiceResources) async throws -> ServiceParts
   ) {
     self.name = name
@@ -86,6 +90,7 @@ public struct ServiceDefinition: Sendable {
     self.migrations = migrations
     self.healthNames = healthNames
     self.producesEvents = producesEvents
+    self.valueHistogramBuckets = valueHistogramBuckets
     self.build = build
   }
 }
@@ -116,7 +121,9 @@ public enum ServiceHost {
     LogSetup.bootstrap(service: definition.name, level: config.logLevel, json: config.jsonLogs)
     let logger = Logger(label: "supportmesh.\(definition.name)")
     let registry = PrometheusCollectorRegistry()
-    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    var metricsFactory = PrometheusMetricsFactory(registry: registry)
+    metricsFactory.valueHistogramBuckets = definition.valueHistogramBuckets
+    MetricsSystem.bootstrap(metricsFactory)
 
     MessageLimit.set(config.maxMessageBytes)
     let health = HealthStatusStore(names: definition.healthNames)

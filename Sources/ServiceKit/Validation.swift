@@ -14,14 +14,18 @@ public enum Validate {
   }
 
   public static func required(_ value: String, _ field: String, maxLength: Int = maxIDLength) throws {
-    if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+    // Fast path (every call validates several fields): a visible ASCII first character is
+    // not blank, without building a trimmed copy.
+    let visibleFirst = value.utf8.first.map { $0 > 0x20 && $0 < 0x7F } ?? false
+    if !visibleFirst && value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
       throw ServiceError.invalidArgument(field, "is required")
     }
     try self.maxLength(value, field, maxLength)
   }
 
   public static func maxLength(_ value: String, _ field: String, _ maxLength: Int) throws {
-    if value.count > maxLength {
+    // Characters never outnumber UTF-8 bytes: count them only when the bytes could be too many.
+    if value.utf8.count > maxLength && value.count > maxLength {
       throw ServiceError.invalidArgument(field, "is longer than \(maxLength) characters")
     }
   }

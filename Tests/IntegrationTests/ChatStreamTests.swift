@@ -85,6 +85,100 @@ extension MeshTests {
       }
     }
 
+    @Test("concurrent messages (written in batches): every call gets its own answer, sequences stay consecutive, retries return the first message")
+    func concurrentMessages() async throws {
+      try await mesh.withGateway(as: .admin) { grpc in
+        let chat = ChatClient(wrapping: grpc)
+        let shoppers = (0..<4).map { _ in uniqueID("shopper") }
+        var conversations: [Support_Chat_V1_Conversation] = []
+        for shopper in shoppers { conversations.append(try await Self.start(chat, shopper: shopper)) }
+        let closedShopper = uniqueID("shopper")
+        let closed = try await Self.start(chat, shopper: closedShopper)
+        _ = try await chat.closeConversation(.with {
+          $0.conversationID = closed.conversationID; $0.reason = .resolved; $0.skipRatingInvitation = true
+        })
+        let closedSequence = try await chat.getConversation(.with { $0.conversationID = closed.conversationID }).lastSequence
+        // One message each, written before: its request id is then retried (same content) and
+        // reused (other content) among the concurrent calls.
+        var earlier: [Support_Chat_V1_Message] = []
+        for (conversation, shopper) in zip(conversations, shoppers) {
+          earlier.append(try await Self.send(chat, conversation.conversationID, shopper: shopper, "before"))
+        }
+        let watcher = Watch.conversation(chat, conversations[0].conversationID, after: earlier[0].sequence)
+        defer { watcher.stop() }
+        _ = try await watcher.wait { $0.contains(where: \.isCaughtUp) }
+
+        enum Call: Sendable { case new(Int, String), pair(Int, String), retry(Int), reuse(Int), closed }
+        func request(_ call: Call) -> Support_Chat_V1_SendMessageRequest {
+          .with {
+            switch call {
+            case .new(let index, let text), .pair(let index, let text):
+              $0.conversationID = conversations[index].conversationID; $0.text = text
+              $0.sender = .with { $0.kind = .shopper; $0.id = shoppers[index] }
+              if case .pair = call { $0.requestID = "pair-\(conversations[index].conversationID)-\(text)" } else { $0.requestID = uniqueID("msg") }
+            case .retry(let index), .reuse(let index):
+              $0.conversationID = conversations[index].conversationID; $0.requestID = earlier[index].requestID
+              $0.sender = .with { $0.kind = .shopper; $0.id = shoppers[index] }
+              if case .retry = call { $0.text = "before" } else { $0.text = "other content" }
+            case .closed:
+              $0.conversationID = closed.conversationID; $0.requestID = uniqueID("msg"); $0.text = "too late"
+              $0.sender = .with { $0.kind = .shopper; $0.id = closedShopper }
+            }
+          }
+        }
+        var calls: [Call] = []
+        for index in 0..<4 {
+          calls += (0..<15).map { .new(index, "m\($0)") }
+          // The same request id twice at once: one message, both calls answered with it.
+          calls += [.pair(index, "p"), .pair(index, "p"), .retry(index), .reuse(index), .closed]
+        }
+        let requests = calls.map(request)
+        let answers = await withTaskGroup(of: (Int, Result<Support_Chat_V1_Message, any Error>).self) { group in
+          for (position, sent) in requests.enumerated() {
+            group.addTask {
+              do { return (position, .success(try await chat.sendMessage(sent))) } catch { return (position, .failure(error)) }
+            }
+          }
+          var answers: [Int: Result<Support_Chat_V1_Message, any Error>] = [:]
+          for await (position, result) in group { answers[position] = result }
+          return answers
+        }
+
+        var pairIDs: [Int: Set<String>] = [:]
+        for (position, call) in calls.enumerated() {
+          let answer = answers[position]!
+          switch call {
+          case .new(let index, let text):
+            let message = try answer.get()
+            #expect(message.text == text && message.conversationID == conversations[index].conversationID)
+          case .pair(let index, _):
+            pairIDs[index, default: []].insert(try answer.get().messageID)
+          case .retry(let index):
+            #expect(try answer.get() == earlier[index], "a retry returns the first message")
+          case .reuse:
+            #expect((answer.failure as? RPCError)?.code == .alreadyExists, "\(String(describing: answer.failure))")
+          case .closed:
+            #expect((answer.failure as? RPCError)?.code == .failedPrecondition, "\(String(describing: answer.failure))")
+          }
+        }
+        for index in 0..<4 {
+          #expect(pairIDs[index]?.count == 1, "the two calls with one request id got one message")
+          let messages = try await chat.listMessages(.with {
+            $0.conversationID = conversations[index].conversationID; $0.pageSize = 100
+          }).messages.filter { $0.sequence > earlier[index].sequence }
+          #expect(messages.count == 15 + 1, "no message lost, none twice")
+          let current = try await chat.getConversation(.with { $0.conversationID = conversations[index].conversationID })
+          #expect(messages.map(\.sequence) == Array((earlier[index].sequence + 1)...current.lastSequence), "consecutive sequences, no gap")
+          #expect(Set(messages.map(\.text)) == Set(["p"] + (0..<15).map { "m\($0)" }))
+        }
+        #expect(try await chat.getConversation(.with { $0.conversationID = closed.conversationID }).lastSequence == closedSequence)
+        // The watcher got every new message, in sequence order, once.
+        let last = try await chat.getConversation(.with { $0.conversationID = conversations[0].conversationID }).lastSequence
+        let live = try await watcher.wait { Self.stored($0).last?.sequence == last }
+        #expect(Self.stored(live).map(\.sequence) == Array((earlier[0].sequence + 1)...last))
+      }
+    }
+
     @Test("a watcher that reconnects with the last sequence it saw gets exactly what it missed")
     func resume() async throws {
       let shopper = uniqueID("shopper")
@@ -440,5 +534,12 @@ struct SignedCallerInterceptor: ClientInterceptor {
     request.metadata.replaceOrAddString(
       signer.sign(caller, method: context.descriptor.fullyQualifiedMethod), forKey: SignedCallerHeader.metadataKey)
     return try await next(request, context)
+  }
+}
+
+extension Result {
+  /// The error of a failed result; nil for a success.
+  fileprivate var failure: Failure? {
+    if case .failure(let error) = self { error } else { nil }
   }
 }

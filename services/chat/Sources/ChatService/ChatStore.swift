@@ -15,6 +15,14 @@ struct ChatStore: Sendable {
   let database: Database
   /// Where a shopper's reply in an escalated conversation is announced (ShopperReplies.swift).
   var outbox: EventOutbox? = nil
+  /// The queue that writes concurrent SendMessage calls together.
+  let messageBatches: MessageBatches
+
+  init(database: Database, outbox: EventOutbox? = nil, messageBatches: MessageBatches = MessageBatches()) {
+    self.database = database
+    self.outbox = outbox
+    self.messageBatches = messageBatches
+  }
 
   /// Inserts a conversation, its QUEUED status event (sequence 1), its first message (if any,
   /// sequence 2) and the FAQ suggestions that message earns (FaqSuggestions.swift), or returns
@@ -92,42 +100,97 @@ struct ChatStore: Sendable {
     }
   }
 
-  enum AppendOutcome {
+  enum AppendOutcome: Sendable {
     case appended(ChatMessage)
     case retried(ChatMessage)
   }
 
-  /// Appends a message as the conversation's next event. The conversation row is locked, so
-  /// concurrent senders get consecutive sequences. `decide` sees the current conversation (and
-  /// the transaction's connection, to read what the message needs, e.g. a canned response) and
-  /// returns the message to store (its sequence is set here) with the conversation as the
-  /// message leaves it, or throws to refuse it. A message does not change the conversation's
-  /// version (the version guards the resource: status, assignment, transfer, escalation).
+  /// Appends a message as the conversation's next event, or returns the message first written
+  /// with the same request id. Concurrent calls are written in batches (MessageBatches.swift);
+  /// a conversation's messages get consecutive sequences in the order their calls arrived.
+  /// `decide` sees the current conversation (and the transaction's connection, to read what the
+  /// message needs, e.g. a canned response) and returns the message to store (its sequence is
+  /// set here) with the conversation as the message leaves it, or throws an `RPCError` to refuse
+  /// it. A message does not change the conversation's version (the version guards the resource:
+  /// status, assignment, transfer, escalation).
   func append(
     to id: UUID, requestID: String, fingerprint: String, logger: Logger,
-    decide: @Sendable (Conversation, PostgresConnection) async throws -> (message: ChatMessage, conversation: Conversation)
+    decide: @escaping MessageBatches.Decide
   ) async throws -> AppendOutcome {
+    try await messageBatches.append(to: id, requestID: requestID, fingerprint: fingerprint, store: self, logger: logger, decide: decide)
+  }
+
+  /// Writes a batch of messages in one transaction and returns each call's outcome, in order:
+  /// a message written, the first result of its request id, or the refusal its `decide` threw.
+  /// Throws (and writes nothing) when a statement or the commit fails.
+  func writeMessages(_ writes: [MessageBatches.Write], logger: Logger) async throws -> [Result<AppendOutcome, any Error>] {
     try await database.withTransaction(logger: logger) { connection in
-      guard let current = try await ConversationRows.lock(id, on: connection, logger: logger) else {
-        throw ServiceError.notFound("conversation", id.uuidString.lowercased())
+      // Every conversation of the batch locked in one statement, in key order (the order every
+      // batch locks in, so two batches cannot deadlock).
+      var conversations: [UUID: Conversation] = [:]
+      for try await (id, body) in try await connection.query(
+        "SELECT conversation_id, body FROM conversations WHERE conversation_id = ANY(\(writes.map(\.conversationID))) ORDER BY conversation_id FOR UPDATE",
+        logger: logger
+      ).decode((UUID, ByteBuffer).self) {
+        conversations[id] = try Conversation(bytea: body)
       }
-      if let existing = try await Idempotency.firstResult(
-        of: ChatMessage.self,
-        "SELECT request_fingerprint, body FROM messages WHERE conversation_id = \(id) AND request_id = \(requestID)",
-        fingerprint: fingerprint, describe: { "message \($0.messageID)" }, on: connection, logger: logger
-      ) {
-        return .retried(existing)
+      // The messages first written with these request ids.
+      var earlier: [String: (fingerprint: String, body: ByteBuffer)] = [:]
+      for try await (id, requestID, fingerprint, body) in try await connection.query(
+        """
+        SELECT m.conversation_id, m.request_id, m.request_fingerprint, m.body
+        FROM unnest(\(writes.map(\.conversationID)), \(writes.map(\.requestID))) AS r(conversation_id, request_id)
+        JOIN messages m ON m.conversation_id = r.conversation_id AND m.request_id = r.request_id
+        """, logger: logger
+      ).decode((UUID, String, String, ByteBuffer).self) {
+        earlier["\(id)/\(requestID)"] = (fingerprint, body)
       }
-      var (message, updated) = try await decide(current, connection)
-      message.sequence = updated.lastSequence + 1
+      var results: [Result<AppendOutcome, any Error>] = []
+      var messages: [ChatMessage] = []
+      var requests: [MessageBatches.Write] = []
+      var lastMessages: [UUID: ChatMessage] = [:]
+      var changed: [UUID] = []
       var timeline = TimelineWriter()
-      timeline.record(.messagePosted(message), in: &updated, at: message.createTime.date)
-      try await Self.insert(message, conversationID: id, requestID: requestID, fingerprint: fingerprint, connection, logger)
-      try await ConversationRows.save(updated, on: connection, logger: logger)
-      try await InactivitySweeper.messagePosted(by: message.sender.kind, in: id, at: message.createTime.date, on: connection, logger: logger)
-      try await ShopperReplies.announce(message, in: updated, outbox: outbox, on: connection, logger: logger)
+      for write in writes {
+        guard let current = conversations[write.conversationID] else {
+          results.append(.failure(ServiceError.notFound("conversation", write.conversationID.uuidString.lowercased())))
+          continue
+        }
+        if let first = earlier["\(write.conversationID)/\(write.requestID)"] {
+          results.append(
+            Result {
+              let message = try ChatMessage(bytea: first.body)
+              guard first.fingerprint == write.fingerprint else {
+                throw ServiceError.alreadyExists("request_id was already used for message \(message.messageID) with different content")
+              }
+              return .retried(message)
+            })
+          continue
+        }
+        var decided: (message: ChatMessage, conversation: Conversation)
+        do {
+          decided = try await RequestContext.$current.withValue(write.context) { try await write.decide(current, connection) }
+        } catch let refusal as RPCError {
+          results.append(.failure(refusal))
+          continue
+        }
+        decided.message.sequence = decided.conversation.lastSequence + 1
+        timeline.record(.messagePosted(decided.message), in: &decided.conversation, at: decided.message.createTime.date)
+        conversations[write.conversationID] = decided.conversation
+        if lastMessages.updateValue(decided.message, forKey: write.conversationID) == nil { changed.append(write.conversationID) }
+        messages.append(decided.message)
+        requests.append(write)
+        results.append(.success(.appended(decided.message)))
+      }
+      guard !messages.isEmpty else { return results }
+      try await Self.insert(messages, requests: requests, connection, logger)
+      try await ConversationRows.saveAfterMessages(changed.map { (conversations[$0]!, lastMessages[$0]!) }, on: connection, logger: logger)
+      for message in messages {
+        try await ShopperReplies.announce(
+          message, in: conversations[UUID(uuidString: message.conversationID)!]!, outbox: outbox, on: connection, logger: logger)
+      }
       try await timeline.flush(on: connection, logger: logger)
-      return .appended(message)
+      return results
     }
   }
 
@@ -153,6 +216,21 @@ struct ChatStore: Sendable {
       }
       return messages
     }
+  }
+
+  /// Inserts a batch's messages in one statement.
+  static func insert(_ messages: [ChatMessage], requests: [MessageBatches.Write], _ connection: PostgresConnection, _ logger: Logger)
+    async throws
+  {
+    var bodies: [ByteBuffer] = []
+    for message in messages { bodies.append(try message.bytea()) }
+    try await connection.query(
+      """
+      INSERT INTO messages (conversation_id, sequence, message_id, request_id, request_fingerprint, created_at, body)
+      SELECT * FROM unnest(\(requests.map(\.conversationID)), \(messages.map(\.sequence)),
+        \(messages.map { UUID(uuidString: $0.messageID)! }), \(requests.map(\.requestID)), \(requests.map(\.fingerprint)),
+        \(messages.map(\.createTime.date)), \(bodies))
+      """, logger: logger)
   }
 
   static func insert(_ message: ChatMessage, conversationID: UUID, requestID: String, fingerprint: String, _ connection: PostgresConnection, _ logger: Logger) async throws {

@@ -120,7 +120,7 @@ struct ConversationHandlers: RegistrableRPCService {
     }
     let now = Date.nowMicroseconds
     // The conversation as the first agent reply left it, exported once the write committed.
-    let firstReply = Mutex<Conversation?>(nil)
+    let firstReply = MeasuredFirstReply()
     let logger = log
     let outcome = try await store.append(
       to: id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: logger
@@ -165,11 +165,11 @@ struct ConversationHandlers: RegistrableRPCService {
       updated.updateTime = now.timestamp
       if sender.kind == .agent && !updated.hasFirstAgentMessageTime {
         updated.firstAgentMessageTime = now.timestamp
-        if FirstResponseSLA.replied(&updated, at: now.timestamp) { firstReply.withLock { $0 = updated } }
+        if FirstResponseSLA.replied(&updated, at: now.timestamp) { firstReply.conversation.withLock { $0 = updated } }
       }
       return (message, updated)
     }
-    if case .appended = outcome, let measured = firstReply.withLock({ $0 }) { FirstResponseSLA.observe(measured) }
+    if case .appended = outcome, let measured = firstReply.conversation.withLock({ $0 }) { FirstResponseSLA.observe(measured) }
     switch outcome {
     case .appended(let message), .retried(let message): return message
     }

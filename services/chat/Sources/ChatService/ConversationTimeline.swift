@@ -31,8 +31,8 @@ struct TimelineEntry: Sendable {
 ///   smaller position appear later); `flush` stores the events without one.
 ///
 /// Every chat transaction takes its locks in one order, so no two can deadlock: conversation
-/// rows, skill group rows, agent rows (Routing.swift), then the event outbox's position lock
-/// (an announcement). No writer takes the timeline's counter (`timeline_head`): only the
+/// rows (several only in conversation_id order: a batch of messages), skill group rows, agent
+/// rows (Routing.swift), then the event outbox's position lock (an announcement). No writer takes the timeline's counter (`timeline_head`): only the
 /// sequencer does, in transactions of its own.
 struct TimelineWriter: Sendable {
   /// The NOTIFY channel `flush` signals on commit (collapsed to one per transaction).
@@ -147,6 +147,52 @@ enum ConversationRows {
         enqueued_at = \(stored.enqueueTime.date), updated_at = \(stored.updateTime.date), version = \(stored.version),
         body = \(try stored.bytea())
       WHERE conversation_id = \(UUID(uuidString: stored.conversationID)!)
+      """, logger: logger)
+  }
+
+  /// Writes back conversations a batch of messages changed, in one statement, with the shopper
+  /// inactivity clock (InactivitySweeper.swift) as the last message leaves it: running from an
+  /// agent's or the system's message, stopped by the shopper's.
+  static func saveAfterMessages(
+    _ conversations: [(conversation: Conversation, lastMessage: ChatMessage)], on connection: PostgresConnection, logger: Logger
+  ) async throws {
+    var ids: [UUID] = []
+    var statuses: [Int16] = []
+    var groups: [String] = []
+    var agents: [String] = []
+    var sequences: [Int64] = []
+    var enqueued: [Date] = []
+    var updated: [Date] = []
+    var versions: [Int64] = []
+    var bodies: [ByteBuffer] = []
+    var clockRuns: [Bool] = []
+    var clockSince: [Date] = []
+    for (conversation, lastMessage) in conversations {
+      var stored = conversation
+      // Computed on read, never stored.
+      stored.queuePosition = 0
+      ids.append(UUID(uuidString: stored.conversationID)!)
+      statuses.append(Int16(stored.status.rawValue))
+      groups.append(stored.skillGroupID)
+      agents.append(stored.assignedAgentID)
+      sequences.append(stored.lastSequence)
+      enqueued.append(stored.enqueueTime.date)
+      updated.append(stored.updateTime.date)
+      versions.append(stored.version)
+      bodies.append(try stored.bytea())
+      clockRuns.append(lastMessage.sender.kind != .shopper)
+      clockSince.append(lastMessage.createTime.date)
+    }
+    try await connection.query(
+      """
+      UPDATE conversations AS c SET status = u.status, skill_group_id = u.skill_group_id, assigned_agent_id = u.assigned_agent_id,
+        last_sequence = u.last_sequence, enqueued_at = u.enqueued_at, updated_at = u.updated_at, version = u.version, body = u.body,
+        awaiting_shopper_since = CASE WHEN u.clock_runs THEN u.clock_since END
+      FROM unnest(\(ids), \(statuses), \(groups), \(agents), \(sequences), \(enqueued), \(updated), \(versions), \(bodies),
+          \(clockRuns), \(clockSince))
+        AS u(conversation_id, status, skill_group_id, assigned_agent_id, last_sequence, enqueued_at, updated_at, version, body,
+          clock_runs, clock_since)
+      WHERE c.conversation_id = u.conversation_id
       """, logger: logger)
   }
 }

@@ -3,6 +3,7 @@ import Metrics
 import ServiceKit
 import SupportCodec
 import SwiftProtobuf
+import Synchronization
 
 /// The first reply service level (呼叫之后6秒钟内给予回复): from the first assignment (the
 /// shopper's message is already waiting then) to the first message an agent writes, against
@@ -35,4 +36,10 @@ enum FirstResponseSLA {
     Counter(label: "chat_first_response_total", dimensions: [("skill_group", group), ("target_met", "\(conversation.firstResponseTargetMet)")])
       .increment()
   }
+}
+
+/// The conversation as the first agent reply left it, set by SendMessage's `decide` (which may
+/// run in another call's task: MessageBatches.swift) and exported once the write committed.
+final class MeasuredFirstReply: Sendable {
+  let conversation = Mutex<Conversation?>(nil)
 }

@@ -11,7 +11,8 @@ import SupportCodec
 /// agent and never times out on the shopper.
 ///
 /// `conversations.awaiting_shopper_since` is the clock: set to the time of every agent or
-/// system message (SendMessage), cleared by every shopper message. Each due conversation is
+/// system message, cleared by every shopper message (written with the conversation's row by
+/// SendMessage: `ConversationRows.saveAfterMessages`). Each due conversation is
 /// closed in its own transaction, with its row locked and checked again, so sweepers on
 /// several chat instances never close one twice.
 struct InactivitySweeper: Service {
@@ -32,15 +33,6 @@ struct InactivitySweeper: Service {
       CREATE INDEX conversations_awaiting_shopper_idx ON conversations (awaiting_shopper_since)
         WHERE status = 2 AND awaiting_shopper_since IS NOT NULL;
       """)
-
-  /// Starts or stops the clock for a message just appended (in its transaction).
-  static func messagePosted(by sender: Support_Common_V1_ActorKind, in id: UUID, at time: Date, on connection: PostgresConnection, logger: Logger)
-    async throws
-  {
-    let since: Date? = sender == .shopper ? nil : time
-    try await connection.query(
-      "UPDATE conversations SET awaiting_shopper_since = \(since) WHERE conversation_id = \(id)", logger: logger)
-  }
 
   /// Stops the clock (an assignment: the shopper now waits on the new agent).
   static func clear(_ conversation: Conversation, on connection: PostgresConnection, logger: Logger) async throws {

@@ -18,7 +18,10 @@ import SupportCodec
 /// 3. the agent rows, in agent_id order (`candidates`). `FOR UPDATE` re-checks the capacity
 ///    condition after waiting for a concurrent transaction, so an agent whose last slot was
 ///    just taken is no longer a candidate (two chats never take an agent's last slot);
-/// 4. the timeline head (`TimelineWriter.flush`) and the event outbox, last.
+/// 4. the event outbox's position lock (an announcement), last. No writer takes the timeline
+///    head: `TimelineSequencer` does, in transactions of its own.
+/// A batch of messages (`ChatStore.writeMessages`) locks its conversations in one statement, in
+/// conversation_id order, and takes nothing else but the outbox.
 enum Routing {
   /// What routing needs to know about a skill group.
   struct Group: Sendable {

@@ -1,0 +1,212 @@
+import Foundation
+import GRPCCore
+import Logging
+import Metrics
+import PostgresNIO
+import ServiceKit
+import Synchronization
+
+/// SendMessage calls that arrive together are written together: one transaction, a handful of
+/// statements, for every message of a batch.
+///
+/// A message written alone costs about nine statements (the conversation's row lock, the
+/// request-id check, the message, the conversation row, its inactivity clock, the timeline
+/// events, NOTIFY, BEGIN, COMMIT), each parsed, planned and answered anew; at 600 messages a
+/// second those statements, not the rows, were most of PostgreSQL's CPU (docs/benchmarks.md).
+/// Here the calls queue, and whichever call finds a free writing slot leads the queued calls
+/// into one transaction (`ChatStore.writeMessages`): one statement locks every conversation of
+/// the batch, one checks every request id, one inserts every message, one updates every
+/// conversation (clock included), one inserts the timeline events. With no other call waiting
+/// a message is a batch of one and waits for nobody.
+///
+/// What each call sees is what it saw alone:
+/// - A conversation's messages are written in the order their calls arrived, with
+///   consecutive sequences: a conversation is in at most one running batch, and its later
+///   calls wait for the next one.
+/// - A call's `decide` runs with its own request context (caller, deadline) and may refuse its
+///   message (an `RPCError`) without affecting the others of the batch.
+/// - Any other failure (a statement, the commit, the connection) rolls the batch back, and every
+///   call of it is written again alone, in its own task: the request id makes a message whose
+///   commit did happen come back as its first result, never twice.
+/// - Two calls with the same conversation and request id never share a batch: the later one
+///   waits and finds the earlier's message (or ALREADY_EXISTS).
+/// - A call cancelled or past its deadline while it waits leaves the queue unwritten.
+final class MessageBatches: Sendable {
+  typealias Decide = @Sendable (Conversation, PostgresConnection) async throws -> (message: ChatMessage, conversation: Conversation)
+
+  /// One SendMessage to write.
+  struct Write: Sendable {
+    let conversationID: UUID
+    let requestID: String
+    let fingerprint: String
+    let decide: Decide
+    /// The call's request context, restored around `decide` when another call leads.
+    let context: RequestContext?
+
+    var deadline: ContinuousClock.Instant? { context?.deadline }
+  }
+
+  /// A write waiting in the queue, and how to answer its call.
+  struct Job: Sendable {
+    let ticket: UInt64
+    let write: Write
+    let continuation: CheckedContinuation<Turn, Never>
+
+    var conversationID: UUID { write.conversationID }
+  }
+
+  /// What a waiting call is told to do.
+  enum Turn: Sendable {
+    /// Another call wrote (or refused) this one's message.
+    case done(Result<ChatStore.AppendOutcome, any Error>)
+    /// This call leads the batch (its own job first) and answers the others.
+    case lead([Job])
+    /// The batch failed: write this message alone.
+    case alone
+  }
+
+  private struct State {
+    var pending: [Job] = []
+    /// Conversations in a running batch.
+    var busy: Set<UUID> = []
+    var running = 0
+    var nextTicket: UInt64 = 0
+  }
+
+  private let state = Mutex(State())
+  /// Messages per written batch (`chat_message_batch_size`, a histogram): its mean says how
+  /// much the batching saves; 1 when calls do not overlap.
+  static let sizeMetric = "chat_message_batch_size"
+  private let sizes = Recorder(label: MessageBatches.sizeMetric)
+  /// Batches written at the same time (each holds one pooled connection).
+  let maxConcurrent: Int
+  /// Messages per batch at most.
+  let maxSize: Int
+
+  init(maxConcurrent: Int = 2, maxSize: Int = 64) {
+    self.maxConcurrent = maxConcurrent
+    self.maxSize = maxSize
+  }
+
+  /// Writes one message through the queue (see the type's comment) and returns its outcome.
+  func append(
+    to conversationID: UUID, requestID: String, fingerprint: String, store: ChatStore, logger: Logger, decide: @escaping Decide
+  ) async throws -> ChatStore.AppendOutcome {
+    try Task.checkCancellation()
+    let ticket = state.withLock { state in
+      state.nextTicket += 1
+      return state.nextTicket
+    }
+    let write = Write(
+      conversationID: conversationID, requestID: requestID, fingerprint: fingerprint, decide: decide, context: RequestContext.current)
+    let turn = await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+        let job = Job(ticket: ticket, write: write, continuation: continuation)
+        let batches = state.withLock { state in
+          state.pending.append(job)
+          return Self.takeBatches(&state, maxConcurrent: maxConcurrent, maxSize: maxSize)
+        }
+        Self.start(batches)
+      }
+    } onCancel: {
+      let removed = state.withLock { state -> Job? in
+        guard let index = state.pending.firstIndex(where: { $0.ticket == ticket }) else { return nil }
+        return state.pending.remove(at: index)
+      }
+      removed?.continuation.resume(returning: .done(.failure(CancellationError())))
+    }
+    switch turn {
+    case .done(let result):
+      return try result.get()
+    case .alone:
+      return try await store.writeMessages([write], logger: logger)[0].get()
+    case .lead(let jobs):
+      return try await lead(jobs, store: store, logger: logger).get()
+    }
+  }
+
+  /// Writes `jobs` (this call's own first), answers the others, frees the slot and hands the
+  /// next batch to its first call; returns this call's result.
+  private func lead(_ jobs: [Job], store: ChatStore, logger: Logger) async -> Result<ChatStore.AppendOutcome, any Error> {
+    let now = ContinuousClock.now
+    var results = [Result<ChatStore.AppendOutcome, any Error>?](repeating: nil, count: jobs.count)
+    var live: [Write] = []
+    var liveIndexes: [Int] = []
+    for (index, job) in jobs.enumerated() {
+      if let deadline = job.write.deadline, deadline <= now {
+        results[index] = .failure(RPCError(code: .deadlineExceeded, message: "the deadline passed before the message was written"))
+      } else {
+        live.append(job.write)
+        liveIndexes.append(index)
+      }
+    }
+    var failed = false
+    if !live.isEmpty {
+      do {
+        let written = try await store.writeMessages(live, logger: logger)
+        sizes.record(live.count)
+        for (offset, result) in written.enumerated() { results[liveIndexes[offset]] = result }
+      } catch {
+        logger.debug("a batch of \(live.count) messages failed; each is written alone", metadata: ["error": "\(error)"])
+        failed = true
+      }
+    }
+    let next = state.withLock { state in
+      for job in jobs { state.busy.remove(job.conversationID) }
+      state.running -= 1
+      return Self.takeBatches(&state, maxConcurrent: maxConcurrent, maxSize: maxSize)
+    }
+    Self.start(next)
+    for (index, job) in jobs.enumerated().dropFirst() {
+      if let result = results[index] {
+        job.continuation.resume(returning: .done(result))
+      } else {
+        job.continuation.resume(returning: .alone)
+      }
+    }
+    if let own = results[0] { return own }
+    precondition(failed, "a written batch answers every call")
+    do {
+      return try await store.writeMessages([jobs[0].write], logger: logger)[0]
+    } catch {
+      return .failure(error)
+    }
+  }
+
+  private static func start(_ batches: [[Job]]) {
+    for batch in batches { batch[0].continuation.resume(returning: .lead(batch)) }
+  }
+
+  /// Takes batches off the queue while a slot is free: the queued calls in arrival order,
+  /// skipping (for now) those whose conversation is in a running batch, those whose
+  /// conversation has an earlier call skipped, and a second call with the same request id.
+  private static func takeBatches(_ state: inout State, maxConcurrent: Int, maxSize: Int) -> [[Job]] {
+    var batches: [[Job]] = []
+    while state.running < maxConcurrent && !state.pending.isEmpty {
+      var batch: [Job] = []
+      var left: [Job] = []
+      var held: Set<UUID> = []
+      var keys: Set<String> = []
+      var inBatch: Set<UUID> = []
+      for job in state.pending {
+        let key = "\(job.conversationID)/\(job.write.requestID)"
+        if batch.count >= maxSize || held.contains(job.conversationID) || keys.contains(key)
+          || state.busy.contains(job.conversationID)
+        {
+          held.insert(job.conversationID)
+          left.append(job)
+        } else {
+          batch.append(job)
+          keys.insert(key)
+          inBatch.insert(job.conversationID)
+        }
+      }
+      state.pending = left
+      guard !batch.isEmpty else { break }
+      state.busy.formUnion(inBatch)
+      state.running += 1
+      batches.append(batch)
+    }
+    return batches
+  }
+}
