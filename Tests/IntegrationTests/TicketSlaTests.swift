@@ -261,8 +261,54 @@ extension MeshTests {
       try await Self.restoreDefaultPolicy()
     }
 
+    @Test("a reopen restarts the resolution clock with the policy then in force; the resolved event's time_to_resolve counts from the reopen")
+    func reopenRestartsResolutionClock() async throws {
+      let m = try mesh
+      try await m.withGateway(as: .supervisor("sla-supervisor")) { grpc in
+        let stored = try await Self.setShortPolicy(grpc)
+        let tickets = Tickets(wrapping: grpc)
+        func step(_ ticket: Support_Tickets_V1_Ticket, _ action: Support_Tickets_V1_TicketAction) async throws -> Support_Tickets_V1_Ticket {
+          try await tickets.transitionTicket(.with { $0.ticketID = ticket.ticketID; $0.action = action; $0.expectedVersion = ticket.version })
+        }
+        var ticket = try await tickets.createTicket(Self.inquiry(uniqueID("shopper")))
+        #expect(abs(ticket.sla.resolutionDueTime.date.timeIntervalSince(ticket.createTime.date) - 3600) < 0.001, "the policy's 1 h")
+        ticket = try await step(ticket, .with { $0.startReview = .init() })
+        ticket = try await step(ticket, .with { $0.approve = .init() })
+        ticket = try await step(ticket, .with { $0.agreeSolution = .with { $0.answer = .with { $0.notes = "see the manual, p. 4" } } })
+        ticket = try await step(ticket, .with { $0.resolve = .with { $0.outcome = .answered; $0.summary = "answered" } })
+
+        // The policy changes before the reopen: the restarted clock takes the new target (2 h),
+        // not the environment's 72 h nor the creation's 1 h.
+        var longer = Self.shortPolicy
+        longer.targets[1].target = .init(seconds: 7200)
+        _ = try await Sla(wrapping: grpc).updateSlaPolicy(.with { $0.policy = longer; $0.expectedVersion = stored.version })
+        ticket = try await step(ticket, .with { $0.reopen = .with { $0.reason = "the manual does not say" } })
+        let clock = try Self.clock(ticket, .resolution)
+        #expect(ticket.status == .reopened && clock.startTime.date > ticket.createTime.date && clock.target.seconds == 7200)
+        #expect(abs(ticket.sla.resolutionDueTime.date.timeIntervalSince(clock.startTime.date) - 7200) < 0.001)
+        #expect(clock.dueTime == ticket.sla.resolutionDueTime && clock.state == .active && !ticket.sla.resolutionBreached)
+
+        try await Task.sleep(for: .seconds(1))
+        ticket = try await step(ticket, .with { $0.resolve = .with { $0.outcome = .answered; $0.summary = "answered again" } })
+        let resolved = try await Self.events(m, subject: ticket.ticketID, types: [Support_Tickets_V1_TicketResolvedEvent.protoMessageName])
+          .map(\.ticketResolved)
+        #expect(resolved.count == 2 && resolved.last?.reopenCount == 1)
+        let expected = ticket.resolveTime.date.timeIntervalSince(clock.startTime.date)
+        let reported = Double(resolved.last?.timeToResolve.seconds ?? -1) + Double(resolved.last?.timeToResolve.nanos ?? 0) / 1e9
+        #expect(expected >= 1 && abs(reported - expected) < 0.01, "from the reopen: \(reported) s, expected \(expected) s")
+      }
+      try await Self.restoreDefaultPolicy()
+    }
+
     /// The SLA events of one case in the tickets event log, read until caught up.
     static func slaEvents(_ m: Mesh, subject: String) async throws -> [EventEnvelope] {
+      try await events(
+        m, subject: subject,
+        types: [Support_Tickets_V1_TicketSlaAtRiskEvent.protoMessageName, Support_Tickets_V1_TicketSlaBreachedEvent.protoMessageName])
+    }
+
+    /// The events of `types` about one case in the tickets event log, read until caught up.
+    static func events(_ m: Mesh, subject: String, types: [String]) async throws -> [EventEnvelope] {
       let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
       let signed = header.sign(Caller(subject: "it-sla", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
       var metadata = Metadata()
@@ -272,7 +318,6 @@ extension MeshTests {
       ) { client in
         var options = CallOptions.defaults
         options.timeout = .seconds(30)
-        let types = [Support_Tickets_V1_TicketSlaAtRiskEvent.protoMessageName, Support_Tickets_V1_TicketSlaBreachedEvent.protoMessageName]
         return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
           .with { $0.afterPosition = 0; $0.types = types }, metadata: metadata, options: options
         ) { response in

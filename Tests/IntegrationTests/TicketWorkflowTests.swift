@@ -140,6 +140,49 @@ extension MeshTests {
       }
     }
 
+    @Test("the wait for the goods ends when the parcel arrived: the clock resumes at receive_time (bounded by the pause's start), not at the call")
+    func goodsReceivedResumesAtReceiveTime() async throws {
+      let agent = uniqueID("agent")
+      for early in [false, true] {
+        let shopper = uniqueID("shopper")
+        let created = try await mesh.withGateway(as: .person(.shopper, shopper, scope: nil)) { grpc in
+          try await Client(wrapping: grpc).createTicket(MeshTests.Tickets.returnRequest(shopper: shopper))
+        }
+        try await mesh.withGateway(as: .person(.agent, agent, scope: nil)) { grpc in
+          let tickets = Client(wrapping: grpc)
+          var ticket = try await tickets.transitionTicket(Self.transition(created, .with { $0.startReview = .init() }))
+          ticket = try await tickets.transitionTicket(Self.transition(ticket, .with { $0.approve = .init() }))
+          ticket = try await tickets.transitionTicket(Self.transition(ticket, Self.refund))
+          let id = ticket.ticketID
+          try await waitFor(seconds: 30) {
+            ticket = try await tickets.getTicket(.with { $0.ticketID = id })
+            return ticket.status == .awaitingReturn
+          }
+          #expect(ticket.sla.paused && ticket.sla.pauseReason == .waitingForReturnedGoods)
+          let pausedSince = ticket.sla.pausedSinceTime.date
+          let dueBefore = ticket.sla.resolutionDueTime.date
+          let pausedBefore = ticket.sla.pausedDuration.seconds
+          // Not in the future.
+          await expectCode(.invalidArgument, containing: "receive_time") {
+            try await tickets.transitionTicket(Self.transition(ticket, .with {
+              $0.markGoodsReceived = .with { $0.receiveTime = Date().addingTimeInterval(3600).timestamp }
+            }))
+          }
+          try await Task.sleep(for: .seconds(2.5))
+          // The parcel arrived 1.5 s into the wait (or, reported wrongly, before the wait began:
+          // the wait then counts nothing).
+          let arrived = early ? pausedSince.addingTimeInterval(-60) : pausedSince.addingTimeInterval(1.5)
+          ticket = try await tickets.transitionTicket(Self.transition(ticket, .with {
+            $0.markGoodsReceived = .with { $0.receiveTime = arrived.timestamp }
+          }))
+          #expect(ticket.status == .goodsReceived && !ticket.sla.paused)
+          let counted = ticket.sla.pausedDuration.seconds - pausedBefore
+          #expect(counted == (early ? 0 : 1), "paused until the parcel arrived (whole seconds), not the 3 s until the call")
+          #expect(abs(ticket.sla.resolutionDueTime.date.timeIntervalSince(dueBefore) - Double(counted)) < 0.001, "the due time moved by the counted wait")
+        }
+      }
+    }
+
     @Test("a stale expected_version is ABORTED; a retry with the same request_id returns the first result; other pairs change nothing")
     func versionsAndRetries() async throws {
       try await mesh.withGateway { grpc in

@@ -47,11 +47,13 @@
 ///
 /// ## Service levels (TicketSla)
 /// Targets come from the store's SLA policy (support/tickets/v1/sla.proto, SlaService), read
-/// when the case is created: a policy change applies to cases created after it.
+/// when the case is created (and, for the resolution, when it is reopened): a policy change
+/// applies to cases created, and resolution clocks restarted, after it.
 /// - First response (FIRST_RESPONSE) due by the policy's target after submission (default 24 h):
 ///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
-/// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
-///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h); a Reopen
+///   restarts it from the reopen with the target of the policy then in force (the clock's
+///   start_time says which): met on RESOLVED.
 /// - Complaint reply (COMPLAINT_REPLY), COMPLAINT cases only, due by the policy's target after
 ///   submission (default 48 h): met by the first agent or supervisor PUBLIC_REPLY with
 ///   `proposes_solution = true`, or by AgreeSolution (a solution agreed was proposed by then),

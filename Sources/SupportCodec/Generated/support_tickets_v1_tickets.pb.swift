@@ -57,11 +57,13 @@
 ///
 /// ## Service levels (TicketSla)
 /// Targets come from the store's SLA policy (support/tickets/v1/sla.proto, SlaService), read
-/// when the case is created: a policy change applies to cases created after it.
+/// when the case is created (and, for the resolution, when it is reopened): a policy change
+/// applies to cases created, and resolution clocks restarted, after it.
 /// - First response (FIRST_RESPONSE) due by the policy's target after submission (default 24 h):
 ///   met by the first agent PUBLIC_REPLY comment or the StartReview action, whichever comes first.
-/// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h; reset to
-///   the environment's resolution hours after a Reopen): met on RESOLVED.
+/// - Resolution (RESOLUTION) due by the policy's target after submission (default 72 h); a Reopen
+///   restarts it from the reopen with the target of the policy then in force (the clock's
+///   start_time says which): met on RESOLVED.
 /// - Complaint reply (COMPLAINT_REPLY), COMPLAINT cases only, due by the policy's target after
 ///   submission (default 48 h): met by the first agent or supervisor PUBLIC_REPLY with
 ///   `proposes_solution = true`, or by AgreeSolution (a solution agreed was proposed by then),
@@ -1521,7 +1523,8 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   /// Clears the value of `firstResponseTime`. Subsequent reads from it will return its default value.
   public mutating func clearFirstResponseTime() {self._firstResponseTime = nil}
 
-  /// Resolution is due by then (default 72 h after submission, or after the latest reopen).
+  /// Resolution is due by then: the policy's target (default 72 h) after submission, or after
+  /// the latest reopen.
   public var resolutionDueTime: SwiftProtobuf.Google_Protobuf_Timestamp {
     get {_resolutionDueTime ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
     set {_resolutionDueTime = newValue}
@@ -1531,7 +1534,7 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   /// Clears the value of `resolutionDueTime`. Subsequent reads from it will return its default value.
   public mutating func clearResolutionDueTime() {self._resolutionDueTime = nil}
 
-  /// True while the clock is paused because the case waits on the shopper.
+  /// True while the clocks are paused (pause_reason says what the case waits for).
   public var paused: Bool = false
 
   /// Since when the clock is paused; empty when not paused.
@@ -2764,7 +2767,8 @@ public nonisolated struct Support_Tickets_V1_CloseAction: Sendable {
 }
 
 /// RESOLVED or CLOSED -> REOPENED. Shopper, agent, or the system on a dissatisfied follow-up
-/// from the feedback service. Resets the resolution due time. Publishes TicketReopenedEvent.
+/// from the feedback service. Restarts the resolution clock from the reopen with the SLA policy
+/// in force. Publishes TicketReopenedEvent.
 public nonisolated struct Support_Tickets_V1_ReopenAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -876,8 +876,7 @@ public nonisolated struct Support_Tickets_V1_TicketResolvedEvent: @unchecked Sen
   /// Clears the value of `resolveTime`. Subsequent reads from it will return its default value.
   public mutating func clearResolveTime() {_uniqueStorage()._resolveTime = nil}
 
-  /// Submission to first response, and submission (or latest reopen) to resolution, both
-  /// excluding time paused while waiting on the shopper.
+  /// Submission to first response (wall-clock time).
   public var timeToFirstResponse: SwiftProtobuf.Google_Protobuf_Duration {
     get {_storage._timeToFirstResponse ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_uniqueStorage()._timeToFirstResponse = newValue}
@@ -887,6 +886,8 @@ public nonisolated struct Support_Tickets_V1_TicketResolvedEvent: @unchecked Sen
   /// Clears the value of `timeToFirstResponse`. Subsequent reads from it will return its default value.
   public mutating func clearTimeToFirstResponse() {_uniqueStorage()._timeToFirstResponse = nil}
 
+  /// Submission (or the latest reopen) to resolution, less the time the clocks were paused since
+  /// (waiting on the shopper, for the returned goods or on a third party), in wall-clock time.
   public var timeToResolve: SwiftProtobuf.Google_Protobuf_Duration {
     get {_storage._timeToResolve ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_uniqueStorage()._timeToResolve = newValue}
@@ -896,7 +897,7 @@ public nonisolated struct Support_Tickets_V1_TicketResolvedEvent: @unchecked Sen
   /// Clears the value of `timeToResolve`. Subsequent reads from it will return its default value.
   public mutating func clearTimeToResolve() {_uniqueStorage()._timeToResolve = nil}
 
-  /// Total time paused waiting on the shopper.
+  /// Total time the clocks were paused over the case's life (whole seconds).
   public var pausedDuration: SwiftProtobuf.Google_Protobuf_Duration {
     get {_storage._pausedDuration ?? SwiftProtobuf.Google_Protobuf_Duration()}
     set {_uniqueStorage()._pausedDuration = newValue}

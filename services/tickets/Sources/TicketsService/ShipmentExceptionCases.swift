@@ -184,7 +184,7 @@ struct ShipmentExceptionCases: Sendable {
     _ = try await store.change(link.ticketID, requestID: requestID, fingerprint: requestID, on: connection, logger: logger) { ticket in
       guard ticket.status == .submitted, ticket.assigneeAgentID.isEmpty, ticket.createdBy.kind == .system else { return nil }
       let action = TicketAction.OneOf_Action.cancel(.with { $0.reason = reason })
-      var (next, why) = TicketWorkflow.apply(action, to: ticket, target: .cancelled, by: actor, now: now, policy: policy)
+      var (next, why) = TicketWorkflow.apply(action, to: ticket, target: .cancelled, by: actor, now: now)
       next.version = ticket.version + 1
       next.updateTime = now.timestamp
       var entry = TicketHandlers.entry(.transitioned, ticket: next, actor: actor, reason: why, now: now)

@@ -43,6 +43,40 @@ extension Ticket {
     }
   }
 
+  /// A reopen: the resolution clock starts again at `start` with the rule of the policy in
+  /// force for the case's type and priority, on the rule's calendar, like a new case's. A case
+  /// from before clocks (or without a resolution rule) gets `fallbackHours` of wall-clock time.
+  mutating func restartResolutionClock(at start: Date, policy: SlaPolicy, defaults: SlaPolicy, fallbackHours: Int) {
+    guard let index = sla.clocks.firstIndex(where: { $0.milestone == .resolution }),
+      let rule = SlaPolicies.target(.resolution, type: type, priority: priority, in: policy, defaults: defaults)
+    else {
+      sla.resolutionDueTime = start.addingTimeInterval(Double(fallbackHours) * 3600).timestamp
+      return
+    }
+    let seconds = TimeInterval(rule.target.seconds) + TimeInterval(rule.target.nanos) / 1e9
+    let share = sla.atRiskShare > 0 ? sla.atRiskShare : SlaPolicies.defaultAtRiskShare
+    let counting = rule.businessTime ? SlaPolicies.calendar(policy) : .wallClock
+    let due = counting.add(seconds, to: start) ?? start.addingTimeInterval(seconds)
+    let atRisk = counting.add(seconds * share, to: start) ?? start.addingTimeInterval(seconds * share)
+    sla.clocks[index].target = rule.target
+    sla.clocks[index].businessTime = rule.businessTime
+    sla.clocks[index].startTime = start.timestamp
+    sla.clocks[index].dueTime = due.timestamp
+    sla.clocks[index].atRiskTime = atRisk.timestamp
+    sla.resolutionDueTime = due.timestamp
+  }
+
+  /// Active time from the start of the current resolution clock (the creation, or the latest
+  /// reopen) to `end`, less the pauses since: each pause moved the due time later by its
+  /// length. Nil for a case whose clock did not restart at its reopen (from before clocks).
+  func activeResolutionTime(until end: Date) -> TimeInterval? {
+    guard let clock = sla.clocks.first(where: { $0.milestone == .resolution }),
+      reopenCount == 0 || clock.startTime.date > createTime.date
+    else { return nil }
+    let paused = sla.resolutionDueTime.date.timeIntervalSince(clock.dueTime.date)
+    return max(0, end.timeIntervalSince(clock.startTime.date) - paused)
+  }
+
   /// When a tracked milestone is due and was met, from the case's own fields (as stored, so
   /// the clock repeats them exactly).
   func slaDueAndMet(_ milestone: SlaMilestone) -> (due: Google_Protobuf_Timestamp, met: Google_Protobuf_Timestamp?)? {

@@ -16,7 +16,6 @@ import SupportCodec
 /// note saying what was skipped and why, for the agent.
 struct TicketAutomation: Sendable {
   let store: TicketStore
-  let policy: TicketsPolicy
   let logger: Logger
 
   /// Who acts: the system, named by the subscription that heard the event.
@@ -61,7 +60,6 @@ struct TicketAutomation: Sendable {
     }
     let actor = Self.actor(subscription)
     let now = Date.nowMicroseconds
-    let policy = self.policy
     let requestID = "event:\(eventID)"
     do {
       _ = try await store.change(id, requestID: requestID, fingerprint: requestID, on: connection, logger: logger) { ticket in
@@ -75,7 +73,7 @@ struct TicketAutomation: Sendable {
         } catch let error as GoogleRPCStatus {
           throw Skipped(why: "\(name) was refused: \(error.message)")
         }
-        var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, by: actor, now: now, policy: policy)
+        var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, by: actor, now: now)
         next.version = ticket.version + 1
         next.updateTime = now.timestamp
         var entry = TicketHandlers.entry(.transitioned, ticket: next, actor: actor, reason: reason, now: now)

@@ -21,7 +21,6 @@ extension TicketHandlers {
     let caller = try Permissions.caller()
     let actor = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
     let now = Date.nowMicroseconds
-    let policy = self.policy
     let changed = try await store.change(id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) { ticket in
       guard caller.isStaff || caller.subject == ticket.shopperID else { throw ServiceError.notFound("ticket", request.ticketID) }
       try TicketWorkflow.authorize(action, on: ticket, caller: caller, actor: actor)
@@ -37,7 +36,7 @@ extension TicketHandlers {
         )
       }
       try TicketWorkflow.validate(action, for: ticket)
-      var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, by: actor, now: now, policy: policy)
+      var (next, reason) = TicketWorkflow.apply(action, to: ticket, target: target, by: actor, now: now)
       // The shopper acting ends a wait on the shopper (a reply that asked them for something).
       if caller.role == .shopper && next.shopperEndsPause { next.resumeSLA(at: now) }
       next.version = ticket.version + 1

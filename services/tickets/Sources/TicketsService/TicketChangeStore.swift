@@ -40,7 +40,13 @@ extension TicketStore {
     guard let current = try await Self.lockedTicket(id, connection, logger) else {
       throw ServiceError.notFound("ticket", id.uuidString.lowercased())
     }
-    guard let (next, entry) = try decide(current) else { return current }
+    guard let (decided, entry) = try decide(current) else { return current }
+    var next = decided
+    if next.reopenCount > current.reopenCount {
+      // A reopen: a fresh resolution clock from the policy in force, as a new case gets.
+      let policy = try await SlaStore.storedPolicy(on: connection, logger: logger) ?? slaDefaults
+      next.restartResolutionClock(at: entry.occurTime.date, policy: policy, defaults: slaDefaults, fallbackHours: resolutionHours)
+    }
     try await Self.update(next, connection, logger)
     try await Self.appendHistory(entry, ticketID: id, connection, logger)
     if !requestID.isEmpty {

@@ -127,14 +127,17 @@ enum TicketEvents {
           $0.timeToFirstResponse = .init(timeInterval: max(0, after.sla.firstResponseTime.date.timeIntervalSince(after.createTime.date)))
         }
         $0.resolveTime = after.resolveTime
-        if after.reopenCount == 0 {
-          // From submission, less every pause (whatever the SLA policy's target and calendar).
+        if let active = after.activeResolutionTime(until: after.resolveTime.date) {
+          // From submission or the latest reopen (the resolution clock's start), less the pauses.
+          $0.timeToResolve = .init(timeInterval: active)
+        } else if after.reopenCount == 0 {
+          // A case from before clocks: from submission, less every pause.
           let active = after.resolveTime.date.timeIntervalSince(after.createTime.date) - TimeInterval(after.sla.pausedDuration.seconds)
           $0.timeToResolve = .init(timeInterval: max(0, active))
         } else {
-          // From the latest reopen, less the time paused since: a reopen sets the due time to the
-          // reopen plus the window, and every pause since moves it later, so the active time is
-          // the resolve time less (due time - window).
+          // Reopened before clocks restarted: the reopen set the due time to the reopen plus
+          // the window, and every pause since moved it later, so the active time is the resolve
+          // time less (due time - window).
           let window = TimeInterval(resolutionHours) * 3600
           $0.timeToResolve = .init(timeInterval: max(0, after.resolveTime.date.timeIntervalSince(after.sla.resolutionDueTime.date) + window))
         }

@@ -110,7 +110,7 @@ enum TicketWorkflow {
 
   /// Applies an allowed action to the case (status already checked): the new case and the
   /// reason to record in history.
-  static func apply(_ action: TicketAction.OneOf_Action, to ticket: Ticket, target: TicketStatus, by actor: Actor, now: Date, policy: TicketsPolicy) -> (Ticket, reason: String) {
+  static func apply(_ action: TicketAction.OneOf_Action, to ticket: Ticket, target: TicketStatus, by actor: Actor, now: Date) -> (Ticket, reason: String) {
     var next = ticket
     var reason = ""
     let stamp = now.timestamp
@@ -190,8 +190,8 @@ enum TicketWorkflow {
       next.reopenCount += 1
       next.statusReason = a.reason
       // resolve_time and close_time stay: they say when the case was last resolved / closed.
-      // A fresh resolution clock from the reopen.
-      next.sla.resolutionDueTime = now.addingTimeInterval(Double(policy.resolutionHours) * 3600).timestamp
+      // The resolution clock restarts from the reopen in `TicketStore.change`, which reads the
+      // SLA policy in force.
       reason = a.reason
     case .cancel(let a):
       next.statusReason = a.reason

@@ -17,7 +17,7 @@ public enum TicketsServiceDefinition {
     let policy = try TicketsPolicy.load()
     let store = TicketStore(
       database: resources.database!, outbox: resources.outbox, resolutionHours: policy.resolutionHours, slaDefaults: SlaPolicies.defaultPolicy(policy))
-    let automation = TicketAutomation(store: store, policy: policy, logger: resources.logger)
+    let automation = TicketAutomation(store: store, logger: resources.logger)
     return ServiceParts(
       rpcServices: [
         TicketHandlers(store: store, policy: policy, logger: resources.logger),
