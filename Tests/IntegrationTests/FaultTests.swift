@@ -93,36 +93,52 @@ extension FaultTests {
         }
       }
 
-      // A watch relayed by the gateway does not hold up its drain: it ends UNAVAILABLE at once
-      // (the caller resumes elsewhere) and the gateway exits well within its grace period.
+      // A watch and an event-log stream relayed by the gateway do not hold up its drain: they
+      // end UNAVAILABLE at once (the caller resumes elsewhere) and the gateway exits well
+      // within its grace period.
       do {
         let pid = try mesh.pid(of: "gateway")
         let started = ContinuousClock.now
-        let ended: RPCError.Code? = try await mesh.withGateway { grpc in
+        let ended: [String: RPCError.Code] = try await mesh.withGateway { grpc in
           let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
           let shipment = try await shipments.createShipment(MeshTests.LogisticsExceptionCases.outbound(order: uniqueID("order"), shopper: uniqueID("s")))
-          return try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
+          return try await withThrowingTaskGroup(of: (String, RPCError.Code?).self) { group in
             group.addTask {
               do {
                 try await shipments.watchShipment(.with { $0.shipmentID = shipment.shipmentID }) { response in
                   for try await _ in response.messages {}
                 }
-                return nil
+                return ("watch", nil)
               } catch let error as RPCError {
-                return error.code
+                return ("watch", error.code)
+              }
+            }
+            group.addTask {
+              var metadata = Metadata()
+              metadata.addString("tickets", forKey: "x-supportmesh-producer")
+              do {
+                // A type nothing produces: nothing to send but heartbeats, until the drain.
+                try await Support_Events_V1_EventLog.Client(wrapping: grpc).streamEvents(
+                  .with { $0.afterPosition = 0; $0.types = ["support.tests.v1.NeverProducedEvent"] }, metadata: metadata
+                ) { response in
+                  for try await _ in response.messages {}
+                }
+                return ("events", nil)
+              } catch let error as RPCError {
+                return ("events", error.code)
               }
             }
             group.addTask {
               try await Task.sleep(for: .milliseconds(500))
               kill(pid, SIGTERM)
-              return nil
+              return ("signal", nil)
             }
-            var code: RPCError.Code?
-            for try await result in group { if let result { code = result } }
-            return code
+            var codes: [String: RPCError.Code] = [:]
+            for try await (name, code) in group { if let code { codes[name] = code } }
+            return codes
           }
         }
-        #expect(ended == .unavailable, "the relayed watch ends UNAVAILABLE when the gateway drains")
+        #expect(ended == ["watch": .unavailable, "events": .unavailable], "relayed long-lived streams end UNAVAILABLE when the gateway drains")
         while kill(pid, 0) == 0, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(50)) }
         #expect(ContinuousClock.now - started < .seconds(8), "the gateway exits without waiting for the watcher")
         try await waitFor(seconds: 30) {
