@@ -337,7 +337,8 @@ extension Support_Chat_V1_ConversationService {
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
         /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-        /// > shopper_id. A retry with the same request_id returns the conversation created first.
+        /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+        /// > retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_StartConversationRequest` messages.
@@ -512,7 +513,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
         /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
         /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-        /// > message gets the next sequence of the conversation. A retry with the same request_id
+        /// > message gets the next sequence of the conversation (concurrent messages to one
+        /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
         /// > (scoped to the conversation) returns the message stored first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -525,7 +527,8 @@ extension Support_Chat_V1_ConversationService {
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
         /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-        /// > conversation's skill group.
+        /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+        /// > conversation with different content.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_SendMessageRequest` messages.
@@ -709,7 +712,8 @@ extension Support_Chat_V1_ConversationService {
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-        /// > system; ABORTED when expected_version is stale.
+        /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_EscalateConversationRequest` messages.
@@ -807,7 +811,8 @@ extension Support_Chat_V1_ConversationService {
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
         /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-        /// > shopper_id. A retry with the same request_id returns the conversation created first.
+        /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+        /// > retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -982,7 +987,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
         /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
         /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-        /// > message gets the next sequence of the conversation. A retry with the same request_id
+        /// > message gets the next sequence of the conversation (concurrent messages to one
+        /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
         /// > (scoped to the conversation) returns the message stored first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -995,7 +1001,8 @@ extension Support_Chat_V1_ConversationService {
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
         /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-        /// > conversation's skill group.
+        /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+        /// > conversation with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -1179,7 +1186,8 @@ extension Support_Chat_V1_ConversationService {
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-        /// > system; ABORTED when expected_version is stale.
+        /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_EscalateConversationRequest` message.
@@ -1275,7 +1283,8 @@ extension Support_Chat_V1_ConversationService {
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
         /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-        /// > shopper_id. A retry with the same request_id returns the conversation created first.
+        /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+        /// > retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_StartConversationRequest` message.
@@ -1450,7 +1459,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
         /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
         /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-        /// > message gets the next sequence of the conversation. A retry with the same request_id
+        /// > message gets the next sequence of the conversation (concurrent messages to one
+        /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
         /// > (scoped to the conversation) returns the message stored first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -1463,7 +1473,8 @@ extension Support_Chat_V1_ConversationService {
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
         /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-        /// > conversation's skill group.
+        /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+        /// > conversation with different content.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_SendMessageRequest` message.
@@ -1649,7 +1660,8 @@ extension Support_Chat_V1_ConversationService {
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-        /// > system; ABORTED when expected_version is stale.
+        /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_EscalateConversationRequest` message.
@@ -2332,7 +2344,8 @@ extension Support_Chat_V1_ConversationService {
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
         /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-        /// > shopper_id. A retry with the same request_id returns the conversation created first.
+        /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+        /// > retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -2542,7 +2555,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
         /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
         /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-        /// > message gets the next sequence of the conversation. A retry with the same request_id
+        /// > message gets the next sequence of the conversation (concurrent messages to one
+        /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
         /// > (scoped to the conversation) returns the message stored first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -2555,7 +2569,8 @@ extension Support_Chat_V1_ConversationService {
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
         /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-        /// > conversation's skill group.
+        /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+        /// > conversation with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -2769,7 +2784,8 @@ extension Support_Chat_V1_ConversationService {
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-        /// > system; ABORTED when expected_version is stale.
+        /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_EscalateConversationRequest` message.
@@ -2890,7 +2906,8 @@ extension Support_Chat_V1_ConversationService {
         /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
         /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
         /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-        /// > shopper_id. A retry with the same request_id returns the conversation created first.
+        /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+        /// > retry with the same request_id returns the conversation created first.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -3177,7 +3194,8 @@ extension Support_Chat_V1_ConversationService {
         /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
         /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
         /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-        /// > message gets the next sequence of the conversation. A retry with the same request_id
+        /// > message gets the next sequence of the conversation (concurrent messages to one
+        /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
         /// > (scoped to the conversation) returns the message stored first.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -3190,7 +3208,8 @@ extension Support_Chat_V1_ConversationService {
         /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
         /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
         /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-        /// > conversation's skill group.
+        /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+        /// > conversation with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -3466,7 +3485,8 @@ extension Support_Chat_V1_ConversationService {
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-        /// > system; ABORTED when expected_version is stale.
+        /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_EscalateConversationRequest` message.
@@ -3593,7 +3613,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
     /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
     /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-    /// > shopper_id. A retry with the same request_id returns the conversation created first.
+    /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+    /// > retry with the same request_id returns the conversation created first.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_StartConversationRequest` message.
@@ -3845,7 +3866,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
     /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
     /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-    /// > message gets the next sequence of the conversation. A retry with the same request_id
+    /// > message gets the next sequence of the conversation (concurrent messages to one
+    /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
     /// > (scoped to the conversation) returns the message stored first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -3858,7 +3880,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
     /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
     /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-    /// > conversation's skill group.
+    /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+    /// > conversation with different content.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_SendMessageRequest` message.
@@ -4104,7 +4127,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
     /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
     /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-    /// > system; ABORTED when expected_version is stale.
+    /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+    /// > used with different content.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_EscalateConversationRequest` message.
@@ -4215,7 +4239,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > and there are no initial_attachments, or a text is too long; NOT_FOUND when skill_group_id
     /// > names no skill group; FAILED_PRECONDITION (ErrorInfo reason NO_SKILL_GROUP) when
     /// > skill_group_id is empty and the channel has no default skill group configured; PERMISSION_DENIED when a shopper caller names another
-    /// > shopper_id. A retry with the same request_id returns the conversation created first.
+    /// > shopper_id; ALREADY_EXISTS when request_id was already used with different content. A
+    /// > retry with the same request_id returns the conversation created first.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4495,7 +4520,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > Posts a message: text, attachments, or a canned response rendered with the conversation's
     /// > context and `placeholder_values`. A shopper may write while QUEUED (including offline
     /// > messages); an agent must be assigned to the conversation (or be a supervisor). The
-    /// > message gets the next sequence of the conversation. A retry with the same request_id
+    /// > message gets the next sequence of the conversation (concurrent messages to one
+    /// > conversation get consecutive sequences in the order they arrive). A retry with the same request_id
     /// > (scoped to the conversation) returns the message stored first.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, sender is missing, there is no text, attachment or canned response,
@@ -4508,7 +4534,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > shopper, agent or supervisor writes as themselves; a service may write for anyone), is not
     /// > the conversation's shopper, its assigned agent or a supervisor, a shopper sends a canned
     /// > response, or an agent sends a SKILL_GROUP canned response that does not list the
-    /// > conversation's skill group.
+    /// > conversation's skill group; ALREADY_EXISTS when request_id was already used in this
+    /// > conversation with different content.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -4778,7 +4805,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
     /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
     /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
-    /// > system; ABORTED when expected_version is stale.
+    /// > system; ABORTED when expected_version is stale; ALREADY_EXISTS when request_id was already
+    /// > used with different content.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -8920,7 +8948,8 @@ extension Support_Chat_V1_FaqService {
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
         /// > characters, more than 30 keywords are given or one is empty or longer than 50
         /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-        /// > lacks a uri, or status is not a known value.
+        /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_CreateFaqEntryRequest` messages.
@@ -9071,7 +9100,8 @@ extension Support_Chat_V1_FaqService {
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
         /// > characters, more than 30 keywords are given or one is empty or longer than 50
         /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-        /// > lacks a uri, or status is not a known value.
+        /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9220,7 +9250,8 @@ extension Support_Chat_V1_FaqService {
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
         /// > characters, more than 30 keywords are given or one is empty or longer than 50
         /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-        /// > lacks a uri, or status is not a known value.
+        /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9598,7 +9629,8 @@ extension Support_Chat_V1_FaqService {
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
         /// > characters, more than 30 keywords are given or one is empty or longer than 50
         /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-        /// > lacks a uri, or status is not a known value.
+        /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -9787,7 +9819,8 @@ extension Support_Chat_V1_FaqService {
         /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
         /// > characters, more than 30 keywords are given or one is empty or longer than 50
         /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-        /// > lacks a uri, or status is not a known value.
+        /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+        /// > used with different content.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -10023,7 +10056,8 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
     /// > characters, more than 30 keywords are given or one is empty or longer than 50
     /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-    /// > lacks a uri, or status is not a known value.
+    /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+    /// > used with different content.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_CreateFaqEntryRequest` message.
@@ -10228,7 +10262,8 @@ extension Support_Chat_V1_FaqService.ClientProtocol {
     /// > than 128 characters, question or answer is empty, question exceeds 500 or answer 10,000
     /// > characters, more than 30 keywords are given or one is empty or longer than 50
     /// > characters, category exceeds 100 characters, there are more than 10 attachments or one
-    /// > lacks a uri, or status is not a known value.
+    /// > lacks a uri, or status is not a known value; ALREADY_EXISTS when request_id was already
+    /// > used with different content.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -507,7 +507,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
         /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
         /// > return_authorization_id, status) when the ticket already has a return authorisation that
-        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+        /// > content. Booking: this release books the carrier itself (no external
         /// > booking system is called): the waybill is a number logistics assigns
         /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
         /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
@@ -914,7 +915,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
         /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
         /// > return_authorization_id, status) when the ticket already has a return authorisation that
-        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+        /// > content. Booking: this release books the carrier itself (no external
         /// > booking system is called): the waybill is a number logistics assigns
         /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
         /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
@@ -1320,7 +1322,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
         /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
         /// > return_authorization_id, status) when the ticket already has a return authorisation that
-        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+        /// > content. Booking: this release books the carrier itself (no external
         /// > booking system is called): the waybill is a number logistics assigns
         /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
         /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
@@ -2273,7 +2276,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
         /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
         /// > return_authorization_id, status) when the ticket already has a return authorisation that
-        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+        /// > content. Booking: this release books the carrier itself (no external
         /// > booking system is called): the waybill is a number logistics assigns
         /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
         /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
@@ -2833,7 +2837,8 @@ extension Support_Logistics_V1_ShipmentService {
         /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
         /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
         /// > return_authorization_id, status) when the ticket already has a return authorisation that
-        /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+        /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+        /// > content. Booking: this release books the carrier itself (no external
         /// > booking system is called): the waybill is a number logistics assigns
         /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
         /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
@@ -3399,7 +3404,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
     /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
     /// > return_authorization_id, status) when the ticket already has a return authorisation that
-    /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+    /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+    /// > content. Booking: this release books the carrier itself (no external
     /// > booking system is called): the waybill is a number logistics assigns
     /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
     /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
@@ -3957,7 +3963,8 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > method, carrier_code is not a configured carrier, or expire_time is in the past;
     /// > FAILED_PRECONDITION with ErrorInfo reason ACTIVE_RETURN_AUTHORIZATION_EXISTS (metadata
     /// > return_authorization_id, status) when the ticket already has a return authorisation that
-    /// > is ISSUED or IN_TRANSIT. Booking: this release books the carrier itself (no external
+    /// > is ISSUED or IN_TRANSIT; ALREADY_EXISTS when request_id was already used with different
+    /// > content. Booking: this release books the carrier itself (no external
     /// > booking system is called): the waybill is a number logistics assigns
     /// > ("<CARRIER>R<yyyyMMdd><8 digits>", unique), a PICKUP's window is the requested one, and the
     /// > RMA number is "RMA-<yyyyMMdd>-<6 or more digits>". The destination defaults to the
