@@ -52,17 +52,37 @@ public struct Database: Sendable {
   ) async throws -> Result {
     do {
       let result = try await onLeasedConnection(timer: transactionTimer) { connection in
-        try await connection.withTransaction(logger: logger) { try await body($0) }
+        try await Self.transaction(on: connection, logger: logger, body)
       }
       committed.increment()
       return result
-    } catch let error as PostgresTransactionError {
-      rolledBack.increment()
-      throw error.underlying
     } catch {
       rolledBack.increment()
       throw error
     }
+  }
+
+  /// BEGIN, `body`, COMMIT; ROLLBACK when `body` throws, unless the connection is closed.
+  ///
+  /// Not postgres-nio's `withTransaction`: it sends ROLLBACK on a connection the server has
+  /// just closed, and postgres-nio (1.33.2) never answers a query written to a closed
+  /// connection (the write fails with nobody to tell the waiting query). After a database
+  /// crash every transaction in flight hung there for good, holding its caller to its
+  /// deadline and its slot (a chat message batch) forever. The server rolled back the
+  /// transaction of a connection that went away; there is nothing to send.
+  static func transaction<Result: Sendable>(
+    on connection: PostgresConnection, logger: Logger, _ body: @Sendable (PostgresConnection) async throws -> Result
+  ) async throws -> Result {
+    try await connection.query("BEGIN", logger: logger)
+    let result: Result
+    do {
+      result = try await body(connection)
+    } catch {
+      if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+      throw error
+    }
+    try await connection.query("COMMIT", logger: logger)
+    return result
   }
 
   /// Runs `body` on a pooled connection, the wait for the lease bounded by `leasing`, the time

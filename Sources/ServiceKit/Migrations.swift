@@ -69,12 +69,10 @@ public struct Migrator: Sendable {
   /// Returns the versions this call applied (empty when the schema was already current).
   @discardableResult
   public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
-    do {
-      return try await client.withTransaction(logger: logger) { connection in
+    try await client.withConnection { connection in
+      try await Database.transaction(on: connection, logger: logger) { connection in
         try await self.migrate(connection, logger: logger)
       }
-    } catch let error as PostgresTransactionError {
-      throw error.underlying
     }
   }
 

@@ -133,6 +133,13 @@ extension MeshTests {
           calls += [.pair(index, "p"), .pair(index, "p"), .retry(index), .reuse(index), .closed]
         }
         let requests = calls.map(request)
+        let m = try mesh
+        func rolledBack() async throws -> Double {
+          let metrics = try await m.http(m.httpPort("chat"), "/metrics").1
+          let line = metrics.split(separator: "\n").first { $0.hasPrefix("db_transactions_total{outcome=\"rolled_back\"}") }
+          return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        let rolledBackBefore = try await rolledBack()
         let answers = await withTaskGroup(of: (Int, Result<Support_Chat_V1_Message, any Error>).self) { group in
           for (position, sent) in requests.enumerated() {
             group.addTask {
@@ -144,6 +151,9 @@ extension MeshTests {
           return answers
         }
 
+        // A refused message (closed conversation, reused request id) is an answer, not a failure of
+        // the batch it was written with: nothing was rolled back and written again.
+        #expect(try await rolledBack() == rolledBackBefore, "no batch rolled back")
         var pairIDs: [Int: Set<String>] = [:]
         for (position, call) in calls.enumerated() {
           let answer = answers[position]!

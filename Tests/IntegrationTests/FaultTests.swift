@@ -223,6 +223,78 @@ func waitFor(seconds: Int, _ condition: () async throws -> Bool) async throws {
 }
 
 /// The embedded cluster's processes: the postmaster (from postmaster.pid) and its children.
+extension FaultTests {
+  @Test("a database crash under chat writes: no call waits past its deadline, and messages are written at once after it")
+  func databaseCrashUnderChatWrites() async throws {
+    let mesh = try Mesh(portBase: 18480)
+    try await mesh.start()
+    do {
+      try await mesh.withGateway { grpc in
+        let chat = ChatClient(wrapping: grpc)
+        var conversations: [(id: String, shopper: String)] = []
+        for _ in 0..<3 {
+          let shopper = uniqueID("shopper")
+          let started = try await chat.startConversation(.with {
+            $0.requestID = uniqueID("req"); $0.shopperID = shopper; $0.channel = .web; $0.initialMessage = "hello"
+          })
+          conversations.append((started.conversationID, shopper))
+        }
+        let targets = conversations
+        @Sendable func message(_ index: Int) -> Support_Chat_V1_SendMessageRequest {
+          let (id, shopper) = targets[index % targets.count]
+          return .with {
+            $0.requestID = uniqueID("msg"); $0.conversationID = id; $0.text = "message \(index)"
+            $0.sender = .with { $0.kind = .shopper; $0.id = shopper }
+          }
+        }
+        var options = CallOptions.defaults
+        options.timeout = .seconds(3)
+        let calls = options
+        // Six writers for 4 s; 1.5 s in, a PostgreSQL process is SIGKILLed: the server ends every
+        // session and restarts (crash recovery), as after a crash.
+        let slowest = try await withThrowingTaskGroup(of: Duration.self) { group in
+          for writer in 0..<6 {
+            group.addTask {
+              let end = ContinuousClock.now + .seconds(4)
+              var slowest = Duration.zero
+              var index = writer
+              while ContinuousClock.now < end {
+                let started = ContinuousClock.now
+                do { _ = try await chat.sendMessage(message(index), options: calls) } catch { try await Task.sleep(for: .milliseconds(50)) }
+                slowest = max(slowest, ContinuousClock.now - started)
+                index += 6
+              }
+              return slowest
+            }
+          }
+          group.addTask {
+            try await Task.sleep(for: .milliseconds(1500))
+            let database = try PostgresProcesses(dataDirectory: mesh.pgDataDirectory())
+            let child = try #require(database.pids.dropFirst().first, "a PostgreSQL child process")
+            kill(child, SIGKILL)
+            return .zero
+          }
+          return try await group.reduce(Duration.zero) { max($0, $1) }
+        }
+        #expect(slowest < .seconds(4), "no call outlived its 3 s deadline")
+        // Once the service sees the database again, every conversation takes messages at once:
+        // no write is left holding what later ones need (chat writes messages in batches).
+        try await waitFor(seconds: 30) { (try? await chat.sendMessage(message(1000), options: calls)) != nil }
+        for index in 0..<9 {
+          let started = ContinuousClock.now
+          let sent = try await chat.sendMessage(message(2000 + index), options: calls)
+          #expect(sent.text == "message \(2000 + index)" && ContinuousClock.now - started < .seconds(1))
+        }
+      }
+    } catch {
+      _ = try? await mesh.stop()
+      throw error
+    }
+    #expect(try await mesh.stop() == 0)
+    mesh.removeState()
+  }
+}
+
 struct PostgresProcesses {
   let pids: [pid_t]
 

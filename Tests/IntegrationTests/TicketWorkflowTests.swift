@@ -177,7 +177,7 @@ extension MeshTests {
           }))
           #expect(ticket.status == .goodsReceived && !ticket.sla.paused)
           let counted = ticket.sla.pausedDuration.seconds - pausedBefore
-          #expect(counted == (early ? 0 : 1), "paused until the parcel arrived (whole seconds), not the 3 s until the call")
+          #expect(counted == (early ? 0 : 1), "paused until the parcel arrived (whole seconds), not the 2.5 s until the call")
           #expect(abs(ticket.sla.resolutionDueTime.date.timeIntervalSince(dueBefore) - Double(counted)) < 0.001, "the due time moved by the counted wait")
         }
       }

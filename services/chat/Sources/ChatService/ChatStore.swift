@@ -110,9 +110,9 @@ struct ChatStore: Sendable {
   /// a conversation's messages get consecutive sequences in the order their calls arrived.
   /// `decide` sees the current conversation (and the transaction's connection, to read what the
   /// message needs, e.g. a canned response) and returns the message to store (its sequence is
-  /// set here) with the conversation as the message leaves it, or throws an `RPCError` to refuse
-  /// it. A message does not change the conversation's version (the version guards the resource:
-  /// status, assignment, transfer, escalation).
+  /// set here) with the conversation as the message leaves it, or throws an error that is a gRPC
+  /// status (`RPCErrorConvertible`) to refuse it. A message does not change the conversation's
+  /// version (the version guards the resource: status, assignment, transfer, escalation).
   func append(
     to id: UUID, requestID: String, fingerprint: String, logger: Logger,
     decide: @escaping MessageBatches.Decide
@@ -170,8 +170,10 @@ struct ChatStore: Sendable {
         var decided: (message: ChatMessage, conversation: Conversation)
         do {
           decided = try await RequestContext.$current.withValue(write.context) { try await write.decide(current, connection) }
-        } catch let refusal as RPCError {
-          results.append(.failure(refusal))
+        } catch where error is any RPCErrorConvertible {
+          // A refusal of this message (RPCError, or a rich status such as CONVERSATION_CLOSED);
+          // anything else (a failed statement) fails the batch.
+          results.append(.failure(error))
           continue
         }
         decided.message.sequence = decided.conversation.lastSequence + 1

@@ -125,6 +125,8 @@ struct ConversationHandlers: RegistrableRPCService {
     let outcome = try await store.append(
       to: id, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: logger
     ) { current, connection in
+      // `decide` may run again (its batch failed): only the run that is written counts.
+      firstReply.conversation.withLock { $0 = nil }
       guard current.status != .closed else {
         throw ServiceError.failedPrecondition(
           reason: "CONVERSATION_CLOSED", domain: Self.errorDomain, "conversation \(current.conversationID) is CLOSED",

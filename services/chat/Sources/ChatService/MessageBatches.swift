@@ -24,10 +24,13 @@ import Synchronization
 ///   consecutive sequences: a conversation is in at most one running batch, and its later
 ///   calls wait for the next one.
 /// - A call's `decide` runs with its own request context (caller, deadline) and may refuse its
-///   message (an `RPCError`) without affecting the others of the batch.
-/// - Any other failure (a statement, the commit, the connection) rolls the batch back, and every
-///   call of it is written again alone, in its own task: the request id makes a message whose
-///   commit did happen come back as its first result, never twice.
+///   message (an error that is a gRPC status) without affecting the others of the batch. The
+///   batch itself runs in a task of its own: the leading call's cancellation or deadline does
+///   not decide it for the others.
+/// - Any other failure (a statement, the commit, the connection, no answer within
+///   `writeLimit`) rolls the batch back, and the leading call writes each of its calls again
+///   alone, in arrival order: the request id makes a message whose commit did happen come back
+///   as its first result, never twice.
 /// - Two calls with the same conversation and request id never share a batch: the later one
 ///   waits and finds the earlier's message (or ALREADY_EXISTS).
 /// - A call cancelled or past its deadline while it waits leaves the queue unwritten.
@@ -61,8 +64,6 @@ final class MessageBatches: Sendable {
     case done(Result<ChatStore.AppendOutcome, any Error>)
     /// This call leads the batch (its own job first) and answers the others.
     case lead([Job])
-    /// The batch failed: write this message alone.
-    case alone
   }
 
   private struct State {
@@ -118,8 +119,6 @@ final class MessageBatches: Sendable {
     switch turn {
     case .done(let result):
       return try result.get()
-    case .alone:
-      return try await store.writeMessages([write], logger: logger)[0].get()
     case .lead(let jobs):
       return try await lead(jobs, store: store, logger: logger).get()
     }
@@ -130,25 +129,27 @@ final class MessageBatches: Sendable {
   private func lead(_ jobs: [Job], store: ChatStore, logger: Logger) async -> Result<ChatStore.AppendOutcome, any Error> {
     let now = ContinuousClock.now
     var results = [Result<ChatStore.AppendOutcome, any Error>?](repeating: nil, count: jobs.count)
-    var live: [Write] = []
-    var liveIndexes: [Int] = []
+    var live: [Int] = []
     for (index, job) in jobs.enumerated() {
       if let deadline = job.write.deadline, deadline <= now {
         results[index] = .failure(RPCError(code: .deadlineExceeded, message: "the deadline passed before the message was written"))
       } else {
-        live.append(job.write)
-        liveIndexes.append(index)
+        live.append(index)
       }
     }
-    var failed = false
     if !live.isEmpty {
-      do {
-        let written = try await store.writeMessages(live, logger: logger)
+      switch await Self.write(live.map { jobs[$0].write }, store: store, logger: logger) {
+      case .success(let written):
         sizes.record(live.count)
-        for (offset, result) in written.enumerated() { results[liveIndexes[offset]] = result }
-      } catch {
+        for (offset, result) in written.enumerated() { results[live[offset]] = result }
+      case .failure(let error):
+        // Nothing of the batch was written (or, when the commit's answer was lost, all of it:
+        // the request ids tell). Each call is written alone, in arrival order, still holding
+        // the slot and the conversations, so a conversation's order stays its calls' order.
         logger.debug("a batch of \(live.count) messages failed; each is written alone", metadata: ["error": "\(error)"])
-        failed = true
+        for index in live {
+          results[index] = Self.unwrapped(await Self.write([jobs[index].write], store: store, logger: logger))
+        }
       }
     }
     let next = state.withLock { state in
@@ -158,18 +159,54 @@ final class MessageBatches: Sendable {
     }
     Self.start(next)
     for (index, job) in jobs.enumerated().dropFirst() {
-      if let result = results[index] {
-        job.continuation.resume(returning: .done(result))
-      } else {
-        job.continuation.resume(returning: .alone)
-      }
+      job.continuation.resume(returning: .done(results[index]!))
     }
-    if let own = results[0] { return own }
-    precondition(failed, "a written batch answers every call")
-    do {
-      return try await store.writeMessages([jobs[0].write], logger: logger)[0]
-    } catch {
-      return .failure(error)
+    return results[0]!
+  }
+
+  /// One call's result out of a write of it alone.
+  private static func unwrapped(_ written: Result<[Result<ChatStore.AppendOutcome, any Error>], any Error>) -> Result<ChatStore.AppendOutcome, any Error> {
+    switch written {
+    case .success(let results): results[0]
+    case .failure(let error): .failure(error)
+    }
+  }
+
+  /// `ChatStore.writeMessages` in a task of its own: not cancelled with the leading call, not
+  /// bounded by its deadline (each call's own context is restored around its `decide`), and
+  /// given up after `writeLimit`.
+  private static func write(
+    _ writes: [Write], store: ChatStore, logger: Logger
+  ) async -> Result<[Result<ChatStore.AppendOutcome, any Error>], any Error> {
+    let outcome = await bounded(by: writeLimit) {
+      try await RequestContext.$current.withValue(nil) { try await store.writeMessages(writes, logger: logger) }
+    }
+    return outcome ?? .failure(RPCError(code: .unavailable, message: "the database did not answer in time, retry later"))
+  }
+
+  /// How long a batch may hold its slot: twice the session's statement timeout. A batch that
+  /// takes longer is taken as failed, and its calls are written alone (a batch that did commit
+  /// meanwhile is found by their request ids). postgres-nio (1.33.2) leaves a statement written
+  /// to a connection the server just closed waiting for good; without this bound such a batch
+  /// (after a database crash) would hold its slot, and every later message, forever.
+  static let writeLimit: Duration = .seconds(20)
+
+  /// `operation`'s result, or nil when it takes longer than `limit`. It runs in a task of its
+  /// own, which is left behind when it does not finish (only a hung statement does that).
+  static func bounded<T: Sendable>(by limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async -> Result<T, any Error>? {
+    let outcome = FirstOutcome<Result<T, any Error>?>()
+    return await withCheckedContinuation { continuation in
+      outcome.waiting(continuation)
+      let work = Task {
+        do { outcome.resume(.success(try await operation())) } catch { outcome.resume(.failure(error)) }
+      }
+      let timer = Task {
+        try? await Task.sleep(for: limit)
+        outcome.resume(nil)
+      }
+      // The timer goes once the work is done (the work is left alone when the timer wins).
+      outcome.onResume { timer.cancel() }
+      _ = work
     }
   }
 
@@ -208,5 +245,40 @@ final class MessageBatches: Sendable {
       batches.append(batch)
     }
     return batches
+  }
+}
+
+/// Resumes a continuation with whichever outcome comes first; later ones are dropped.
+final class FirstOutcome<Value: Sendable>: Sendable {
+  private struct State {
+    var continuation: CheckedContinuation<Value, Never>?
+    var done = false
+    var after: (@Sendable () -> Void)?
+  }
+  private let state = Mutex(State())
+
+  func waiting(_ continuation: CheckedContinuation<Value, Never>) {
+    state.withLock { $0.continuation = continuation }
+  }
+
+  /// Runs `body` once the outcome is known (at once when it already is).
+  func onResume(_ body: @escaping @Sendable () -> Void) {
+    let now = state.withLock { state -> Bool in
+      if state.done { return true }
+      state.after = body
+      return false
+    }
+    if now { body() }
+  }
+
+  func resume(_ value: Value) {
+    let (continuation, after) = state.withLock { state -> (CheckedContinuation<Value, Never>?, (@Sendable () -> Void)?) in
+      guard !state.done else { return (nil, nil) }
+      state.done = true
+      defer { state.continuation = nil; state.after = nil }
+      return (state.continuation, state.after)
+    }
+    continuation?.resume(returning: value)
+    after?()
   }
 }

@@ -47,6 +47,13 @@ extension Ticket {
   /// force for the case's type and priority, on the rule's calendar, like a new case's. A case
   /// from before clocks (or without a resolution rule) gets `fallbackHours` of wall-clock time.
   mutating func restartResolutionClock(at start: Date, policy: SlaPolicy, defaults: SlaPolicy, fallbackHours: Int) {
+    // A pause that runs through the reopen counts for the new clock from the reopen only: the
+    // time before it is booked now (moving the old due times), and the pause goes on from here.
+    if sla.paused {
+      let reason = sla.pauseReason
+      resumeSLA(at: start)
+      pauseSLA(at: start, reason: reason)
+    }
     guard let index = sla.clocks.firstIndex(where: { $0.milestone == .resolution }),
       let rule = SlaPolicies.target(.resolution, type: type, priority: priority, in: policy, defaults: defaults)
     else {
@@ -54,7 +61,7 @@ extension Ticket {
       return
     }
     let seconds = TimeInterval(rule.target.seconds) + TimeInterval(rule.target.nanos) / 1e9
-    let share = sla.atRiskShare > 0 ? sla.atRiskShare : SlaPolicies.defaultAtRiskShare
+    let share = policy.atRiskShare > 0 ? policy.atRiskShare : SlaPolicies.defaultAtRiskShare
     let counting = rule.businessTime ? SlaPolicies.calendar(policy) : .wallClock
     let due = counting.add(seconds, to: start) ?? start.addingTimeInterval(seconds)
     let atRisk = counting.add(seconds * share, to: start) ?? start.addingTimeInterval(seconds * share)
@@ -66,12 +73,12 @@ extension Ticket {
     sla.resolutionDueTime = due.timestamp
   }
 
-  /// Active time from the start of the current resolution clock (the creation, or the latest
-  /// reopen) to `end`, less the pauses since: each pause moved the due time later by its
-  /// length. Nil for a case whose clock did not restart at its reopen (from before clocks).
+  /// Active time from the start of a resolution clock restarted by a reopen to `end`, less the
+  /// pauses since: each pause moved the due time later by its length. Nil for a case never
+  /// reopened, or whose clock did not restart at its reopen (from before clocks).
   func activeResolutionTime(until end: Date) -> TimeInterval? {
-    guard let clock = sla.clocks.first(where: { $0.milestone == .resolution }),
-      reopenCount == 0 || clock.startTime.date > createTime.date
+    guard reopenCount > 0, let clock = sla.clocks.first(where: { $0.milestone == .resolution }),
+      clock.startTime.date > createTime.date
     else { return nil }
     let paused = sla.resolutionDueTime.date.timeIntervalSince(clock.dueTime.date)
     return max(0, end.timeIntervalSince(clock.startTime.date) - paused)

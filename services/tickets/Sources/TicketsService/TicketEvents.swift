@@ -127,13 +127,13 @@ enum TicketEvents {
           $0.timeToFirstResponse = .init(timeInterval: max(0, after.sla.firstResponseTime.date.timeIntervalSince(after.createTime.date)))
         }
         $0.resolveTime = after.resolveTime
-        if let active = after.activeResolutionTime(until: after.resolveTime.date) {
-          // From submission or the latest reopen (the resolution clock's start), less the pauses.
-          $0.timeToResolve = .init(timeInterval: active)
-        } else if after.reopenCount == 0 {
-          // A case from before clocks: from submission, less every pause.
+        if after.reopenCount == 0 {
+          // From submission, less every pause (whatever the SLA policy's target and calendar).
           let active = after.resolveTime.date.timeIntervalSince(after.createTime.date) - TimeInterval(after.sla.pausedDuration.seconds)
           $0.timeToResolve = .init(timeInterval: max(0, active))
+        } else if let active = after.activeResolutionTime(until: after.resolveTime.date) {
+          // From the latest reopen (the restarted resolution clock's start), less the pauses since.
+          $0.timeToResolve = .init(timeInterval: active)
         } else {
           // Reopened before clocks restarted: the reopen set the due time to the reopen plus
           // the window, and every pause since moved it later, so the active time is the resolve
