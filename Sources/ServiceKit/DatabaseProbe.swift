@@ -44,25 +44,16 @@ struct DatabaseProbe: Sendable {
     let client = self.client
     let logger = self.logger
     let outstanding = self.outstanding
-    let answer = ProbeAnswer()
-    return await withCheckedContinuation { continuation in
-      answer.set(continuation)
-      Task {
-        let ok: Bool
-        do {
-          _ = try await client.withConnection { connection in try await connection.query("SELECT 1", logger: logger).collect() }
-          ok = true
-        } catch {
-          ok = false
-        }
-        outstanding.end()
-        answer.resume(ok)
-      }
-      Task {
-        try? await Task.sleep(for: timeout)
-        answer.resume(false)
+    let answer = await withTimeLimit(timeout) {
+      defer { outstanding.end() }
+      do {
+        _ = try await client.withConnection { connection in try await connection.query("SELECT 1", logger: logger).collect() }
+        return true
+      } catch {
+        return false
       }
     }
+    return answer ?? false
   }
 
   let outstanding = OutstandingProbe()
@@ -73,28 +64,4 @@ final class OutstandingProbe: Sendable {
   private let busy = Mutex(false)
   func begin() -> Bool { busy.withLock { busy in if busy { return false }; busy = true; return true } }
   func end() { busy.withLock { $0 = false } }
-}
-
-/// Resumes the probe's continuation once: with the query's answer or the timeout's.
-final class ProbeAnswer: Sendable {
-  private let state = Mutex<(continuation: CheckedContinuation<Bool, Never>?, answer: Bool?)>((nil, nil))
-
-  func set(_ continuation: CheckedContinuation<Bool, Never>) {
-    let early = state.withLock { state -> Bool? in
-      if let answer = state.answer { return answer }
-      state.continuation = continuation
-      return nil
-    }
-    if let early { continuation.resume(returning: early) }
-  }
-
-  func resume(_ value: Bool) {
-    let continuation = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-      guard state.answer == nil else { return nil }
-      state.answer = value
-      defer { state.continuation = nil }
-      return state.continuation
-    }
-    continuation?.resume(returning: value)
-  }
 }

@@ -226,9 +226,7 @@ func waitFor(seconds: Int, _ condition: () async throws -> Bool) async throws {
 extension FaultTests {
   @Test("a database crash under chat writes: no call waits past its deadline, and messages are written at once after it")
   func databaseCrashUnderChatWrites() async throws {
-    let mesh = try Mesh(portBase: 18480)
-    try await mesh.start()
-    do {
+    try await withOwnMesh(portBase: 18480) { mesh in
       try await mesh.withGateway { grpc in
         let chat = ChatClient(wrapping: grpc)
         var conversations: [(id: String, shopper: String)] = []
@@ -286,12 +284,7 @@ extension FaultTests {
           #expect(sent.text == "message \(2000 + index)" && ContinuousClock.now - started < .seconds(1))
         }
       }
-    } catch {
-      _ = try? await mesh.stop()
-      throw error
     }
-    #expect(try await mesh.stop() == 0)
-    mesh.removeState()
   }
 }
 

@@ -119,22 +119,6 @@ struct LauncherTests {
   }
 }
 
-/// Starts a mesh of the test's own on `portBase`, runs `body`, then stops it with SIGTERM and
-/// checks the launcher exited 0 (a launcher that gave up earlier exits 1 and fails here).
-private func withOwnMesh(portBase: Int, _ body: (Mesh) async throws -> Void) async throws {
-  let mesh = try Mesh(portBase: portBase)
-  do {
-    try await mesh.start()
-    try await body(mesh)
-  } catch {
-    _ = try? await mesh.stop()
-    throw error
-  }
-  let status = try await mesh.stop()
-  #expect(status == 0, "./mesh run exits 0 on SIGTERM:\n\(mesh.log())")
-  mesh.removeState()
-}
-
 extension Mesh {
   /// Waits until the launcher has started `service` again: a pid file naming another process
   /// (the launcher removes the file while the process is down).

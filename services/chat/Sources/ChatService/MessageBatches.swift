@@ -58,10 +58,13 @@ final class MessageBatches: Sendable {
     var conversationID: UUID { write.conversationID }
   }
 
+  /// One call's answer.
+  typealias Outcome = Result<ChatStore.AppendOutcome, any Error>
+
   /// What a waiting call is told to do.
   enum Turn: Sendable {
     /// Another call wrote (or refused) this one's message.
-    case done(Result<ChatStore.AppendOutcome, any Error>)
+    case done(Outcome)
     /// This call leads the batch (its own job first) and answers the others.
     case lead([Job])
   }
@@ -126,9 +129,9 @@ final class MessageBatches: Sendable {
 
   /// Writes `jobs` (this call's own first), answers the others, frees the slot and hands the
   /// next batch to its first call; returns this call's result.
-  private func lead(_ jobs: [Job], store: ChatStore, logger: Logger) async -> Result<ChatStore.AppendOutcome, any Error> {
+  private func lead(_ jobs: [Job], store: ChatStore, logger: Logger) async -> Outcome {
     let now = ContinuousClock.now
-    var results = [Result<ChatStore.AppendOutcome, any Error>?](repeating: nil, count: jobs.count)
+    var results = [Outcome?](repeating: nil, count: jobs.count)
     var live: [Int] = []
     for (index, job) in jobs.enumerated() {
       if let deadline = job.write.deadline, deadline <= now {
@@ -148,7 +151,7 @@ final class MessageBatches: Sendable {
         // the slot and the conversations, so a conversation's order stays its calls' order.
         logger.debug("a batch of \(live.count) messages failed; each is written alone", metadata: ["error": "\(error)"])
         for index in live {
-          results[index] = Self.unwrapped(await Self.write([jobs[index].write], store: store, logger: logger))
+          results[index] = await Self.write([jobs[index].write], store: store, logger: logger).flatMap { $0[0] }
         }
       }
     }
@@ -164,22 +167,14 @@ final class MessageBatches: Sendable {
     return results[0]!
   }
 
-  /// One call's result out of a write of it alone.
-  private static func unwrapped(_ written: Result<[Result<ChatStore.AppendOutcome, any Error>], any Error>) -> Result<ChatStore.AppendOutcome, any Error> {
-    switch written {
-    case .success(let results): results[0]
-    case .failure(let error): .failure(error)
-    }
-  }
-
   /// `ChatStore.writeMessages` in a task of its own: not cancelled with the leading call, not
   /// bounded by its deadline (each call's own context is restored around its `decide`), and
   /// given up after `writeLimit`.
-  private static func write(
-    _ writes: [Write], store: ChatStore, logger: Logger
-  ) async -> Result<[Result<ChatStore.AppendOutcome, any Error>], any Error> {
-    let outcome = await bounded(by: writeLimit) {
-      try await RequestContext.$current.withValue(nil) { try await store.writeMessages(writes, logger: logger) }
+  private static func write(_ writes: [Write], store: ChatStore, logger: Logger) async -> Result<[Outcome], any Error> {
+    let outcome = await withTimeLimit(writeLimit) { () async -> Result<[Outcome], any Error> in
+      await RequestContext.$current.withValue(nil) {
+        do { return .success(try await store.writeMessages(writes, logger: logger)) } catch { return .failure(error) }
+      }
     }
     return outcome ?? .failure(RPCError(code: .unavailable, message: "the database did not answer in time, retry later"))
   }
@@ -190,25 +185,6 @@ final class MessageBatches: Sendable {
   /// to a connection the server just closed waiting for good; without this bound such a batch
   /// (after a database crash) would hold its slot, and every later message, forever.
   static let writeLimit: Duration = .seconds(20)
-
-  /// `operation`'s result, or nil when it takes longer than `limit`. It runs in a task of its
-  /// own, which is left behind when it does not finish (only a hung statement does that).
-  static func bounded<T: Sendable>(by limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async -> Result<T, any Error>? {
-    let outcome = FirstOutcome<Result<T, any Error>?>()
-    return await withCheckedContinuation { continuation in
-      outcome.waiting(continuation)
-      let work = Task {
-        do { outcome.resume(.success(try await operation())) } catch { outcome.resume(.failure(error)) }
-      }
-      let timer = Task {
-        try? await Task.sleep(for: limit)
-        outcome.resume(nil)
-      }
-      // The timer goes once the work is done (the work is left alone when the timer wins).
-      outcome.onResume { timer.cancel() }
-      _ = work
-    }
-  }
 
   private static func start(_ batches: [[Job]]) {
     for batch in batches { batch[0].continuation.resume(returning: .lead(batch)) }
@@ -245,40 +221,5 @@ final class MessageBatches: Sendable {
       batches.append(batch)
     }
     return batches
-  }
-}
-
-/// Resumes a continuation with whichever outcome comes first; later ones are dropped.
-final class FirstOutcome<Value: Sendable>: Sendable {
-  private struct State {
-    var continuation: CheckedContinuation<Value, Never>?
-    var done = false
-    var after: (@Sendable () -> Void)?
-  }
-  private let state = Mutex(State())
-
-  func waiting(_ continuation: CheckedContinuation<Value, Never>) {
-    state.withLock { $0.continuation = continuation }
-  }
-
-  /// Runs `body` once the outcome is known (at once when it already is).
-  func onResume(_ body: @escaping @Sendable () -> Void) {
-    let now = state.withLock { state -> Bool in
-      if state.done { return true }
-      state.after = body
-      return false
-    }
-    if now { body() }
-  }
-
-  func resume(_ value: Value) {
-    let (continuation, after) = state.withLock { state -> (CheckedContinuation<Value, Never>?, (@Sendable () -> Void)?) in
-      guard !state.done else { return (nil, nil) }
-      state.done = true
-      defer { state.continuation = nil; state.after = nil }
-      return (state.continuation, state.after)
-    }
-    continuation?.resume(returning: value)
-    after?()
   }
 }
