@@ -148,7 +148,14 @@ final class Mesh: @unchecked Sendable {
   }
 
   func pid(of service: String) throws -> Int32 {
-    let text = try String(contentsOf: state.appendingPathComponent("pids/\(service).pid"), encoding: .utf8)
+    // The launcher rewrites the file when it restarts a process: a read in that instant finds
+    // it empty, so read again (briefly) before giving up.
+    var text = ""
+    for _ in 0..<50 {
+      text = try String(contentsOf: state.appendingPathComponent("pids/\(service).pid"), encoding: .utf8)
+      if Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) != nil { break }
+      usleep(20_000)
+    }
     return try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
   }
 
