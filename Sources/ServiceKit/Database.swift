@@ -40,7 +40,7 @@ public struct Database: Sendable {
 
   /// Leases a connection for `body` (outside any transaction).
   public func withConnection<Result: Sendable>(
-    logger: Logger, _ body: @Sendable (PostgresConnection) async throws -> Result
+    logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
     try await onLeasedConnection(timer: readTimer, body)
   }
@@ -48,7 +48,7 @@ public struct Database: Sendable {
   /// Runs `body` in a transaction: committed when it returns, rolled back when it throws (the
   /// error `body` threw is rethrown as is, not wrapped).
   public func withTransaction<Result: Sendable>(
-    logger: Logger, _ body: @Sendable (PostgresConnection) async throws -> Result
+    logger: Logger, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
     do {
       let result = try await onLeasedConnection(timer: transactionTimer) { connection in
@@ -88,17 +88,17 @@ public struct Database: Sendable {
   /// Runs `body` on a pooled connection, the wait for the lease bounded by `leasing`, the time
   /// holding it recorded in `timer`.
   private func onLeasedConnection<Result: Sendable>(
-    timer: Timer, _ body: @Sendable (PostgresConnection) async throws -> Result
+    timer: Timer, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
   ) async throws -> Result {
     let requested = ContinuousClock.now
-    // The lease races a timer in a task group, which is awaited before this returns.
-    return try await withoutActuallyEscaping(body) { body in
-      try await leasing { lease in
-        try await client.withConnection { connection in
+    // `body` escapes into the task `withOpenConnection` abandons when the connection closes
+    // under it; the lease's bookkeeping stays with this call.
+    return try await leasing { lease in
+      try await client.withOpenConnection(
+        around: { watched in
           lease.granted()
-          return try await measured(timer, requested: requested) { try await body(connection) }
-        }
-      }
+          return try await measured(timer, requested: requested) { try await watched() }
+        }, body)
     }
   }
 
@@ -166,13 +166,5 @@ private final class InUseCounter: Sendable {
 
   func add(_ delta: Int) -> Int {
     value.add(delta, ordering: .relaxed).newValue
-  }
-}
-
-extension PostgresTransactionError {
-  /// What actually went wrong: the error thrown inside the transaction, else the failure to
-  /// begin or commit it.
-  public var underlying: any Error {
-    closureError ?? beginError ?? commitError ?? self
   }
 }

@@ -47,7 +47,7 @@ struct DatabaseProbe: Sendable {
     let answer = await withTimeLimit(timeout) {
       defer { outstanding.end() }
       do {
-        _ = try await client.withConnection { connection in try await connection.query("SELECT 1", logger: logger).collect() }
+        _ = try await client.withOpenConnection { connection in try await connection.query("SELECT 1", logger: logger).collect() }
         return true
       } catch {
         return false

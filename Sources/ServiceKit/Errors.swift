@@ -172,11 +172,6 @@ public struct ErrorMappingInterceptor: ServerInterceptor {
         : RPCError(code: .cancelled, message: "the call was cancelled")
     case is RPCError, is any RPCErrorConvertible:
       return error
-    case let transaction as PostgresTransactionError:
-      let underlying = transaction.underlying
-      return underlying is PostgresTransactionError
-        ? RPCError(code: .internalError, message: "transaction failed\(reference)")
-        : map(underlying)
     case is CancellationError:
       return RPCError(code: .cancelled, message: "the call was cancelled")
     case let psql as PSQLError:

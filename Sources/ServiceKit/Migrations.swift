@@ -69,7 +69,7 @@ public struct Migrator: Sendable {
   /// Returns the versions this call applied (empty when the schema was already current).
   @discardableResult
   public func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
-    try await client.withConnection { connection in
+    try await client.withOpenConnection { connection in
       try await Database.transaction(on: connection, logger: logger) { connection in
         try await self.migrate(connection, logger: logger)
       }

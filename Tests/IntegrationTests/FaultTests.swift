@@ -224,7 +224,7 @@ func waitFor(seconds: Int, _ condition: () async throws -> Bool) async throws {
 
 /// The embedded cluster's processes: the postmaster (from postmaster.pid) and its children.
 extension FaultTests {
-  @Test("a database crash under chat writes: no call waits past its deadline, and messages are written at once after it")
+  @Test("a database crash under chat writes: every conversation takes messages again within seconds, each at once")
   func databaseCrashUnderChatWrites() async throws {
     try await withOwnMesh(portBase: 18480) { mesh in
       try await mesh.withGateway { grpc in
@@ -250,38 +250,46 @@ extension FaultTests {
         let calls = options
         // Six writers for 4 s; 1.5 s in, a PostgreSQL process is SIGKILLed: the server ends every
         // session and restarts (crash recovery), as after a crash.
-        let slowest = try await withThrowingTaskGroup(of: Duration.self) { group in
+        let killed = try await withThrowingTaskGroup(of: ContinuousClock.Instant?.self) { group in
           for writer in 0..<6 {
             group.addTask {
               let end = ContinuousClock.now + .seconds(4)
-              var slowest = Duration.zero
               var index = writer
               while ContinuousClock.now < end {
-                let started = ContinuousClock.now
                 do { _ = try await chat.sendMessage(message(index), options: calls) } catch { try await Task.sleep(for: .milliseconds(50)) }
-                slowest = max(slowest, ContinuousClock.now - started)
                 index += 6
               }
-              return slowest
+              return nil
             }
           }
           group.addTask {
             try await Task.sleep(for: .milliseconds(1500))
             let database = try PostgresProcesses(dataDirectory: mesh.pgDataDirectory())
             let child = try #require(database.pids.dropFirst().first, "a PostgreSQL child process")
-            kill(child, SIGKILL)
-            return .zero
+            try #require(kill(child, SIGKILL) == 0, "SIGKILL of PostgreSQL process \(child): errno \(errno)")
+            return ContinuousClock.now
           }
-          return try await group.reduce(Duration.zero) { max($0, $1) }
+          return try await group.compactMap { $0 }.first { _ in true }
         }
-        #expect(slowest < .seconds(4), "no call outlived its 3 s deadline")
-        // Once the service sees the database again, every conversation takes messages at once:
-        // no write is left holding what later ones need (chat writes messages in batches).
-        try await waitFor(seconds: 30) { (try? await chat.sendMessage(message(1000), options: calls)) != nil }
+        let crash = try #require(killed)
+        // Within seconds of the crash (PostgreSQL's recovery takes about one), every conversation
+        // takes messages again: no write is left holding what later ones need (chat writes
+        // messages in batches, a batch holds its conversations). Before withOpenConnection, a
+        // batch on a connection the pool leased already closed waited 20 s (the batch limit).
+        var accepted = Set<Int>()
+        try await waitFor(seconds: 15) {
+          for index in 0..<targets.count where !accepted.contains(index) {
+            if (try? await chat.sendMessage(message(1000 + index), options: calls)) != nil { accepted.insert(index) }
+          }
+          return accepted.count == targets.count
+        }
+        let recovered = ContinuousClock.now - crash
+        #expect(recovered < .seconds(12), "every conversation took messages again \(recovered) after the crash")
         for index in 0..<9 {
           let started = ContinuousClock.now
           let sent = try await chat.sendMessage(message(2000 + index), options: calls)
-          #expect(sent.text == "message \(2000 + index)" && ContinuousClock.now - started < .seconds(1))
+          let took = ContinuousClock.now - started
+          #expect(sent.text == "message \(2000 + index)" && took < .seconds(2), "message \(2000 + index) took \(took)")
         }
       }
     }

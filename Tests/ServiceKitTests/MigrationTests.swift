@@ -115,7 +115,7 @@ struct MigrationTests {
       try await client.query(PostgresQuery(unsafeSQL: "CREATE TABLE \(schema).u (k text PRIMARY KEY)"), logger: TestDatabase.logger)
       try await client.query(PostgresQuery(unsafeSQL: "INSERT INTO \(schema).u VALUES ('a')"), logger: TestDatabase.logger)
       do {
-        try await client.withTransaction(logger: TestDatabase.logger) { connection in
+        _ = try await Database(client: client, maxConnections: 1).withTransaction(logger: TestDatabase.logger) { connection in
           try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO \(schema).u VALUES ('a')"), logger: TestDatabase.logger)
         }
         Issue.record("duplicate insert must fail")

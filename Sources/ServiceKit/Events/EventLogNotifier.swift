@@ -76,7 +76,7 @@ public final class EventLogNotifier: Service, Sendable {
   func listen() async {
     while !Task.isCancelled {
       do {
-        try await client.withConnection { connection in
+        try await client.withOpenConnection { connection in
           try await connection.listen(on: self.channel) { notifications in
             self.state.withLock { $0.listening = true }
             defer { self.state.withLock { $0.listening = false } }

@@ -105,7 +105,7 @@ struct CannedResponseStore: Sendable {
 
   /// Locks the live response, lets `change` decide its new state (or throw), checks the
   /// shortcut and saves it. NOT_FOUND when there is no live response.
-  func update(_ id: UUID, logger: Logger, change: @Sendable (CannedResponse) throws -> CannedResponse) async throws -> CannedResponse {
+  func update(_ id: UUID, logger: Logger, change: @escaping @Sendable (CannedResponse) throws -> CannedResponse) async throws -> CannedResponse {
     try await database.withTransaction(logger: logger) { connection in
       guard let current = try await Self.load(id, forUpdate: true, on: connection, logger: logger) else {
         throw ServiceError.notFound("canned response", id.uuidString.lowercased())
@@ -129,7 +129,7 @@ struct CannedResponseStore: Sendable {
   }
 
   /// Marks the live response deleted after `check` accepts it (version).
-  func delete(_ id: UUID, at now: Date, logger: Logger, check: @Sendable (CannedResponse) throws -> Void) async throws {
+  func delete(_ id: UUID, at now: Date, logger: Logger, check: @escaping @Sendable (CannedResponse) throws -> Void) async throws {
     try await database.withTransaction(logger: logger) { connection in
       guard let current = try await Self.load(id, forUpdate: true, on: connection, logger: logger) else {
         throw ServiceError.notFound("canned response", id.uuidString.lowercased())

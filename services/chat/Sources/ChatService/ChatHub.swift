@@ -283,7 +283,7 @@ final class ChatHub: Service, Sendable {
   private func listen() async {
     while !Task.isCancelled {
       do {
-        try await database.client.withConnection { connection in
+        try await database.client.withOpenConnection { connection in
           try await connection.listen(on: ChatStreamStore.timelineChannel) { stored in
             try await connection.listen(on: ChatStreamStore.ephemeralChannel) { ephemeral in
               _ = self.wake.yield()

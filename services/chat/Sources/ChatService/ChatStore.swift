@@ -199,7 +199,7 @@ struct ChatStore: Sendable {
   /// A page of a conversation's messages; nil when the conversation does not exist. `owner`
   /// sees the conversation's shopper id first and may refuse by throwing.
   func messages(
-    _ id: UUID, afterSequence: Int64, limit: Int, logger: Logger, owner check: @Sendable (String) throws -> Void
+    _ id: UUID, afterSequence: Int64, limit: Int, logger: Logger, owner check: @escaping @Sendable (String) throws -> Void
   ) async throws -> [ChatMessage]? {
     try await database.withConnection(logger: logger) { connection in
       let rows = try await connection.query("SELECT shopper_id FROM conversations WHERE conversation_id = \(id)", logger: logger)

@@ -30,7 +30,7 @@ struct EscalationStore: Sendable {
   /// to it; ConversationEscalatedEvent is announced to the tickets service.
   func record(
     conversationID: UUID, requestID: String, fingerprint: String, logger: Logger,
-    closing: Closing? = nil, decide: @Sendable (_ conversation: Conversation, _ messageCount: Int32) throws -> Escalation
+    closing: Closing? = nil, decide: @escaping @Sendable (_ conversation: Conversation, _ messageCount: Int32) throws -> Escalation
   ) async throws -> RecordOutcome {
     try await database.withTransaction(logger: logger) { connection in
       guard var conversation = try await ConversationRows.lock(conversationID, on: connection, logger: logger) else {

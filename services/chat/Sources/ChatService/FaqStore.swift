@@ -90,7 +90,7 @@ struct FaqStore: Sendable {
     }
   }
 
-  func update(_ id: UUID, logger: Logger, change: @Sendable (FaqEntry) throws -> FaqEntry) async throws -> FaqEntry {
+  func update(_ id: UUID, logger: Logger, change: @escaping @Sendable (FaqEntry) throws -> FaqEntry) async throws -> FaqEntry {
     try await database.withTransaction(logger: logger) { connection in
       guard let current = try await Self.load(id, forUpdate: true, on: connection, logger: logger) else {
         throw ServiceError.notFound("FAQ entry", id.uuidString.lowercased())
@@ -108,7 +108,7 @@ struct FaqStore: Sendable {
     }
   }
 
-  func delete(_ id: UUID, logger: Logger, check: @Sendable (FaqEntry) throws -> Void) async throws {
+  func delete(_ id: UUID, logger: Logger, check: @escaping @Sendable (FaqEntry) throws -> Void) async throws {
     try await database.withTransaction(logger: logger) { connection in
       guard let current = try await Self.load(id, forUpdate: true, on: connection, logger: logger) else {
         throw ServiceError.notFound("FAQ entry", id.uuidString.lowercased())

@@ -22,15 +22,18 @@ import Synchronization
 /// What each call sees is what it saw alone:
 /// - A conversation's messages are written in the order their calls arrived, with
 ///   consecutive sequences: a conversation is in at most one running batch, and its later
-///   calls wait for the next one.
+///   calls wait for the next one. The one exception: a write given up unanswered (after
+///   `writeLimit`, or at its call's deadline when written alone) may still commit after later
+///   messages, when the database answers again.
 /// - A call's `decide` runs with its own request context (caller, deadline) and may refuse its
 ///   message (an error that is a gRPC status) without affecting the others of the batch. The
 ///   batch itself runs in a task of its own: the leading call's cancellation or deadline does
 ///   not decide it for the others.
-/// - Any other failure (a statement, the commit, the connection, no answer within
-///   `writeLimit`) rolls the batch back, and the leading call writes each of its calls again
-///   alone, in arrival order: the request id makes a message whose commit did happen come back
-///   as its first result, never twice.
+/// - Any other failure (a statement, the commit, the connection) rolls the batch back, and the
+///   leading call writes each of its calls again alone, in arrival order, each within its own
+///   deadline: the request id makes a message whose commit did happen come back as its first
+///   result, never twice. A batch with no answer within `writeLimit` answers its calls
+///   UNAVAILABLE instead (the database is hung; a retry with the same request id is safe).
 /// - Two calls with the same conversation and request id never share a batch: the later one
 ///   waits and finds the earlier's message (or ALREADY_EXISTS).
 /// - A call cancelled or past its deadline while it waits leaves the queue unwritten.
@@ -135,23 +138,38 @@ final class MessageBatches: Sendable {
     var live: [Int] = []
     for (index, job) in jobs.enumerated() {
       if let deadline = job.write.deadline, deadline <= now {
-        results[index] = .failure(RPCError(code: .deadlineExceeded, message: "the deadline passed before the message was written"))
+        results[index] = .failure(Self.deadlinePassed)
       } else {
         live.append(index)
       }
     }
     if !live.isEmpty {
-      switch await Self.write(live.map { jobs[$0].write }, store: store, logger: logger) {
-      case .success(let written):
+      switch await Self.write(live.map { jobs[$0].write }, limit: Self.writeLimit, store: store, logger: logger) {
+      case .written(let written):
         sizes.record(live.count)
         for (offset, result) in written.enumerated() { results[live[offset]] = result }
-      case .failure(let error):
+      case .noAnswer:
+        // The database is hung or unreachable: writing each call again would only wait as
+        // long once more per call. Whether the batch commits later, a retry with the same
+        // request id tells.
+        logger.warning("a batch of \(live.count) messages got no answer in time; its calls are UNAVAILABLE")
+        for index in live { results[index] = .failure(Self.noAnswer) }
+      case .failed(let error):
         // Nothing of the batch was written (or, when the commit's answer was lost, all of it:
         // the request ids tell). Each call is written alone, in arrival order, still holding
-        // the slot and the conversations, so a conversation's order stays its calls' order.
+        // the slot and the conversations, so a conversation's order stays its calls' order;
+        // each within its own deadline.
         logger.debug("a batch of \(live.count) messages failed; each is written alone", metadata: ["error": "\(error)"])
+        var answered = true
         for index in live {
-          results[index] = await Self.write([jobs[index].write], store: store, logger: logger).flatMap { $0[0] }
+          // After one call got no answer in time the database is hung: the rest are not tried.
+          guard answered else {
+            results[index] = .failure(Self.noAnswer)
+            continue
+          }
+          let (outcome, gotAnswer) = await Self.writeAlone(jobs[index].write, store: store, logger: logger)
+          results[index] = outcome
+          answered = gotAnswer
         }
       }
     }
@@ -167,23 +185,53 @@ final class MessageBatches: Sendable {
     return results[0]!
   }
 
-  /// `ChatStore.writeMessages` in a task of its own: not cancelled with the leading call, not
-  /// bounded by its deadline (each call's own context is restored around its `decide`), and
-  /// given up after `writeLimit`.
-  private static func write(_ writes: [Write], store: ChatStore, logger: Logger) async -> Result<[Outcome], any Error> {
-    let outcome = await withTimeLimit(writeLimit) { () async -> Result<[Outcome], any Error> in
-      await RequestContext.$current.withValue(nil) {
-        do { return .success(try await store.writeMessages(writes, logger: logger)) } catch { return .failure(error) }
-      }
-    }
-    return outcome ?? .failure(RPCError(code: .unavailable, message: "the database did not answer in time, retry later"))
+  /// How a batch's write ended.
+  private enum Written {
+    case written([Outcome])
+    case failed(any Error)
+    /// No answer within the limit.
+    case noAnswer
   }
 
+  /// `ChatStore.writeMessages` in a task of its own: not cancelled with the leading call, not
+  /// bounded by its deadline (each call's own context is restored around its `decide`; a
+  /// connection is leased under `context`), and given up after `limit`.
+  private static func write(
+    _ writes: [Write], limit: Duration, context: RequestContext? = nil, store: ChatStore, logger: Logger
+  ) async -> Written {
+    let outcome = await withTimeLimit(limit) { () async -> Written in
+      await RequestContext.$current.withValue(context) {
+        do { return .written(try await store.writeMessages(writes, logger: logger)) } catch { return .failed(error) }
+      }
+    }
+    return outcome ?? .noAnswer
+  }
+
+  /// One call of a failed batch written again, within its own deadline (and `writeLimit`);
+  /// and whether the database answered in time.
+  private static func writeAlone(_ write: Write, store: ChatStore, logger: Logger) async -> (Outcome, answered: Bool) {
+    var limit = writeLimit
+    if let deadline = write.deadline {
+      let remaining = deadline - ContinuousClock.now
+      guard remaining > .zero else { return (.failure(deadlinePassed), true) }
+      limit = min(limit, remaining)
+    }
+    switch await Self.write([write], limit: limit, context: write.context, store: store, logger: logger) {
+    case .written(let outcomes): return (outcomes[0], true)
+    case .failed(let error): return (.failure(error), true)
+    case .noAnswer: return limit < writeLimit ? (.failure(deadlinePassed), true) : (.failure(noAnswer), false)
+    }
+  }
+
+  static let noAnswer = RPCError(code: .unavailable, message: "the database did not answer in time, retry later")
+  static let deadlinePassed = RPCError(code: .deadlineExceeded, message: "the deadline passed before the message was written")
+
   /// How long a batch may hold its slot: twice the session's statement timeout. A batch that
-  /// takes longer is taken as failed, and its calls are written alone (a batch that did commit
-  /// meanwhile is found by their request ids). postgres-nio (1.33.2) leaves a statement written
-  /// to a connection the server just closed waiting for good; without this bound such a batch
-  /// (after a database crash) would hold its slot, and every later message, forever.
+  /// takes longer gives its calls UNAVAILABLE (a batch that did commit meanwhile is found by
+  /// their request ids on retry). postgres-nio (1.33.2) leaves a statement written to a
+  /// connection the server just closed waiting for good (`withOpenConnection` keeps the known
+  /// way there shut); without this bound such a batch would hold its slot, and every later
+  /// message of its conversations, forever.
   static let writeLimit: Duration = .seconds(20)
 
   private static func start(_ batches: [[Job]]) {

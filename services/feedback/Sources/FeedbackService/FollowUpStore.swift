@@ -109,7 +109,7 @@ struct FollowUpStore: Sendable {
 
   /// Applies `decide` to the locked follow-up. With a request id, a retry returns the first
   /// result (ALREADY_EXISTS when the id was used for different content) and changes nothing.
-  func change(_ id: UUID, requestID: String, fingerprint: String, logger: Logger, _ decide: @Sendable (FollowUp) throws -> Change) async throws -> FollowUp {
+  func change(_ id: UUID, requestID: String, fingerprint: String, logger: Logger, _ decide: @escaping @Sendable (FollowUp) throws -> Change) async throws -> FollowUp {
     try await database.withTransaction(logger: logger) { connection in
       if !requestID.isEmpty {
         try await Idempotency.lock(requestID: requestID, scope: "feedback.follow-up-change", on: connection, logger: logger)

@@ -183,7 +183,7 @@ struct SurveyInvitationSender: Service {
       outcomes.abandoned.increment()
     } else {
       try await database.withConnection(logger: logger) { connection in
-        try await connection.query(
+        _ = try await connection.query(
           "UPDATE survey_invitations SET next_attempt_at = \(next), last_error = \(failure) WHERE survey_id = \(id)", logger: logger)
       }
       outcomes.retried.increment()

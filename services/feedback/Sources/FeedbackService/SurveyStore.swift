@@ -107,7 +107,7 @@ struct SurveyStore: Sendable {
 
   /// Locks the survey whose token has `tokenHash`, lets `decide` produce the answered survey
   /// (or refuse), stores and announces it. Exactly one answer wins however many arrive at once.
-  func answer(tokenHash: ByteBuffer, logger: Logger, decide: @Sendable (Survey) throws -> Survey) async throws -> Survey {
+  func answer(tokenHash: ByteBuffer, logger: Logger, decide: @escaping @Sendable (Survey) throws -> Survey) async throws -> Survey {
     try await database.withTransaction(logger: logger) { connection in
       var current: Survey?
       for try await body in try await connection.query(

@@ -95,7 +95,7 @@ struct ShipmentStore: Sendable {
   /// Sequences: each new tracking event, then each exception change, takes the next one.
   func record(
     carrier: String, trackingNumber: String, events: [TrackingEvent], carriers: CarrierCatalog, logger: Logger,
-    recompute: @Sendable (Shipment, [TrackingEvent], _ routeMedian: TimeInterval?) -> Shipment
+    recompute: @escaping @Sendable (Shipment, [TrackingEvent], _ routeMedian: TimeInterval?) -> Shipment
   ) async throws -> RecordOutcome {
     try await database.withTransaction(logger: logger) { connection in
       var found: (UUID, Shipment, Bool)?

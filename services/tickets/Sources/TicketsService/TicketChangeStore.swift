@@ -19,7 +19,7 @@ extension TicketStore {
 
   /// Applies `decide` to the current case. With a request id, a retry returns the first
   /// result (ALREADY_EXISTS when the id was used for different content).
-  func change(_ id: UUID, requestID: String, fingerprint: String, logger: Logger, _ decide: Decision) async throws -> Ticket {
+  func change(_ id: UUID, requestID: String, fingerprint: String, logger: Logger, _ decide: @escaping Decision) async throws -> Ticket {
     try await database.withTransaction(logger: logger) { connection in
       try await change(id, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger, decide)
     }
@@ -73,7 +73,7 @@ extension TicketStore {
   /// comment to store and the history entry.
   func addComment(
     _ id: UUID, requestID: String, fingerprint: String, logger: Logger,
-    _ decide: @Sendable (Ticket) throws -> (ticket: Ticket, comment: Comment, entry: HistoryEntry)
+    _ decide: @escaping @Sendable (Ticket) throws -> (ticket: Ticket, comment: Comment, entry: HistoryEntry)
   ) async throws -> CommentOutcome {
     try await database.withTransaction(logger: logger) { connection in
       try await addComment(id, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger, decide)
