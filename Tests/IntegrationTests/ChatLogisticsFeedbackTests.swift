@@ -286,7 +286,7 @@ extension MeshTests {
     @Test("one answer per survey, scores in range, expired surveys refuse answers; the token comes from CreateSurvey only")
     func surveys() async throws {
       let shopper = uniqueID("shopper")
-      let (survey, short) = try await mesh.withGateway { grpc in
+      let (survey, (short, shortRequest)) = try await mesh.withGateway { grpc in
         let surveys = Support_Feedback_V1_SurveyService.Client(wrapping: grpc)
         let subject = Support_Common_V1_SubjectRef.with { $0.kind = .ticket; $0.id = uniqueID("ticket") }
         let create = Support_Feedback_V1_CreateSurveyRequest.with {
@@ -300,10 +300,11 @@ extension MeshTests {
         await expectCode(.alreadyExists, containing: survey.surveyID) { try await surveys.createSurvey(second) }
         #expect(try await surveys.getSurvey(.with { $0.surveyID = survey.surveyID }).token.isEmpty)
 
-        let short = try await surveys.createSurvey(.with {
+        let shortRequest = Support_Feedback_V1_CreateSurveyRequest.with {
           $0.requestID = uniqueID("req"); $0.subject = .with { $0.kind = .conversation; $0.id = uniqueID("conv") }
           $0.shopperID = shopper; $0.expireTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(1.5))
-        })
+        }
+        let short = try await surveys.createSurvey(shortRequest)
         await expectCode(.invalidArgument, containing: "expire_time") {
           try await surveys.createSurvey(.with {
             $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .ticket; $0.id = uniqueID("t") }
@@ -313,7 +314,7 @@ extension MeshTests {
         await expectCode(.invalidArgument, containing: "subject.kind") {
           try await surveys.createSurvey(.with { $0.requestID = uniqueID("req"); $0.shopperID = "s"; $0.subject = .with { $0.kind = .shipment; $0.id = "x" } })
         }
-        return (survey, short)
+        return (survey, (short, shortRequest))
       }
 
       try await mesh.withGateway(as: .shopper(shopper)) { grpc in
@@ -341,6 +342,12 @@ extension MeshTests {
         #expect(expired?.message.contains("expired") == true)
         #expect(expired?.details.compactMap(\.errorInfo).first?.reason == "SURVEY_EXPIRED")
         #expect(try await surveys.getSurveyByToken(.with { $0.token = shortToken }).status == .expired)
+      }
+      // A retry of the create after its expire_time passed returns the first result, not
+      // INVALID_ARGUMENT for an expire_time now in the past.
+      try await mesh.withGateway { grpc in
+        let again = try await Support_Feedback_V1_SurveyService.Client(wrapping: grpc).createSurvey(shortRequest)
+        #expect(again.surveyID == short.surveyID && again.status == .expired)
       }
     }
   }

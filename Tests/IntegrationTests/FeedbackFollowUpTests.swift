@@ -185,10 +185,15 @@ extension MeshTests {
         #expect(rescheduled.status == .pending && rescheduled.version == 3 && rescheduled.attempts.count == 1)
         #expect(rescheduled.dueTime.seconds == retry.nextAttemptTime.seconds && rescheduled.attempts[0].recordedBy.id == agent)
         #expect(try await followUps.recordFollowUpOutcome(retry) == rescheduled)
+        // Soon due: its retry after next_attempt_time passed still returns the first result.
+        let soon = record { $0.requestID = uniqueID("attempt"); $0.reached = false; $0.notes = "busy"; $0.nextAttemptTime = Self.inHours(1.0 / 3600) }
+        let soonRecorded = try await followUps.recordFollowUpOutcome(soon)
+        try await Task.sleep(for: .milliseconds(1100))
+        #expect(try await followUps.recordFollowUpOutcome(soon) == soonRecorded)
         await expectCode(.aborted) { try await followUps.recordFollowUpOutcome(record { $0.reached = false; $0.expectedVersion = 2 }) }
 
-        let completed = try await followUps.recordFollowUpOutcome(record { $0.reached = true; $0.satisfaction = .satisfied; $0.expectedVersion = 3 })
-        #expect(completed.status == .completed && completed.version == 4 && completed.attempts.count == 2)
+        let completed = try await followUps.recordFollowUpOutcome(record { $0.reached = true; $0.satisfaction = .satisfied; $0.expectedVersion = 4 })
+        #expect(completed.status == .completed && completed.version == 5 && completed.attempts.count == 3)
         let refused = await richError(.failedPrecondition) { try await followUps.recordFollowUpOutcome(record { $0.reached = false }) }
         #expect(refused?.details.compactMap(\.errorInfo).first?.reason == "FOLLOW_UP_NOT_PENDING")
         let notPending = await richError(.failedPrecondition) { try await followUps.updateFollowUp(update(["agent_id"]) { $0.agentID = "x" }) }
@@ -199,10 +204,10 @@ extension MeshTests {
         let unreached = try await followUps.recordFollowUpOutcome(.with { $0.followUpID = other.followUpID; $0.reached = false })
         #expect(unreached.status == .unreached && unreached.attempts.count == 1)
       }
-      // Two announced attempts for the first follow-up (the retried one once), one for the other.
+      // Three announced attempts for the first follow-up (each retried one once), one for the other.
       #expect(try m.query(
         "SELECT count(*) FROM feedback.event_outbox WHERE event_type = 'support.feedback.v1.FollowUpRecordedEvent' AND subject IN (SELECT follow_up_id::text FROM feedback.follow_ups WHERE agent_id = '\(agent)')"
-      ) == "3")
+      ) == "4")
     }
 
     /// Feedback's event log through the gateway (`x-supportmesh-producer: feedback`), until

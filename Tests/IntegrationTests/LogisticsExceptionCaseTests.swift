@@ -183,6 +183,44 @@ extension MeshTests {
       _ = try await Self.awaitCase(order: order) { $0.status == .cancelled }
     }
 
+    @Test("a DELAYED exception resolved by hand is not opened again for the same silence; a new scan and a new silence open one")
+    func delayedOncePerSilence() async throws {
+      let (order, shopper) = (uniqueID("order"), uniqueID("shopper"))
+      let shipment = try await mesh.withGateway { grpc in
+        try await Shipments(wrapping: grpc).createShipment(Self.outbound(order: order, shopper: shopper, carrier: "ems"))
+      }
+      _ = try await Self.record(shipment, [Self.scan("\(shipment.trackingNumber)-p", .pickedUp, at: Date())])
+      func delayedCount() throws -> String {
+        try mesh.query("SELECT count(*) FROM logistics.shipment_exceptions WHERE shipment_id = '\(shipment.shipmentID)' AND kind = 1")
+      }
+      func openDelayed() async throws -> ShipmentExceptionMessage? {
+        try await mesh.withGateway { grpc in
+          try await Shipments(wrapping: grpc).getShipment(.with { $0.shipmentID = shipment.shipmentID })
+        }.openExceptions.first { $0.kind == .delayed }
+      }
+      var first: ShipmentExceptionMessage?
+      try await waitFor(seconds: 30) {
+        first = try await openDelayed()
+        return first != nil
+      }
+      let exception = try #require(first)
+      let resolved = try await mesh.withGateway(as: .agent("agent-exc")) { grpc in
+        try await Shipments(wrapping: grpc).resolveException(.with {
+          $0.exceptionID = exception.exceptionID; $0.resolution = .noActionNeeded; $0.note = "the depot is closed for the holiday"
+        })
+      }
+      #expect(resolved.state == .resolved)
+      // Several sweeps later (1 s each in the tests): still that one, resolved.
+      try await Task.sleep(for: .seconds(3))
+      #expect(try delayedCount() == "1")
+      #expect(try await openDelayed() == nil)
+
+      // A scan ends the silence; the next silence opens a new DELAYED.
+      _ = try await Self.record(shipment, [Self.scan("\(shipment.trackingNumber)-t", .inTransit, at: Date())])
+      try await waitFor(seconds: 30) { try await openDelayed() != nil }
+      #expect(try delayedCount() == "2")
+    }
+
     @Test("expected delivery: the route's median transit from past deliveries, moving with the first scan, then the carrier's estimate")
     func expectedDeliveryFromRouteHistory() async throws {
       let city = uniqueID("city")

@@ -200,6 +200,22 @@ extension MeshTests {
       }
     }
 
+    @Test("a return parcel whose first scan is LOST moves its authorisation to IN_TRANSIT: the shopper handed it over")
+    func lostAtFirstScan() async throws {
+      try await mesh.withGateway { grpc in
+        let shipments = Support_Logistics_V1_ShipmentService.Client(wrapping: grpc)
+        let issued = try await shipments.createReturnAuthorization(Self.request())
+        let shipment = try await shipments.getShipment(.with { $0.shipmentID = issued.shipmentID })
+        _ = try await shipments.recordTrackingEvents(.with {
+          $0.carrierCode = "sf"; $0.trackingNumber = shipment.trackingNumber
+          $0.events = [.with {
+            $0.carrierEventID = "\(shipment.trackingNumber)-lost"; $0.status = .lost; $0.eventTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(-60))
+          }]
+        })
+        #expect(try await shipments.getReturnAuthorization(.with { $0.rmaNumber = issued.rmaNumber }).status == .inTransit)
+      }
+    }
+
     @Test("the return parcel tracked to DELIVERED moves its authorisation and announces ShipmentDeliveredEvent once")
     func deliveredAnnounced() async throws {
       let m = try mesh

@@ -290,12 +290,16 @@ extension MeshTests {
         // not the environment's 72 h nor the creation's 1 h.
         var longer = Self.shortPolicy
         longer.targets[1].target = .init(seconds: 7200)
+        longer.atRiskShare = 0.75
         _ = try await Sla(wrapping: grpc).updateSlaPolicy(.with { $0.policy = longer; $0.expectedVersion = stored.version })
         ticket = try await step(ticket, .with { $0.reopen = .with { $0.reason = "the manual does not say" } })
         let clock = try Self.clock(ticket, .resolution)
         #expect(ticket.status == .reopened && clock.startTime.date > ticket.createTime.date && clock.target.seconds == 7200)
         #expect(abs(ticket.sla.resolutionDueTime.date.timeIntervalSince(clock.startTime.date) - 7200) < 0.001)
         #expect(clock.dueTime == ticket.sla.resolutionDueTime && clock.state == .active && !ticket.sla.resolutionBreached)
+        // The restarted clock and the case's at_risk_share both take the new policy's share.
+        #expect(ticket.sla.atRiskShare == 0.75)
+        #expect(abs(clock.atRiskTime.date.timeIntervalSince(clock.startTime.date) - 0.75 * 7200) < 0.001)
 
         try await Task.sleep(for: .seconds(1))
         ticket = try await step(ticket, .with { $0.resolve = .with { $0.outcome = .answered; $0.summary = "answered again" } })
@@ -305,6 +309,33 @@ extension MeshTests {
         let expected = ticket.resolveTime.date.timeIntervalSince(clock.startTime.date)
         let reported = Double(resolved.last?.timeToResolve.seconds ?? -1) + Double(resolved.last?.timeToResolve.nanos ?? 0) / 1e9
         #expect(expected >= 1 && abs(reported - expected) < 0.01, "from the reopen: \(reported) s, expected \(expected) s")
+      }
+    }
+
+    @Test("resolving a paused case ends its pause: the paused time is booked and left out of time_to_resolve")
+    func resolveWhilePaused() async throws {
+      let m = try mesh
+      try await m.withGateway(as: .supervisor("sla-supervisor")) { grpc in
+        let tickets = Tickets(wrapping: grpc)
+        func step(_ ticket: Support_Tickets_V1_Ticket, _ action: Support_Tickets_V1_TicketAction) async throws -> Support_Tickets_V1_Ticket {
+          try await tickets.transitionTicket(.with { $0.ticketID = ticket.ticketID; $0.action = action; $0.expectedVersion = ticket.version })
+        }
+        var ticket = try await tickets.createTicket(Self.inquiry(uniqueID("shopper")))
+        ticket = try await step(ticket, .with { $0.startReview = .init() })
+        ticket = try await step(ticket, .with { $0.approve = .init() })
+        ticket = try await step(ticket, .with { $0.agreeSolution = .with { $0.answer = .with { $0.notes = "the courier will call" } } })
+        ticket = try await Sla(wrapping: grpc).pauseSla(.with { $0.ticketID = ticket.ticketID; $0.note = "waiting on the courier" })
+        try await Task.sleep(for: .seconds(2))
+        ticket = try await step(ticket, .with { $0.resolve = .with { $0.outcome = .answered; $0.summary = "the courier called" } })
+        #expect(ticket.status == .resolved && !ticket.sla.paused && ticket.sla.pauseReason == .unspecified && !ticket.sla.hasPausedSinceTime)
+        #expect(ticket.sla.pausedDuration.seconds >= 2, "the pause until the resolve is booked: \(ticket.sla.pausedDuration)")
+        let resolved = try await Self.events(m, subject: ticket.ticketID, types: [Support_Tickets_V1_TicketResolvedEvent.protoMessageName])
+          .map(\.ticketResolved)
+        let event = try #require(resolved.first)
+        let wall = ticket.resolveTime.date.timeIntervalSince(ticket.createTime.date)
+        let reported = Double(event.timeToResolve.seconds) + Double(event.timeToResolve.nanos) / 1e9
+        #expect(event.pausedDuration == ticket.sla.pausedDuration)
+        #expect(abs(reported - (wall - Double(ticket.sla.pausedDuration.seconds))) < 0.01 && reported < wall - 1.5, "\(reported) s of \(wall) s")
       }
     }
 

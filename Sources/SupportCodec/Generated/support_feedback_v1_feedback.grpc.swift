@@ -138,8 +138,9 @@ extension Support_Feedback_V1_SurveyService {
     /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
     /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
     /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
-    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
-    /// > stores only its SHA-256 hash.
+    /// > the creator, who delivers the invitation) and, for the surveys feedback creates itself, in
+    /// > the invitation its sender POSTs to the configured SUPPORTMESH_FEEDBACK_INVITATION_URL; never
+    /// > by any read, list or event. Feedback stores only its SHA-256 hash.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "CreateSurvey" method.
         ///
@@ -288,8 +289,9 @@ extension Support_Feedback_V1_SurveyService {
     /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
     /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
     /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
-    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
-    /// > stores only its SHA-256 hash.
+    /// > the creator, who delivers the invitation) and, for the surveys feedback creates itself, in
+    /// > the invitation its sender POSTs to the configured SUPPORTMESH_FEEDBACK_INVITATION_URL; never
+    /// > by any read, list or event. Feedback stores only its SHA-256 hash.
     public protocol ServiceProtocol: Support_Feedback_V1_SurveyService.StreamingServiceProtocol {
         /// Handle the "CreateSurvey" method.
         ///
@@ -436,8 +438,9 @@ extension Support_Feedback_V1_SurveyService {
     /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
     /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
     /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
-    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
-    /// > stores only its SHA-256 hash.
+    /// > the creator, who delivers the invitation) and, for the surveys feedback creates itself, in
+    /// > the invitation its sender POSTs to the configured SUPPORTMESH_FEEDBACK_INVITATION_URL; never
+    /// > by any read, list or event. Feedback stores only its SHA-256 hash.
     public protocol SimpleServiceProtocol: Support_Feedback_V1_SurveyService.ServiceProtocol {
         /// Handle the "CreateSurvey" method.
         ///
@@ -778,8 +781,9 @@ extension Support_Feedback_V1_SurveyService {
     /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
     /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
     /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
-    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
-    /// > stores only its SHA-256 hash.
+    /// > the creator, who delivers the invitation) and, for the surveys feedback creates itself, in
+    /// > the invitation its sender POSTs to the configured SUPPORTMESH_FEEDBACK_INVITATION_URL; never
+    /// > by any read, list or event. Feedback stores only its SHA-256 hash.
     public protocol ClientProtocol: Sendable {
         /// Call the "CreateSurvey" method.
         ///
@@ -951,8 +955,9 @@ extension Support_Feedback_V1_SurveyService {
     /// > SubmitSurveyAnswer, for their own surveys only (another shopper's survey is NOT_FOUND;
     /// > ListSurveys shows a shopper only their own); CreateSurvey is for agents, supervisors and
     /// > services. The token is a bearer secret: it is returned only in CreateSurvey's response (to
-    /// > the creator, who delivers the invitation) and never by any read, list or event; feedback
-    /// > stores only its SHA-256 hash.
+    /// > the creator, who delivers the invitation) and, for the surveys feedback creates itself, in
+    /// > the invitation its sender POSTs to the configured SUPPORTMESH_FEEDBACK_INVITATION_URL; never
+    /// > by any read, list or event. Feedback stores only its SHA-256 hash.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 

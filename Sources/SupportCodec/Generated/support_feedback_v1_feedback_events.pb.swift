@@ -72,8 +72,10 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 
 /// A survey was created. For reporting and the agent desk. It does NOT carry the token (a bearer
 /// secret must not sit in the log and every consumer's storage): the creator of a manual survey
-/// has it from CreateSurvey's response; delivering invitations for the surveys feedback creates
-/// itself needs a sender inside feedback (not built yet).
+/// has it from CreateSurvey's response; for the surveys feedback creates itself (a closed
+/// conversation, a resolved case) feedback's invitation sender POSTs the link with the token to
+/// SUPPORTMESH_FEEDBACK_INVITATION_URL (JSON, signed with SUPPORTMESH_FEEDBACK_INVITATION_SECRET
+/// when set; retried with backoff; without a URL invitations wait, queued; docs/api/feedback.md).
 public nonisolated struct Support_Feedback_V1_SurveyCreatedEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -439,7 +439,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
         /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-        /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+        /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
         /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
@@ -847,7 +847,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
         /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-        /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+        /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
         /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
@@ -1253,7 +1253,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
         /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-        /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+        /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
         /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
@@ -2198,7 +2198,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
         /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-        /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+        /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
         /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
@@ -2739,7 +2739,7 @@ extension Support_Logistics_V1_ShipmentService {
         /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
         /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
         /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-        /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+        /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
         /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
         /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
         /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
@@ -3316,7 +3316,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
     /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
     /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-    /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+    /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
     /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
     /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
     /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject
@@ -3867,7 +3867,7 @@ extension Support_Logistics_V1_ShipmentService.ClientProtocol {
     /// > Errors: INVALID_ARGUMENT (field named, e.g. "events[3].event_time") when carrier_code or
     /// > tracking_number is empty, events is empty or holds more than 500 events, an event has
     /// > no carrier_event_id or no event_time, or an event_time is later than the receipt time
-    /// > plus the configured clock-skew allowance; NOT_FOUND when no shipment has this
+    /// > plus the clock-skew allowance (15 minutes); NOT_FOUND when no shipment has this
     /// > carrier_code and tracking_number (the shipment is not registered yet: retry later);
     /// > FAILED_PRECONDITION with ErrorInfo reason CARRIER_EVENT_OF_OTHER_SHIPMENT (metadata
     /// > carrier_code, carrier_event_id, shipment_id: the shipment that has it; violation subject

@@ -480,7 +480,8 @@ public nonisolated enum Support_Logistics_V1_ShipmentExceptionKind: SwiftProtobu
   /// (SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER, per carrier SUPPORTMESH_LOGISTICS_NO_SCAN_AFTER_BY_CARRIER;
   /// default 72 h) while the shipment is PICKED_UP, IN_TRANSIT or OUT_FOR_DELIVERY. Opened by a
   /// periodic sweep (every SUPPORTMESH_LOGISTICS_DELAY_SWEEP_SECONDS), once per silence: while
-  /// it is OPEN no other DELAYED opens. detected_time is the sweep's time, detail says since when
+  /// it is OPEN no other DELAYED opens, and one resolved by hand (e.g. NO_ACTION_NEEDED) is not
+  /// opened again until a new scan ends the silence. detected_time is the sweep's time, detail says since when
   /// the parcel was silent, carrier_event_id is empty.
   case delayed // = 1
 
@@ -1592,7 +1593,8 @@ public nonisolated struct Support_Logistics_V1_ReturnAuthorization: @unchecked S
   /// sender address or a PICKUP's collection address from the order's OUTBOUND shipment
   /// destination (events never carry addresses); when it knows no OUTBOUND shipment of the
   /// order, an authorisation requested by the tickets event path is issued as SELF_SHIP, and
-  /// `method_note` says so. UNSPECIFIED when the requested method was issued.
+  /// `method_note` says so; a PICKUP it requests with a window missing or already over is
+  /// issued as LABEL. UNSPECIFIED when the requested method was issued.
   public var requestedMethod: Support_Logistics_V1_ReturnMethod {
     get {_storage._requestedMethod}
     set {_uniqueStorage()._requestedMethod = newValue}

@@ -58,7 +58,9 @@
 ///   the event's, else the order of its first return item. The sender address of a LABEL or
 ///   PICKUP is the destination of the order's latest OUTBOUND shipment known to logistics;
 ///   without one the authorisation is issued as SELF_SHIP (requested_method and method_note
-///   say so). Skipped (logged) when the ticket already has an ISSUED or IN_TRANSIT one.
+///   say so). A PICKUP whose window is missing or already over is issued as LABEL (a prepaid
+///   label instead; requested_method and method_note say so). Skipped (logged) when the ticket
+///   already has an ISSUED or IN_TRANSIT one.
 /// - TicketApprovedEvent of an EXCHANGE without goods coming back (a reship, 补发, for a lost
 ///   parcel) → an EXCHANGE_REPLACEMENT shipment of replacement_items at once ("<event_id>:outbound"),
 ///   to the destination of the order's latest OUTBOUND shipment (skipped, logged, without one),
@@ -606,7 +608,8 @@ public nonisolated struct Support_Logistics_V1_ReturnAuthorizationIssuedEvent: @
   }
 
   /// The method the case asked for when logistics issued another (SELF_SHIP when it had no
-  /// origin address for a LABEL or PICKUP); UNSPECIFIED when the requested method was issued.
+  /// origin address for a LABEL or PICKUP; LABEL for a PICKUP whose window was missing or over);
+  /// UNSPECIFIED when the requested method was issued.
   public var requestedMethod: Support_Logistics_V1_ReturnMethod {
     get {_storage._requestedMethod}
     set {_uniqueStorage()._requestedMethod = newValue}

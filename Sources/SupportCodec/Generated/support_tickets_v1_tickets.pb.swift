@@ -1534,7 +1534,8 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   /// Clears the value of `resolutionDueTime`. Subsequent reads from it will return its default value.
   public mutating func clearResolutionDueTime() {self._resolutionDueTime = nil}
 
-  /// True while the clocks are paused (pause_reason says what the case waits for).
+  /// True while the clocks are paused (pause_reason says what the case waits for). Resolving
+  /// or cancelling a case ends its pause: the paused time until then is booked.
   public var paused: Bool = false
 
   /// Since when the clock is paused; empty when not paused.
@@ -1571,7 +1572,9 @@ public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   /// Why the clocks are paused; UNSPECIFIED when not paused.
   public var pauseReason: Support_Tickets_V1_SlaPauseReason = .unspecified
 
-  /// The share of a target after which a clock is AT_RISK (the policy's, fixed at creation).
+  /// The share of a target after which a clock is AT_RISK: the SLA policy's at the case's
+  /// creation, and again at each reopen (the restarted resolution clock takes the policy then
+  /// in force).
   public var atRiskShare: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -115,13 +115,18 @@ struct FollowUpHandlers: RegistrableRPCService {
   @Sendable func recordFollowUpOutcome(_ request: Support_Feedback_V1_RecordFollowUpOutcomeRequest) async throws -> FollowUp {
     try Permissions.requireStaff("record follow-up outcomes")
     let now = Date.nowMicroseconds
-    try Self.validate(request, now: now)
+    try Self.validate(request)
     let actor = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
     guard let id = try Validate.resourceID(request.followUpID, "follow_up_id") else {
       throw ServiceError.notFound("follow-up", request.followUpID)
     }
     let fingerprint = try request.requestID.isEmpty ? "" : Fingerprint.of(request)
     let recorded = try await store.change(id, requestID: request.requestID, fingerprint: fingerprint, logger: log) { current in
+      // Against the time of this call, so here: a retry of an attempt recorded before returns
+      // its first result (the store looks the request id up before deciding).
+      if !request.reached && request.hasNextAttemptTime && request.nextAttemptTime.microsecondDate <= now {
+        throw ServiceError.invalidArgument("next_attempt_time", "must be in the future")
+      }
       try Self.requirePending(current)
       try Self.check(expectedVersion: request.expectedVersion, current)
       var next = current
@@ -149,7 +154,7 @@ struct FollowUpHandlers: RegistrableRPCService {
   }
 
   /// The attempt rules of RecordFollowUpOutcome (feedback.proto), each failure naming its field.
-  static func validate(_ request: Support_Feedback_V1_RecordFollowUpOutcomeRequest, now: Date) throws {
+  static func validate(_ request: Support_Feedback_V1_RecordFollowUpOutcomeRequest) throws {
     try Validate.required(request.followUpID, "follow_up_id")
     try Validate.maxLength(request.requestID, "request_id", Validate.maxIDLength)
     try Validate.known(request.satisfaction, "satisfaction")
@@ -171,10 +176,8 @@ struct FollowUpHandlers: RegistrableRPCService {
         throw ServiceError.invalidArgument("satisfaction", "must be UNSPECIFIED when the shopper was not reached")
       }
       if request.hasNextAttemptTime {
+        // In the future: checked once the request id is known to be new (recordFollowUpOutcome).
         try Validate.timestamp(request.nextAttemptTime, "next_attempt_time")
-        if request.nextAttemptTime.microsecondDate <= now {
-          throw ServiceError.invalidArgument("next_attempt_time", "must be in the future")
-        }
       }
     }
   }

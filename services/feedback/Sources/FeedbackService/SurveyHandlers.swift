@@ -39,16 +39,21 @@ struct SurveyHandlers: RegistrableRPCService {
     if request.hasExpireTime { try Validate.timestamp(request.expireTime, "expire_time") }
     let now = Date.nowMicroseconds
     let expiry = request.hasExpireTime ? request.expireTime.microsecondDate : now.addingTimeInterval(Double(settings.defaultValidityDays) * 86_400)
-    if expiry <= now { throw ServiceError.invalidArgument("expire_time", "must be in the future") }
-    if expiry > now.addingTimeInterval(Double(settings.maxValidityDays) * 86_400) {
-      throw ServiceError.invalidArgument("expire_time", "must be at most \(settings.maxValidityDays) days ahead")
+    // Checked against the time of this call, so not for a retry of a survey created before:
+    // that returns its first result (the store looks the request id up first).
+    var refusal: (any Error)?
+    if expiry <= now {
+      refusal = ServiceError.invalidArgument("expire_time", "must be in the future")
+    } else if expiry > now.addingTimeInterval(Double(settings.maxValidityDays) * 86_400) {
+      refusal = ServiceError.invalidArgument("expire_time", "must be at most \(settings.maxValidityDays) days ahead")
     }
     let survey = Survey.new(
       subject: request.subject, shopperID: request.shopperID, agentID: request.agentID, expiry: expiry, channel: request.channel,
       skillGroup: request.skillGroup, category: request.category, ticketType: request.ticketType, now: now)
     let token = tokens.token(forSurvey: survey.surveyID)
     let stored = try await store.create(
-      survey, tokenHash: SurveyTokens.hash(token), requestID: request.requestID, fingerprint: Fingerprint.of(request), now: now, logger: log)
+      survey, tokenHash: SurveyTokens.hash(token), requestID: request.requestID, fingerprint: Fingerprint.of(request), now: now,
+      refusal: refusal, logger: log)
     // The one response that carries the token. A retry gets it again, re-derived from the
     // survey id, as long as it still matches the stored hash (it does unless the key changed).
     var created = stored.survey.withLiveStatus(at: now)

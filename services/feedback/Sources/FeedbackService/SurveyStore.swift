@@ -26,9 +26,15 @@ struct SurveyStore: Sendable {
     var tokenHash: ByteBuffer
   }
 
-  func create(_ survey: Survey, tokenHash: ByteBuffer, requestID: String, fingerprint: String, now: Date, logger: Logger) async throws -> Stored {
+  /// `refusal`, when set, refuses a new survey (a time check that depends on when the call
+  /// runs) but not the retry of one created before, which returns its first result.
+  func create(
+    _ survey: Survey, tokenHash: ByteBuffer, requestID: String, fingerprint: String, now: Date, refusal: (any Error)? = nil, logger: Logger
+  ) async throws -> Stored {
     try await database.withTransaction(logger: logger) { connection in
-      try await Self.insert(survey, tokenHash: tokenHash, requestID: requestID, fingerprint: fingerprint, now: now, outbox: outbox, on: connection, logger: logger)
+      try await Self.insert(
+        survey, tokenHash: tokenHash, requestID: requestID, fingerprint: fingerprint, now: now, refusal: refusal, outbox: outbox,
+        on: connection, logger: logger)
     }
   }
 
@@ -36,8 +42,8 @@ struct SurveyStore: Sendable {
   /// announces it, or returns the survey first created with the same request id. ALREADY_EXISTS
   /// when the subject has a pending survey already.
   static func insert(
-    _ survey: Survey, tokenHash: ByteBuffer, requestID: String, fingerprint: String, now: Date, outbox: EventOutbox,
-    on connection: PostgresConnection, logger: Logger
+    _ survey: Survey, tokenHash: ByteBuffer, requestID: String, fingerprint: String, now: Date, refusal: (any Error)? = nil,
+    outbox: EventOutbox, on connection: PostgresConnection, logger: Logger
   ) async throws -> Stored {
     try await Idempotency.lock(requestID: requestID, scope: "feedback", on: connection, logger: logger)
     for try await (storedFingerprint, body, hash) in try await connection.query(
@@ -49,6 +55,7 @@ struct SurveyStore: Sendable {
       }
       return Stored(survey: existing, tokenHash: hash)
     }
+    if let refusal { throw refusal }
     // A pending survey past its expiry no longer blocks a new one: record it as expired (and
     // announce that) before looking for a pending one.
     _ = try await SurveyExpiry.expire(subject: survey.subject, now: now, limit: 100, outbox: outbox, on: connection, logger: logger)

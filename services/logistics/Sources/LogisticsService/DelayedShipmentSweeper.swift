@@ -8,8 +8,9 @@ import SupportCodec
 
 /// Opens a DELAYED exception for every shipment in transit (PICKED_UP, IN_TRANSIT,
 /// OUT_FOR_DELIVERY) whose last carrier scan is older than its carrier's threshold
-/// (DelaySettings), once per silence: while that exception is OPEN nothing more is opened, and a
-/// later scan resolves it RECOVERED (ExceptionRules). Each opening is the shipment's next watch
+/// (DelaySettings), once per silence: while that exception is OPEN nothing more is opened, one
+/// resolved by hand is not opened again until a new scan ends the silence, and a later scan
+/// resolves an open one RECOVERED (ExceptionRules). Each opening is the shipment's next watch
 /// change and announces ShipmentExceptionEvent OPENED, in the sweep's transaction.
 ///
 /// One instance sweeps at a time (a transaction-scoped advisory lock; the others skip the
@@ -56,7 +57,6 @@ struct DelayedShipmentSweeper: Service {
       let cutoffs = carriers.map { now.addingTimeInterval(-settings.byCarrier[$0]!) }
       let loosest = now.addingTimeInterval(-([settings.defaultThreshold] + settings.byCarrier.values).min()!)
       let statuses = Self.inTransit.map { Int16($0.rawValue) }
-      let delayed = Int16(ShipmentExceptionKind.delayed.rawValue)
       var silent: [Shipment] = []
       for try await body in try await connection.query(
         """
@@ -66,7 +66,8 @@ struct DelayedShipmentSweeper: Service {
             (SELECT c.cutoff FROM unnest(\(carriers)::text[], \(cutoffs)::timestamptz[]) AS c(code, cutoff) WHERE c.code = s.carrier_code),
             \(now.addingTimeInterval(-settings.defaultThreshold)))
           AND NOT EXISTS (
-            SELECT 1 FROM shipment_exceptions e WHERE e.shipment_id = s.shipment_id AND e.kind = \(delayed) AND e.state = 1)
+            SELECT 1 FROM shipment_exceptions e WHERE e.shipment_id = s.shipment_id AND e.kind = 1 -- DELAYED (a literal: the partial index)
+              AND (e.state = 1 OR e.detected_at > s.last_scan_at))
         ORDER BY s.last_scan_at LIMIT \(Int64(Self.batchSize))
         FOR UPDATE OF s SKIP LOCKED
         """, logger: logger

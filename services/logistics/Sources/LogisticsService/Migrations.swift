@@ -120,5 +120,13 @@ enum LogisticsMigrations {
         CREATE INDEX shipments_shopper_idx ON shipments (shopper_id, created_at DESC, shipment_id DESC) WHERE shopper_id <> '';
         """
     ),
+    Migration(
+      version: 13, name: "delayed exceptions once per silence",
+      sql: """
+        -- The delay sweep skips a shipment whose DELAYED exception (open or resolved) was
+        -- detected after its last scan: one per silence (DelayedShipmentSweeper).
+        CREATE INDEX shipment_exceptions_delayed_idx ON shipment_exceptions (shipment_id, detected_at DESC) WHERE kind = 1;
+        """
+    ),
   ]
 }

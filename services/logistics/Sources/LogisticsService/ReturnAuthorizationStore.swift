@@ -331,7 +331,8 @@ enum ReturnAuthorizationStore {
       switch (authorization.status, shipment.status) {
       case (.issued, .delivered), (.inTransit, .delivered): .received
       case (.issued, .pickedUp), (.issued, .inTransit), (.issued, .outForDelivery), (.issued, .deliveryFailed),
-        (.issued, .exception), (.issued, .damaged):
+        (.issued, .exception), (.issued, .damaged), (.issued, .lost), (.issued, .returnedToSender):
+        // The carrier has the parcel (or had it): the shopper handed it over.
         .inTransit
       default: nil
       }

@@ -62,6 +62,7 @@ extension Ticket {
     }
     let seconds = TimeInterval(rule.target.seconds) + TimeInterval(rule.target.nanos) / 1e9
     let share = policy.atRiskShare > 0 ? policy.atRiskShare : SlaPolicies.defaultAtRiskShare
+    sla.atRiskShare = share
     let counting = rule.businessTime ? SlaPolicies.calendar(policy) : .wallClock
     let due = counting.add(seconds, to: start) ?? start.addingTimeInterval(seconds)
     let atRisk = counting.add(seconds * share, to: start) ?? start.addingTimeInterval(seconds * share)

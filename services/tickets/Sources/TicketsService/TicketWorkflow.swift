@@ -212,6 +212,9 @@ enum TicketWorkflow {
       }
       next.resumeSLA(at: resumeAt)
     }
+    // A resolved or cancelled case waits for nobody: its pause (on the shopper, a third party)
+    // ends here, so the paused time until now is booked and time_to_resolve leaves it out.
+    if target == .resolved || target == .cancelled { next.resumeSLA(at: now) }
     next.meetSlaMilestones(after: action, target: target, at: now)
     next.status = target
     return (next, reason)
