@@ -220,6 +220,24 @@ extension MeshTests {
       }
     }
 
+    @Test("a watch of a conversation already CLOSED ends OK after the replay, also when asked only for what follows the close")
+    func watchClosed() async throws {
+      let shopper = uniqueID("shopper")
+      try await mesh.withGateway(as: .shopper(shopper)) { grpc in
+        let chat = ChatClient(wrapping: grpc)
+        let id = try await Self.start(chat, shopper: shopper).conversationID
+        let closed = try await chat.closeConversation(.with { $0.conversationID = id; $0.reason = .shopperEnded })
+        #expect(closed.status == .closed)
+        for after in [Int64(0), closed.lastSequence] {
+          let watch = Watch.conversation(chat, id, after: after)
+          defer { watch.stop() }
+          let error = try await watch.waitForEnd()
+          #expect(error == nil, "after \(after): ended \(String(describing: error))")
+          #expect(Self.stored(watch.events).last?.sequence ?? after == closed.lastSequence)
+        }
+      }
+    }
+
     @Test("watch, typing and read refuse bad input and strangers, and change nothing")
     func refusals() async throws {
       let shopper = uniqueID("shopper")

@@ -233,6 +233,7 @@ extension MeshTests {
         try await Task.sleep(for: .seconds(6))
         let waiting = try await tickets.getTicket(.with { $0.ticketID = created.ticketID })
         #expect(try Self.clock(waiting, .firstResponse).state == .paused && !waiting.sla.firstResponseBreached)
+        #expect(waiting.sla.pausedDuration.seconds >= 5, "paused_duration counts the running pause: \(waiting.sla.pausedDuration)")
         let queue = try await sla.listSlaWorkQueue(.with { $0.skillGroupID = "sla-it"; $0.pageSize = 500 })
         #expect(!queue.items.contains { $0.ticket.ticketID == created.ticketID })
 

@@ -57,6 +57,34 @@ extension MeshTests {
       }
     }
 
+    @Test("a retry after the return window closed returns the case it filed, not NOT_ELIGIBLE; an agent's override reason is in its first history entry")
+    func retryAfterWindow() async throws {
+      try await mesh.withGateway(as: .agent("agent-retry")) { grpc in
+        let tickets = Client(wrapping: grpc)
+        var request = Self.returnRequest(shopper: uniqueID("shopper"))
+        request.category = .transaction
+        request.goodsCondition = .intact
+        // The no-reason return's 7-day window ends 2 s from now.
+        request.deliveredTime = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(-7 * 86_400 + 2))
+        let created = try await tickets.createTicket(request)
+        try await Task.sleep(for: .milliseconds(2500))
+        let retried = try await tickets.createTicket(request)
+        #expect(retried.ticketID == created.ticketID)
+        var fresh = request
+        fresh.requestID = uniqueID("req")
+        let otherOrder = uniqueID("order")
+        for index in fresh.items.indices { fresh.items[index].orderID = otherOrder }
+        let refused = await richError(.failedPrecondition) { try await tickets.createTicket(fresh) }
+        #expect(refused?.details.compactMap(\.errorInfo).first?.reason == "NOT_ELIGIBLE", "a new case is checked")
+
+        fresh.requestID = uniqueID("req")
+        fresh.eligibilityOverrideReason = "goodwill: a loyal shopper"
+        let overridden = try await tickets.createTicket(fresh)
+        let history = try await tickets.listTicketHistory(.with { $0.ticketID = overridden.ticketID })
+        #expect(history.entries.first?.kind == .created && history.entries.first?.reason == "goodwill: a loyal shopper")
+      }
+    }
+
     @Test("concurrent retries of one create all get the same ticket")
     func concurrentRetries() async throws {
       try await mesh.withGateway { grpc in

@@ -708,7 +708,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
         /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
         /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-        /// > (or lies in the future); NOT_FOUND when no such conversation
+        /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+        /// > conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -733,7 +734,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Returns one escalation, with its ticket_id once the ticket exists.
         /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-        /// > exists.
+        /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Support_Chat_V1_GetEscalationRequest` messages.
@@ -1182,7 +1183,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
         /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
         /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-        /// > (or lies in the future); NOT_FOUND when no such conversation
+        /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+        /// > conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -1207,7 +1209,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Returns one escalation, with its ticket_id once the ticket exists.
         /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-        /// > exists.
+        /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetEscalationRequest` message.
@@ -1656,7 +1658,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
         /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
         /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-        /// > (or lies in the future); NOT_FOUND when no such conversation
+        /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+        /// > conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -1681,7 +1684,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Returns one escalation, with its ticket_id once the ticket exists.
         /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-        /// > exists.
+        /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
         ///
         /// - Parameters:
         ///   - request: A `Support_Chat_V1_GetEscalationRequest` message.
@@ -2780,7 +2783,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
         /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
         /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-        /// > (or lies in the future); NOT_FOUND when no such conversation
+        /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+        /// > conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -2810,7 +2814,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Returns one escalation, with its ticket_id once the ticket exists.
         /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-        /// > exists.
+        /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetEscalationRequest` message.
@@ -3481,7 +3485,8 @@ extension Support_Chat_V1_ConversationService {
         /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
         /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
         /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-        /// > (or lies in the future); NOT_FOUND when no such conversation
+        /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+        /// > conversation
         /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
         /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
         /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -3522,7 +3527,7 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Returns one escalation, with its ticket_id once the ticket exists.
         /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-        /// > exists.
+        /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Support_Chat_V1_GetEscalationRequest` message.
@@ -4123,7 +4128,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
     /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
     /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-    /// > (or lies in the future); NOT_FOUND when no such conversation
+    /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+    /// > conversation
     /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
     /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
     /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -4159,7 +4165,7 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Returns one escalation, with its ticket_id once the ticket exists.
     /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-    /// > exists.
+    /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Support_Chat_V1_GetEscalationRequest` message.
@@ -4801,7 +4807,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > than 128 characters, conversation_id or summary is empty, ticket_type or category is
     /// > UNSPECIFIED, summary exceeds 2,000 characters, title exceeds 200 characters, there are more
     /// > than 20 attachments, or delivered_time is missing for RETURN_AND_REFUND, EXCHANGE or REPAIR
-    /// > (or lies in the future); NOT_FOUND when no such conversation
+    /// > (or lies more than 60 s, the clock-skew allowance, in the future); NOT_FOUND when no such
+    /// > conversation
     /// > exists; FAILED_PRECONDITION when the conversation is CLOSED, or ticket_type needs an order
     /// > (return, refund, exchange, repair) and neither the request nor the conversation has an
     /// > order_id; PERMISSION_DENIED when the actor is not the assigned agent, a supervisor or the
@@ -4841,7 +4848,7 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Returns one escalation, with its ticket_id once the ticket exists.
     /// > Errors: INVALID_ARGUMENT when escalation_id is empty; NOT_FOUND when no such escalation
-    /// > exists.
+    /// > exists, or (for a shopper caller) it belongs to another shopper's conversation.
     ///
     /// - Parameters:
     ///   - message: request message to send.

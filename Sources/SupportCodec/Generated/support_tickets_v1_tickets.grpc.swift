@@ -298,7 +298,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-        /// > CheckEligibility are applied to every item.
+        /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+        /// > case it filed (as it is now: status and version may have moved on) without checking
+        /// > eligibility again, so a retry after the window closed still returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
@@ -585,7 +587,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-        /// > CheckEligibility are applied to every item.
+        /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+        /// > case it filed (as it is now: status and version may have moved on) without checking
+        /// > eligibility again, so a retry after the window closed still returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
@@ -870,7 +874,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-        /// > CheckEligibility are applied to every item.
+        /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+        /// > case it filed (as it is now: status and version may have moved on) without checking
+        /// > eligibility again, so a retry after the window closed still returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
@@ -1524,7 +1530,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-        /// > CheckEligibility are applied to every item.
+        /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+        /// > case it filed (as it is now: status and version may have moved on) without checking
+        /// > eligibility again, so a retry after the window closed still returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
@@ -1869,7 +1877,9 @@ extension Support_Tickets_V1_TicketService {
         /// > Source IDL Documentation:
         /// >
         /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-        /// > CheckEligibility are applied to every item.
+        /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+        /// > case it filed (as it is now: status and version may have moved on) without checking
+        /// > eligibility again, so a retry after the window closed still returns it.
         /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
         /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
         /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
@@ -2287,7 +2297,9 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-    /// > CheckEligibility are applied to every item.
+    /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+    /// > case it filed (as it is now: status and version may have moved on) without checking
+    /// > eligibility again, so a retry after the window closed still returns it.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
     /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no
@@ -2654,7 +2666,9 @@ extension Support_Tickets_V1_TicketService.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Files a new after-sales case in status SUBMITTED, version 1. The same eligibility rules as
-    /// > CheckEligibility are applied to every item.
+    /// > CheckEligibility are applied to every item. A retry with the same request_id returns the
+    /// > case it filed (as it is now: status and version may have moved on) without checking
+    /// > eligibility again, so a retry after the window closed still returns it.
     /// > Errors: INVALID_ARGUMENT (field named in the message) when request_id is empty or longer
     /// > than 128 characters, type or category is UNSPECIFIED, shopper_id or title is empty, items
     /// > are missing for RETURN_AND_REFUND / REFUND_ONLY / EXCHANGE / REPAIR, an item has no

@@ -1497,7 +1497,8 @@ public nonisolated struct Support_Tickets_V1_Ticket: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-/// Service levels of a case. Due times already include the paused time so far.
+/// Service levels of a case. Due times include the time of the pauses that ended; a running
+/// pause moves them when it ends (paused_duration counts it as it runs).
 public nonisolated struct Support_Tickets_V1_TicketSla: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2215,14 +2216,15 @@ public nonisolated struct Support_Tickets_V1_CreateTicketRequest: @unchecked Sen
   /// Clears the value of `actor`. Subsequent reads from it will return its default value.
   public mutating func clearActor() {_uniqueStorage()._actor = nil}
 
-  /// The goods condition the shopper declares; used by the eligibility check.
+  /// The goods condition the shopper declares; used by the eligibility check. UNSPECIFIED (not
+  /// declared) counts as resaleable: the inspection of the returned goods decides.
   public var goodsCondition: Support_Tickets_V1_GoodsCondition {
     get {_storage._goodsCondition}
     set {_uniqueStorage()._goodsCondition = newValue}
   }
 
   /// Set by an agent or supervisor to file a case that the policy would refuse (goodwill);
-  /// recorded in history.
+  /// recorded in history (the CREATED entry's reason).
   public var eligibilityOverrideReason: String {
     get {_storage._eligibilityOverrideReason}
     set {_uniqueStorage()._eligibilityOverrideReason = newValue}
@@ -2995,8 +2997,9 @@ public nonisolated struct Support_Tickets_V1_ListTicketHistoryResponse: Sendable
 ///   until the warranty ends (then OUTSIDE_WARRANTY); the seller pays shipping, and
 ///   shipping_refundable is true (AgreeSolution then allows a shipping refund).
 /// - Otherwise RETURN_AND_REFUND: POLICY_WINDOW_NO_REASON_RETURN, 7 days, goods resaleable
-///   (INTACT or OPENED: opening the package to inspect the goods does not spoil them; DAMAGED is
-///   GOODS_NOT_RESALEABLE); the shopper pays. EXCHANGE: 15 days, goods resaleable as for the
+///   (INTACT or OPENED: opening the package to inspect the goods does not spoil them; not
+///   declared (UNSPECIFIED) counts as resaleable; DAMAGED is GOODS_NOT_RESALEABLE); the shopper
+///   pays. EXCHANGE: 15 days, goods resaleable as for the
 ///   no-reason return; REPAIR: 30 days; the shopper pays. After the window: WINDOW_EXPIRED.
 /// - RETURN_AND_REFUND, REFUND_ONLY, EXCHANGE or REPAIR for an item another open case of those
 ///   types covers: OPEN_CASE_EXISTS.

@@ -94,7 +94,10 @@ enum ConversationClosing {
     let groups = try await Routing.lockGroups([conversation.skillGroupID] + agentGroups, on: connection, logger: logger)
     let stats = try await TranscriptStats.read(conversation, on: connection, logger: logger)
     var agentName = ""
-    if !conversation.assignedAgentID.isEmpty, let id = UUID(uuidString: conversation.assignedAgentID),
+    // The agent to rate: the assigned one, else the last one assigned (a transfer back to a
+    // queue unassigns).
+    let ratedAgentID = conversation.assignedAgentID.isEmpty ? stats.lastAssignedAgentID : conversation.assignedAgentID
+    if !ratedAgentID.isEmpty, let id = UUID(uuidString: ratedAgentID),
       let agent = try await AgentRows.agent(id, on: connection, logger: logger)
     {
       agentName = agent.displayName
@@ -163,7 +166,7 @@ enum ConversationClosing {
     event.channel = conversation.channel
     event.orderID = conversation.orderID
     event.skillGroupID = conversation.skillGroupID
-    event.agentID = conversation.assignedAgentID
+    event.agentID = conversation.assignedAgentID.isEmpty ? stats.lastAssignedAgentID : conversation.assignedAgentID
     event.agentDisplayName = agentName
     event.participatingAgentIds = stats.participatingAgentIDs
     event.closeReason = conversation.closeReason
@@ -214,6 +217,8 @@ struct TranscriptStats: Sendable {
   /// Each answered shopper message's delay until the next agent message.
   var responseDelaysMicros: [Int64] = []
   var participatingAgentIDs: [String] = []
+  /// The agent of the latest assignment; empty when none.
+  var lastAssignedAgentID = ""
 
   static func read(_ conversation: Conversation, on connection: PostgresConnection, logger: Logger) async throws -> TranscriptStats {
     let id = UUID(uuidString: conversation.conversationID)!
@@ -226,8 +231,9 @@ struct TranscriptStats: Sendable {
     }
     for try await agentID in try await connection.query(
       "SELECT agent_id FROM conversation_assignments WHERE conversation_id = \(id) ORDER BY sequence", logger: logger
-    ).decode(String.self) where !stats.participatingAgentIDs.contains(agentID) {
-      stats.participatingAgentIDs.append(agentID)
+    ).decode(String.self) {
+      stats.lastAssignedAgentID = agentID
+      if !stats.participatingAgentIDs.contains(agentID) { stats.participatingAgentIDs.append(agentID) }
     }
     // Shopper messages sent while an agent was assigned (from the first assignment on), each
     // answered by the next agent message: the delay between them.

@@ -52,8 +52,9 @@ enum FaqTokenizer {
     return tokens
   }
 
-  /// How much a matched token says about relevance: a word or bigram twice a single character.
-  static func weight(_ token: String) -> Int { token.count == 1 ? 1 : 2 }
+  /// How much a matched token says about relevance: a word (a one-digit number too) or a
+  /// bigram twice a single CJK character.
+  static func weight(_ token: String) -> Int { token.count == 1 && token.first.map(isCJK) == true ? 1 : 2 }
 
   static func isCJK(_ character: Character) -> Bool {
     guard let scalar = character.unicodeScalars.first else { return false }

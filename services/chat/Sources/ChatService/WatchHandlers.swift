@@ -52,6 +52,9 @@ struct WatchHandlers: RegistrableRPCService {
     var last = request.afterSequence
     do {
       if try await replayConversation(id, after: &last, to: writer, logger) { return }
+      // Already CLOSED before this watch, and its CLOSED event not in what was asked for (or
+      // read markers after it): nothing more will come, the stream ends after the replay.
+      if conversation.status == .closed { return }
       try await writer.write(Self.marker(.caughtUp(.init()), conversation.conversationID, sequence: last))
       while let batch = await subscription.mailbox.next() {
         if batch.lagged, try await replayConversation(id, after: &last, to: writer, logger) { return }

@@ -85,8 +85,9 @@ enum TicketEscalations {
       $0.category = category(escalated.requestedCategory)
       $0.shopperID = escalated.shopperID
       $0.items = escalated.orderItems
-      if $0.items.isEmpty && !escalated.orderID.isEmpty && TicketStore.goodsTypes.contains(type) {
-        // The agent named the order but no line: the case covers the whole order.
+      if $0.items.isEmpty && !escalated.orderID.isEmpty {
+        // The agent named the order but no line: the case covers the whole order (a complaint
+        // or inquiry about an order too, so ListTickets by order finds it).
         $0.items = [.with { $0.orderID = escalated.orderID }]
       }
       $0.title = escalated.title

@@ -40,10 +40,16 @@ struct TicketHandlers: RegistrableRPCService {
       try Permissions.requireStaff("file a case with eligibility_override_reason")
     }
     let createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
+    let fingerprint = try Fingerprint.of(request)
+    // A retry returns its first result, even after the return window closed or logistics
+    // reported the delivery meanwhile: the eligibility checks below are for new cases only.
+    if let existing = try await store.firstCreated(requestID: request.requestID, fingerprint: fingerprint, logger: log) {
+      return existing.withLiveSLA(at: now)
+    }
     let delivered = try await DeliveryFacts.lookup(
       request.items, shopperID: DeliveryFacts.shopperFilter(for: try Permissions.caller()), database: store.database, logger: log)
     let ticket = try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now, delivered: delivered)
-    switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
+    switch try await store.create(ticket, requestID: request.requestID, fingerprint: fingerprint, logger: log) {
     case .created(let created):
       log.info("ticket created", metadata: ["ticket_id": "\(created.ticketID)", "type": "\(created.type)"])
       return created.withLiveSLA(at: now)
@@ -306,6 +312,11 @@ extension Ticket {
     let resolved = currentResolveTime
     ticket.sla.resolutionBreached = !stopped && (resolved ?? end) > sla.resolutionDueTime.date
     ticket.sla.clocks = liveSlaClocks(at: now)
+    // paused_duration counts the running pause as it runs (the due times move when it ends).
+    if sla.paused {
+      let running = max(0, now.timeIntervalSince(sla.pausedSinceTime.date)).rounded(.down)
+      ticket.sla.pausedDuration = .init(seconds: sla.pausedDuration.seconds + Int64(running))
+    }
     return ticket
   }
 }

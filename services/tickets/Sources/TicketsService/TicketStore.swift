@@ -36,6 +36,16 @@ struct TicketStore: Sendable {
     }
   }
 
+  /// The case an earlier create with this request id filed (ALREADY_EXISTS when that create's
+  /// content differs), read without a lock: CreateTicket looks first, so that a retry returns
+  /// its first result even when a check that depends on the time of the call (an eligibility
+  /// window) would now refuse it. `create` looks again under the request id's lock.
+  func firstCreated(requestID: String, fingerprint: String, logger: Logger) async throws -> Ticket? {
+    try await database.withConnection(logger: logger) { connection in
+      try await Self.firstResult(requestID, fingerprint, connection, logger)
+    }
+  }
+
   /// `create` in the caller's transaction (an event consumer's, which moves its cursor in it).
   func create(_ ticket: Ticket, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> CreateOutcome {
     try await Idempotency.lock(requestID: requestID, scope: "tickets", on: connection, logger: logger)
@@ -84,6 +94,8 @@ struct TicketStore: Sendable {
     entry.toStatus = ticket.status
     entry.occurTime = ticket.createTime
     entry.ticketVersion = ticket.version
+    // A case filed against the policy says why in its first entry.
+    entry.reason = ticket.eligibilityOverrideReason
     try await Self.appendHistory(entry, ticketID: id, connection, logger)
     try await SlaStore.sync(ticket, on: connection, logger: logger)
     // Announced in the same transaction, last: the append holds the event log's position lock.
