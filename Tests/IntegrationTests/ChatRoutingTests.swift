@@ -325,6 +325,63 @@ extension MeshTests {
       }
     }
 
+    /// The ConversationClosedEvent of one conversation, from chat's event log, read service to
+    /// service (signed as a service), as feedback reads it.
+    static func closedEnvelope(_ m: Mesh, _ conversationID: String) async throws -> EventEnvelope? {
+      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
+      let signed = header.sign(Caller(subject: "it-consumer", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
+      var metadata = Metadata()
+      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
+      return try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("chat")), transportSecurity: .plaintext)
+      ) { client in
+        var options = CallOptions.defaults
+        options.timeout = .seconds(30)
+        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+          .with { $0.afterPosition = 0; $0.types = [Support_Chat_V1_ConversationClosedEvent.protoMessageName] },
+          metadata: metadata, options: options
+        ) { response -> EventEnvelope? in
+          for try await message in response.messages {
+            guard case .event(let event) = message.item else { continue }
+            if event.subject == conversationID { return event }
+          }
+          return nil
+        }
+      }
+    }
+
+    @Test("a conversation transferred back to a queue and closed there names its last agent in ConversationClosedEvent")
+    func closedAfterTransferToQueue() async throws {
+      let m = try mesh
+      try await m.withGateway { grpc in
+        let agents = Agents(wrapping: grpc)
+        let chat = Chat(wrapping: grpc)
+        let group = try await Self.group(agents)
+        let empty = try await Self.group(agents)
+        let agent = try await Self.agent(agents, "Agent Before Transfer", capacity: 1, groups: [group.skillGroupID])
+        _ = try await agents.setAgentPresence(.with { $0.agentID = agent.agentID; $0.presence = .online })
+        let shopper = uniqueID("shopper")
+        let started = try await Self.start(chat, group: group.skillGroupID, shopper: shopper)
+        #expect(started.assignedAgentID == agent.agentID)
+        _ = try await chat.sendMessage(.with {
+          $0.requestID = uniqueID("msg"); $0.conversationID = started.conversationID; $0.text = "Let me pass you on"
+          $0.sender = .with { $0.kind = .agent; $0.id = agent.agentID }
+        })
+        let requeued = try await chat.transferConversation(.with {
+          $0.conversationID = started.conversationID; $0.toSkillGroupID = empty.skillGroupID; $0.reason = "billing"
+        })
+        #expect(requeued.status == .queued && requeued.assignedAgentID.isEmpty)
+        _ = try await chat.closeConversation(.with { $0.conversationID = started.conversationID; $0.reason = .abandoned })
+        let envelope = try #require(try await Self.closedEnvelope(m, started.conversationID))
+        guard case .conversationClosed(let closed) = envelope.payload else {
+          Issue.record("not a ConversationClosedEvent: \(envelope)")
+          return
+        }
+        #expect(closed.agentID == agent.agentID && closed.agentDisplayName == "Agent Before Transfer")
+        #expect(closed.participatingAgentIds == [agent.agentID])
+      }
+    }
+
     @Test("the first reply is measured on the conversation; closing publishes ConversationClosedEvent with the transcript's facts")
     func closedEvent() async throws {
       let m = try mesh
@@ -358,27 +415,7 @@ extension MeshTests {
         #expect(replied.hasFirstResponseTime && replied.firstResponseTargetMet == (replied.firstResponseTime.seconds < 6))
         _ = try await chat.closeConversation(.with { $0.conversationID = conversation.conversationID; $0.reason = .resolved })
       }
-      // chat's event log, service to service (signed as a service), as feedback reads it.
-      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
-      let signed = header.sign(Caller(subject: "it-consumer", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
-      var metadata = Metadata()
-      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
-      let envelope = try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("chat")), transportSecurity: .plaintext)
-      ) { client in
-        var options = CallOptions.defaults
-        options.timeout = .seconds(30)
-        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
-          .with { $0.afterPosition = 0; $0.types = [Support_Chat_V1_ConversationClosedEvent.protoMessageName] },
-          metadata: metadata, options: options
-        ) { response -> EventEnvelope? in
-          for try await message in response.messages {
-            guard case .event(let event) = message.item else { continue }
-            if event.subject == conversation.conversationID { return event }
-          }
-          return nil
-        }
-      }
+      let envelope = try await Self.closedEnvelope(m, conversation.conversationID)
       let event = try #require(envelope)
       #expect(event.producer == "chat")
       guard case .conversationClosed(let closed) = event.payload else {
