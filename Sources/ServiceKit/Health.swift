@@ -87,15 +87,17 @@ public final class HealthStatusStore: Sendable {
 
 /// grpc.health.v1.Health over a `HealthStatusStore`. Names the store does not know are asked of
 /// `fallback` (the gateway answers for its backends there); `Watch` polls the fallback once a
-/// second and sends changes.
+/// second and sends changes; `List` asks it for each of `fallbackNames` too.
 public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   public typealias Fallback = @Sendable (_ name: String) async -> ServingStatus?
   let store: HealthStatusStore
   let fallback: Fallback?
+  let fallbackNames: [String]
 
-  public init(store: HealthStatusStore, fallback: Fallback? = nil) {
+  public init(store: HealthStatusStore, fallback: Fallback? = nil, fallbackNames: [String] = []) {
     self.store = store
     self.fallback = fallback
+    self.fallbackNames = fallbackNames
   }
 
   public func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse {
@@ -105,11 +107,21 @@ public struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   }
 
   public func list(request: Grpc_Health_V1_HealthListRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthListResponse {
-    .with { response in
-      for (name, status) in store.all {
-        response.statuses[name] = .with { $0.status = status }
+    var response = Grpc_Health_V1_HealthListResponse()
+    for (name, status) in store.all {
+      response.statuses[name] = .with { $0.status = status }
+    }
+    guard let fallback else { return response }
+    // The fallback's names, asked at once (each answers NOT_SERVING when unreachable).
+    await withTaskGroup(of: (String, ServingStatus?).self) { group in
+      for name in fallbackNames where response.statuses[name] == nil {
+        group.addTask { (name, await fallback(name)) }
+      }
+      for await (name, status) in group {
+        if let status { response.statuses[name] = .with { $0.status = status } }
       }
     }
+    return response
   }
 
   public func watch(request: Grpc_Health_V1_HealthCheckRequest, response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>, context: ServerContext) async throws {

@@ -14,6 +14,8 @@ public struct ServiceParts: Sendable {
   public var background: [any Service]
   /// Health answers for names this process does not own (the gateway's backends).
   public var healthFallback: HealthService.Fallback?
+  /// The names `healthFallback` answers for, listed by Health/List.
+  public var healthFallbackNames: [String]
   /// Who may call: by default the caller the gateway signed (`SignedCallerAuthenticator`);
   /// the gateway itself verifies API keys and JWTs.
   public var authenticator: (any CallerAuthenticator)?
@@ -23,11 +25,12 @@ public struct ServiceParts: Sendable {
 
   public init(
     rpcServices: [any RegistrableRPCService], background: [any Service] = [], healthFallback: HealthService.Fallback? = nil,
-    authenticator: (any CallerAuthenticator)? = nil, frontDoor: FrontDoor? = nil
+    healthFallbackNames: [String] = [], authenticator: (any CallerAuthenticator)? = nil, frontDoor: FrontDoor? = nil
   ) {
     self.rpcServices = rpcServices
     self.background = background
     self.healthFallback = healthFallback
+    self.healthFallbackNames = healthFallbackNames
     self.authenticator = authenticator
     self.frontDoor = frontDoor
   }
@@ -171,7 +174,7 @@ public enum ServiceHost {
     let gate = StartupGate()
     let server = GRPCServer(
       transport: transport,
-      services: parts.rpcServices + [HealthService(store: health, fallback: parts.healthFallback)],
+      services: parts.rpcServices + [HealthService(store: health, fallback: parts.healthFallback, fallbackNames: parts.healthFallbackNames)],
       interceptors: [
         RequestContextInterceptor(logger: logger), StartupGateInterceptor(gate: gate), RPCMetricsInterceptor(),
         AuthenticationInterceptor(parts.authenticator ?? SignedCallerAuthenticator(config.callerHeader)),

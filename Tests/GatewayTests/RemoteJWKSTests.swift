@@ -65,6 +65,15 @@ struct RemoteJWKSTests {
     #expect(try await verifier.verify(token) == Caller(subject: "agent-7", role: .agent, scopes: ["*"]))
     let none = try JSONSerialization.data(withJSONObject: ["keys": [withoutKid, ["kty": "oct", "kid": "hmac", "k": "c2VjcmV0"]]])
     await #expect(throws: ReloadError.self) { try await TokenVerifier.loadKeys(none) }
+    // Keys jwt-kit would load but no accepted token can use: another algorithm or curve.
+    var otherAlgorithm = try #require(try JSONSerialization.jsonObject(with: Data(provider.jwks.utf8)) as? [String: Any])["keys"]
+      .flatMap { $0 as? [[String: Any]] }?.first
+    otherAlgorithm?["alg"] = "ES384"
+    let p384: [String: Any] = ["kty": "EC", "crv": "P-384", "kid": "p384", "alg": "ES384", "x": "AQAB", "y": "AQAB"]
+    let unusable = try JSONSerialization.data(withJSONObject: ["keys": [try #require(otherAlgorithm), p384]])
+    await #expect(throws: ReloadError.self) { try await TokenVerifier.loadKeys(unusable) }
+    #expect(!TokenVerifier.usableKind(p384) && TokenVerifier.usableKind(["kty": "RSA", "alg": "RS256"]))
+    #expect(!TokenVerifier.usableKind(["kty": "RSA", "alg": "PS256"]) && TokenVerifier.usableKind(["kty": "OKP", "crv": "Ed25519"]))
   }
 
   @Test("a token verifies against the fetched keys; after the provider rotates its key, a token with the new key verifies too")

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
 import PostgresNIO
+import ServiceKit
 import SupportCodec
 import TestSupport
 import Testing
@@ -31,18 +32,21 @@ extension MeshTests {
       }
     }
 
-    @Test("health: the gateway itself and every backend by service name")
+    @Test("health: the gateway itself and every backend by service name, in Check and in List")
     func health() async throws {
       try await mesh.withGateway { grpc in
         let health = Grpc_Health_V1_Health.Client(wrapping: grpc)
         let own = try await health.check(.with { $0.service = "" })
         #expect(own.status == .serving)
+        let listed = try await health.list(.init()).statuses
+        #expect(listed[""]?.status == .serving)
         // The services this release serves, one per backend; the gateway asks each backend live.
         for service in ["support.chat.v1.ConversationService", "support.chat.v1.AgentService", "support.tickets.v1.TicketService",
                         "support.logistics.v1.ShipmentService", "support.feedback.v1.SurveyService",
                         "support.feedback.v1.ServiceQualityService", "support.tickets.v1.SlaService"] {
           let answer = try await health.check(.with { $0.service = service })
           #expect(answer.status == .serving, "\(service)")
+          #expect(listed[service]?.status == .serving, "\(service) in List")
         }
         // A service no backend serves is unknown to health, as to the router.
         await expectCode(.notFound) { try await health.check(.with { $0.service = "support.nope.v1.Nothing" }) }
@@ -91,6 +95,40 @@ extension MeshTests {
       #expect(body.contains("db_transactions_total{outcome=\"committed\"}") || body.contains("db_operation_seconds"))
       let gateway = try await mesh.http(mesh.httpPort("gateway"), "/metrics").1
       #expect(gateway.contains("grpc_server_handling_seconds"))
+    }
+
+    @Test("an event stream that reaches its deadline ends DEADLINE_EXCEEDED or CANCELLED at the producer too, not OK")
+    func eventStreamDeadline() async throws {
+      let m = try mesh
+      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
+      let signed = header.sign(Caller(subject: "it-deadline", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
+      var metadata = Metadata()
+      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
+      let call = metadata
+      await expectCode(.deadlineExceeded) {
+        try await withGRPCClient(
+          transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("logistics")), transportSecurity: .plaintext)
+        ) { client in
+          var options = CallOptions.defaults
+          options.timeout = .seconds(1)
+          try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+            .with { $0.afterPosition = 0; $0.types = ["support.nope.v1.NeverEvent"] }, metadata: call, options: options
+          ) { response in
+            for try await _ in response.messages {}
+          }
+        }
+      }
+      var lines: [Substring] = []
+      do {
+        try await waitFor(seconds: 10) {
+          lines = try await m.http(m.httpPort("logistics"), "/metrics").1.split(separator: "\n").filter {
+            $0.hasPrefix("grpc_server_handled_total{") && $0.contains("EventLog/StreamEvents")
+          }
+          return lines.contains { $0.contains("code=\"DEADLINE_EXCEEDED\"") || $0.contains("code=\"CANCELLED\"") }
+        }
+      } catch {
+        Issue.record("no StreamEvents ended DEADLINE_EXCEEDED or CANCELLED: \(lines)")
+      }
     }
 
     @Test("each service's role owns its schema and cannot touch another's")

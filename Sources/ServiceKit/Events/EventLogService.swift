@@ -118,6 +118,13 @@ public struct EventLogService: Support_Events_V1_EventLog.SimpleServiceProtocol 
     } catch where Task.isCancelled || ServerDrain.isDraining {
       // The caller left, or the process drains: the stream ends; the caller resumes elsewhere.
     }
+    // Ended by the caller's deadline or cancellation, not by a drain: say so (the contract's
+    // DEADLINE_EXCEEDED / CANCELLED), not OK.
+    guard !ServerDrain.isDraining else { return }
+    if let deadline = RequestContext.current?.deadline, deadline <= .now {
+      throw RPCError(code: .deadlineExceeded, message: "the stream reached its deadline")
+    }
+    if Task.isCancelled { throw RPCError(code: .cancelled, message: "the caller cancelled the stream") }
   }
 }
 

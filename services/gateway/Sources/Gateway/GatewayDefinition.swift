@@ -9,7 +9,8 @@ import SupportCodec
 ///
 /// Backends come from SUPPORTMESH_BACKEND_CHAT, _TICKETS, _LOGISTICS, _FEEDBACK (host:port;
 /// defaults 127.0.0.1:7701…7704). grpc.health.v1 answers "" for the gateway itself and, by
-/// fully qualified service name, for each backend (asked live, NOT_SERVING when unreachable).
+/// fully qualified service name, for each backend (asked live, NOT_SERVING when unreachable);
+/// List gives all of them.
 ///
 /// Callers authenticate here (health aside): SUPPORTMESH_API_KEYS_FILE (hashed service keys)
 /// and/or a JWKS with SUPPORTMESH_JWT_ISSUER and SUPPORTMESH_JWT_AUDIENCE (tokens from the
@@ -60,6 +61,7 @@ public enum GatewayDefinition {
         guard let backend = backendsByService[name] else { return nil }
         return await BackendHealth.check(name, on: backend, logger: logger)
       },
+      healthFallbackNames: backendsByService.keys.sorted(),
       frontDoor: FrontDoor(service: relay, privateSocket: privateSocket)
     )
   }

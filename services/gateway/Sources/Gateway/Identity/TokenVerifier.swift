@@ -43,7 +43,7 @@ struct TokenVerifier: Sendable {
     let keys = JWTKeyCollection()
     var usable = 0
     for entry in entries {
-      guard let object = entry as? [String: Any], object["kid"] is String,
+      guard let object = entry as? [String: Any], object["kid"] is String, Self.usableKind(object),
         let single = try? JSONSerialization.data(withJSONObject: ["keys": [object]]),
         let jwks = try? JSONDecoder().decode(JWKS.self, from: single),
         (try? await keys.add(jwks: jwks)) != nil
@@ -52,6 +52,17 @@ struct TokenVerifier: Sendable {
     }
     guard usable > 0 else { throw ReloadError("the JWKS has no usable key (EdDSA, ES256 or RS256, each with a kid)") }
     return keys
+  }
+
+  /// Whether a JWK is of a kind this gateway verifies with: an Ed25519 (OKP), P-256 (EC) or RSA
+  /// key whose `alg`, when given, is EdDSA, ES256 or RS256. jwt-kit would also load ES384,
+  /// RS512, PS256 or RSA-OAEP keys, which no accepted token can use.
+  static func usableKind(_ key: [String: Any]) -> Bool {
+    if let alg = key["alg"] as? String, !acceptedAlgorithms.contains(alg) { return false }
+    switch (key["kty"] as? String, key["crv"] as? String) {
+    case ("OKP", "Ed25519"), ("EC", "P-256"), ("RSA", nil): return true
+    default: return false
+    }
   }
 
   /// Tokens verified in the last minute (an app repeats its token on every call; a signature
