@@ -328,16 +328,8 @@ extension MeshTests {
     /// The ConversationClosedEvent of one conversation, from chat's event log, read service to
     /// service (signed as a service), as feedback reads it.
     static func closedEnvelope(_ m: Mesh, _ conversationID: String) async throws -> EventEnvelope? {
-      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
-      let signed = header.sign(Caller(subject: "it-consumer", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
-      var metadata = Metadata()
-      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
-      return try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("chat")), transportSecurity: .plaintext)
-      ) { client in
-        var options = CallOptions.defaults
-        options.timeout = .seconds(30)
-        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+      try await m.withEventLog("chat") { eventLog, metadata, options in
+        try await eventLog.streamEvents(
           .with { $0.afterPosition = 0; $0.types = [Support_Chat_V1_ConversationClosedEvent.protoMessageName] },
           metadata: metadata, options: options
         ) { response -> EventEnvelope? in

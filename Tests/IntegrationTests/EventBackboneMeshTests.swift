@@ -30,16 +30,8 @@ extension MeshTests {
         return (ticket, marker)
       }
       // Service to service: straight to the tickets process, signed as role service.
-      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
-      let signed = header.sign(Caller(subject: "it-consumer", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
-      var metadata = Metadata()
-      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
-      let events = try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("tickets")), transportSecurity: .plaintext)
-      ) { client in
-        var options = CallOptions.defaults
-        options.timeout = .seconds(30)
-        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+      let events = try await m.withEventLog("tickets") { eventLog, metadata, options in
+        try await eventLog.streamEvents(
           .with { $0.afterPosition = 0; $0.types = [Support_Tickets_V1_TicketCreatedEvent.protoMessageName] },
           metadata: metadata, options: options
         ) { response in
@@ -85,6 +77,7 @@ extension MeshTests {
       #expect(text.contains("\(event.position)\tsupport.tickets.v1.TicketCreatedEvent\t\(ticket.ticketID)\t\(event.eventID)"), "\(text)")
 
       // Shoppers may not read the log, even directly with a signed header.
+      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
       let shopperHeader = header.sign(Caller(subject: request.shopperID, role: .shopper, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
       var shopperMetadata = Metadata()
       shopperMetadata.addString(shopperHeader, forKey: SignedCallerHeader.metadataKey)

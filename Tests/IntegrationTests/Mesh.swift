@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Gateway
 import ServiceKit
+import SupportCodec
 import TestSupport
 import Testing
 
@@ -320,4 +321,26 @@ func withOwnMesh(portBase: Int, _ body: (Mesh) async throws -> Void) async throw
   let status = try await mesh.stop()
   #expect(status == 0, "./mesh run exits 0 on SIGTERM:\n\(mesh.log())")
   mesh.removeState()
+}
+
+extension Mesh {
+  /// `producer`'s event log, called straight at its process, service to service (signed as role
+  /// service), as a consuming service calls it; `body` gets the client, the signed metadata and
+  /// call options with `timeout`.
+  func withEventLog<T: Sendable>(
+    _ producer: String, caller: String = "it-consumer", timeout: Duration = .seconds(30),
+    _ body: (Support_Events_V1_EventLog.Client<HTTP2ClientTransport.Posix>, Metadata, CallOptions) async throws -> T
+  ) async throws -> T {
+    let header = try SignedCallerHeader(secretFile: secrets.appendingPathComponent("caller-secret").path)
+    let signed = header.sign(Caller(subject: caller, role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
+    var metadata = Metadata()
+    metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
+    var options = CallOptions.defaults
+    options.timeout = timeout
+    return try await withGRPCClient(
+      transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: grpcPort(producer)), transportSecurity: .plaintext)
+    ) { client in
+      try await body(Support_Events_V1_EventLog.Client(wrapping: client), metadata, options)
+    }
+  }
 }

@@ -100,19 +100,10 @@ extension MeshTests {
     @Test("an event stream that reaches its deadline ends DEADLINE_EXCEEDED or CANCELLED at the producer too, not OK")
     func eventStreamDeadline() async throws {
       let m = try mesh
-      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
-      let signed = header.sign(Caller(subject: "it-deadline", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
-      var metadata = Metadata()
-      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
-      let call = metadata
       await expectCode(.deadlineExceeded) {
-        try await withGRPCClient(
-          transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("logistics")), transportSecurity: .plaintext)
-        ) { client in
-          var options = CallOptions.defaults
-          options.timeout = .seconds(1)
-          try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
-            .with { $0.afterPosition = 0; $0.types = ["support.nope.v1.NeverEvent"] }, metadata: call, options: options
+        try await m.withEventLog("logistics", caller: "it-deadline", timeout: .seconds(1)) { eventLog, metadata, options in
+          try await eventLog.streamEvents(
+            .with { $0.afterPosition = 0; $0.types = ["support.nope.v1.NeverEvent"] }, metadata: metadata, options: options
           ) { response in
             for try await _ in response.messages {}
           }

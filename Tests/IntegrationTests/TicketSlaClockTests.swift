@@ -333,17 +333,8 @@ extension MeshTests {
 
     /// The ShopperRepliedEvents of one conversation in chat's event log, read until caught up.
     static func chatReplies(_ conversationID: String) async throws -> [Support_Chat_V1_ShopperRepliedEvent] {
-      let m = try mesh
-      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
-      let signed = header.sign(Caller(subject: "it-clocks", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
-      var metadata = Metadata()
-      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
-      return try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("chat")), transportSecurity: .plaintext)
-      ) { client in
-        var options = CallOptions.defaults
-        options.timeout = .seconds(30)
-        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+      try await mesh.withEventLog("chat", caller: "it-clocks") { eventLog, metadata, options in
+        try await eventLog.streamEvents(
           .with { $0.afterPosition = 0; $0.types = [Support_Chat_V1_ShopperRepliedEvent.protoMessageName] }, metadata: metadata, options: options
         ) { response in
           var replies: [Support_Chat_V1_ShopperRepliedEvent] = []

@@ -349,16 +349,8 @@ extension MeshTests {
 
     /// The events of `types` about one case in the tickets event log, read until caught up.
     static func events(_ m: Mesh, subject: String, types: [String]) async throws -> [EventEnvelope] {
-      let header = try SignedCallerHeader(secretFile: m.secrets.appendingPathComponent("caller-secret").path)
-      let signed = header.sign(Caller(subject: "it-sla", role: .service, scopes: ["*"]), method: "support.events.v1.EventLog/StreamEvents")
-      var metadata = Metadata()
-      metadata.addString(signed, forKey: SignedCallerHeader.metadataKey)
-      return try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: m.grpcPort("tickets")), transportSecurity: .plaintext)
-      ) { client in
-        var options = CallOptions.defaults
-        options.timeout = .seconds(30)
-        return try await Support_Events_V1_EventLog.Client(wrapping: client).streamEvents(
+      try await m.withEventLog("tickets", caller: "it-sla") { eventLog, metadata, options in
+        try await eventLog.streamEvents(
           .with { $0.afterPosition = 0; $0.types = types }, metadata: metadata, options: options
         ) { response in
           var events: [EventEnvelope] = []
