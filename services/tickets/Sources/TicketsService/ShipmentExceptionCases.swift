@@ -88,7 +88,7 @@ struct ShipmentExceptionCases: Sendable {
       let delivered = try await DeliveryFacts.lookup(request.items, shopperID: nil, on: connection, logger: logger)
       var filed = try TicketHandlers.newTicket(request, createdBy: request.actor, policy: policy, now: now, delivered: delivered)
       filed.shipmentExceptionID = event.exceptionID
-      switch try await store.create(filed, requestID: request.requestID, fingerprint: request.requestID, on: connection, logger: logger) {
+      switch try await store.create(.success(filed), requestID: request.requestID, fingerprint: request.requestID, on: connection, logger: logger) {
       case .created(let created): ticket = created
       case .retried: return
       }

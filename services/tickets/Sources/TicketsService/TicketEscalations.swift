@@ -46,7 +46,7 @@ enum TicketEscalations {
       let delivered = try await DeliveryFacts.lookup(
         request.items, shopperID: request.actor.kind == .shopper ? request.shopperID : nil, on: connection, logger: logger)
       let ticket = try TicketHandlers.newTicket(request, createdBy: request.actor, policy: policy, now: now, delivered: delivered)
-      switch try await store.create(ticket, requestID: request.requestID, fingerprint: Fingerprint.of(request), on: connection, logger: logger) {
+      switch try await store.create(.success(ticket), requestID: request.requestID, fingerprint: Fingerprint.of(request), on: connection, logger: logger) {
       case .created(let created):
         logger.info("case filed from a chat escalation", metadata: ["ticket_id": "\(created.ticketID)", "escalation_id": "\(escalated.escalationID)"])
       case .retried:

@@ -40,16 +40,12 @@ struct TicketHandlers: RegistrableRPCService {
       try Permissions.requireStaff("file a case with eligibility_override_reason")
     }
     let createdBy = try Permissions.actor(claimed: request.hasActor ? request.actor : nil)
-    let fingerprint = try Fingerprint.of(request)
-    // A retry returns its first result, even after the return window closed or logistics
-    // reported the delivery meanwhile: the eligibility checks below are for new cases only.
-    if let existing = try await store.firstCreated(requestID: request.requestID, fingerprint: fingerprint, logger: log) {
-      return existing.withLiveSLA(at: now)
-    }
     let delivered = try await DeliveryFacts.lookup(
       request.items, shopperID: DeliveryFacts.shopperFilter(for: try Permissions.caller()), database: store.database, logger: log)
-    let ticket = try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now, delivered: delivered)
-    switch try await store.create(ticket, requestID: request.requestID, fingerprint: fingerprint, logger: log) {
+    // Refused only for a new request id: a retry returns its first result even after the
+    // return window closed or logistics reported the delivery meanwhile.
+    let candidate = Result { try Self.newTicket(request, createdBy: createdBy, policy: policy, now: now, delivered: delivered) }
+    switch try await store.create(candidate, requestID: request.requestID, fingerprint: Fingerprint.of(request), logger: log) {
     case .created(let created):
       log.info("ticket created", metadata: ["ticket_id": "\(created.ticketID)", "type": "\(created.type)"])
       return created.withLiveSLA(at: now)

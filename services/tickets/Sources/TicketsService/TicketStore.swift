@@ -30,32 +30,28 @@ struct TicketStore: Sendable {
   }
 
   /// Inserts a new case, or returns the case first created with the same request id.
-  func create(_ ticket: Ticket, requestID: String, fingerprint: String, logger: Logger) async throws -> CreateOutcome {
+  /// `candidate` is the case to file, or why it may not be filed (NOT_ELIGIBLE): a check that
+  /// depends on the time of the call (an eligibility window), so it refuses only a new request
+  /// id. A retry returns its first result even after the window closed.
+  func create(_ candidate: Result<Ticket, any Error>, requestID: String, fingerprint: String, logger: Logger) async throws -> CreateOutcome {
     try await database.withTransaction(logger: logger) { connection in
-      try await create(ticket, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger)
-    }
-  }
-
-  /// The case an earlier create with this request id filed (ALREADY_EXISTS when that create's
-  /// content differs), read without a lock: CreateTicket looks first, so that a retry returns
-  /// its first result even when a check that depends on the time of the call (an eligibility
-  /// window) would now refuse it. `create` looks again under the request id's lock.
-  func firstCreated(requestID: String, fingerprint: String, logger: Logger) async throws -> Ticket? {
-    try await database.withConnection(logger: logger) { connection in
-      try await Self.firstResult(requestID, fingerprint, connection, logger)
+      try await create(candidate, requestID: requestID, fingerprint: fingerprint, on: connection, logger: logger)
     }
   }
 
   /// `create` in the caller's transaction (an event consumer's, which moves its cursor in it).
-  func create(_ ticket: Ticket, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> CreateOutcome {
+  func create(
+    _ candidate: Result<Ticket, any Error>, requestID: String, fingerprint: String, on connection: PostgresConnection, logger: Logger
+  ) async throws -> CreateOutcome {
     try await Idempotency.lock(requestID: requestID, scope: "tickets", on: connection, logger: logger)
     if let existing = try await Self.firstResult(requestID, fingerprint, connection, logger) {
       return .retried(existing)
     }
-    if Self.goodsTypes.contains(ticket.type) {
-      try await Self.rejectOverlappingOpenCase(ticket, connection, logger)
+    let filed = try candidate.get()
+    if Self.goodsTypes.contains(filed.type) {
+      try await Self.rejectOverlappingOpenCase(filed, connection, logger)
     }
-    let ticket = try await SlaStore.startClocks(ticket, defaults: slaDefaults, on: connection, logger: logger)
+    let ticket = try await SlaStore.startClocks(filed, defaults: slaDefaults, on: connection, logger: logger)
     let id = UUID(uuidString: ticket.ticketID)!
     let body = try ticket.bytea()
     let inserted = try await connection.query(
