@@ -141,7 +141,7 @@ enum ConversationClosing {
       ? conversation.firstResponseTarget.microseconds
       : groups[conversation.skillGroupID]?.firstResponseTargetMicros ?? Routing.defaultTargetMicros
     let event = closedEvent(
-      conversation, agentName: agentName, stats: stats, greeted: greeted, skipRatingInvitation: skipRatingInvitation,
+      conversation, agentID: ratedAgentID, agentName: agentName, stats: stats, greeted: greeted, skipRatingInvitation: skipRatingInvitation,
       targetMicros: target)
     if let outbox {
       // The payload repeats its envelope's event id, as every producer's events do.
@@ -153,9 +153,10 @@ enum ConversationClosing {
     }
   }
 
-  /// Every fact feedback needs, from the conversation and its transcript.
+  /// Every fact feedback needs, from the conversation and its transcript; `agentID` is the agent
+  /// to rate (`agentName` theirs).
   static func closedEvent(
-    _ conversation: Conversation, agentName: String, stats: TranscriptStats, greeted: Bool, skipRatingInvitation: Bool,
+    _ conversation: Conversation, agentID: String, agentName: String, stats: TranscriptStats, greeted: Bool, skipRatingInvitation: Bool,
     targetMicros: Int64
   ) -> Support_Chat_V1_ConversationClosedEvent {
     var event = Support_Chat_V1_ConversationClosedEvent()
@@ -166,7 +167,7 @@ enum ConversationClosing {
     event.channel = conversation.channel
     event.orderID = conversation.orderID
     event.skillGroupID = conversation.skillGroupID
-    event.agentID = conversation.assignedAgentID.isEmpty ? stats.lastAssignedAgentID : conversation.assignedAgentID
+    event.agentID = agentID
     event.agentDisplayName = agentName
     event.participatingAgentIds = stats.participatingAgentIDs
     event.closeReason = conversation.closeReason
