@@ -168,7 +168,10 @@ public enum ServiceHost {
         // having the connection refuse them; close connections that carry no call for a while.
         transport.http2.maxConcurrentStreams = config.maxConcurrentStreams
         transport.connection.maxIdleTime = config.idleTimeout
-        transport.channelDebuggingCallbacks.onAcceptTCPConnection = HandshakeTimeoutHandler.installer(timeout: config.handshakeTimeout)
+        let handshake = HandshakeTimeoutHandler.installer(timeout: config.handshakeTimeout)
+        transport.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+          handshake(channel).flatMapThrowing { try FlushCoalescingHandler.install(on: channel) }
+        }
       }
     )
     let gate = StartupGate()

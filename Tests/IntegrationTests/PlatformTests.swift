@@ -162,6 +162,35 @@ extension MeshTests {
       #expect(text.contains("created and read ticket"))
     }
 
+    @Test("nghttp2's h2load, 128 streams on one connection, 16 KiB answers: every call through the gateway completes")
+    func h2loadLargeAnswers() async throws {
+      // The reference peer opens windows of 2^30 - 1 bytes, so nothing but the sockets holds the
+      // answers back. Coalesced flushes once left bytes written and never sent here: the run hung.
+      let shopper = uniqueID("h2load")
+      try await mesh.withGateway { client in
+        let tickets = Support_Tickets_V1_TicketService.Client(wrapping: client)
+        for index in 0..<50 {
+          _ = try await tickets.createTicket(MeshTests.Tickets.returnRequest(shopper: shopper, order: "order-\(index)"))
+        }
+      }
+      let request = try Support_Tickets_V1_ListTicketsRequest.with { $0.shopperID = shopper; $0.pageSize = 50 }.serializedBytes() as [UInt8]
+      let frame = FileManager.default.temporaryDirectory.appendingPathComponent("list-tickets-\(shopper).bin")
+      defer { try? FileManager.default.removeItem(at: frame) }
+      let length = UInt32(request.count)
+      try Data([0, UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + request).write(to: frame)
+      let key = try #require(try await mesh.credentials(for: .admin)).value
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+      process.arguments = [
+        "-s", "KILL", "60", "h2load", "-n", "640", "-c", "1", "-m", "128", "-d", frame.path, "-H", "content-type: application/grpc",
+        "-H", "te: trailers", "-H", "x-api-key: \(key)",
+        "http://127.0.0.1:\(try mesh.gatewayPort)/support.tickets.v1.TicketService/ListTickets",
+      ]
+      let (status, text) = try Mesh.runCollectingOutput(process)
+      #expect(status == 0, "h2load did not finish (killed after 60 s: it hung): \(text.suffix(400))")
+      #expect(text.contains("640 done, 640 succeeded"), "\(text.suffix(400))")
+    }
+
     @Test("a backend going down is UNAVAILABLE through the gateway, then recovers with its data")
     func backendDown() async throws {
       try await mesh.withGateway { grpc in

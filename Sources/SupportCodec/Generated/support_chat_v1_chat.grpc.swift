@@ -622,8 +622,8 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+        /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
         /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -663,7 +663,8 @@ extension Support_Chat_V1_ConversationService {
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
         /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-        /// > position to resume from) comes every few seconds (10 by default).
+        /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+        /// > default).
         /// > The stream does not end by itself.
         /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
         /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
@@ -1097,8 +1098,8 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+        /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
         /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -1138,7 +1139,8 @@ extension Support_Chat_V1_ConversationService {
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
         /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-        /// > position to resume from) comes every few seconds (10 by default).
+        /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+        /// > default).
         /// > The stream does not end by itself.
         /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
         /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
@@ -1570,8 +1572,8 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+        /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
         /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -1612,7 +1614,8 @@ extension Support_Chat_V1_ConversationService {
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
         /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-        /// > position to resume from) comes every few seconds (10 by default).
+        /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+        /// > default).
         /// > The stream does not end by itself.
         /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
         /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
@@ -2687,8 +2690,8 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+        /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
         /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -2733,7 +2736,8 @@ extension Support_Chat_V1_ConversationService {
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
         /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-        /// > position to resume from) comes every few seconds (10 by default).
+        /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+        /// > default).
         /// > The stream does not end by itself.
         /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
         /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
@@ -3371,8 +3375,8 @@ extension Support_Chat_V1_ConversationService {
         /// >
         /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
         /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-        /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-        /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+        /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+        /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
         /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
         /// > events written through one instance reach watchers of every instance. The stream ends with
         /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -3426,7 +3430,8 @@ extension Support_Chat_V1_ConversationService {
         /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
         /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
         /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-        /// > position to resume from) comes every few seconds (10 by default).
+        /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+        /// > default).
         /// > The stream does not end by itself.
         /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
         /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
@@ -4024,8 +4029,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-    /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+    /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+    /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
     /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
     /// > events written through one instance reach watchers of every instance. The stream ends with
     /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -4074,7 +4079,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
     /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
     /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-    /// > position to resume from) comes every few seconds (10 by default).
+    /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+    /// > default).
     /// > The stream does not end by itself.
     /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
     /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence
@@ -4695,8 +4701,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// >
     /// > Streams one conversation's events: first the stored events after `after_sequence` (0 =
     /// > from the beginning), then a CaughtUp marker, then live events, including ephemeral typing
-    /// > indicators, and a Heartbeat every few seconds (10 by default). After a
-    /// > reconnect, pass the last sequence seen to resume exactly after it: every stored event is
+    /// > indicators, and a Heartbeat whenever the stream has carried nothing for 10 s (the
+    /// > default). After a reconnect, pass the last sequence seen to resume exactly after it: every stored event is
     /// > delivered once, in sequence order, with no gap. Any chat instance serves any conversation:
     /// > events written through one instance reach watchers of every instance. The stream ends with
     /// > OK after the CLOSED status event (at once, after replay, for a conversation already CLOSED).
@@ -4749,7 +4755,8 @@ extension Support_Chat_V1_ConversationService.ClientProtocol {
     /// > when the conversation is QUEUED in that group after it, or it takes the conversation out
     /// > of that group's queue (assigned, transferred, closed). Typing indicators and queue
     /// > positions are not sent on the inbox stream. A Heartbeat (InboxEvent.sequence = the
-    /// > position to resume from) comes every few seconds (10 by default).
+    /// > position to resume from) comes whenever the stream has carried nothing for 10 s (the
+    /// > default).
     /// > The stream does not end by itself.
     /// > Errors: INVALID_ARGUMENT when both agent_id and skill_group_ids are empty, there are more
     /// > than 50 skill_group_ids, or after_sequence is negative; OUT_OF_RANGE when after_sequence

@@ -1644,8 +1644,9 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     set {_uniqueStorage()._event = .caughtUp(newValue)}
   }
 
-  /// Liveness: sent every few seconds (SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS, default 10)
-  /// so clients and proxies can tell a quiet stream from a dead one. Never stored; carries
+  /// Liveness: sent when the stream has carried nothing for
+  /// SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS (default 10; checked each second), so clients
+  /// and proxies can tell a quiet stream from a dead one; a busy stream gets none. Never stored; carries
   /// the latest stored sequence delivered on this stream, like other ephemeral events.
   public var heartbeat: Support_Chat_V1_Heartbeat {
     get {
@@ -1680,8 +1681,9 @@ public nonisolated struct Support_Chat_V1_ConversationEvent: @unchecked Sendable
     case queuePosition(Support_Chat_V1_QueuePosition)
     /// Marker: replay of stored events is complete; live events follow.
     case caughtUp(Support_Chat_V1_CaughtUp)
-    /// Liveness: sent every few seconds (SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS, default 10)
-    /// so clients and proxies can tell a quiet stream from a dead one. Never stored; carries
+    /// Liveness: sent when the stream has carried nothing for
+    /// SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS (default 10; checked each second), so clients
+    /// and proxies can tell a quiet stream from a dead one; a busy stream gets none. Never stored; carries
     /// the latest stored sequence delivered on this stream, like other ephemeral events.
     case heartbeat(Support_Chat_V1_Heartbeat)
 

@@ -27,6 +27,8 @@ final class ChatHub: Service, Sendable {
     var mailbox: StreamMailbox
     /// The place in line last pushed to this conversation stream, so only changes are sent.
     var queuePosition: Int32?
+    /// When the stream was last handed anything: a heartbeat goes only to a quiet stream.
+    var lastPush: ContinuousClock.Instant
   }
 
   private struct State {
@@ -78,7 +80,7 @@ final class ChatHub: Service, Sendable {
     let id = state.withLock { state in
       state.nextID += 1
       let id = state.nextID
-      state.subscribers[id] = Subscriber(target: target, mailbox: mailbox)
+      state.subscribers[id] = Subscriber(target: target, mailbox: mailbox, lastPush: .now)
       switch target {
       case .conversation(let conversationID):
         state.byConversation[conversationID, default: []].insert(id)
@@ -117,7 +119,7 @@ final class ChatHub: Service, Sendable {
       await withDiscardingTaskGroup { group in
         group.addTask { await self.listen() }
         group.addTask { await self.tick(every: self.settings.pollInterval) { _ = self.wake.yield() } }
-        group.addTask { await self.tick(every: self.settings.heartbeat) { self.heartbeat() } }
+        group.addTask { await self.tick(every: Self.heartbeatTick(self.settings.heartbeat)) { self.heartbeat() } }
         await self.readLoop()
         group.cancelAll()
       }
@@ -182,10 +184,12 @@ final class ChatHub: Service, Sendable {
   /// under the same lock, so a stream registered after this sees none of these rows (it
   /// reads them from the table) and one registered before sees all of them.
   private func dispatch(_ rows: [TimelineRow], through position: Int64) {
+    let now = ContinuousClock.now
     state.withLock { state in
       for row in rows {
         for id in Self.targets(of: row, state) {
           state.subscribers[id]?.mailbox.push(.event(row))
+          state.subscribers[id]?.lastPush = now
         }
       }
       if position > 0 { state.position = max(state.position ?? 0, position) }
@@ -240,6 +244,7 @@ final class ChatHub: Service, Sendable {
         for snapshot in snapshots {
           for id in state.byConversation[snapshot.conversationID] ?? [] where state.subscribers[id]?.queuePosition != snapshot.position {
             state.subscribers[id]?.queuePosition = snapshot.position
+            state.subscribers[id]?.lastPush = .now
             let event = ConversationEvent.with {
               $0.conversationID = snapshot.conversationID
               $0.eventTime = snapshot.computeTime
@@ -253,11 +258,25 @@ final class ChatHub: Service, Sendable {
     }
   }
 
-  /// Queues a heartbeat for every stream, behind the events already queued.
+  /// How often the hub looks for quiet streams: every second, or at each heartbeat interval
+  /// if that is shorter.
+  static func heartbeatTick(_ interval: Duration) -> Duration { min(interval, .seconds(1)) }
+
+  /// Queues a heartbeat, behind the events already queued, for every stream handed nothing for
+  /// the heartbeat interval (within half a tick). A stream that carries events needs none: a
+  /// round of heartbeats costs as much as a message to every watcher, and would delay the
+  /// messages sent meanwhile.
   private func heartbeat() {
+    let now = ContinuousClock.now
+    let quiet = settings.heartbeat - Self.heartbeatTick(settings.heartbeat) / 2
     state.withLock { state in
       guard let position = state.position else { return }
-      for subscriber in state.subscribers.values { subscriber.mailbox.push(.heartbeat(position: position)) }
+      var sent: [Int] = []
+      for (id, subscriber) in state.subscribers where now - subscriber.lastPush >= quiet {
+        subscriber.mailbox.push(.heartbeat(position: position))
+        sent.append(id)
+      }
+      for id in sent { state.subscribers[id]?.lastPush = now }
     }
   }
 

@@ -4,7 +4,7 @@ import ServiceKit
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
-/// | SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS | heartbeat interval of WatchConversation and WatchInbox | 10 |
+/// | SUPPORTMESH_CHAT_WATCH_HEARTBEAT_SECONDS | how long a WatchConversation or WatchInbox stream may carry nothing before a heartbeat | 10 |
 /// | SUPPORTMESH_CHAT_INBOX_RESUME_DAYS | how far back WatchInbox resumes (older: OUT_OF_RANGE; 0 = no limit) | 7 |
 /// | SUPPORTMESH_CHAT_TYPING_SECONDS | how long a typing indicator shows unless renewed | 5 |
 /// | SUPPORTMESH_CHAT_HUB_INTERVAL_MS | shortest time between two hub reads (commits meanwhile share one) | 3 |

@@ -195,6 +195,7 @@ final class BackendLink: @unchecked Sendable {
             mode: .client, connectionConfiguration: connection, streamConfiguration: stream
           ) { pushed in pushed.close() }
           try channel.pipeline.syncOperations.addHandler(ConnectionWatcher(link: bound))
+          try FlushCoalescingHandler.install(on: channel)
         }
       }
     let connecting: EventLoopFuture<any Channel>

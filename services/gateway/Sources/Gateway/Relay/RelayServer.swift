@@ -126,6 +126,7 @@ final class RelayServer: Service, Sendable {
             }
           }
           try channel.pipeline.syncOperations.addHandler(connection)
+          try FlushCoalescingHandler.install(on: channel)
           connections.add(channel, connection)
         }
       }
