@@ -366,13 +366,27 @@ extension MeshTests {
           }
           // Heartbeats (1 s on the second process) keep a quiet stream visibly alive.
           _ = try await onSecond.wait { $0.contains { $0.isHeartbeat && $0.sequence == written1.sequence } }
+          // A stream that carries events gets none: a message every 200 ms for 3 s.
+          let busyFrom = onSecond.events.count
+          var lastSequence = written1.sequence
+          for index in 0..<15 {
+            lastSequence = try await Self.send(direct, id, shopper: shopper, "busy \(index)").sequence
+            try await Task.sleep(for: .milliseconds(200))
+          }
+          let busy = Array(onSecond.events.dropFirst(busyFrom).drop { !$0.isMessagePosted })
+          let posted = busy.filter { $0.isMessagePosted }.count, heartbeats = busy.filter { $0.isHeartbeat }.count
+          #expect(posted == 15)
+          #expect(heartbeats == 0, "heartbeats between messages 200 ms apart: \(busy.map { $0.event })")
+          // Quiet again: heartbeats come back.
+          let quietFrom = onSecond.events.count
+          _ = try await onSecond.wait { $0.dropFirst(quietFrom).contains(where: \.isHeartbeat) }
 
           // SIGTERM: the open stream ends UNAVAILABLE at once instead of holding up the drain.
           let stopped = ContinuousClock.now
           second.terminate()
           let error = try await onSecond.waitForEnd()
           #expect((error as? RPCError)?.code == .unavailable, "\(String(describing: error))")
-          #expect((error as? RPCError)?.message.contains("resume after sequence \(written1.sequence)") == true)
+          #expect((error as? RPCError)?.message.contains("resume after sequence \(lastSequence)") == true)
           #expect(try await second.waitForExit() == 0)
           #expect(ContinuousClock.now - stopped < .seconds(10), "open streams do not hold up the drain")
         }
