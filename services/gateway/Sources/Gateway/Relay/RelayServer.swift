@@ -257,12 +257,31 @@ final class RelayConnection: ChannelInboundHandler {
   }
 
   /// GOAWAY: the caller opens no more streams here; the connection closes when the last ends.
+  ///
+  /// The first GOAWAY (last stream 2^31-1: "streams already on their way are still served")
+  /// is written as bytes beneath the HTTP/2 handler, which never sees it. Handed to
+  /// swift-nio-http2 (1.46.0), it makes the handler refuse every new stream at once, and a
+  /// DATA frame of a refused stream, sent before the caller read the GOAWAY, is then a
+  /// connection error (PROTOCOL_ERROR, where RFC 9113 §6.8 says to discard it) that cut every
+  /// call in flight on the connection (DrainRaceTests). This way the streams that cross the
+  /// GOAWAY are served; the final GOAWAY, once the last call ended, goes through the handler.
   func drain() {
     guard !draining, let context else { return }
     draining = true
-    let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
-    context.writeAndFlush(NIOAny(goAway), promise: nil)
+    if let http2 = try? context.pipeline.syncOperations.context(handlerType: NIOHTTP2Handler.self) {
+      http2.writeAndFlush(NIOAny(Self.goAwayFrame(allocator: context.channel.allocator)), promise: nil)
+    }
     if open == 0 { finishDrain() }
+  }
+
+  /// A GOAWAY frame, NO_ERROR, last stream 2^31-1, as bytes (RFC 9113 §6.8).
+  static func goAwayFrame(allocator: ByteBufferAllocator) -> ByteBuffer {
+    var frame = allocator.buffer(capacity: 17)
+    frame.writeBytes([0, 0, 8, 0x7, 0])  // length 8, type GOAWAY, no flags
+    frame.writeInteger(UInt32(0))  // stream 0
+    frame.writeInteger(UInt32(Int32.max))  // last stream id
+    frame.writeInteger(UInt32(0))  // NO_ERROR
+    return frame
   }
 
   /// The last call ended: a final GOAWAY naming the last stream served, then close once it
