@@ -175,18 +175,20 @@ enum ChatBench {
       group.cancelAll()
     }
     let starts = sent.withLock { $0 }
+    let all = arrivals.all
     var latencies: [Duration] = []
     var missing = 0
     for (sequence, start) in starts {
-      let got = arrivals.all[sequence] ?? []
+      let got = all[sequence] ?? []
       missing += watchers - got.count
       latencies += got.map { $0 - start }
     }
     print("send start -> arrival at every watcher: \(summary(latencies)); deliveries missing: \(missing)")
     // One slow message is 1,000 slow deliveries, half a percentile: name the slowest ones.
+    let first = starts.keys.min() ?? 1
     let slowest = starts.map { sequence, start -> (Int64, Double, Double) in
-      let each = (arrivals.all[sequence] ?? []).map { $0 - start }.sorted()
-      return (sequence - starts.keys.min()! + 1, percentile(each, 0.5), percentile(each, 1.0))
+      let each = (all[sequence] ?? []).map { $0 - start }.sorted()
+      return (sequence - first + 1, percentile(each, 0.5), percentile(each, 1.0))
     }.sorted { $0.2 > $1.2 }.prefix(5)
     print("slowest messages (number: p50 / last arrival): " + slowest.map { String(format: "%d: %.0f / %.0f ms", $0.0, $0.1, $0.2) }.joined(separator: ", "))
     print(String(format: "chat RSS %.1f MiB, peak %.1f MiB", memory(chatPID, "VmRSS"), memory(chatPID, "VmHWM")))

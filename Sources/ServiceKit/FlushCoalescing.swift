@@ -26,9 +26,10 @@ public final class FlushCoalescingHandler: ChannelOutboundHandler, RemovableChan
   public static let coalescedBytesLimit = 16 * 1024
 
   public func flush(context: ChannelHandlerContext) {
-    let buffered = (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-    if !context.channel.isWritable || buffered > Self.coalescedBytesLimit {
-      flushPending = false
+    if !context.channel.isWritable
+      || ((try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0) > Self.coalescedBytesLimit
+    {
+      // A deferred flush already queued still runs (and finds little to do).
       context.flush()
       return
     }

@@ -240,11 +240,12 @@ final class ChatHub: Service, Sendable {
     guard !watched.isEmpty else { return }
     for group in groups.sorted() {
       let snapshots = try await QueueRows.snapshots(in: group, among: watched, on: connection, logger: logger)
+      let now = ContinuousClock.now
       state.withLock { state in
         for snapshot in snapshots {
           for id in state.byConversation[snapshot.conversationID] ?? [] where state.subscribers[id]?.queuePosition != snapshot.position {
             state.subscribers[id]?.queuePosition = snapshot.position
-            state.subscribers[id]?.lastPush = .now
+            state.subscribers[id]?.lastPush = now
             let event = ConversationEvent.with {
               $0.conversationID = snapshot.conversationID
               $0.eventTime = snapshot.computeTime
